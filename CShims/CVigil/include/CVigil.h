@@ -1,0 +1,153 @@
+// CVigil: the C layer under Vigil's prober.
+//
+// It runs one command without a shell (posix_spawnp), in its own process
+// group, with a clean descriptor table, default signal dispositions and an
+// empty signal mask, and waits for it with a deadline while draining its
+// stdout and stderr. Every outcome stays apart: a spawn errno, an exit code,
+// a terminating signal, a timeout and a wait failure are different kinds.
+//
+// Guest rules: no signal handlers, no waitpid(-1), no change to the caller's
+// signal mask or working directory, no global mutable state. Every function
+// here is reentrant; one job is owned by one thread at a time.
+
+#ifndef CVIGIL_H
+#define CVIGIL_H
+
+#include "vigil_platform.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// How the end of a job came about. Mirrors Swift's `Termination`.
+typedef enum {
+    VIGIL_KIND_RUNNING = 0,       ///< not finished yet
+    VIGIL_KIND_SPAWN_FAILED = 1,  ///< posix_spawnp (or its setup) failed: `error` holds errno
+    VIGIL_KIND_EXITED = 2,        ///< normal exit: `status` holds the code 0..255
+    VIGIL_KIND_SIGNALED = 3,      ///< killed by a signal we did not send: `status` holds it
+    VIGIL_KIND_TIMED_OUT = 4,     ///< deadline passed; we killed the group with signal `status`
+    VIGIL_KIND_WAIT_FAILED = 5,   ///< waitpid/poll failed (ECHILD when the host auto-reaps): `error`
+} vigil_kind;
+
+/// How the job learns that its child exited.
+typedef enum {
+    VIGIL_WAIT_AUTO = 0,      ///< pidfd where the kernel has it, else the portable path
+    VIGIL_WAIT_PIDFD = 1,     ///< Linux pidfd_open(2); falls back to portable if unavailable
+    VIGIL_WAIT_PORTABLE = 2,  ///< waitpid(WNOHANG) with a bounded backoff, any POSIX system
+} vigil_wait_mode;
+
+/// One captured stream: a heap buffer that grows up to `limit` bytes.
+/// Bytes past the limit are read and dropped so the child never blocks.
+typedef struct {
+    uint8_t *data;
+    size_t length;
+    size_t capacity;
+    size_t limit;
+    int truncated;
+    int fd;          ///< read end, -1 when closed or not captured
+} vigil_stream;
+
+/// What to run. All pointers are borrowed for the duration of vigil_job_start.
+typedef struct {
+    const char *file;          ///< name looked up on PATH by libc, or a path with '/'
+    char *const *argv;         ///< NULL-terminated, argv[0] included
+    char *const *envp;         ///< NULL-terminated; the child's whole environment
+    const char *cwd;           ///< NULL to inherit the caller's
+    int64_t timeout_ns;        ///< relative deadline; < 0 means none
+    int64_t drain_ns;          ///< after the child is reaped, how long to wait for pipe EOF
+    int64_t kill_grace_ns;     ///< when kill_signal != SIGKILL, wait this long before SIGKILL
+    size_t stdout_limit;       ///< 0: stdout goes to /dev/null
+    size_t stderr_limit;       ///< 0: stderr goes to /dev/null
+    int kill_signal;           ///< signal sent to the group at the deadline (SIGKILL default)
+    int wait_mode;             ///< a vigil_wait_mode
+    int new_session;           ///< setsid() in the child instead of a new process group
+    const char *stdout_path;   ///< when stdout_limit == 0: a file to append to instead of /dev/null
+} vigil_request;
+
+/// A running or finished job. Plain data owned by the caller; no hidden state.
+typedef struct {
+    pid_t pid;
+    int pidfd;                 ///< -1 on the portable path
+    int wait_mode;             ///< the mode actually used
+    int kind;                  ///< a vigil_kind
+    int status;                ///< exit code or signal number
+    int error;                 ///< errno for SPAWN_FAILED / WAIT_FAILED
+    int reaped;
+    int kill_sent;             ///< the deadline signal that was sent, 0 if none
+    int64_t start_ns;          ///< CLOCK_MONOTONIC
+    int64_t deadline_ns;       ///< absolute; INT64_MAX when none
+    int64_t kill_at_ns;        ///< absolute time to escalate to SIGKILL
+    int64_t drain_until_ns;    ///< absolute; set once reaped
+    int64_t end_ns;
+    int64_t drain_ns;
+    int64_t kill_grace_ns;
+    int kill_signal;
+    int64_t backoff_ns;        ///< portable path: current waitpid poll interval
+    int64_t next_check_ns;     ///< portable path: when to call waitpid(WNOHANG) next
+    int new_session;
+    vigil_stream out;
+    vigil_stream err;
+} vigil_job;
+
+/// Monotonic clock in nanoseconds. C because clock_gettime's macros
+/// (CLOCK_MONOTONIC) are not uniformly importable.
+int64_t vigil_now_ns(void);
+
+/// Spawns the request. Returns 0 with the job running, or 0 with
+/// job->kind == VIGIL_KIND_SPAWN_FAILED and job->error set; never a shell.
+/// C because posix_spawn attributes and file actions are macros and
+/// non-portable extensions (addclosefrom_np, POSIX_SPAWN_CLOEXEC_DEFAULT).
+int vigil_job_start(vigil_job *job, const vigil_request *request);
+
+/// Fills up to 3 pollfd-style (fd, events) pairs that the job waits on and
+/// returns how many. `events` uses POLLIN. The caller polls them (poll, epoll)
+/// with a timeout no later than vigil_job_next_wakeup().
+int vigil_job_fds(const vigil_job *job, int *fds, short *events, int capacity);
+
+/// The absolute CLOCK_MONOTONIC time at which the job needs attention even if
+/// no descriptor is ready (deadline, escalation, drain end, portable backoff).
+int64_t vigil_job_next_wakeup(const vigil_job *job);
+
+/// Advances the job: reads whatever its pipes hold without blocking, reaps the
+/// child if it exited, enforces the deadline. Returns 1 when the job is
+/// finished (all descriptors closed, child reaped), 0 otherwise.
+int vigil_job_step(vigil_job *job, int64_t now_ns);
+
+/// Runs a started job to the end on the calling thread with poll(2).
+/// Returns when vigil_job_step reports it finished.
+void vigil_job_wait(vigil_job *job);
+
+/// Frees the capture buffers and closes anything still open. If the child was
+/// never reaped (caller abandoned the job), it is killed and reaped first.
+void vigil_job_dispose(vigil_job *job);
+
+/// Convenience: start + wait. The synchronous entry point.
+void vigil_run(vigil_job *job, const vigil_request *request);
+
+// MARK: - Wait-status helpers (macros in libc, functions for Swift)
+
+/// WIFEXITED for Swift.
+int vigil_wifexited(int status);
+/// WEXITSTATUS for Swift.
+int vigil_wexitstatus(int status);
+/// WIFSIGNALED for Swift.
+int vigil_wifsignaled(int status);
+/// WTERMSIG for Swift.
+int vigil_wtermsig(int status);
+
+/// The process environment (`environ`), read-only. C because `environ` is
+/// not exported the same way on every libc.
+char *const *vigil_environ(void);
+
+/// Whether this kernel and libc give us pidfd_open(2). Probed per call, no cache.
+int vigil_pidfd_supported(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif // CVIGIL_H

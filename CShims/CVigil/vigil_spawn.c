@@ -1,0 +1,446 @@
+// CVigil: spawn one command without a shell and follow it to the end.
+//
+// The job is a small state machine driven by vigil_job_step(): the same code
+// serves the synchronous path (vigil_job_wait polls one job on the calling
+// thread) and Swift's reactor (one thread polls many jobs). Keeping it in one
+// place is what makes both paths report identical outcomes.
+
+#include "CVigil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#if VIGIL_LINUX
+#include <sys/syscall.h>
+#endif
+
+#if VIGIL_DARWIN
+#include <crt_externs.h>
+#endif
+
+#define VIGIL_NO_DEADLINE INT64_MAX
+#define VIGIL_BACKOFF_MIN_NS (50 * 1000)        /* 50 us */
+#define VIGIL_BACKOFF_MAX_NS (5 * 1000 * 1000)  /* 5 ms */
+#define VIGIL_READ_CHUNK 65536
+
+int64_t vigil_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + (int64_t)ts.tv_nsec;
+}
+
+int vigil_wifexited(int status) { return WIFEXITED(status); }
+int vigil_wexitstatus(int status) { return WEXITSTATUS(status); }
+int vigil_wifsignaled(int status) { return WIFSIGNALED(status); }
+int vigil_wtermsig(int status) { return WTERMSIG(status); }
+
+char *const *vigil_environ(void) {
+#if VIGIL_DARWIN
+    return *_NSGetEnviron();
+#else
+    extern char **environ;
+    return environ;
+#endif
+}
+
+// MARK: - pidfd
+
+static int vigil_pidfd_open(pid_t pid) {
+#if VIGIL_LINUX && defined(SYS_pidfd_open)
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    return fd; // pidfds are close-on-exec by default
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int vigil_pidfd_supported(void) {
+    int fd = vigil_pidfd_open(getpid());
+    if (fd < 0) return 0;
+    close(fd);
+    return 1;
+}
+
+// MARK: - descriptors
+
+static void vigil_close(int *fd) {
+    if (*fd >= 0) {
+        // Never retry close(2): on Linux the descriptor is gone even on EINTR.
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/// A close-on-exec pipe whose ends are both >= 3, so a dup2 onto 0/1/2 in the
+/// child never degenerates into a no-op that keeps FD_CLOEXEC set (which
+/// happens when the host has closed its own stdio).
+static int vigil_pipe(int fds[2]) {
+#if VIGIL_LINUX
+    if (pipe2(fds, O_CLOEXEC) != 0) return errno;
+#else
+    if (pipe(fds) != 0) return errno;
+    for (int i = 0; i < 2; i++) fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+#endif
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] < 3) {
+            int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+            if (moved < 0) {
+                int e = errno;
+                vigil_close(&fds[0]);
+                vigil_close(&fds[1]);
+                return e;
+            }
+            close(fds[i]);
+            fds[i] = moved;
+        }
+    }
+    return 0;
+}
+
+static void vigil_set_nonblock(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+// MARK: - streams
+
+static void vigil_stream_init(vigil_stream *s, size_t limit) {
+    s->data = NULL;
+    s->length = 0;
+    s->capacity = 0;
+    s->limit = limit;
+    s->truncated = 0;
+    s->fd = -1;
+}
+
+static void vigil_stream_append(vigil_stream *s, const uint8_t *bytes, size_t n) {
+    size_t room = s->limit - s->length;
+    size_t take = n < room ? n : room;
+    if (take < n) s->truncated = 1;
+    if (take == 0) return;
+    if (s->length + take > s->capacity) {
+        size_t want = s->capacity ? s->capacity * 2 : 1024;
+        while (want < s->length + take) want *= 2;
+        if (want > s->limit) want = s->limit;
+        uint8_t *grown = realloc(s->data, want);
+        if (grown == NULL) { s->truncated = 1; return; }
+        s->data = grown;
+        s->capacity = want;
+    }
+    memcpy(s->data + s->length, bytes, take);
+    s->length += take;
+}
+
+/// Reads whatever the pipe holds without blocking; closes it on EOF or error.
+static void vigil_stream_drain(vigil_stream *s) {
+    uint8_t chunk[VIGIL_READ_CHUNK];
+    while (s->fd >= 0) {
+        ssize_t n = read(s->fd, chunk, sizeof chunk);
+        if (n > 0) {
+            vigil_stream_append(s, chunk, (size_t)n);
+            if ((size_t)n < sizeof chunk) return; // likely empty now; poll will tell
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        vigil_close(&s->fd); // EOF, or an error that no retry will mend
+    }
+}
+
+// MARK: - start
+
+static int64_t vigil_add_clamped(int64_t a, int64_t b) {
+    if (b < 0) return VIGIL_NO_DEADLINE;
+    if (a > VIGIL_NO_DEADLINE - b) return VIGIL_NO_DEADLINE;
+    return a + b;
+}
+
+static int vigil_route_output(posix_spawn_file_actions_t *fa, int target, int pipe_write,
+                              const char *path) {
+    if (pipe_write >= 0) return posix_spawn_file_actions_adddup2(fa, pipe_write, target);
+    if (path != NULL)
+        return posix_spawn_file_actions_addopen(fa, target, path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    return posix_spawn_file_actions_addopen(fa, target, "/dev/null", O_WRONLY, 0);
+}
+
+int vigil_job_start(vigil_job *job, const vigil_request *req) {
+    memset(job, 0, sizeof *job);
+    job->pid = -1;
+    job->pidfd = -1;
+    vigil_stream_init(&job->out, req->stdout_limit);
+    vigil_stream_init(&job->err, req->stderr_limit);
+    job->start_ns = vigil_now_ns();
+    job->deadline_ns = vigil_add_clamped(job->start_ns, req->timeout_ns);
+    job->kill_at_ns = VIGIL_NO_DEADLINE;
+    job->drain_until_ns = VIGIL_NO_DEADLINE;
+    job->drain_ns = req->drain_ns < 0 ? 0 : req->drain_ns;
+    job->kill_grace_ns = req->kill_grace_ns < 0 ? 0 : req->kill_grace_ns;
+    job->kill_signal = req->kill_signal > 0 ? req->kill_signal : SIGKILL;
+    job->new_session = req->new_session;
+    job->kind = VIGIL_KIND_RUNNING;
+
+    int out_pipe[2] = {-1, -1};
+    int err_pipe[2] = {-1, -1};
+    int rc = 0;
+    if (req->stdout_limit > 0) rc = vigil_pipe(out_pipe);
+    if (rc == 0 && req->stderr_limit > 0) rc = vigil_pipe(err_pipe);
+    if (rc != 0) goto spawn_failed_no_actions;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    if ((rc = posix_spawn_file_actions_init(&fa)) != 0) goto spawn_failed_no_actions;
+    if ((rc = posix_spawnattr_init(&attr)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        goto spawn_failed_no_actions;
+    }
+
+    rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0) rc = vigil_route_output(&fa, 1, out_pipe[1], req->stdout_path);
+    if (rc == 0) rc = vigil_route_output(&fa, 2, err_pipe[1], req->stdout_limit == 0 ? req->stdout_path : NULL);
+#if VIGIL_HAVE_ADDCLOSEFROM
+    // Closes every descriptor >= 3 in the child, including ones the host
+    // opened without O_CLOEXEC.
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+    if (rc == 0 && req->cwd != NULL) {
+#if VIGIL_HAVE_ADDCHDIR
+        rc = posix_spawn_file_actions_addchdir_np(&fa, req->cwd);
+#else
+        rc = ENOTSUP;
+#endif
+    }
+
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+#if VIGIL_DARWIN
+    // Darwin's counterpart of closefrom: only the dup2/open targets survive.
+    flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
+#endif
+    if (req->new_session) {
+#if defined(POSIX_SPAWN_SETSID)
+        flags |= POSIX_SPAWN_SETSID;
+#else
+        flags |= POSIX_SPAWN_SETPGROUP;
+#endif
+    } else {
+        flags |= POSIX_SPAWN_SETPGROUP;
+    }
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    if (rc == 0) rc = posix_spawnattr_setflags(&attr, flags);
+    if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
+    if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
+
+    pid_t pid = -1;
+    if (rc == 0) rc = posix_spawnp(&pid, req->file, &fa, &attr, req->argv, req->envp);
+
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    vigil_close(&out_pipe[1]);
+    vigil_close(&err_pipe[1]);
+    if (rc != 0) goto spawn_failed;
+
+    job->pid = pid;
+    job->out.fd = out_pipe[0];
+    job->err.fd = err_pipe[0];
+    if (job->out.fd >= 0) vigil_set_nonblock(job->out.fd);
+    if (job->err.fd >= 0) vigil_set_nonblock(job->err.fd);
+
+    job->wait_mode = VIGIL_WAIT_PORTABLE;
+    if (req->wait_mode != VIGIL_WAIT_PORTABLE) {
+        job->pidfd = vigil_pidfd_open(pid);
+        if (job->pidfd >= 0) job->wait_mode = VIGIL_WAIT_PIDFD;
+    }
+    job->backoff_ns = VIGIL_BACKOFF_MIN_NS;
+    job->next_check_ns = job->start_ns + job->backoff_ns;
+    return 0;
+
+spawn_failed_no_actions:
+    vigil_close(&out_pipe[1]);
+    vigil_close(&err_pipe[1]);
+spawn_failed:
+    vigil_close(&out_pipe[0]);
+    vigil_close(&err_pipe[0]);
+    job->kind = VIGIL_KIND_SPAWN_FAILED;
+    job->error = rc;
+    job->reaped = 1;
+    job->end_ns = vigil_now_ns();
+    return 0;
+}
+
+// MARK: - progress
+
+int vigil_job_fds(const vigil_job *job, int *fds, short *events, int capacity) {
+    int n = 0;
+    if (!job->reaped && job->pidfd >= 0 && n < capacity) { fds[n] = job->pidfd; events[n] = POLLIN; n++; }
+    if (job->out.fd >= 0 && n < capacity) { fds[n] = job->out.fd; events[n] = POLLIN; n++; }
+    if (job->err.fd >= 0 && n < capacity) { fds[n] = job->err.fd; events[n] = POLLIN; n++; }
+    return n;
+}
+
+int64_t vigil_job_next_wakeup(const vigil_job *job) {
+    if (job->kind != VIGIL_KIND_RUNNING && job->out.fd < 0 && job->err.fd < 0) return 0;
+    if (job->reaped) return job->drain_until_ns;
+    int64_t t = job->kill_sent ? job->kill_at_ns : job->deadline_ns;
+    if (job->wait_mode == VIGIL_WAIT_PORTABLE && job->next_check_ns < t) t = job->next_check_ns;
+    return t;
+}
+
+static void vigil_signal_group(vigil_job *job, int sig) {
+    // The child leads its own group (or session), so -pid reaches the
+    // grandchildren too. The pid itself as well, in case it left the group.
+    kill(-job->pid, sig);
+    kill(job->pid, sig);
+    job->kill_sent = sig;
+}
+
+static void vigil_record_status(vigil_job *job, int status, int64_t now) {
+    job->reaped = 1;
+    job->end_ns = now;
+    job->drain_until_ns = vigil_add_clamped(now, job->drain_ns);
+    if (job->kill_sent) {
+        // We sent the deadline signal: whatever the child did afterwards
+        // (died of it, caught it and exited), the honest answer is "timed out".
+        job->kind = VIGIL_KIND_TIMED_OUT;
+        job->status = WIFSIGNALED(status) ? WTERMSIG(status) : job->kill_sent;
+    } else if (WIFEXITED(status)) {
+        job->kind = VIGIL_KIND_EXITED;
+        job->status = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        job->kind = VIGIL_KIND_SIGNALED;
+        job->status = WTERMSIG(status);
+    } else {
+        job->kind = VIGIL_KIND_WAIT_FAILED;
+        job->error = EINVAL;
+    }
+    vigil_close(&job->pidfd);
+}
+
+/// One waitpid(pid, WNOHANG): never -1, never anyone else's child.
+static void vigil_try_reap(vigil_job *job, int64_t now) {
+    int status = 0;
+    pid_t r;
+    do { r = waitpid(job->pid, &status, WNOHANG); } while (r < 0 && errno == EINTR);
+    if (r == job->pid) {
+        vigil_record_status(job, status, now);
+    } else if (r < 0) {
+        // ECHILD: the host ignores SIGCHLD (auto-reap) or reaped our child
+        // itself. The exit status is lost; say so rather than guess.
+        job->kind = VIGIL_KIND_WAIT_FAILED;
+        job->error = errno;
+        job->reaped = 1;
+        job->end_ns = now;
+        job->drain_until_ns = vigil_add_clamped(now, job->drain_ns);
+        vigil_close(&job->pidfd);
+    }
+}
+
+int vigil_job_step(vigil_job *job, int64_t now) {
+    if (!job->reaped) {
+        if (job->wait_mode == VIGIL_WAIT_PIDFD || now >= job->next_check_ns) {
+            vigil_try_reap(job, now);
+            if (!job->reaped && job->wait_mode == VIGIL_WAIT_PORTABLE) {
+                job->backoff_ns *= 2;
+                if (job->backoff_ns > VIGIL_BACKOFF_MAX_NS) job->backoff_ns = VIGIL_BACKOFF_MAX_NS;
+                job->next_check_ns = now + job->backoff_ns;
+            }
+        }
+    }
+    vigil_stream_drain(&job->out);
+    vigil_stream_drain(&job->err);
+    if (!job->reaped) {
+        if (!job->kill_sent && now >= job->deadline_ns) {
+            vigil_signal_group(job, job->kill_signal);
+            job->kill_at_ns = job->kill_signal == SIGKILL ? VIGIL_NO_DEADLINE
+                                                          : vigil_add_clamped(now, job->kill_grace_ns);
+            // Look again soon: the child dies within microseconds of SIGKILL.
+            job->backoff_ns = VIGIL_BACKOFF_MIN_NS;
+            job->next_check_ns = now + job->backoff_ns;
+        } else if (job->kill_sent && job->kill_sent != SIGKILL && now >= job->kill_at_ns) {
+            vigil_signal_group(job, SIGKILL);
+            job->kill_at_ns = VIGIL_NO_DEADLINE;
+            job->backoff_ns = VIGIL_BACKOFF_MIN_NS;
+            job->next_check_ns = now + job->backoff_ns;
+        }
+        return 0;
+    }
+    if (job->out.fd < 0 && job->err.fd < 0) return 1;
+    if (now >= job->drain_until_ns) {
+        // The child is gone but something it left behind still holds a pipe.
+        // Stop listening; what was read so far is the output.
+        vigil_close(&job->out.fd);
+        vigil_close(&job->err.fd);
+        return 1;
+    }
+    return 0;
+}
+
+// MARK: - synchronous wait
+
+static int vigil_poll(struct pollfd *p, int n, int64_t wait_ns) {
+#if VIGIL_LINUX
+    struct timespec ts;
+    ts.tv_sec = (time_t)(wait_ns / 1000000000LL);
+    ts.tv_nsec = (long)(wait_ns % 1000000000LL);
+    // A NULL mask leaves the caller's signal mask alone.
+    return ppoll(p, (nfds_t)n, &ts, NULL);
+#else
+    int64_t ms = (wait_ns + 999999) / 1000000;
+    if (ms > INT_MAX) ms = INT_MAX;
+    return poll(p, (nfds_t)n, (int)ms);
+#endif
+}
+
+void vigil_job_wait(vigil_job *job) {
+    for (;;) {
+        int64_t now = vigil_now_ns();
+        if (vigil_job_step(job, now)) return;
+        int fds[3];
+        short events[3];
+        struct pollfd p[3];
+        int n = vigil_job_fds(job, fds, events, 3);
+        for (int i = 0; i < n; i++) { p[i].fd = fds[i]; p[i].events = events[i]; p[i].revents = 0; }
+        int64_t wake = vigil_job_next_wakeup(job);
+        int64_t wait_ns = wake == VIGIL_NO_DEADLINE ? 60LL * 1000000000LL : wake - vigil_now_ns();
+        if (wait_ns < 0) wait_ns = 0;
+        int rc = vigil_poll(p, n, wait_ns);
+        if (rc < 0 && errno != EINTR) {
+            // poll itself failed (ENOMEM): do not spin, do not give up on the child.
+            struct timespec pause = {0, 1000000};
+            nanosleep(&pause, NULL);
+        }
+    }
+}
+
+void vigil_run(vigil_job *job, const vigil_request *request) {
+    vigil_job_start(job, request);
+    vigil_job_wait(job);
+}
+
+void vigil_job_dispose(vigil_job *job) {
+    if (job->pid > 0 && !job->reaped) {
+        vigil_signal_group(job, SIGKILL);
+        int status;
+        while (waitpid(job->pid, &status, 0) < 0 && errno == EINTR) {}
+        job->reaped = 1;
+    }
+    vigil_close(&job->pidfd);
+    vigil_close(&job->out.fd);
+    vigil_close(&job->err.fd);
+    free(job->out.data);
+    free(job->err.data);
+    job->out.data = NULL;
+    job->err.data = NULL;
+}

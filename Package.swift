@@ -1,0 +1,61 @@
+// swift-tools-version: 6.0
+// Vigil: exact session-survival probes for tmux, zellij and herdr, and the
+// restore orchestrator built on them. No package dependencies by design.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Vigil",
+    products: [
+        .library(name: "VigilCore", targets: ["VigilCore"]),
+        .library(name: "VigilBackends", targets: ["VigilBackends"]),
+        .library(name: "VigilStore", targets: ["VigilStore"]),
+        .library(name: "VigilRestore", targets: ["VigilRestore"]),
+        .executable(name: "vigil", targets: ["vigil"]),
+        .executable(name: "perf", targets: ["Perf"]),
+    ],
+    dependencies: [],
+    targets: [
+        // Layer 0: the C shim. posix_spawnp, pidfd and waitpid with a deadline.
+        .target(
+            name: "CVigil",
+            path: "CShims/CVigil",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        // Layer 1: values, the outcome type and the prober. No Foundation.
+        .target(name: "VigilCore", dependencies: ["CVigil"], swiftSettings: swiftSettings),
+        // Layer 2: tmux, zellij and herdr on top of the core.
+        .target(name: "VigilBackends", dependencies: ["VigilCore"], swiftSettings: swiftSettings),
+        // The session store: order-preserving JSON, atomic durable writes, the lock.
+        // A leaf: it knows nothing of probes or backends.
+        .target(name: "VigilStore", swiftSettings: swiftSettings),
+        // Layer 3: the restore orchestrator and the worker launcher.
+        .target(name: "VigilRestore", dependencies: ["VigilStore", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        // Layer 4: the command line.
+        .executableTarget(name: "vigil", dependencies: ["VigilRestore", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+
+        // Benchmarks: `swift run -c release perf`.
+        .target(
+            name: "CPerfFloor",
+            path: "PerfTests/CPerfFloor",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        .executableTarget(
+            name: "Perf",
+            dependencies: ["CPerfFloor", "VigilRestore", "VigilBackends", "VigilCore"],
+            path: "PerfTests/Perf",
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "CVigil"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilBackendsTests", dependencies: ["VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilRestoreTests", dependencies: ["VigilRestore", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilCLITests", dependencies: ["vigil"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,4 @@
+#ifndef CPERFFLOOR_H
+#define CPERFFLOOR_H
+int cperf_placeholder(void);
+#endif
