@@ -389,7 +389,16 @@ int vigil_job_step(vigil_job *job, int64_t now) {
 
 // MARK: - synchronous wait
 
-static int vigil_poll(struct pollfd *p, int n, int64_t wait_ns) {
+int vigil_wake_pipe(int fds[2]) {
+    int rc = vigil_pipe(fds);
+    if (rc != 0) return rc;
+    vigil_set_nonblock(fds[0]);
+    vigil_set_nonblock(fds[1]);
+    return 0;
+}
+
+int vigil_poll(struct pollfd *p, int n, int64_t wait_ns) {
+    if (wait_ns < 0) return poll(p, (nfds_t)n, -1);
 #if VIGIL_LINUX
     struct timespec ts;
     ts.tv_sec = (time_t)(wait_ns / 1000000000LL);

@@ -15,6 +15,7 @@
 
 #include "vigil_platform.h"
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -124,6 +125,14 @@ void vigil_job_wait(vigil_job *job);
 /// Frees the capture buffers and closes anything still open. If the child was
 /// never reaped (caller abandoned the job), it is killed and reaped first.
 void vigil_job_dispose(vigil_job *job);
+
+/// poll(2) with a nanosecond timeout: ppoll on Linux (with a NULL mask, so
+/// the caller's signal mask is untouched), poll elsewhere. `wait_ns` < 0
+/// waits without limit. EINTR is returned to the caller, who recomputes.
+int vigil_poll(struct pollfd *fds, int count, int64_t wait_ns);
+
+/// A close-on-exec, non-blocking pipe for waking a poller. Returns 0 or errno.
+int vigil_wake_pipe(int fds[2]);
 
 /// Convenience: start + wait. The synchronous entry point.
 void vigil_run(vigil_job *job, const vigil_request *request);

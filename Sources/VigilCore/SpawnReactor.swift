@@ -1,0 +1,272 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+internal import CVigil
+import Synchronization
+
+/// The one thread that follows every asynchronous run of its spawners.
+///
+/// Runs are spawned on the caller's thread, then handed here; the reactor
+/// polls all their pidfds and pipes in one `poll(2)` and resumes each caller
+/// when its child is reaped and its pipes are drained. So a thousand probes
+/// in flight need one thread, not a thousand.
+///
+/// At most `maxConcurrentRuns` children are in flight at once; further runs
+/// wait for a slot before spawning. That bounds descriptors (up to three per
+/// run) and processes, whatever the caller throws at it.
+///
+/// The thread starts on first use and ends when the last reference to the
+/// reactor goes away (no run can be in flight then: each holds a reference).
+public final class SpawnReactor: Sendable {
+    private let core: ReactorCore
+
+    /// The bound on children in flight at once.
+    public var maxConcurrentRuns: Int { core.maxConcurrentRuns }
+
+    /// Creates a reactor; its thread starts on the first asynchronous run.
+    /// - Parameter maxConcurrentRuns: children in flight at once (at least 1, default 256).
+    public init(maxConcurrentRuns: Int = 256) {
+        core = ReactorCore(maxConcurrentRuns: max(1, maxConcurrentRuns))
+    }
+
+    deinit { core.shutDown() }
+
+    func run(_ command: Command, waitStrategy: WaitStrategy) async -> Outcome {
+        await core.acquireSlot()
+        let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
+        Spawner.start(job, command, waitStrategy)
+        if job.pointee.kind != Int32(VIGIL_KIND_RUNNING.rawValue) {
+            // The spawn failed: nothing to wait for.
+            let outcome = Spawner.outcome(of: job)
+            vigil_job_dispose(job)
+            job.deallocate()
+            core.releaseSlot()
+            return outcome
+        }
+        let box = JobBox(job: job)
+        return await withCheckedContinuation { continuation in
+            core.submit(box, continuation)
+        }
+    }
+}
+
+/// A started job handed between threads. `@unchecked Sendable`: the job is
+/// touched by the submitting thread until `submit`, by the reactor thread after.
+struct JobBox: @unchecked Sendable {
+    let job: UnsafeMutablePointer<vigil_job>
+}
+
+final class ReactorCore: Sendable {
+    struct Entry: Sendable {
+        let box: JobBox
+        let continuation: CheckedContinuation<Outcome, Never>
+    }
+
+    struct State: ~Copyable {
+        var pending: [Entry] = []
+        var slotsInUse = 0
+        var slotWaiters: [CheckedContinuation<Void, Never>] = []
+        var slotWaitersHead = 0
+        var threadStarted = false
+        var shuttingDown = false
+    }
+
+    let maxConcurrentRuns: Int
+    private let state = Mutex(State())
+    /// Wake pipe: [0] read by the reactor, [1] written by submitters. -1 if it could not be made.
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+
+    init(maxConcurrentRuns: Int) {
+        self.maxConcurrentRuns = maxConcurrentRuns
+        var fds: [Int32] = [-1, -1]
+        if vigil_wake_pipe(&fds) != 0 { fds = [-1, -1] }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+    }
+
+    deinit {
+        if wakeRead >= 0 { close(wakeRead) }
+        if wakeWrite >= 0 { close(wakeWrite) }
+    }
+
+    // MARK: - Slots
+
+    func acquireSlot() async {
+        let acquired = state.withLock { s -> Bool in
+            if s.slotsInUse < maxConcurrentRuns { s.slotsInUse += 1; return true }
+            return false
+        }
+        if acquired { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                // A slot may have been freed between the two locks.
+                if s.slotsInUse < maxConcurrentRuns { s.slotsInUse += 1; return true }
+                s.slotWaiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    /// Hands the slot to the oldest waiter, or frees it.
+    func releaseSlot() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.slotWaitersHead < s.slotWaiters.count {
+                let c = s.slotWaiters[s.slotWaitersHead]
+                s.slotWaitersHead += 1
+                if s.slotWaitersHead > 64 && s.slotWaitersHead * 2 > s.slotWaiters.count {
+                    s.slotWaiters.removeFirst(s.slotWaitersHead)
+                    s.slotWaitersHead = 0
+                }
+                return c
+            }
+            s.slotsInUse -= 1
+            return nil
+        }
+        next?.resume()
+    }
+
+    // MARK: - Submission
+
+    func submit(_ box: JobBox, _ continuation: CheckedContinuation<Outcome, Never>) {
+        let startThread = state.withLock { s -> Bool in
+            s.pending.append(Entry(box: box, continuation: continuation))
+            if s.threadStarted { return false }
+            s.threadStarted = true
+            return true
+        }
+        if startThread { spawnThread() } else { wake() }
+    }
+
+    func shutDown() {
+        state.withLock { $0.shuttingDown = true }
+        wake()
+    }
+
+    private func wake() {
+        guard wakeWrite >= 0 else { return }
+        var byte: UInt8 = 1
+        // A full pipe already means "wake up"; EAGAIN is fine.
+        _ = write(wakeWrite, &byte, 1)
+    }
+
+    private func spawnThread() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let core = Unmanaged<ReactorCore>.fromOpaque(raw!).takeRetainedValue()
+            core.loop()
+            return nil
+        }, context)
+        if rc != 0 {
+            // No thread: fall back to finishing runs on the submitter's side.
+            Unmanaged<ReactorCore>.fromOpaque(context).release()
+            state.withLock { $0.threadStarted = false }
+            drainPendingSynchronously()
+            return
+        }
+        pthread_detach(thread)
+    }
+
+    /// Last resort when no thread can be made: wait each pending job here.
+    private func drainPendingSynchronously() {
+        let entries = state.withLock { s -> [Entry] in
+            let p = s.pending
+            s.pending = []
+            return p
+        }
+        for entry in entries {
+            vigil_job_wait(entry.box.job)
+            finish(entry)
+        }
+    }
+
+    private func finish(_ entry: Entry) {
+        let outcome = Spawner.outcome(of: entry.box.job)
+        vigil_job_dispose(entry.box.job)
+        entry.box.job.deallocate()
+        releaseSlot()
+        entry.continuation.resume(returning: outcome)
+    }
+
+    // MARK: - The loop
+
+    private func loop() {
+        var active: [Entry] = []
+        var pollFDs: [pollfd] = []
+        var owner: [Int] = []          // active index per pollfd (-1: wake pipe)
+        var fds = [Int32](repeating: -1, count: 3)
+        var events = [Int16](repeating: 0, count: 3)
+        var ready: [Bool] = []
+
+        while true {
+            let (incoming, stopping) = state.withLock { s -> ([Entry], Bool) in
+                let p = s.pending
+                s.pending.removeAll(keepingCapacity: true)
+                return (p, s.shuttingDown)
+            }
+            active.append(contentsOf: incoming)
+            if stopping && active.isEmpty { return }
+
+            pollFDs.removeAll(keepingCapacity: true)
+            owner.removeAll(keepingCapacity: true)
+            if wakeRead >= 0 {
+                pollFDs.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+                owner.append(-1)
+            }
+            var earliest = Int64.max
+            for (i, entry) in active.enumerated() {
+                let n = fds.withUnsafeMutableBufferPointer { f in
+                    events.withUnsafeMutableBufferPointer { e in
+                        vigil_job_fds(entry.box.job, f.baseAddress, e.baseAddress, 3)
+                    }
+                }
+                for k in 0..<Int(n) {
+                    pollFDs.append(pollfd(fd: fds[k], events: events[k], revents: 0))
+                    owner.append(i)
+                }
+                earliest = min(earliest, vigil_job_next_wakeup(entry.box.job))
+            }
+
+            var waitNs: Int64 = -1
+            if earliest != Int64.max { waitNs = max(0, earliest - vigil_now_ns()) }
+            if wakeRead < 0 { waitNs = waitNs < 0 ? 10_000_000 : min(waitNs, 10_000_000) }
+            _ = pollFDs.withUnsafeMutableBufferPointer { p in
+                vigil_poll(p.baseAddress, Int32(p.count), waitNs)
+            }
+
+            ready.removeAll(keepingCapacity: true)
+            ready.append(contentsOf: repeatElement(false, count: active.count))
+            for (k, p) in pollFDs.enumerated() where p.revents != 0 {
+                if owner[k] < 0 {
+                    var sink = [UInt8](repeating: 0, count: 256)
+                    while read(wakeRead, &sink, sink.count) > 0 {}
+                } else {
+                    ready[owner[k]] = true
+                }
+            }
+
+            let now = vigil_now_ns()
+            var i = 0
+            var finished: [Entry] = []
+            while i < active.count {
+                let job = active[i].box.job
+                if ready[i] || vigil_job_next_wakeup(job) <= now {
+                    if vigil_job_step(job, now) != 0 {
+                        finished.append(active[i])
+                        active.swapAt(i, active.count - 1)
+                        ready.swapAt(i, ready.count - 1)
+                        active.removeLast()
+                        ready.removeLast()
+                        continue
+                    }
+                }
+                i += 1
+            }
+            for entry in finished { finish(entry) }
+        }
+    }
+}

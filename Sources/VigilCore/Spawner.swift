@@ -1,0 +1,157 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+internal import CVigil
+
+/// How a run learns that its child exited.
+public enum WaitStrategy: Sendable, Hashable {
+    /// pidfd where the kernel offers it (Linux 5.3+), else portable.
+    case automatic
+    /// Linux `pidfd_open(2)` polled together with the pipes; falls back to
+    /// portable when the kernel refuses it.
+    case pidfd
+    /// `waitpid(pid, WNOHANG)` with a backoff from 50 µs to 5 ms between
+    /// checks, polled together with the pipes. Works on every POSIX system.
+    case portable
+
+    var cValue: Int32 {
+        switch self {
+        case .automatic: return Int32(VIGIL_WAIT_AUTO.rawValue)
+        case .pidfd: return Int32(VIGIL_WAIT_PIDFD.rawValue)
+        case .portable: return Int32(VIGIL_WAIT_PORTABLE.rawValue)
+        }
+    }
+}
+
+/// Runs commands through the C shim, synchronously or asynchronously.
+///
+/// A `Spawner` is a small value: copies share the same reactor (the one
+/// thread that follows asynchronous runs). Nothing here is global: two
+/// embedders in one process each make their own.
+public struct Spawner: Sendable {
+    /// How runs wait for their child.
+    public var waitStrategy: WaitStrategy
+    /// The reactor that follows asynchronous runs.
+    public let reactor: SpawnReactor
+
+    /// Creates a spawner.
+    /// - Parameters:
+    ///   - waitStrategy: pidfd or portable waiting; `.automatic` by default.
+    ///   - reactor: share one between spawners to share its thread; a new one by default.
+    public init(waitStrategy: WaitStrategy = .automatic, reactor: SpawnReactor = SpawnReactor()) {
+        self.waitStrategy = waitStrategy
+        self.reactor = reactor
+    }
+
+    /// Runs `command` to the end on the calling thread and returns how it went.
+    ///
+    /// Blocks the calling thread for the length of the run (bounded by the
+    /// command's timeout plus its drain time). Use `run(_:)` from async code.
+    public func runSynchronously(_ command: Command) -> Outcome {
+        let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
+        defer { job.deallocate() }
+        Self.start(job, command, waitStrategy)
+        vigil_job_wait(job)
+        let outcome = Self.outcome(of: job)
+        vigil_job_dispose(job)
+        return outcome
+    }
+
+    /// Runs `command` and suspends until it ends, without holding a thread of
+    /// the cooperative pool: the spawn happens on the caller's thread, the
+    /// wait on the reactor's single thread, however many runs are in flight.
+    public func run(_ command: Command) async -> Outcome {
+        await reactor.run(command, waitStrategy: waitStrategy)
+    }
+
+    // MARK: - Bridging to the shim
+
+    /// Starts `command` into `job`. Always leaves `job` in a state that
+    /// `vigil_job_dispose` accepts; a NUL byte in any string is EINVAL.
+    static func start(_ job: UnsafeMutablePointer<vigil_job>, _ command: Command, _ strategy: WaitStrategy) {
+        let argvStrings = [command.argv0 ?? command.executable] + command.arguments
+        let hasNul = command.executable.utf8.contains(0)
+            || argvStrings.contains { $0.utf8.contains(0) }
+            || (command.workingDirectory?.utf8.contains(0) ?? false)
+            || (command.outputPath?.utf8.contains(0) ?? false)
+            || (command.environment.block?.invalid ?? false)
+        if hasNul || command.executable.isEmpty {
+            failBeforeSpawn(job, Errno.invalidArgument)
+            return
+        }
+        let argv = CStringArray(argvStrings)
+        var request = vigil_request()
+        request.timeout_ns = command.timeout.map { max(0, $0.nanoseconds) } ?? -1
+        request.drain_ns = max(0, command.drainAfterExit.nanoseconds)
+        request.kill_grace_ns = max(0, command.escalationDelay.nanoseconds)
+        request.stdout_limit = max(0, command.stdoutLimit)
+        request.stderr_limit = max(0, command.stderrLimit)
+        request.kill_signal = command.timeoutSignal.rawValue
+        request.wait_mode = strategy.cValue
+        request.new_session = command.newSession ? 1 : 0
+        request.argv = UnsafePointer(argv.pointers)
+        request.envp = command.environment.block.map { UnsafePointer($0.array.pointers) } ?? vigil_environ()
+        withExtendedLifetime((argv, command.environment.block)) {
+            command.executable.withCString { file in
+                request.file = file
+                withOptionalCString(command.workingDirectory) { cwd in
+                    request.cwd = cwd
+                    withOptionalCString(command.outputPath) { out in
+                        request.stdout_path = out
+                        _ = vigil_job_start(job, &request)
+                    }
+                }
+            }
+        }
+    }
+
+    private static func failBeforeSpawn(_ job: UnsafeMutablePointer<vigil_job>, _ errno: Errno) {
+        job.initialize(to: vigil_job())
+        job.pointee.pid = -1
+        job.pointee.pidfd = -1
+        job.pointee.out.fd = -1
+        job.pointee.err.fd = -1
+        job.pointee.kind = Int32(VIGIL_KIND_SPAWN_FAILED.rawValue)
+        job.pointee.error = errno.rawValue
+        job.pointee.reaped = 1
+        job.pointee.start_ns = vigil_now_ns()
+        job.pointee.end_ns = job.pointee.start_ns
+    }
+
+    /// Reads a finished job into an `Outcome` (copies the captured bytes).
+    static func outcome(of job: UnsafeMutablePointer<vigil_job>) -> Outcome {
+        let j = job.pointee
+        let termination: Termination
+        switch UInt32(j.kind) {
+        case VIGIL_KIND_SPAWN_FAILED.rawValue: termination = .spawnFailed(Errno(rawValue: j.error))
+        case VIGIL_KIND_EXITED.rawValue: termination = .exited(j.status)
+        case VIGIL_KIND_SIGNALED.rawValue: termination = .signaled(Signal(rawValue: j.status))
+        case VIGIL_KIND_TIMED_OUT.rawValue: termination = .timedOut(Signal(rawValue: j.status))
+        default: termination = .waitFailed(Errno(rawValue: j.error == 0 ? EINVAL : j.error))
+        }
+        return Outcome(
+            termination: termination,
+            stdout: captured(j.out),
+            stderr: captured(j.err),
+            elapsed: .nanoseconds(max(0, j.end_ns - j.start_ns)),
+            pid: j.pid > 0 ? j.pid : nil,
+            waitStrategy: j.wait_mode == Int32(VIGIL_WAIT_PIDFD.rawValue) ? .pidfd : .portable
+        )
+    }
+
+    private static func captured(_ s: vigil_stream) -> CapturedOutput {
+        guard let data = s.data, s.length > 0 else { return CapturedOutput(truncated: s.truncated != 0) }
+        return CapturedOutput(bytes: Array(UnsafeBufferPointer(start: data, count: s.length)), truncated: s.truncated != 0)
+    }
+}
+
+@inline(__always)
+private func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let s else { return body(nil) }
+    return s.withCString { body($0) }
+}
+
+/// Whether this kernel offers pidfds (checked each call, nothing cached).
+public func pidfdSupported() -> Bool { vigil_pidfd_supported() != 0 }
