@@ -2,6 +2,9 @@
 #ifndef VIGIL_PLATFORM_H
 #define VIGIL_PLATFORM_H
 
+// Pulls in <features.h> on glibc, which defines __GLIBC__ and __GLIBC_MINOR__.
+#include <sys/types.h>
+
 #if defined(__linux__)
 #define VIGIL_LINUX 1
 #else
