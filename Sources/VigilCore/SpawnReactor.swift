@@ -47,9 +47,35 @@ public final class SpawnReactor: Sendable {
         }
         let box = JobBox(job: job)
         return await withCheckedContinuation { continuation in
-            core.submit(box, continuation)
+            core.submit(ReactorCore.Entry(box: box, completion: .resume(continuation), holdsSlot: true))
         }
     }
+
+    /// Spawns `command` and returns at once; the reactor follows the child
+    /// until it exits, reaps it (so a long-running host never collects
+    /// zombies) and then calls `onExit`. Followed children do not count
+    /// against `maxConcurrentRuns`: a worker may live for days.
+    func launch(_ command: Command, waitStrategy: WaitStrategy, onExit: @escaping @Sendable (Outcome) -> Void) -> Launch {
+        let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
+        Spawner.start(job, command, waitStrategy)
+        if job.pointee.kind != Int32(VIGIL_KIND_RUNNING.rawValue) {
+            let outcome = Spawner.outcome(of: job)
+            vigil_job_dispose(job)
+            job.deallocate()
+            return .failed(outcome)
+        }
+        let pid = job.pointee.pid
+        core.submit(ReactorCore.Entry(box: JobBox(job: job), completion: .callback(onExit), holdsSlot: false))
+        return .launched(pid: pid)
+    }
+}
+
+/// The result of `Spawner.launch`: a pid now, or the outcome of a failed spawn.
+public enum Launch: Sendable {
+    /// The child runs with this pid; the reactor will reap it.
+    case launched(pid: Int32)
+    /// The spawn failed; `termination` says why (`spawnFailed(errno)`).
+    case failed(Outcome)
 }
 
 /// A started job handed between threads. `@unchecked Sendable`: the job is
@@ -59,9 +85,16 @@ struct JobBox: @unchecked Sendable {
 }
 
 final class ReactorCore: Sendable {
+    enum Completion: Sendable {
+        case resume(CheckedContinuation<Outcome, Never>)
+        case callback(@Sendable (Outcome) -> Void)
+    }
+
     struct Entry: Sendable {
         let box: JobBox
-        let continuation: CheckedContinuation<Outcome, Never>
+        let completion: Completion
+        /// Runs hold one of the `maxConcurrentRuns` slots; followed launches do not.
+        let holdsSlot: Bool
     }
 
     struct State: ~Copyable {
@@ -131,9 +164,9 @@ final class ReactorCore: Sendable {
 
     // MARK: - Submission
 
-    func submit(_ box: JobBox, _ continuation: CheckedContinuation<Outcome, Never>) {
+    func submit(_ entry: Entry) {
         let startThread = state.withLock { s -> Bool in
-            s.pending.append(Entry(box: box, continuation: continuation))
+            s.pending.append(entry)
             if s.threadStarted { return false }
             s.threadStarted = true
             return true
@@ -188,8 +221,11 @@ final class ReactorCore: Sendable {
         let outcome = Spawner.outcome(of: entry.box.job)
         vigil_job_dispose(entry.box.job)
         entry.box.job.deallocate()
-        releaseSlot()
-        entry.continuation.resume(returning: outcome)
+        if entry.holdsSlot { releaseSlot() }
+        switch entry.completion {
+        case .resume(let continuation): continuation.resume(returning: outcome)
+        case .callback(let onExit): onExit(outcome)
+        }
     }
 
     // MARK: - The loop

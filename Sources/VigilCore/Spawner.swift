@@ -66,6 +66,16 @@ public struct Spawner: Sendable {
         await reactor.run(command, waitStrategy: waitStrategy)
     }
 
+    /// Starts `command` and returns its pid at once, for long-lived children
+    /// (workers). The reactor follows the child and reaps it when it exits,
+    /// then calls `onExit` on the reactor thread (keep it short).
+    ///
+    /// Give the command `timeout: nil` and `stdoutLimit`/`stderrLimit` 0 (with
+    /// `outputPath` for a log), usually `newSession = true`.
+    public func launch(_ command: Command, onExit: @escaping @Sendable (Outcome) -> Void = { _ in }) -> Launch {
+        reactor.launch(command, waitStrategy: waitStrategy, onExit: onExit)
+    }
+
     // MARK: - Bridging to the shim
 
     /// Starts `command` into `job`. Always leaves `job` in a state that

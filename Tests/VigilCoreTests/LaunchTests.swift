@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+import Testing
+@testable import VigilCore
+
+/// Long-lived children: launched, followed by the reactor, reaped on exit.
+@Suite("Launch and follow", .timeLimit(.minutes(1)))
+struct LaunchTests {
+    @Test("a launched child runs detached in its own session and is reaped when it exits", arguments: [WaitStrategy.pidfd, .portable])
+    func launchAndReap(strategy: WaitStrategy) async {
+        let dir = TemporaryDirectory()
+        let spawner = Spawner(waitStrategy: strategy)
+        var c = Command("/bin/sh", arguments: ["-c", "ps -o sid= -p $$ | tr -d ' ' > \(dir.path)/sid; sleep 0.3; exit 4"], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
+        c.newSession = true
+        let exits = await withCheckedContinuation { (done: CheckedContinuation<(Int32, Outcome), Never>) in
+            let pidBox = Mutex<Int32>(0)
+            switch spawner.launch(c, onExit: { outcome in done.resume(returning: (pidBox.withLock { $0 }, outcome)) }) {
+            case .launched(let pid):
+                pidBox.withLock { $0 = pid }
+                #expect(pid > 0)
+            case .failed(let o):
+                Issue.record("launch failed: \(o.termination)")
+                done.resume(returning: (0, o))
+            }
+        }
+        let (pid, outcome) = exits
+        #expect(outcome.termination == .exited(4))
+        #expect(outcome.pid == pid)
+        #expect(!isOurZombie(pid))
+        let sid = dir.read("\(dir.path)/sid")?.split(separator: "\n").first.map(String.init)
+        #expect(sid == String(pid))
+    }
+
+    @Test("a launch that cannot spawn reports the errno and calls nothing")
+    func launchFailure() {
+        let spawner = Spawner()
+        let called = Mutex(false)
+        let r = spawner.launch(Command("/nonexistent/worker", timeout: nil)) { _ in called.withLock { $0 = true } }
+        guard case .failed(let o) = r else { Issue.record("expected failure"); return }
+        #expect(o.termination == .spawnFailed(.noSuchFile))
+        #expect(!called.withLock { $0 })
+    }
+
+    @Test("a launched child writes its output to the log file")
+    func launchLog() async {
+        let dir = TemporaryDirectory()
+        let log = "\(dir.path)/worker.log"
+        var c = Command("/bin/sh", arguments: ["-c", "echo out; echo err >&2"], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
+        c.outputPath = log
+        let o = await withCheckedContinuation { (done: CheckedContinuation<Outcome, Never>) in
+            if case .failed(let o) = Spawner().launch(c, onExit: { done.resume(returning: $0) }) { done.resume(returning: o) }
+        }
+        #expect(o.termination == .exited(0))
+        #expect(dir.read(log) == "out\nerr\n")
+    }
+}
