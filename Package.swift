@@ -52,10 +52,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "CVigil"], swiftSettings: swiftSettings),
-        .testTarget(name: "VigilBackendsTests", dependencies: ["VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        // Helpers shared by the test targets: temporary folders, fixture
+        // executables, a private tmux server, the built `vigil` binary.
+        .target(name: "VigilTestSupport", dependencies: ["VigilCore"], path: "Tests/VigilTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "CVigil", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilBackendsTests", dependencies: ["VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "VigilRestoreTests", dependencies: ["VigilRestore", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "VigilCLITests", dependencies: ["vigil"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilRestoreTests", dependencies: ["VigilRestore", "VigilStore", "VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilCLITests", dependencies: ["vigil", "VigilStore", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
     ]
 )

@@ -6,6 +6,7 @@ import Darwin
 import Synchronization
 import Testing
 @testable import VigilCore
+import VigilTestSupport
 
 /// Long-lived children: launched, followed by the reactor, reaped on exit.
 @Suite("Launch and follow", .timeLimit(.minutes(1)))

@@ -1,5 +1,6 @@
 import Testing
 @testable import VigilCore
+import VigilTestSupport
 
 @Suite("Tri-state values and retry")
 struct ProbeValueTests {

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Testing
 @testable import VigilCore
+import VigilTestSupport
 
 /// Many runs: nothing leaks (descriptors, zombies), nothing is mixed up.
 /// Other suites run in the same process at the same time, so descriptor

@@ -3,8 +3,9 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Testing
+public import Testing
 @testable import VigilCore
+import VigilTestSupport
 
 /// The outcome matrix from the spawn-core issue, run four ways: synchronous and
 /// async, each on the pidfd path and on the portable waitpid path. Every row
@@ -259,4 +260,8 @@ struct SpawnMatrixTests {
             #expect(o.waitStrategy == .pidfd)
         }
     }
+}
+
+extension RunMode: CustomTestStringConvertible {
+    var testDescription: String { rawValue }
 }

@@ -1,16 +1,15 @@
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #elseif canImport(Darwin)
-import Darwin
+public import Darwin
 #endif
-import Testing
-import VigilCore
+public import VigilCore
 
 /// A real temporary directory, removed (recursively) when the scope ends.
-final class TemporaryDirectory {
-    let path: String
+public final class TemporaryDirectory {
+    public let path: String
 
-    init(_ label: String = "vigil-core") {
+    public init(_ label: String = "vigil-core") {
         var template = Array("/tmp/\(label)-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
@@ -21,14 +20,14 @@ final class TemporaryDirectory {
 
     /// Writes an executable fixture (mode 0755 unless given) and returns its path.
     @discardableResult
-    func fixture(_ name: String, _ body: String, mode: mode_t = 0o755) -> String {
+    public func fixture(_ name: String, _ body: String, mode: mode_t = 0o755) -> String {
         let file = "\(path)/\(name)"
         write(file, body)
         chmod(file, mode)
         return file
     }
 
-    func write(_ file: String, _ body: String) {
+    public func write(_ file: String, _ body: String) {
         let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         precondition(fd >= 0, "open \(file) failed")
         var bytes = Array(body.utf8)
@@ -41,7 +40,7 @@ final class TemporaryDirectory {
         close(fd)
     }
 
-    func read(_ file: String) -> String? {
+    public func read(_ file: String) -> String? {
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -57,7 +56,7 @@ final class TemporaryDirectory {
 }
 
 /// Removes a directory tree without a shell.
-func removeTree(_ path: String) {
+public func removeTree(_ path: String) {
     guard let dir = opendir(path) else { unlink(path); return }
     while let entry = readdir(dir) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
@@ -73,19 +72,17 @@ func removeTree(_ path: String) {
 }
 
 /// The four ways to run a command: synchronous or async, pidfd or portable wait.
-enum RunMode: String, CaseIterable, CustomTestStringConvertible, Sendable {
+public enum RunMode: String, CaseIterable, Sendable {
     case syncPidfd, syncPortable, asyncPidfd, asyncPortable
 
-    var testDescription: String { rawValue }
-
-    var strategy: WaitStrategy {
+    public var strategy: WaitStrategy {
         switch self {
         case .syncPidfd, .asyncPidfd: return .pidfd
         case .syncPortable, .asyncPortable: return .portable
         }
     }
 
-    func run(_ command: Command, spawner: Spawner? = nil) async -> Outcome {
+    public func run(_ command: Command, spawner: Spawner? = nil) async -> Outcome {
         var s = spawner ?? Spawner()
         s.waitStrategy = strategy
         switch self {
@@ -96,12 +93,12 @@ enum RunMode: String, CaseIterable, CustomTestStringConvertible, Sendable {
 }
 
 /// `/bin/sh -c SCRIPT` as a command (fixtures only; production code never uses a shell).
-func shell(_ script: String, timeout: Duration? = .seconds(20)) -> Command {
+public func shell(_ script: String, timeout: Duration? = .seconds(20)) -> Command {
     Command("/bin/sh", arguments: ["-c", script], timeout: timeout)
 }
 
 /// Number of open descriptors in this process.
-func openDescriptorCount() -> Int {
+public func openDescriptorCount() -> Int {
     guard let dir = opendir("/proc/self/fd") else { return -1 }
     defer { closedir(dir) }
     var n = 0
@@ -110,13 +107,13 @@ func openDescriptorCount() -> Int {
 }
 
 /// Whether `pid` is still a process that is not a zombie.
-func isRunning(_ pid: Int32) -> Bool {
+public func isRunning(_ pid: Int32) -> Bool {
     guard let state = processState(pid) else { return false }
     return state != "Z" && state != "X"
 }
 
 /// The state letter from /proc/PID/stat, nil when the process is gone.
-func processState(_ pid: Int32) -> Character? {
+public func processState(_ pid: Int32) -> Character? {
     let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -130,7 +127,7 @@ func processState(_ pid: Int32) -> Character? {
 }
 
 /// The parent pid from /proc/PID/stat.
-func parentPID(_ pid: Int32) -> Int32? {
+public func parentPID(_ pid: Int32) -> Int32? {
     let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -144,11 +141,11 @@ func parentPID(_ pid: Int32) -> Int32? {
 }
 
 /// True when `pid` is an unreaped child of this process (a zombie we leaked).
-func isOurZombie(_ pid: Int32) -> Bool {
+public func isOurZombie(_ pid: Int32) -> Bool {
     processState(pid) == "Z" && parentPID(pid) == getpid()
 }
 
 /// Sleeps the calling thread.
-func pause(milliseconds: Int) {
+public func pause(milliseconds: Int) {
     usleep(UInt32(milliseconds * 1000))
 }

@@ -1,0 +1,63 @@
+public import VigilCore
+public import VigilBackends
+
+/// Makes the backend for a kind and (tmux) socket.
+public protocol BackendProvider: Sendable {
+    /// The backend for `kind`; `socket` is the tmux `-L` name, `nil` for the default server.
+    func backend(for kind: BackendKind, socket: String?) -> any SessionBackend
+}
+
+/// The real backends, configured by executable, timeout and retry policy.
+public struct StandardBackends: BackendProvider {
+    /// tmux executable: a name looked up on PATH, or a path.
+    public var tmux: String
+    /// zellij executable.
+    public var zellij: String
+    /// herdr executable.
+    public var herdr: String
+    /// Per-call deadline.
+    public var timeout: Duration
+    /// Retry policy for `unknown`.
+    public var retry: RetryPolicy
+    /// Shared by every backend made here: one reactor thread for all.
+    public var spawner: Spawner
+
+    /// Creates the provider; defaults are the names on PATH, 3 s per call, the default retry policy.
+    public init(tmux: String = "tmux", zellij: String = "zellij", herdr: String = "herdr",
+                timeout: Duration = .seconds(3), retry: RetryPolicy = RetryPolicy(), spawner: Spawner = Spawner()) {
+        self.tmux = tmux
+        self.zellij = zellij
+        self.herdr = herdr
+        self.timeout = timeout
+        self.retry = retry
+        self.spawner = spawner
+    }
+
+    /// Makes the backend.
+    public func backend(for kind: BackendKind, socket: String?) -> any SessionBackend {
+        switch kind {
+        case .tmux:
+            var c = TmuxConfiguration()
+            c.executable = tmux
+            c.socket = socket.map { .name($0) } ?? .default
+            c.timeout = timeout
+            c.retry = retry
+            c.spawner = spawner
+            return TmuxBackend(configuration: c)
+        case .zellij:
+            var c = ZellijConfiguration()
+            c.executable = zellij
+            c.timeout = timeout
+            c.retry = retry
+            c.spawner = spawner
+            return ZellijBackend(configuration: c)
+        case .herdr:
+            var c = HerdrConfiguration()
+            c.executable = herdr
+            c.timeout = timeout
+            c.retry = retry
+            c.spawner = spawner
+            return HerdrBackend(configuration: c)
+        }
+    }
+}

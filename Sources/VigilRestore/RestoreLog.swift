@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One thing the orchestrator wants the embedding daemon to know.
+public struct RestoreEvent: Sendable, CustomStringConvertible {
+    /// How much attention the event deserves.
+    public enum Level: String, Sendable {
+        case info
+        case warning
+    }
+
+    /// Info or warning.
+    public var level: Level
+    /// The session the event is about, if any.
+    public var sessionID: String?
+    /// One line, no trailing newline.
+    public var message: String
+
+    /// Creates an event.
+    public init(level: Level, sessionID: String? = nil, message: String) {
+        self.level = level
+        self.sessionID = sessionID
+        self.message = message
+    }
+
+    /// `"vigil: warning: [id] message"`.
+    public var description: String {
+        let who = sessionID.map { "[\($0)] " } ?? ""
+        return "vigil: \(level.rawValue): \(who)\(message)"
+    }
+}
+
+/// Where events go. The embedding daemon supplies its own; the default writes
+/// one line per event to stderr.
+public struct RestoreLogger: Sendable {
+    let sink: @Sendable (RestoreEvent) -> Void
+
+    /// A logger that calls `sink` for every event (from any thread).
+    public init(_ sink: @escaping @Sendable (RestoreEvent) -> Void) { self.sink = sink }
+
+    /// One line per event on stderr, written with a single write(2) so lines
+    /// from concurrent tasks do not interleave.
+    public static let standardError = RestoreLogger { event in
+        var line = Array(event.description.utf8)
+        line.append(UInt8(ascii: "\n"))
+        line.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(2, raw.baseAddress! + offset, raw.count - offset)
+                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { break }
+            }
+        }
+    }
+
+    /// Drops every event.
+    public static let silent = RestoreLogger { _ in }
+
+    func info(_ message: String, session: String? = nil) {
+        sink(RestoreEvent(level: .info, sessionID: session, message: message))
+    }
+
+    func warning(_ message: String, session: String? = nil) {
+        sink(RestoreEvent(level: .warning, sessionID: session, message: message))
+    }
+}

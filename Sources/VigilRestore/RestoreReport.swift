@@ -1,0 +1,72 @@
+public import VigilCore
+
+/// What restore decided for one record.
+public enum RestoreAction: String, Sendable, Hashable, CaseIterable {
+    /// The session is alive: a worker re-attaches to it.
+    case fork
+    /// The session is authoritatively gone: the record is marked closed.
+    case close
+    /// No authoritative answer (or lazy mode): the record stays active, untouched.
+    case keep
+    /// Alive, but running another CLI than the daemon's: the backing session is killed, the record stays active.
+    case kill
+    /// Not restore's business: a closed record, or a non-persistent (`pty`) one.
+    case skip
+}
+
+/// One line of the report.
+public struct SessionOutcome: Sendable, Hashable {
+    /// The record's id.
+    public var id: String
+    /// `tmux`, `zellij`, `herdr` or `pty`.
+    public var backend: String
+    /// The multiplexer session name (derived from the id when the record has none).
+    public var backendSession: String
+    /// The probe's answer; `nil` for skipped records, which are not probed.
+    public var probe: SessionState?
+    /// What was decided.
+    public var action: RestoreAction
+    /// Why, in one line.
+    public var reason: String
+    /// The worker launched for a `fork`, if one was.
+    public var workerPID: Int32?
+
+    /// Creates a report line.
+    public init(id: String, backend: String, backendSession: String, probe: SessionState?, action: RestoreAction, reason: String, workerPID: Int32? = nil) {
+        self.id = id
+        self.backend = backend
+        self.backendSession = backendSession
+        self.probe = probe
+        self.action = action
+        self.reason = reason
+        self.workerPID = workerPID
+    }
+}
+
+/// Everything one restore did, in store order.
+public struct RestoreReport: Sendable {
+    /// One line per store record, in store order.
+    public var sessions: [SessionOutcome]
+    /// Wall time from taking the lock to the committed store and launched workers.
+    public var elapsed: Duration
+    /// True when nothing was changed (`--dry-run`).
+    public var dryRun: Bool
+    /// Listing calls made (one per backend and socket), for the curious and the benchmarks.
+    public var listingCalls: Int
+
+    /// Creates a report.
+    public init(sessions: [SessionOutcome], elapsed: Duration, dryRun: Bool, listingCalls: Int) {
+        self.sessions = sessions
+        self.elapsed = elapsed
+        self.dryRun = dryRun
+        self.listingCalls = listingCalls
+    }
+
+    /// How many records got each action (every action present, zero or not).
+    public var totals: [RestoreAction: Int] {
+        var t: [RestoreAction: Int] = [:]
+        for a in RestoreAction.allCases { t[a] = 0 }
+        for s in sessions { t[s.action, default: 0] += 1 }
+        return t
+    }
+}

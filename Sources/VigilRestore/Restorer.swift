@@ -1,0 +1,342 @@
+public import VigilCore
+public import VigilBackends
+public import VigilStore
+
+/// Knobs of one restore.
+public struct RestoreOptions: Sendable {
+    /// The agent CLI the daemon runs now; a live session whose record names
+    /// another `cliId` is killed rather than resurrected. `nil`: no check.
+    public var expectedCLI: String?
+    /// Lazy mode: live sessions stay registered without a worker.
+    public var lazy: Bool
+    /// Decide and report, but change nothing: no store write, no kill, no fork, no lock file.
+    public var dryRun: Bool
+    /// Worker launches and kills in flight at once.
+    public var concurrency: Int
+    /// How long to wait for another restore's lock before failing.
+    public var lockTimeout: Duration
+    /// How session names are derived from ids when a record has no `backendSession`.
+    public var naming: SessionNaming
+    /// Create an empty store when none exists (otherwise a missing store is an error).
+    public var createIfMissing: Bool
+
+    /// The defaults: no CLI check, not lazy, not dry, 16 at once, 5 s lock wait.
+    public init(
+        expectedCLI: String? = nil,
+        lazy: Bool = false,
+        dryRun: Bool = false,
+        concurrency: Int = 16,
+        lockTimeout: Duration = .seconds(5),
+        naming: SessionNaming = SessionNaming(),
+        createIfMissing: Bool = false
+    ) {
+        self.expectedCLI = expectedCLI
+        self.lazy = lazy
+        self.dryRun = dryRun
+        self.concurrency = max(1, concurrency)
+        self.lockTimeout = lockTimeout
+        self.naming = naming
+        self.createIfMissing = createIfMissing
+    }
+}
+
+/// Reconciles a daemon's session store with what really survived.
+///
+/// For every `active` record of a persistent backend, one listing call per
+/// backend and socket answers all its sessions; then `missing` closes the
+/// record, `unknown` keeps it, a live session with another CLI is killed and
+/// kept, and a live session gets a worker. All closes land in one atomic
+/// store write, before any kill or fork, so a failed write leaves the world
+/// as it was.
+public struct Restorer: Sendable {
+    /// The restore's knobs.
+    public var options: RestoreOptions
+    /// Makes the backend for a kind and socket.
+    public var backends: any BackendProvider
+    /// Starts workers for live sessions.
+    public var launcher: any WorkerLauncher
+    /// The daemon's registry of active sessions.
+    public var registry: SessionRegistry
+    /// Where events go.
+    public var logger: RestoreLogger
+
+    /// Creates an orchestrator.
+    public init(
+        options: RestoreOptions = RestoreOptions(),
+        backends: any BackendProvider = StandardBackends(),
+        launcher: any WorkerLauncher = NoWorkerLauncher(),
+        registry: SessionRegistry = SessionRegistry(),
+        logger: RestoreLogger = .standardError
+    ) {
+        self.options = options
+        self.backends = backends
+        self.launcher = launcher
+        self.registry = registry
+        self.logger = logger
+    }
+
+    // MARK: - The decision table
+
+    /// The one place where a probe answer becomes an action.
+    ///
+    /// | record | probe | action |
+    /// |---|---|---|
+    /// | closed, or backend `pty` | not probed | skip |
+    /// | active, `killedAt` set (restore killed it for a CLI change) | missing | keep |
+    /// | active | missing | close |
+    /// | active | unknown | keep |
+    /// | active | exists, `cliId` set and not the expected CLI | kill |
+    /// | active | exists, lazy | keep |
+    /// | active | exists | fork |
+    ///
+    /// A record without `cliId` is never killed for a mismatch: where the
+    /// store does not say which CLI runs, destroying a live conversation on a
+    /// guess is the expensive mistake.
+    ///
+    /// A kill is written to the record as `killedAt`/`killReason` (in the
+    /// same atomic write as the closes), so that the next restore keeps the
+    /// record, whose session is now missing on purpose, instead of closing
+    /// it: restore stays idempotent, and the next message still finds the
+    /// record active and starts the configured CLI. The daemon clears
+    /// `killedAt` when it starts the new session.
+    public static func decide(
+        status: RecordStatus, backend: StoreBackend, cliId: String?, probe: SessionProbe?,
+        expectedCLI: String?, lazy: Bool, killedAt: String? = nil
+    ) -> (action: RestoreAction, reason: String) {
+        if status != .active { return (.skip, "record is closed") }
+        if !backend.isPersistent { return (.skip, "non-persistent backend (pty)") }
+        guard let probe else { return (.keep, "not probed") }
+        switch probe {
+        case .missing(let why):
+            if let killedAt {
+                return (.keep, "session was killed by restore at \(killedAt) for a CLI change; the next message starts a fresh one (\(why))")
+            }
+            return (.close, "session is gone: \(why)")
+        case .unknown(let why):
+            return (.keep, "no authoritative answer, kept for lazy recovery: \(why)")
+        case .exists(let why):
+            if let expectedCLI, let cliId, cliId != expectedCLI {
+                return (.kill, "runs CLI \(cliId), daemon is configured for \(expectedCLI): killed, next message starts \(expectedCLI)")
+            }
+            if lazy { return (.keep, "alive (\(why)); lazy mode, no worker until the next message") }
+            return (.fork, "alive: \(why)")
+        }
+    }
+
+    // MARK: - Restore
+
+    /// Runs one restore of the store at `path`.
+    ///
+    /// - Returns: one report line per record, in store order.
+    /// - Throws: `StoreError` when the store is missing, unreadable, invalid,
+    ///   locked by another restore, or cannot be written. Nothing has been
+    ///   killed, forked or written when it throws.
+    public func restore(storeAt path: String) async throws(StoreError) -> RestoreReport {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let file = StoreFile(path: path)
+        let logger = self.logger
+        let notice: (StoreNotice) -> Void = { logger.info("\($0)") }
+        if options.dryRun {
+            // No lock: a dry run writes nothing, not even the lock file.
+            let store = try file.load(notice: notice)
+            let plan = await self.plan(store)
+            return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls)
+        }
+        let lock = try file.lock(timeout: options.lockTimeout)
+        var store = try file.load(createIfMissing: options.createIfMissing, notice: notice)
+        var plan = await self.plan(store)
+
+        // All closes (and the kill markers) in one atomic, durable write,
+        // before anything irreversible happens.
+        if !plan.closes.isEmpty || !plan.kills.isEmpty {
+            let now = StoreClock.nowISO8601()
+            for i in plan.closes { store.records[i].close(at: now, reason: plan.lines[i].reason) }
+            for i in plan.kills {
+                store.records[i][field: "killedAt"] = .string(now)
+                store.records[i][field: "killReason"] = .string(plan.lines[i].reason)
+            }
+            try file.commit(&store, holding: lock, notice: notice)
+        }
+        for i in plan.closes {
+            registry.evict(plan.lines[i].id)
+            logger.warning("closed \(plan.lines[i].backend) session \(plan.lines[i].backendSession): \(plan.lines[i].reason)", session: plan.lines[i].id)
+        }
+        for line in plan.lines where line.action == .keep && line.probe == .unknown {
+            logger.warning("kept \(line.backend) session \(line.backendSession): \(line.reason)", session: line.id)
+        }
+        await execute(&plan, records: store.records)
+        _ = consume lock
+        return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls)
+    }
+
+    /// Probes and decisions for a loaded store; changes nothing.
+    struct Plan {
+        var lines: [SessionOutcome]
+        var closes: [Int] = []
+        var kills: [Int] = []
+        var forks: [Int] = []
+        var listingCalls: Int
+    }
+
+    func plan(_ store: SessionStore) async -> Plan {
+        let records = store.records
+        // 1. Group the active persistent records by backend and socket.
+        var groups: [GroupKey: [Int]] = [:]
+        var names = [String](repeating: "", count: records.count)
+        for (i, record) in records.enumerated() {
+            names[i] = record.backendSession ?? options.naming.name(forID: record.id)
+            guard record.status == .active, let kind = BackendKind(store: record.backend) else { continue }
+            groups[GroupKey(kind: kind, socket: kind == .tmux ? record.socket : nil), default: []].append(i)
+        }
+
+        // 2. One listing per group, groups in parallel.
+        let providers = backends
+        let answers = await withTaskGroup(of: [(Int, SessionProbe)].self) { group in
+            for (key, indices) in groups {
+                let backend = providers.backend(for: key.kind, socket: key.socket)
+                var valid: [(Int, String)] = []
+                var rejected: [(Int, SessionProbe)] = []
+                for i in indices {
+                    do throws(SessionNameError) {
+                        try backend.validate(names[i])
+                        valid.append((i, names[i]))
+                    } catch {
+                        rejected.append((i, .unknown(reason: "session name cannot be probed: \(error)")))
+                    }
+                }
+                let wanted = valid
+                group.addTask {
+                    var out = rejected
+                    guard !wanted.isEmpty else { return out }
+                    let result = await backend.probeAll(wanted.map(\.1))
+                    for (i, name) in wanted { out.append((i, result.answers[name] ?? result.listing.answer.probe(name))) }
+                    return out
+                }
+            }
+            var probes = [SessionProbe?](repeating: nil, count: records.count)
+            for await batch in group { for (i, p) in batch { probes[i] = p } }
+            return probes
+        }
+
+        // 3. Decide.
+        var plan = Plan(lines: [], listingCalls: groups.count)
+        plan.lines.reserveCapacity(records.count)
+        for (i, record) in records.enumerated() {
+            let (action, reason) = Self.decide(
+                status: record.status, backend: record.backend, cliId: record.cliId, probe: answers[i],
+                expectedCLI: options.expectedCLI, lazy: options.lazy,
+                killedAt: answers[i]?.state == .missing ? record[field: "killedAt"]?.stringValue : nil)
+            plan.lines.append(SessionOutcome(id: record.id, backend: record.backend.rawValue, backendSession: names[i],
+                                             probe: answers[i]?.state, action: action, reason: reason))
+            switch action {
+            case .close: plan.closes.append(i)
+            case .kill: plan.kills.append(i)
+            case .fork: plan.forks.append(i)
+            case .keep, .skip: break
+            }
+        }
+        return plan
+    }
+
+    /// Kills, then worker launches, with bounded concurrency; then the registry.
+    func execute(_ plan: inout Plan, records: [SessionRecord]) async {
+        let providers = backends
+        let lines = plan.lines
+        let killResults = await bounded(plan.kills, limit: options.concurrency) { i -> String in
+            let record = records[i]
+            let kind = BackendKind(store: record.backend)!
+            let backend = providers.backend(for: kind, socket: kind == .tmux ? record.socket : nil)
+            return "\(await backend.kill(lines[i].backendSession))"
+        }
+        for (i, outcome) in killResults {
+            plan.lines[i].reason += " (\(outcome))"
+            logger.warning("killed \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)", session: lines[i].id)
+        }
+        let launcher = self.launcher
+        let forkResults = await bounded(plan.forks, limit: options.concurrency) { i -> WorkerLaunchResult in
+            let record = records[i]
+            return await launcher.launch(WorkerRequest(id: record.id, backend: record.backend.rawValue,
+                                                       backendSession: lines[i].backendSession, socket: record.socket))
+        }
+        for (i, result) in forkResults {
+            switch result {
+            case .launched(let pid):
+                plan.lines[i].workerPID = pid
+            case .notLaunched(let why):
+                plan.lines[i].reason += "; no worker launched: \(why)"
+                logger.warning("no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)", session: lines[i].id)
+            }
+        }
+        // Every active persistent record that was not closed stays registered.
+        for line in plan.lines where line.action != .close && line.action != .skip {
+            registry.register(SessionRegistry.Entry(id: line.id, backend: line.backend, backendSession: line.backendSession, workerPID: line.workerPID))
+        }
+    }
+
+    // MARK: - Wake
+
+    /// The non-destructive path for run time: probe one session and launch a
+    /// worker only if it `exists`. `missing` and `unknown` change nothing
+    /// (no close, no fork); the caller decides what to do with the answer.
+    public func wake(id: String, backend: StoreBackend, backendSession: String? = nil, socket: String? = nil) async -> SessionOutcome {
+        let name = backendSession ?? options.naming.name(forID: id)
+        guard let kind = BackendKind(store: backend) else {
+            return SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: nil, action: .skip, reason: "non-persistent backend (pty)")
+        }
+        let b = backends.backend(for: kind, socket: kind == .tmux ? socket : nil)
+        do throws(SessionNameError) { try b.validate(name) } catch {
+            return SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: .unknown, action: .keep, reason: "session name cannot be probed: \(error)")
+        }
+        let probe = await b.probe(name).answer
+        guard case .exists(let why) = probe else {
+            return SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: probe.state, action: .keep, reason: "not woken: \(probe.reason)")
+        }
+        var line = SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: .exists, action: .fork, reason: "alive: \(why)")
+        switch await launcher.launch(WorkerRequest(id: id, backend: backend.rawValue, backendSession: name, socket: socket)) {
+        case .launched(let pid):
+            line.workerPID = pid
+            registry.register(SessionRegistry.Entry(id: id, backend: backend.rawValue, backendSession: name, workerPID: pid))
+        case .notLaunched(let why):
+            line.reason += "; no worker launched: \(why)"
+        }
+        return line
+    }
+}
+
+extension BackendKind {
+    /// The backend for a store record's backend; `nil` for `pty`.
+    init?(store: StoreBackend) {
+        guard store.isPersistent else { return nil }
+        self.init(rawValue: store.rawValue)
+    }
+}
+
+struct GroupKey: Hashable, Sendable {
+    var kind: BackendKind
+    var socket: String?
+}
+
+/// Runs `body` for each index with at most `limit` in flight; results in input order.
+func bounded<T: Sendable>(_ indices: [Int], limit: Int, _ body: @escaping @Sendable (Int) async -> T) async -> [(Int, T)] {
+    guard !indices.isEmpty else { return [] }
+    return await withTaskGroup(of: (Int, T).self) { group in
+        var next = 0
+        var results: [(Int, T)] = []
+        results.reserveCapacity(indices.count)
+        while next < indices.count && next < limit {
+            let i = indices[next]
+            group.addTask { (i, await body(i)) }
+            next += 1
+        }
+        for await r in group {
+            results.append(r)
+            if next < indices.count {
+                let i = indices[next]
+                group.addTask { (i, await body(i)) }
+                next += 1
+            }
+        }
+        return results.sorted { $0.0 < $1.0 }
+    }
+}

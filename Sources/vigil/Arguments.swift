@@ -1,0 +1,76 @@
+// Command-line parsing: one small file, no dependencies. Every subcommand
+// declares which options take a value and which are flags; anything else is
+// a usage error (exit 64) with a one-line message.
+
+/// A usage error: printed as `Error: <message>` plus the usage line, exit 64.
+struct UsageError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// What a subcommand accepts.
+struct OptionSpec {
+    /// Options that take a value: `--socket NAME` or `--socket=NAME`.
+    var valued: Set<String>
+    /// Options that take no value.
+    var flags: Set<String>
+}
+
+/// The parsed command line of one subcommand.
+struct ParsedArguments {
+    var values: [String: String] = [:]
+    var flags: Set<String> = []
+    var positionals: [String] = []
+
+    func value(_ name: String) -> String? { values[name] }
+    func has(_ flag: String) -> Bool { flags.contains(flag) }
+
+    /// A non-negative integer option, or a usage error naming it.
+    func integer(_ name: String, min: Int = 0) throws(UsageError) -> Int? {
+        guard let text = values[name] else { return nil }
+        guard let n = Int(text), n >= min else {
+            throw UsageError(message: "option '--\(name)' needs an integer >= \(min), got '\(text)'")
+        }
+        return n
+    }
+}
+
+/// Parses `args` (after the subcommand) against `spec`.
+/// `--` ends the options; `-h`/`--help` is always accepted as a flag named "help".
+func parseArguments(_ args: [String], _ spec: OptionSpec) throws(UsageError) -> ParsedArguments {
+    var result = ParsedArguments()
+    var i = 0
+    var optionsEnded = false
+    while i < args.count {
+        let arg = args[i]
+        i += 1
+        if optionsEnded || !arg.hasPrefix("-") || arg == "-" {
+            result.positionals.append(arg)
+            continue
+        }
+        if arg == "--" { optionsEnded = true; continue }
+        if arg == "-h" || arg == "--help" { result.flags.insert("help"); continue }
+        guard arg.hasPrefix("--") else { throw UsageError(message: "unknown option '\(arg)'") }
+        var name = String(arg.dropFirst(2))
+        var inline: String? = nil
+        if let eq = name.firstIndex(of: "=") {
+            inline = String(name[name.index(after: eq)...])
+            name = String(name[..<eq])
+        }
+        if spec.flags.contains(name) {
+            if inline != nil { throw UsageError(message: "option '--\(name)' takes no value") }
+            result.flags.insert(name)
+        } else if spec.valued.contains(name) {
+            if let inline {
+                result.values[name] = inline
+            } else {
+                guard i < args.count else { throw UsageError(message: "option '--\(name)' needs a value") }
+                result.values[name] = args[i]
+                i += 1
+            }
+        } else {
+            throw UsageError(message: "unknown option '--\(name)'")
+        }
+    }
+    return result
+}

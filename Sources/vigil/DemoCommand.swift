@@ -1,0 +1,176 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import VigilCore
+import VigilBackends
+import VigilStore
+import VigilRestore
+
+/// `vigil demo`: the whole job on a private tmux server, then a clean-up of
+/// everything it made (the server, its sessions, the temporary store).
+enum DemoCommand {
+    static let usage = "vigil demo [--tmux PATH] [--json] [--keep]"
+    static let help = """
+    Run a restore end to end on a private tmux server (a unique -L socket):
+    create a few sessions, write a temporary store that also names sessions
+    that are gone, run restore, print the report and clean up.
+
+    Usage: \(usage)
+
+    Options:
+      --tmux PATH   the tmux executable (default: tmux on PATH)
+      --json        print the report as JSON instead of a table
+      --keep        leave the tmux server and the store in place, and say where
+
+    Exit status: 0 done, 64 usage, 69 tmux not available, 70 the demo itself failed.
+    """
+
+    static func run(_ args: [String]) async -> Int32 {
+        let parsed: ParsedArguments
+        do throws(UsageError) {
+            parsed = try parseArguments(args, OptionSpec(valued: ["tmux"], flags: ["json", "keep"]))
+            if parsed.has("help") { print(help); return ExitCode.ok }
+            if let extra = parsed.positionals.first { throw UsageError(message: "unexpected argument '\(extra)'") }
+        } catch {
+            printError(error.message, usage: usage)
+            return ExitCode.usage
+        }
+        let tmux = parsed.value("tmux") ?? "tmux"
+        let spawner = Spawner()
+        let env = Environment.inherited(removing: ["TMUX", "TMUX_PANE"])
+        let version = spawner.runSynchronously(Command(tmux, arguments: ["-V"], environment: env))
+        guard version.termination == .exited(0) else {
+            printError("tmux is needed for the demo: \(version.failureReason(program: tmux, timeout: .seconds(3))) (install it, e.g. apt-get install tmux)")
+            return ExitCode.unavailable
+        }
+        let socket = "vigil-demo-\(getpid())"
+        guard let dir = makeTemporaryDirectory() else {
+            printError("cannot create a temporary directory: \(Errno(rawValue: errno))")
+            return ExitCode.cannotCreate
+        }
+        let storePath = "\(dir)/sessions.json"
+        var err = OutputStream(fd: 2)
+        func tmuxRun(_ a: [String]) -> Outcome {
+            spawner.runSynchronously(Command(tmux, arguments: ["-L", socket] + a, environment: env))
+        }
+        func cleanUp() {
+            if parsed.has("keep") {
+                err.line("vigil demo: kept tmux server -L \(socket) and store \(storePath)")
+            } else {
+                _ = tmuxRun(["kill-server"])
+                unlink(storePath)
+                unlink("\(storePath).lock")
+                rmdir(dir)
+            }
+            err.flush()
+        }
+
+        // Sessions: three alive with the expected CLI, one alive with another, two gone.
+        let naming = SessionNaming()
+        let alive = ["3f2c9a1e-7b7d-4c1e-9a55-0c1d2e3f4a5b", "8d41be07-1f0a-4f3e-b6a2-1e2f3a4b5c6d", "c0ffee42-5a6b-4c7d-8e9f-a0b1c2d3e4f5"]
+        let otherCLI = "51de7a9c-2b3c-4d5e-8f90-1a2b3c4d5e6f"
+        let gone = ["deadbeef-0000-4000-8000-000000000001", "0badcafe-0000-4000-8000-000000000002"]
+        err.line("vigil demo: \(version.stdout.text.split(separator: "\n").first ?? "tmux"), private server -L \(socket)")
+        for id in alive + [otherCLI] {
+            let o = tmuxRun(["new-session", "-d", "-s", naming.name(forID: id), "sleep", "3600"])
+            if o.termination != .exited(0) {
+                printError("could not create tmux session: \(o.failureReason(program: tmux, timeout: .seconds(3)))")
+                cleanUp()
+                return ExitCode.software
+            }
+        }
+        err.line("vigil demo: created \(alive.count + 1) sessions; the store also names \(gone.count) that are gone")
+        err.line("vigil demo: restoring \(storePath) (expecting CLI claude)")
+        err.flush()
+
+        // The store, with fields that belong to the daemon and must survive.
+        var records: [JSONValue] = []
+        for (n, id) in alive.enumerated() {
+            records.append(record(id: id, backend: "tmux", status: "active", socket: socket, cli: "claude", chat: 1000 + n))
+        }
+        records.append(record(id: otherCLI, backend: "tmux", status: "active", socket: socket, cli: "codex", chat: 2000))
+        for (n, id) in gone.enumerated() {
+            records.append(record(id: id, backend: "tmux", status: "active", socket: socket, cli: "claude", chat: 3000 + n))
+        }
+        records.append(record(id: "pty-7f3e", backend: "pty", status: "active", socket: nil, cli: "claude", chat: 4000))
+        records.append(record(id: "old-91ab", backend: "tmux", status: "closed", socket: socket, cli: "claude", chat: 5000))
+        let doc: JSONObject = ["version": .integer(1), "sessions": .array(records)]
+        if !writeFile(storePath, JSONValue.object(doc).serialized(.pretty) + [10]) {
+            printError("cannot write the demo store \(storePath)")
+            cleanUp()
+            return ExitCode.cannotCreate
+        }
+
+        // The worker re-attaches by marking the session; it is a real process
+        // launched through the spawn core (no shell), one per live session.
+        let template = try! WorkerTemplate(argv: [tmux, "-L", socket, "set-option", "-t", "={session}:", "@vigil-worker", "attached {id}"])
+        let launcher = CommandWorkerLauncher(template: template, spawner: spawner, logger: .silent)
+        let restorer = Restorer(
+            options: RestoreOptions(expectedCLI: "claude"),
+            backends: StandardBackends(tmux: tmux, spawner: spawner),
+            launcher: launcher,
+            logger: .silent)
+        let report: RestoreReport
+        do throws(StoreError) {
+            report = try await restorer.restore(storeAt: storePath)
+        } catch {
+            printError(error.description)
+            cleanUp()
+            return error.exitCode
+        }
+        // Let the workers finish (they only set an option) so the check below is real.
+        var waited = 0
+        while !launcher.running.isEmpty && waited < 500 { usleep(10_000); waited += 1 }
+
+        var out = OutputStream(fd: 1)
+        if parsed.has("json") {
+            out.bytes(ReportRendering.json(report).serialized())
+            out.line()
+        } else {
+            for line in ReportRendering.text(report) { out.line(line) }
+            out.line()
+            var marked = 0
+            for s in report.sessions where s.workerPID != nil {
+                let o = tmuxRun(["show-options", "-v", "-t", "=\(s.backendSession):", "@vigil-worker"])
+                if o.termination == .exited(0) && o.stdout.text.hasPrefix("attached") { marked += 1 }
+            }
+            out.line("workers that re-attached (marked their session): \(marked) of \(report.sessions.filter { $0.workerPID != nil }.count)")
+            let left = tmuxRun(["list-sessions", "-F", "#{session_name}"]).stdout.text.split(separator: "\n")
+            out.line("tmux sessions left on -L \(socket): \(left.joined(separator: ", "))")
+        }
+        out.flush()
+        cleanUp()
+        return ExitCode.ok
+    }
+
+    static func record(id: String, backend: String, status: String, socket: String?, cli: String, chat: Int) -> JSONValue {
+        var o: JSONObject = ["id": .string(id), "backend": .string(backend), "status": .string(status)]
+        if let socket { o.append("socket", .string(socket)) }
+        o.append("cliId", .string(cli))
+        o.append("chatId", .integer(chat))
+        o.append("daemon", .object(["createdBy": .string("demo"), "tags": .array([.string("kept"), .number("1.0")])]))
+        return .object(o)
+    }
+
+    static func makeTemporaryDirectory() -> String? {
+        var template = Array("/tmp/vigil-demo-XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { return nil }
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func writeFile(_ path: String, _ bytes: [UInt8]) -> Bool {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return bytes.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { return false }
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Exit statuses (sysexits.h where one fits).
+enum ExitCode {
+    static let ok: Int32 = 0
+    static let someMissing: Int32 = 1
+    static let unknown: Int32 = 2
+    static let usage: Int32 = 64        // EX_USAGE
+    static let dataError: Int32 = 65    // EX_DATAERR
+    static let noInput: Int32 = 66      // EX_NOINPUT
+    static let unavailable: Int32 = 69  // EX_UNAVAILABLE
+    static let software: Int32 = 70     // EX_SOFTWARE
+    static let cannotCreate: Int32 = 73 // EX_CANTCREAT
+    static let tempFail: Int32 = 75     // EX_TEMPFAIL
+}
+
+/// Buffered output with explicit flushing; one write(2) per flush.
+struct OutputStream {
+    let fd: Int32
+    var buffer: [UInt8] = []
+
+    init(fd: Int32) { self.fd = fd }
+
+    mutating func line(_ text: String = "") {
+        buffer.append(contentsOf: text.utf8)
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count > 1 << 16 { flush() }
+    }
+
+    mutating func bytes(_ b: [UInt8]) {
+        buffer.append(contentsOf: b)
+        if buffer.count > 1 << 16 { flush() }
+    }
+
+    mutating func flush() {
+        buffer.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { break }
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Prints `Error: message` (and the usage line for usage errors) to stderr.
+func printError(_ message: String, usage: String? = nil) {
+    var err = OutputStream(fd: 2)
+    err.line("Error: \(message)")
+    if let usage { err.line("Usage: \(usage)") }
+    err.flush()
+}
+
+/// Pads `rows` into aligned columns; the last column is not padded.
+func table(_ rows: [[String]]) -> [String] {
+    guard let width = rows.first?.count else { return [] }
+    var widths = [Int](repeating: 0, count: width)
+    for row in rows { for (i, cell) in row.enumerated() where i < width - 1 { widths[i] = max(widths[i], cell.count) } }
+    return rows.map { row in
+        var line = ""
+        for (i, cell) in row.enumerated() {
+            line += cell
+            if i < width - 1 { line += String(repeating: " ", count: widths[i] - cell.count + 2) }
+        }
+        return line
+    }
+}

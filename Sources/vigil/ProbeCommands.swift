@@ -1,0 +1,179 @@
+import VigilCore
+import VigilBackends
+import VigilStore
+
+/// Options shared by `probe` and `list`: which backend, how to reach it.
+struct BackendOptions {
+    static let valued: Set<String> = ["backend", "binary", "socket", "socket-path", "timeout-ms", "retries"]
+
+    var kind: BackendKind
+    var backend: any SessionBackend
+    var timeout: Duration
+
+    init(_ p: ParsedArguments) throws(UsageError) {
+        guard let name = p.value("backend") else { throw UsageError(message: "missing required option '--backend tmux|zellij|herdr'") }
+        guard let kind = BackendKind(rawValue: name) else {
+            throw UsageError(message: "unknown backend '\(name)' (expected tmux, zellij or herdr)")
+        }
+        self.kind = kind
+        let timeoutMs = try p.integer("timeout-ms", min: 1) ?? 3000
+        timeout = .milliseconds(timeoutMs)
+        let retries = try p.integer("retries", min: 0) ?? 2
+        var retry = RetryPolicy(maxAttempts: retries + 1)
+        // The overall bound must leave room for every attempt's own deadline.
+        retry.overallDeadline = .milliseconds(timeoutMs * (retries + 1)) + .seconds(2)
+        let spawner = Spawner()
+        if kind != .tmux && (p.value("socket") != nil || p.value("socket-path") != nil) {
+            throw UsageError(message: "'--socket' applies to tmux only")
+        }
+        if p.value("socket") != nil && p.value("socket-path") != nil {
+            throw UsageError(message: "give '--socket' or '--socket-path', not both")
+        }
+        switch kind {
+        case .tmux:
+            var c = TmuxConfiguration()
+            if let b = p.value("binary") { c.executable = b }
+            if let s = p.value("socket") { c.socket = .name(s) }
+            if let s = p.value("socket-path") { c.socket = .path(s) }
+            c.timeout = timeout
+            c.retry = retry
+            c.spawner = spawner
+            backend = TmuxBackend(configuration: c)
+        case .zellij:
+            var c = ZellijConfiguration()
+            if let b = p.value("binary") { c.executable = b }
+            c.timeout = timeout
+            c.retry = retry
+            c.spawner = spawner
+            backend = ZellijBackend(configuration: c)
+        case .herdr:
+            var c = HerdrConfiguration()
+            if let b = p.value("binary") { c.executable = b }
+            c.timeout = timeout
+            c.retry = retry
+            c.spawner = spawner
+            backend = HerdrBackend(configuration: c)
+        }
+    }
+}
+
+enum ProbeCommand {
+    static let usage = "vigil probe --backend tmux|zellij|herdr [--binary PATH] [--socket NAME | --socket-path PATH] [--timeout-ms N] [--retries N] [--json] NAME..."
+    static let help = """
+    Ask a multiplexer whether sessions exist. No shell is involved.
+
+    Usage: \(usage)
+
+    Options:
+      --backend KIND      tmux, zellij or herdr (required)
+      --binary PATH       the multiplexer executable (default: its name, looked up on PATH)
+      --socket NAME       tmux only: server socket name (tmux -L)
+      --socket-path PATH  tmux only: server socket path (tmux -S)
+      --timeout-ms N      deadline per call in milliseconds (default 3000)
+      --retries N         extra attempts when the answer is unknown (default 2)
+      --json              one JSON object per line: {"name","backend","state","reason","attempts","elapsedMs"}
+
+    Output: one line per name, "NAME exists|missing|unknown (reason)".
+    Exit status: 0 all exist, 1 some missing and none unknown, 2 any unknown, 64 usage error
+    (including a name the backend cannot hold exactly).
+    """
+
+    static func run(_ args: [String]) async -> Int32 {
+        let parsed: ParsedArguments
+        let options: BackendOptions
+        do throws(UsageError) {
+            parsed = try parseArguments(args, OptionSpec(valued: BackendOptions.valued, flags: ["json"]))
+            if parsed.has("help") { print(help); return ExitCode.ok }
+            options = try BackendOptions(parsed)
+            if parsed.positionals.isEmpty { throw UsageError(message: "missing session NAME") }
+            for name in parsed.positionals {
+                do throws(SessionNameError) { try options.backend.validate(name) } catch {
+                    throw UsageError(message: "\(error)")
+                }
+            }
+        } catch {
+            printError(error.message, usage: usage)
+            return ExitCode.usage
+        }
+        let backend = options.backend
+        let names = parsed.positionals
+        let results = await withTaskGroup(of: (Int, Retried<SessionProbe>).self) { group in
+            for (i, name) in names.enumerated() { group.addTask { (i, await backend.probe(name)) } }
+            var all = [Retried<SessionProbe>?](repeating: nil, count: names.count)
+            for await (i, r) in group { all[i] = r }
+            return all.map { $0! }
+        }
+        var out = OutputStream(fd: 1)
+        for (name, r) in zip(names, results) {
+            if parsed.has("json") {
+                let obj: JSONObject = [
+                    "name": .string(name), "backend": .string(options.kind.rawValue),
+                    "state": .string(r.answer.state.rawValue), "reason": .string(r.answer.reason),
+                    "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                ]
+                out.line(JSONValue.object(obj).jsonText())
+            } else {
+                out.line("\(name) \(r.answer.state.rawValue) (\(r.answer.reason))")
+            }
+        }
+        out.flush()
+        let states = results.map(\.answer.state)
+        if states.contains(.unknown) { return ExitCode.unknown }
+        if states.contains(.missing) { return ExitCode.someMissing }
+        return ExitCode.ok
+    }
+}
+
+enum ListCommand {
+    static let usage = "vigil list --backend tmux|zellij|herdr [--binary PATH] [--socket NAME | --socket-path PATH] [--timeout-ms N] [--retries N] [--json]"
+    static let help = """
+    Print the live session names of a backend, one per line, sorted.
+
+    Usage: \(usage)
+
+    Options: as for 'vigil probe'; --json prints {"backend","sessions":[...],"reason","attempts","elapsedMs"}.
+    Exit status: 0 listed (possibly empty), 2 the answer is unknown (the reason goes to stderr), 64 usage error.
+    """
+
+    static func run(_ args: [String]) async -> Int32 {
+        let parsed: ParsedArguments
+        let options: BackendOptions
+        do throws(UsageError) {
+            parsed = try parseArguments(args, OptionSpec(valued: BackendOptions.valued, flags: ["json"]))
+            if parsed.has("help") { print(help); return ExitCode.ok }
+            options = try BackendOptions(parsed)
+            if let extra = parsed.positionals.first { throw UsageError(message: "unexpected argument '\(extra)'") }
+        } catch {
+            printError(error.message, usage: usage)
+            return ExitCode.usage
+        }
+        let r = await options.backend.list()
+        switch r.answer {
+        case .unknown(let reason):
+            if parsed.has("json") {
+                let obj: JSONObject = [
+                    "backend": .string(options.kind.rawValue), "sessions": .null, "state": .string("unknown"),
+                    "reason": .string(reason), "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                ]
+                print(JSONValue.object(obj).jsonText())
+            }
+            printError("\(options.kind.rawValue) sessions unknown: \(reason)")
+            return ExitCode.unknown
+        case .live(let names, let reason):
+            var out = OutputStream(fd: 1)
+            let sorted = names.sorted()
+            if parsed.has("json") {
+                let obj: JSONObject = [
+                    "backend": .string(options.kind.rawValue), "sessions": .array(sorted.map { .string($0) }),
+                    "state": .string("listed"), "reason": .string(reason),
+                    "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                ]
+                out.line(JSONValue.object(obj).jsonText())
+            } else {
+                for n in sorted { out.line(n) }
+            }
+            out.flush()
+            return ExitCode.ok
+        }
+    }
+}

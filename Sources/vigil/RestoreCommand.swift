@@ -1,0 +1,146 @@
+import VigilCore
+import VigilBackends
+import VigilStore
+import VigilRestore
+
+enum RestoreCommand {
+    static let usage = "vigil restore --store PATH [--worker 'COMMAND ARG...'] [--expect-cli ID] [--lazy] [--dry-run] [--json] [--tmux PATH] [--zellij PATH] [--herdr PATH] [--timeout-ms N] [--concurrency N]"
+    static let help = """
+    Reconcile a session store with the sessions that survived, in one pass.
+
+    Usage: \(usage)
+
+    For each active tmux/zellij/herdr record (one listing call per backend and socket):
+      missing          -> close   (status "closed", closedAt, closeReason; one atomic store write)
+      unknown          -> keep    (left active for lazy recovery)
+      exists, other CLI-> kill    (backing session killed, record kept active without a worker)
+      exists           -> fork    (worker launched; with --lazy: keep, no worker)
+      closed or pty    -> skip
+
+    Options:
+      --store PATH          the session store (JSON, {"version": 1, "sessions": [...]}) (required)
+      --worker 'CMD ARGS'   worker to launch per live session; {id} {session} {backend} {socket}
+                            are replaced; split into words without a shell (quotes allowed)
+      --worker-log PATH     append workers' stdout/stderr here (placeholders allowed; default /dev/null)
+      --expect-cli ID       the CLI the daemon runs now; live sessions of another cliId are killed
+      --lazy                keep live sessions registered without launching workers
+      --dry-run             decide and report; no store write, no kill, no fork
+      --json                print the report as one JSON document
+      --tmux PATH, --zellij PATH, --herdr PATH   multiplexer executables (default: on PATH)
+      --timeout-ms N        deadline per multiplexer call (default 3000)
+      --retries N           extra attempts when an answer is unknown (default 2)
+      --concurrency N       kills and worker launches in flight at once (default 16)
+      --lock-timeout-ms N   wait this long for another restore's lock (default 5000)
+      --create              create an empty store when none exists
+      --quiet               no per-session log lines on stderr
+
+    Exit status: 0 done; 64 usage; 65 bad store data; 66 store not found;
+    73 store cannot be written; 75 store locked by another restore.
+    Nothing is written when an error is reported.
+    """
+
+    static func run(_ args: [String]) async -> Int32 {
+        let parsed: ParsedArguments
+        var options = RestoreOptions()
+        var backends = StandardBackends()
+        var template: WorkerTemplate? = nil
+        let storePath: String
+        do throws(UsageError) {
+            parsed = try parseArguments(args, OptionSpec(
+                valued: ["store", "worker", "worker-log", "expect-cli", "tmux", "zellij", "herdr", "timeout-ms", "retries", "concurrency", "lock-timeout-ms"],
+                flags: ["lazy", "dry-run", "json", "create", "quiet"]))
+            if parsed.has("help") { print(help); return ExitCode.ok }
+            guard let s = parsed.value("store"), !s.isEmpty else { throw UsageError(message: "missing required option '--store PATH'") }
+            storePath = s
+            if let extra = parsed.positionals.first { throw UsageError(message: "unexpected argument '\(extra)'") }
+            options.expectedCLI = parsed.value("expect-cli")
+            options.lazy = parsed.has("lazy")
+            options.dryRun = parsed.has("dry-run")
+            options.createIfMissing = parsed.has("create")
+            if let n = try parsed.integer("concurrency", min: 1) { options.concurrency = n }
+            if let n = try parsed.integer("lock-timeout-ms", min: 0) { options.lockTimeout = .milliseconds(n) }
+            let timeoutMs = try parsed.integer("timeout-ms", min: 1) ?? 3000
+            let retries = try parsed.integer("retries", min: 0) ?? 2
+            backends.timeout = .milliseconds(timeoutMs)
+            backends.retry = RetryPolicy(maxAttempts: retries + 1, overallDeadline: .milliseconds(timeoutMs * (retries + 1)) + .seconds(2))
+            if let p = parsed.value("tmux") { backends.tmux = p }
+            if let p = parsed.value("zellij") { backends.zellij = p }
+            if let p = parsed.value("herdr") { backends.herdr = p }
+            if let line = parsed.value("worker") {
+                do throws(WorkerTemplateError) {
+                    template = try WorkerTemplate.parse(line, logPath: parsed.value("worker-log"))
+                } catch {
+                    throw UsageError(message: error.description)
+                }
+            } else if parsed.value("worker-log") != nil {
+                throw UsageError(message: "'--worker-log' needs '--worker'")
+            }
+        } catch {
+            printError(error.message, usage: usage)
+            return ExitCode.usage
+        }
+
+        let logger: RestoreLogger = parsed.has("quiet") ? .silent : .standardError
+        let launcher: any WorkerLauncher
+        if let template, !options.dryRun {
+            launcher = CommandWorkerLauncher(template: template, spawner: backends.spawner, logger: .silent)
+        } else {
+            launcher = NoWorkerLauncher(reason: options.dryRun ? "dry run" : "no --worker given")
+        }
+        let restorer = Restorer(options: options, backends: backends, launcher: launcher, logger: logger)
+        let report: RestoreReport
+        do throws(StoreError) {
+            report = try await restorer.restore(storeAt: storePath)
+        } catch {
+            printError(error.description)
+            return error.exitCode
+        }
+        var out = OutputStream(fd: 1)
+        if parsed.has("json") {
+            out.bytes(ReportRendering.json(report).serialized())
+            out.line()
+        } else {
+            for line in ReportRendering.text(report) { out.line(line) }
+        }
+        out.flush()
+        return ExitCode.ok
+    }
+}
+
+/// The report as JSON and as a table.
+enum ReportRendering {
+    static func json(_ report: RestoreReport) -> JSONValue {
+        var sessions: [JSONValue] = []
+        sessions.reserveCapacity(report.sessions.count)
+        for s in report.sessions {
+            let obj: JSONObject = [
+                "id": .string(s.id), "backend": .string(s.backend), "backendSession": .string(s.backendSession),
+                "probe": s.probe.map { .string($0.rawValue) } ?? .null, "action": .string(s.action.rawValue),
+                "reason": .string(s.reason), "workerPid": s.workerPID.map { .integer(Int($0)) } ?? .null,
+            ]
+            sessions.append(.object(obj))
+        }
+        let totals = report.totals
+        var totalsObject = JSONObject()
+        for a in RestoreAction.allCases { totalsObject.append(a.rawValue, .integer(totals[a] ?? 0)) }
+        let doc: JSONObject = [
+            "sessions": .array(sessions), "totals": .object(totalsObject),
+            "elapsedMs": .integer(Int(report.elapsed.milliseconds)), "dryRun": .bool(report.dryRun),
+        ]
+        return .object(doc)
+    }
+
+    static func text(_ report: RestoreReport) -> [String] {
+        var rows: [[String]] = [["ID", "BACKEND", "SESSION", "PROBE", "ACTION", "WORKER", "REASON"]]
+        for s in report.sessions {
+            rows.append([s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue,
+                         s.workerPID.map(String.init) ?? "-", s.reason])
+        }
+        var lines = table(rows)
+        let t = report.totals
+        let summary = RestoreAction.allCases.map { "\($0.rawValue) \(t[$0] ?? 0)" }.joined(separator: ", ")
+        lines.append("")
+        lines.append("\(report.sessions.count) records: \(summary); \(report.elapsed.milliseconds) ms\(report.dryRun ? " (dry run: nothing changed)" : "")")
+        return lines
+    }
+}

@@ -1,0 +1,254 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Testing
+import VigilCore
+import VigilStore
+import VigilTestSupport
+
+/// The `vigil` executable, run as a user runs it: the built binary, its
+/// stdout, stderr and exit status. tmux is real (private -L sockets); zellij
+/// and herdr are fixture scripts reproducing their documented output.
+@Suite("vigil command line", .timeLimit(.minutes(3)))
+struct CLITests {
+    func json(_ text: String) throws -> JSONObject {
+        let v = try JSONValue.parse(text)
+        guard case .object(let o) = v else { throw ParseFailure() }
+        return o
+    }
+    struct ParseFailure: Error {}
+
+    // MARK: - help and usage
+
+    @Test("--help on every command prints usage to stdout and exits 0", arguments: [[], ["probe"], ["list"], ["restore"], ["demo"]])
+    func help(prefix: [String]) {
+        let o = VigilBinary.run(prefix + ["--help"])
+        #expect(o.termination == .exited(0))
+        #expect(o.stdout.text.contains("Usage: vigil"))
+        #expect(o.stderr.text.isEmpty)
+    }
+
+    @Test("usage errors exit 64 with one Error line and a usage line", arguments: [
+        ["bogus"], [], ["probe", "--backend", "tmux"], ["probe", "--backend", "screen", "x"],
+        ["probe", "--backend", "tmux", "--frobnicate", "x"], ["probe", "--backend", "tmux", "--timeout-ms"],
+        ["probe", "--backend", "tmux", "--timeout-ms", "soon", "x"], ["restore"], ["restore", "--store"],
+        ["probe", "--backend", "zellij", "--socket", "s", "x"], ["restore", "--store", "/x", "--worker", "a 'b"],
+    ])
+    func usage(args: [String]) {
+        let o = VigilBinary.run(args)
+        #expect(o.termination == .exited(64))
+        let lines = o.stderr.text.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("Error: ") == true)
+        #expect(lines.count == 2)
+        #expect(lines.last?.hasPrefix("Usage: ") == true)
+        #expect(o.stdout.text.isEmpty)
+    }
+
+    @Test("a name tmux cannot hold exactly is a usage error and is never sent", arguments: ["bmx:1", "bmx.1", "", "a\tb"])
+    func invalidName(name: String) {
+        let dir = TemporaryDirectory()
+        let log = "\(dir.path)/calls"
+        let tmux = dir.fixture("tmux", "#!/bin/sh\necho \"$*\" >> \(log)\nexit 0\n")
+        let o = VigilBinary.run(["probe", "--backend", "tmux", "--binary", tmux, name])
+        #expect(o.termination == .exited(64))
+        #expect(o.stderr.text.hasPrefix("Error: "))
+        #expect(dir.read(log) == nil)
+    }
+
+    // MARK: - probe and list on real tmux
+
+    @Test("probe answers exists, missing and unknown with the documented exit codes")
+    func probeExitCodes() throws {
+        let server = TmuxServer(label: "cli")
+        server.createSession("bmx-deadbeef")
+        let base = ["probe", "--backend", "tmux", "--socket", server.socket]
+
+        let all = VigilBinary.run(base + ["bmx-deadbeef"])
+        #expect(all.termination == .exited(0))
+        #expect(all.stdout.text.hasPrefix("bmx-deadbeef exists ("))
+
+        let some = VigilBinary.run(base + ["bmx-deadbeef", "bmx-dead"])
+        #expect(some.termination == .exited(1))
+        let lines = some.stdout.text.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines[1].hasPrefix("bmx-dead missing ("))
+
+        let unknown = VigilBinary.run(["probe", "--backend", "tmux", "--binary", "/nonexistent/tmux", "--retries", "0", "bmx-deadbeef"])
+        #expect(unknown.termination == .exited(2))
+        #expect(unknown.stdout.text.contains("unknown ("))
+        #expect(unknown.stdout.text.contains("ENOENT"))
+
+        let j = VigilBinary.run(base + ["--json", "bmx-deadbeef", "bmx-dead"])
+        #expect(j.termination == .exited(1))
+        let objects = try j.stdout.text.split(separator: "\n").map { try json(String($0)) }
+        #expect(objects.count == 2)
+        #expect(objects[0]["name"] == .string("bmx-deadbeef"))
+        #expect(objects[0]["backend"] == .string("tmux"))
+        #expect(objects[0]["state"] == .string("exists"))
+        #expect(objects[1]["state"] == .string("missing"))
+        #expect(objects[0]["attempts"] == .number("1"))
+        #expect(objects[0]["reason"]?.stringValue?.isEmpty == false)
+        #expect(objects[0]["elapsedMs"] != nil)
+    }
+
+    @Test("list prints live names; an unknown answer exits 2 with the reason")
+    func list() throws {
+        let server = TmuxServer(label: "cli-list")
+        server.createSession("bmx-one")
+        server.createSession("bmx-two")
+        let o = VigilBinary.run(["list", "--backend", "tmux", "--socket", server.socket])
+        #expect(o.termination == .exited(0))
+        #expect(o.stdout.text == "bmx-one\nbmx-two\n")
+        let bad = VigilBinary.run(["list", "--backend", "herdr", "--binary", "/nonexistent/herdr", "--retries", "0"])
+        #expect(bad.termination == .exited(2))
+        #expect(bad.stderr.text.contains("ENOENT"))
+    }
+
+    // MARK: - restore
+
+    func store(_ dir: TemporaryDirectory, socket: String) -> String {
+        let path = "\(dir.path)/store.json"
+        dir.write(path, """
+        {"version": 1, "sessions": [
+          {"id": "aaaaaaaa-1", "backend": "tmux", "status": "active", "socket": "\(socket)", "cliId": "claude", "x": {"keep": [1.50, "me"]}},
+          {"id": "bbbbbbbb-2", "backend": "tmux", "status": "active", "socket": "\(socket)", "cliId": "claude"},
+          {"id": "cccccccc-3", "backend": "tmux", "status": "active", "socket": "\(socket)", "cliId": "codex"},
+          {"id": "pty-4", "backend": "pty", "status": "active"}
+        ], "owner": "daemon"}
+        """)
+        return path
+    }
+
+    @Test("restore --json reports each session and writes the closes")
+    func restoreJSON() throws {
+        let dir = TemporaryDirectory()
+        let server = TmuxServer(label: "cli-restore")
+        server.createSession("bmx-aaaaaaaa")
+        server.createSession("bmx-cccccccc")
+        let path = store(dir, socket: server.socket)
+        let worker = dir.fixture("worker", "#!/bin/sh\ntouch \(dir.path)/ran-$1\n")
+        let o = VigilBinary.run(["restore", "--store", path, "--json", "--expect-cli", "claude", "--worker", "\(worker) {id}", "--quiet"])
+        #expect(o.termination == .exited(0), "\(o.stderr.text)")
+        let doc = try json(o.stdout.text)
+        let sessions = doc["sessions"]?.arrayValue ?? []
+        #expect(sessions.count == 4)
+        let actions = sessions.compactMap { $0.objectValue?["action"]?.stringValue }
+        #expect(actions == ["fork", "close", "kill", "skip"])
+        let first = sessions[0].objectValue!
+        for key in ["id", "backend", "backendSession", "probe", "action", "reason", "workerPid"] { #expect(first[key] != nil, "\(key)") }
+        #expect(first["backendSession"] == .string("bmx-aaaaaaaa"))
+        #expect(first["probe"] == .string("exists"))
+        if case .number = first["workerPid"] {} else { Issue.record("workerPid should be a number") }
+        #expect(sessions[3].objectValue?["probe"] == .null)
+        let totals = doc["totals"]?.objectValue
+        #expect(totals?["fork"] == .number("1"))
+        #expect(totals?["close"] == .number("1"))
+        #expect(totals?["kill"] == .number("1"))
+        #expect(totals?["keep"] == .number("0"))
+        #expect(totals?["skip"] == .number("1"))
+        #expect(doc["elapsedMs"] != nil)
+        #expect(waitForMarker("\(dir.path)/ran-aaaaaaaa-1"))
+        let after = try StoreFile(path: path).load()
+        #expect(after.records.map(\.status) == [.active, .closed, .active, .active])
+        #expect(after.records[0][field: "x"] == .object(["keep": .array([.number("1.50"), .string("me")])]))
+        #expect(after.otherFields["owner"] == .string("daemon"))
+        #expect(!server.has("bmx-cccccccc"))
+    }
+
+    @Test("restore prints a table by default and --dry-run changes nothing")
+    func restoreTableDryRun() {
+        let dir = TemporaryDirectory()
+        let server = TmuxServer(label: "cli-dry")
+        server.createSession("bmx-cccccccc")
+        let path = store(dir, socket: server.socket)
+        let before = dir.read(path)
+        let o = VigilBinary.run(["restore", "--store", path, "--dry-run", "--expect-cli", "claude", "--quiet"])
+        #expect(o.termination == .exited(0))
+        #expect(o.stdout.text.hasPrefix("ID "))
+        #expect(o.stdout.text.contains("dry run"))
+        #expect(dir.read(path) == before)
+        #expect(server.has("bmx-cccccccc"))
+    }
+
+    @Test("store errors exit 66, 65 and 75 with one line, and write nothing")
+    func storeErrors() throws {
+        let dir = TemporaryDirectory()
+        let missing = VigilBinary.run(["restore", "--store", "\(dir.path)/nope.json"])
+        #expect(missing.termination == .exited(66))
+        #expect(missing.stderr.text.hasPrefix("Error: "))
+        #expect(access("\(dir.path)/nope.json", F_OK) != 0)
+
+        let corrupt = "\(dir.path)/bad.json"
+        let text = "{\"version\": 1, \"sessions\": [}\n"
+        dir.write(corrupt, text)
+        let bad = VigilBinary.run(["restore", "--store", corrupt])
+        #expect(bad.termination == .exited(65))
+        #expect(bad.stderr.text.contains("bad.json"))
+        #expect(bad.stderr.text.contains("line 1"))
+        #expect(dir.read(corrupt) == text)
+
+        let server = TmuxServer(label: "cli-lock")
+        let path = store(dir, socket: server.socket)
+        let before = dir.read(path)
+        let held = try StoreFile(path: path).lock(timeout: .zero)
+        let locked = VigilBinary.run(["restore", "--store", path, "--lock-timeout-ms", "300"])
+        #expect(locked.termination == .exited(75))
+        #expect(locked.stderr.text.hasPrefix("Error: "))
+        #expect(dir.read(path) == before)
+        held.release()
+    }
+
+    @Test("a restore killed with SIGKILL at any moment leaves a store that parses")
+    func killedMidway() throws {
+        let dir = TemporaryDirectory()
+        let server = TmuxServer(label: "cli-kill")
+        server.createSession("bmx-00000000")
+        let path = "\(dir.path)/big.json"
+        var records: [String] = []
+        for i in 0..<20_000 {
+            let id = String(i, radix: 16).leftPadded(to: 8) + "-rec"
+            records.append("{\"id\": \"\(id)\", \"backend\": \"tmux\", \"status\": \"active\", \"socket\": \"\(server.socket)\", \"payload\": {\"n\": \(i), \"text\": \"some daemon data \(i)\"}}")
+        }
+        dir.write(path, "{\"version\": 1, \"sessions\": [\n" + records.joined(separator: ",\n") + "\n]}\n")
+        var sawOld = false
+        var sawNew = false
+        for delay in [5, 20, 40, 60, 80, 100, 130, 160, 200, 260, 330, 400] {
+            var c = Command(VigilBinary.path, arguments: ["restore", "--store", path, "--quiet"], timeout: .milliseconds(delay))
+            c.stdoutLimit = 1 << 20
+            let o = Spawner().runSynchronously(c)
+            let store = try StoreFile(path: path).load() // throws (fails the test) if torn
+            #expect(store.records.count == 20_000)
+            let closed = store.records.filter { $0.status == .closed }.count
+            #expect(closed == 0 || closed == 19_999, "after \(o.termination): \(closed) closed")
+            if closed == 0 { sawOld = true } else { sawNew = true }
+            if closed != 0 { break }
+        }
+        #expect(sawOld || sawNew)
+    }
+
+    // MARK: - demo
+
+    @Test("demo runs the whole job and cleans up after itself")
+    func demo() {
+        let o = VigilBinary.run(["demo"])
+        #expect(o.termination == .exited(0), "\(o.stderr.text)")
+        for action in ["fork", "close", "kill", "skip"] { #expect(o.stdout.text.contains(action)) }
+        #expect(o.stdout.text.contains("workers that re-attached (marked their session): 3 of 3"))
+        let words = o.stderr.text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," })
+        guard let socket = words.first(where: { $0.hasPrefix("vigil-demo-") }).map(String.init) else { Issue.record("no socket named"); return }
+        let probe = Spawner().runSynchronously(Command("tmux", arguments: ["-L", socket, "list-sessions"]))
+        #expect(probe.termination == .exited(1))
+    }
+}
+
+func waitForMarker(_ file: String) -> Bool {
+    var waited = 0
+    while access(file, F_OK) != 0 && waited < 5000 { usleep(10_000); waited += 10 }
+    return access(file, F_OK) == 0
+}
+
+extension String {
+    func leftPadded(to n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
+}

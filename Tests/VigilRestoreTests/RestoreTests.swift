@@ -1,0 +1,284 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Testing
+import VigilBackends
+import VigilCore
+import VigilRestore
+import VigilStore
+import VigilTestSupport
+
+/// The restore orchestrator end to end: a real tmux server on a private
+/// socket, fixture zellij and herdr executables (see RestoreFixtures.swift),
+/// a real store file and a real worker fixture.
+@Suite("Restore end to end", .timeLimit(.minutes(2)))
+struct RestoreTests {
+    let naming = SessionNaming()
+
+    struct World {
+        let dir = TemporaryDirectory("vigil-restore")
+        let tmux = TmuxServer(label: "restore")
+        var storePath: String { "\(dir.path)/sessions.json" }
+        let zellij: (binary: String, log: String)
+        let herdr: (binary: String, log: String)
+        let worker: String
+
+        init(zellijLive: [String], zellijExited: [String]) {
+            zellij = zellijFixture(in: dir, live: zellijLive, exited: zellijExited)
+            herdr = unreachableHerdr(in: dir)
+            worker = markerWorker(in: dir)
+        }
+
+        func restorer(_ options: RestoreOptions = RestoreOptions(expectedCLI: "claude"), registry: SessionRegistry = SessionRegistry()) throws -> Restorer {
+            let backends = StandardBackends(tmux: "tmux", zellij: zellij.binary, herdr: herdr.binary,
+                                            timeout: .seconds(5), retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
+            let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}", "{session}"]), logger: .silent)
+            return Restorer(options: options, backends: backends, launcher: options.dryRun ? NoWorkerLauncher() : launcher, registry: registry, logger: .silent)
+        }
+    }
+
+    // Ids: the session name is "bmx-" + the first 8 characters.
+    static let aliveA = "aaaaaaaa-1111"
+    static let aliveB = "bbbbbbbb-2222"
+    static let goneC = "cccccccc-3333"
+    static let goneD = "dddddddd-4444"
+    static let otherCLI = "eeeeeeee-5555"
+    static let herdrX = "ffffffff-6666"
+    static let zellijLive = "12345678-z1"
+    static let zellijExited = "87654321-z2"
+    static let pty = "pty-1"
+    static let closed = "99999999-old"
+
+    func makeWorld() throws -> World {
+        let w = World(zellijLive: [naming.name(forID: Self.zellijLive)], zellijExited: [naming.name(forID: Self.zellijExited)])
+        for id in [Self.aliveA, Self.aliveB, Self.otherCLI, Self.closed] { w.tmux.createSession(naming.name(forID: id)) }
+        // A near-miss that must not make bmx-cccccccc "exist" by prefix.
+        w.tmux.createSession("bmx-cccccccc-not-the-same")
+        let s = w.tmux.socket
+        let records = [
+            recordJSON(id: Self.aliveA, backend: "tmux", socket: s),
+            recordJSON(id: Self.goneC, backend: "tmux", socket: s),
+            recordJSON(id: Self.pty, backend: "pty"),
+            recordJSON(id: Self.otherCLI, backend: "tmux", socket: s, cli: "codex"),
+            recordJSON(id: Self.herdrX, backend: "herdr"),
+            recordJSON(id: Self.zellijLive, backend: "zellij"),
+            recordJSON(id: Self.closed, backend: "tmux", status: "closed", socket: s, extra: ", \"closedAt\": \"2026-01-01T00:00:00Z\""),
+            recordJSON(id: Self.goneD, backend: "tmux", socket: s),
+            recordJSON(id: Self.zellijExited, backend: "zellij"),
+            recordJSON(id: Self.aliveB, backend: "tmux", socket: s, cli: nil),
+        ]
+        w.dir.write(w.storePath, storeJSON(records, extraTopLevel: ", \"daemonVersion\": \"7.1.0\""))
+        return w
+    }
+
+    static let expected: [(String, RestoreAction, SessionState?)] = [
+        (aliveA, .fork, .exists), (goneC, .close, .missing), (pty, .skip, nil), (otherCLI, .kill, .exists),
+        (herdrX, .keep, .unknown), (zellijLive, .fork, .exists), (closed, .skip, nil), (goneD, .close, .missing),
+        (zellijExited, .close, .missing), (aliveB, .fork, .exists),
+    ]
+
+    @Test("alive, gone, unreachable and mismatched sessions get fork, close, keep and kill")
+    func decisions() async throws {
+        let w = try makeWorld()
+        let registry = SessionRegistry()
+        let report = try await w.restorer(registry: registry).restore(storeAt: w.storePath)
+
+        #expect(report.sessions.map(\.id) == Self.expected.map(\.0))
+        for (line, (id, action, probe)) in zip(report.sessions, Self.expected) {
+            #expect(line.action == action, "\(id): \(line.reason)")
+            #expect(line.probe == probe, "\(id)")
+        }
+        #expect(report.totals == [.fork: 3, .close: 3, .keep: 1, .kill: 1, .skip: 2])
+        // One listing call per backend and socket: tmux on one socket, zellij, herdr.
+        #expect(report.listingCalls == 3)
+        #expect(callCount(w.dir, w.zellij.log) == 1)
+
+        // Workers really ran, once per fork, with their session name.
+        for id in [Self.aliveA, Self.aliveB, Self.zellijLive] {
+            let line = report.sessions.first { $0.id == id }!
+            #expect(line.workerPID != nil)
+            let marker = "\(w.dir.path)/worker-\(id).ran"
+            #expect(waitForFile(marker))
+            #expect(w.dir.read(marker) == naming.name(forID: id) + "\n")
+        }
+        #expect(access("\(w.dir.path)/worker-\(Self.otherCLI).ran", F_OK) != 0)
+
+        // The mismatched CLI's session was killed; the live ones were not.
+        #expect(!w.tmux.has(naming.name(forID: Self.otherCLI)))
+        #expect(w.tmux.has(naming.name(forID: Self.aliveA)))
+        #expect(w.tmux.has("bmx-cccccccc-not-the-same"))
+
+        // The store: closes committed, everything else as it was.
+        let store = try loadStore(w.storePath)
+        #expect(store.records.map(\.id) == Self.expected.map(\.0))
+        for r in store.records {
+            let closedNow = [Self.goneC, Self.goneD, Self.zellijExited].contains(r.id)
+            #expect(r.status == (closedNow || r.id == Self.closed ? .closed : .active), "\(r.id)")
+            if closedNow {
+                #expect(r.closedAt != nil)
+                #expect(r.closeReason?.contains("gone") == true)
+            }
+            #expect(r[field: "daemon"] == .object(["chat": .number("42"), "ratio": .number("1.0"), "tags": .array([.string("a"), .object(["deep": .null])])]))
+        }
+        #expect(store.otherFields["daemonVersion"] == .string("7.1.0"))
+        let killed = store.records.first { $0.id == Self.otherCLI }!
+        #expect(killed.status == .active)
+        #expect(killed[field: "killedAt"]?.stringValue != nil)
+
+        // The registry: closed ones evicted, kept/forked/killed registered.
+        #expect(Set(registry.all.map(\.id)) == [Self.aliveA, Self.aliveB, Self.zellijLive, Self.otherCLI, Self.herdrX])
+        #expect(registry.entry(Self.aliveA)?.workerPID != nil)
+        #expect(registry.entry(Self.herdrX)?.workerPID == nil)
+    }
+
+    @Test("a dry run decides the same and changes nothing")
+    func dryRun() async throws {
+        let w = try makeWorld()
+        let before = w.dir.read(w.storePath)
+        let report = try await w.restorer(RestoreOptions(expectedCLI: "claude", dryRun: true)).restore(storeAt: w.storePath)
+        #expect(report.dryRun)
+        #expect(report.sessions.map(\.action) == Self.expected.map(\.1))
+        #expect(w.dir.read(w.storePath) == before)
+        #expect(access(w.storePath + ".lock", F_OK) != 0)
+        #expect(w.tmux.has(naming.name(forID: Self.otherCLI)))
+        #expect(report.sessions.allSatisfy { $0.workerPID == nil })
+        #expect(access("\(w.dir.path)/worker-\(Self.aliveA).ran", F_OK) != 0)
+    }
+
+    @Test("a second restore gives the same store")
+    func idempotent() async throws {
+        let w = try makeWorld()
+        _ = try await w.restorer().restore(storeAt: w.storePath)
+        let first = w.dir.read(w.storePath)
+        let second = try await w.restorer().restore(storeAt: w.storePath)
+        #expect(w.dir.read(w.storePath) == first)
+        #expect(second.totals[.close] == 0)
+        #expect(second.totals[.kill] == 0)
+        // The session killed for a CLI change is missing on purpose now: kept, not closed.
+        let killed = second.sessions.first { $0.id == Self.otherCLI }!
+        #expect(killed.probe == .missing)
+        #expect(killed.action == .keep)
+    }
+
+    @Test("lazy mode keeps live sessions registered without workers")
+    func lazy() async throws {
+        let w = try makeWorld()
+        let registry = SessionRegistry()
+        let report = try await w.restorer(RestoreOptions(expectedCLI: "claude", lazy: true), registry: registry).restore(storeAt: w.storePath)
+        #expect(report.sessions.first { $0.id == Self.aliveA }?.action == .keep)
+        #expect(report.sessions.allSatisfy { $0.workerPID == nil })
+        #expect(registry.entry(Self.aliveA) != nil)
+    }
+
+    @Test("a corrupt store is refused and left byte for byte")
+    func corruptStore() async throws {
+        let w = try makeWorld()
+        let bad = "{\"version\": 1, \"sessions\": [ {\"id\": \"x\", \"backend\": \"tmux\" "
+        w.dir.write(w.storePath, bad)
+        await #expect(throws: StoreError.self) { _ = try await w.restorer().restore(storeAt: w.storePath) }
+        #expect(w.dir.read(w.storePath) == bad)
+        let r = try w.restorer()
+        do throws(StoreError) { _ = try await r.restore(storeAt: w.storePath) } catch { #expect(error.category == .invalidData) }
+    }
+
+    @Test("a second restore on a locked store waits, then fails as locked, losing nothing")
+    func locked() async throws {
+        let w = try makeWorld()
+        let before = w.dir.read(w.storePath)
+        let held = try StoreFile(path: w.storePath).lock(timeout: .zero)
+        var options = RestoreOptions(expectedCLI: "claude")
+        options.lockTimeout = .milliseconds(200)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let r = try w.restorer(options)
+        do throws(StoreError) {
+            _ = try await r.restore(storeAt: w.storePath)
+            Issue.record("restore should have failed while the lock is held")
+        } catch {
+            #expect(error.category == .locked)
+            #expect(error.exitCode == 75)
+        }
+        #expect(clock.now - start >= .milliseconds(200))
+        #expect(w.dir.read(w.storePath) == before)
+        #expect(w.tmux.has(naming.name(forID: Self.otherCLI)))
+        held.release()
+        let report = try await w.restorer(options).restore(storeAt: w.storePath)
+        #expect(report.totals[.close] == 3)
+    }
+
+    @Test("a missing store is an error unless creation is asked for")
+    func missingStore() async throws {
+        let w = try makeWorld()
+        let path = "\(w.dir.path)/absent.json"
+        let r = try w.restorer()
+        do throws(StoreError) { _ = try await r.restore(storeAt: path); Issue.record("expected notFound") } catch {
+            #expect(error.category == .notFound)
+        }
+        var options = RestoreOptions()
+        options.createIfMissing = true
+        let report = try await w.restorer(options).restore(storeAt: path)
+        #expect(report.sessions.isEmpty)
+        #expect(try loadStore(path).records.isEmpty)
+    }
+
+    @Test("wake forks only on exists; missing and unknown change nothing")
+    func wake() async throws {
+        let w = try makeWorld()
+        let before = w.dir.read(w.storePath)
+        let registry = SessionRegistry()
+        let r = try w.restorer(registry: registry)
+        let alive = await r.wake(id: Self.aliveA, backend: .tmux, socket: w.tmux.socket)
+        #expect(alive.action == .fork)
+        #expect(alive.workerPID != nil)
+        #expect(waitForFile("\(w.dir.path)/worker-\(Self.aliveA).ran"))
+        let gone = await r.wake(id: Self.goneC, backend: .tmux, socket: w.tmux.socket)
+        #expect(gone.action == .keep)
+        #expect(gone.probe == .missing)
+        #expect(gone.workerPID == nil)
+        let unknown = await r.wake(id: Self.herdrX, backend: .herdr)
+        #expect(unknown.probe == .unknown)
+        #expect(unknown.action == .keep)
+        #expect(w.dir.read(w.storePath) == before)
+        #expect(Set(registry.all.map(\.id)) == [Self.aliveA])
+    }
+
+    @Test("the decision table, row by row")
+    func decisionTable() {
+        let rows: [(RecordStatus, StoreBackend, String?, SessionProbe?, String?, Bool, RestoreAction)] = [
+            (.closed, .tmux, nil, nil, nil, false, .skip),
+            (.active, .pty, nil, nil, nil, false, .skip),
+            (.active, .tmux, nil, .missing(reason: "x"), nil, false, .close),
+            (.active, .zellij, nil, .unknown(reason: "x"), nil, false, .keep),
+            (.active, .herdr, "codex", .exists(reason: "x"), "claude", false, .kill),
+            (.active, .tmux, nil, .exists(reason: "x"), "claude", false, .fork),
+            (.active, .tmux, "claude", .exists(reason: "x"), "claude", false, .fork),
+            (.active, .tmux, "claude", .exists(reason: "x"), "claude", true, .keep),
+            (.active, .tmux, "codex", .exists(reason: "x"), nil, false, .fork),
+            (.active, .tmux, "codex", .unknown(reason: "x"), "claude", false, .keep),
+            (.active, .tmux, "codex", .missing(reason: "x"), "claude", false, .close),
+        ]
+        for (status, backend, cli, probe, expected, lazy, action) in rows {
+            let d = Restorer.decide(status: status, backend: backend, cliId: cli, probe: probe, expectedCLI: expected, lazy: lazy)
+            #expect(d.action == action, "\(status) \(backend) \(cli ?? "-") \(probe?.description ?? "-") expect \(expected ?? "-") lazy \(lazy)")
+        }
+        // A session that restore killed for a CLI change is missing on purpose.
+        #expect(Restorer.decide(status: .active, backend: .tmux, cliId: "codex", probe: .missing(reason: "x"),
+                                expectedCLI: "claude", lazy: false, killedAt: "2026-11-25T10:00:00Z").action == .keep)
+
+    }
+
+    @Test("worker command lines split without a shell and fill placeholders")
+    func workerTemplate() throws {
+        let t = try WorkerTemplate.parse(#"node "my worker.js" --id {id} --s={session} 'a b' x\ y"#)
+        #expect(t.argv == ["node", "my worker.js", "--id", "{id}", "--s={session}", "a b", "x y"])
+        let c = t.command(for: WorkerRequest(id: "42", backend: "tmux", backendSession: "bmx-42"))
+        #expect(c.executable == "node")
+        #expect(c.arguments == ["my worker.js", "--id", "42", "--s=bmx-42", "a b", "x y"])
+        #expect(c.newSession)
+        #expect(c.timeout == nil)
+        #expect(throws: WorkerTemplateError.unbalancedQuote) { try WorkerTemplate.parse("a 'b") }
+        #expect(throws: WorkerTemplateError.empty) { try WorkerTemplate.parse("   ") }
+    }
+}
