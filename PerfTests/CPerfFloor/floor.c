@@ -1,2 +1,64 @@
+// CPerfFloor: a bare posix_spawnp + waitpid loop, the floor for probe costs.
+
 #include "CPerfFloor.h"
-int cperf_placeholder(void) { return 0; }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+
+int64_t cperf_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + (int64_t)ts.tv_nsec;
+}
+
+int cperf_exit_code(int status) {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/// stdin from /dev/null, stdout and stderr to /dev/null.
+static int cperf_null_stdio(posix_spawn_file_actions_t *fa) {
+    int rc = posix_spawn_file_actions_init(fa);
+    if (rc != 0) return rc;
+    rc = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0) rc = posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY, 0);
+    if (rc == 0) rc = posix_spawn_file_actions_addopen(fa, 2, "/dev/null", O_WRONLY, 0);
+    if (rc != 0) posix_spawn_file_actions_destroy(fa);
+    return rc;
+}
+
+/// One spawn and one blocking wait; EINTR retried.
+static int cperf_spawn_wait(const char *file, const posix_spawn_file_actions_t *fa,
+                            char *const argv[], char *const envp[], int *status) {
+    pid_t pid = -1;
+    int rc = posix_spawnp(&pid, file, fa, NULL, argv, envp);
+    if (rc != 0) return rc;
+    while (waitpid(pid, status, 0) < 0) {
+        if (errno != EINTR) return errno;
+    }
+    return 0;
+}
+
+int cperf_floor_loop(const char *file, char *const argv[], char *const envp[], int iterations) {
+    posix_spawn_file_actions_t fa;
+    int rc = cperf_null_stdio(&fa);
+    if (rc != 0) return rc;
+    int status = 0;
+    for (int i = 0; i < iterations && rc == 0; i++) {
+        rc = cperf_spawn_wait(file, &fa, argv, envp, &status);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+}
+
+int cperf_floor_once(const char *file, char *const argv[], char *const envp[], int *status) {
+    posix_spawn_file_actions_t fa;
+    int rc = cperf_null_stdio(&fa);
+    if (rc != 0) return rc;
+    rc = cperf_spawn_wait(file, &fa, argv, envp, status);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+}

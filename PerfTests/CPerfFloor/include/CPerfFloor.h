@@ -1,4 +1,42 @@
+// CPerfFloor: the floor that Vigil's probes are measured against.
+//
+// A bare posix_spawnp + waitpid loop with no capture, no deadline, no process
+// group and no Swift: the least a program can do to run a command and learn
+// how it ended. Whatever Vigil costs beyond this is its own overhead.
+
 #ifndef CPERFFLOOR_H
 #define CPERFFLOOR_H
-int cperf_placeholder(void);
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
 #endif
+
+/// CLOCK_MONOTONIC in nanoseconds, the clock every figure is timed with (and
+/// the one Vigil's deadlines use). C because CLOCK_MONOTONIC is a macro.
+int64_t cperf_now_ns(void);
+
+/// Runs `file` (looked up on PATH like Vigil does) `iterations` times, one
+/// after the other: posix_spawnp, then a blocking waitpid. stdin reads from
+/// /dev/null and stdout/stderr go to /dev/null, the same I/O shape as a probe
+/// except that nothing is captured. The file actions are built once, outside
+/// the loop. Returns 0, or the errno of the first spawn or wait that failed.
+/// C so that the floor contains no Swift at all.
+int cperf_floor_loop(const char *file, char *const argv[], char *const envp[], int iterations);
+
+/// Runs `file` once as cperf_floor_loop does and stores the child's raw wait
+/// status in `*status` (decode with cperf_exit_code). Returns 0 or errno.
+/// Used once before measuring, to check that the floor runs the same probe
+/// (for example that `tmux has-session` really answers 0).
+int cperf_floor_once(const char *file, char *const argv[], char *const envp[], int *status);
+
+/// The exit code (0...255) of a wait status, or -1 when the child did not
+/// exit normally. C because WIFEXITED/WEXITSTATUS are macros.
+int cperf_exit_code(int status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif // CPERFFLOOR_H
