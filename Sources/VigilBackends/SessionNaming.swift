@@ -1,0 +1,112 @@
+/// How a session id becomes a multiplexer session name, the same way everywhere.
+///
+/// The default is `bmx-` followed by the first 8 characters of the id, so
+/// `3f9a1c2e-...` becomes `bmx-3f9a1c2e`.
+public struct SessionNaming: Sendable, Hashable {
+    /// Put before the shortened id; `bmx-` by default.
+    public var prefix: String
+    /// How many characters of the id to keep; 8 by default.
+    public var length: Int
+
+    /// Creates a naming scheme.
+    /// - Parameters:
+    ///   - prefix: text before the id; `bmx-` by default.
+    ///   - length: characters of the id kept (at least 1); 8 by default.
+    public init(prefix: String = "bmx-", length: Int = 8) {
+        self.prefix = prefix
+        self.length = max(1, length)
+    }
+
+    /// The scheme every Vigil component uses unless configured otherwise.
+    public static let standard = SessionNaming()
+
+    /// The session name for `id`: the prefix and the first `length`
+    /// characters of the id (the whole id when it is shorter).
+    ///
+    /// The result is not validated here: pass it to a backend's `validate(_:)`.
+    public func name(forID id: String) -> String {
+        prefix + id.prefix(length)
+    }
+}
+
+/// A session name a backend refuses to send, and why.
+public struct SessionNameError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kind of problem, stable for programs.
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        /// The name is empty.
+        case empty
+        /// The name holds a control character (C0, DEL or C1).
+        case controlCharacter
+        /// The name holds a character the multiplexer rewrites or reads specially.
+        case forbiddenCharacter
+        /// The name starts with a character the multiplexer reads specially.
+        case forbiddenFirstCharacter
+        /// The name holds non-ASCII text that the multiplexer does not list exactly.
+        case nonASCII
+        /// The name starts or ends with white space, which the listing does not keep exactly.
+        case surroundingWhitespace
+    }
+
+    /// What is wrong.
+    public var code: Code
+    /// The name as given.
+    public var name: String
+    /// The backend that refused it.
+    public var backend: BackendKind
+    /// Why, in words: "':' separates session from window in a tmux target".
+    public var detail: String
+
+    /// Creates an error.
+    public init(code: Code, name: String, backend: BackendKind, detail: String) {
+        self.code = code
+        self.name = name
+        self.backend = backend
+        self.detail = detail
+    }
+
+    /// `invalid tmux session name "a:b": ...`, with control characters escaped.
+    public var description: String {
+        "invalid \(backend) session name \(name.debugDescription): \(detail)"
+    }
+}
+
+/// The checks shared by every backend, plus each backend's own characters.
+struct NameRules: Sendable {
+    /// Characters refused anywhere, each with why.
+    var forbidden: [(Character, String)] = []
+    /// Characters refused in first place, each with why.
+    var forbiddenFirst: [(Character, String)] = []
+    /// When set, non-ASCII is refused with this reason.
+    var asciiOnly: String? = nil
+    /// When set, leading or trailing white space is refused with this reason.
+    var noSurroundingWhitespace: String? = nil
+
+    func validate(_ name: String, for backend: BackendKind) throws(SessionNameError) {
+        if name.isEmpty {
+            throw SessionNameError(code: .empty, name: name, backend: backend, detail: "the name is empty")
+        }
+        for scalar in name.unicodeScalars where scalar.properties.generalCategory == .control {
+            let hex = String(scalar.value, radix: 16, uppercase: true)
+            throw SessionNameError(
+                code: .controlCharacter, name: name, backend: backend,
+                detail: "it holds the control character U+\(String(repeating: "0", count: max(0, 4 - hex.count)))\(hex)")
+        }
+        if let first = name.first {
+            for (c, why) in forbiddenFirst where c == first {
+                throw SessionNameError(code: .forbiddenFirstCharacter, name: name, backend: backend,
+                                       detail: "it starts with '\(c)', which \(why)")
+            }
+        }
+        for (c, why) in forbidden where name.contains(c) {
+            throw SessionNameError(code: .forbiddenCharacter, name: name, backend: backend,
+                                   detail: "it holds '\(c)', which \(why)")
+        }
+        if let asciiOnly, name.utf8.contains(where: { $0 >= 0x80 }) {
+            throw SessionNameError(code: .nonASCII, name: name, backend: backend, detail: asciiOnly)
+        }
+        if let noSurroundingWhitespace,
+           name.first.map({ $0.isWhitespace }) == true || name.last.map({ $0.isWhitespace }) == true {
+            throw SessionNameError(code: .surroundingWhitespace, name: name, backend: backend, detail: noSurroundingWhitespace)
+        }
+    }
+}

@@ -1,0 +1,215 @@
+public import VigilCore
+
+// MARK: - The message table
+
+/// How tmux words the end of a client that exited 1, and what each wording
+/// means for "does session X exist?". One table, one place; each row has a
+/// test in `TmuxClassificationTests`.
+///
+/// The client prints these on stderr and exits 1. Wording checked against
+/// tmux's own sources (client.c, cmd-find.c, tmux.c as found by source
+/// search; the texts are unchanged across 3.0 to 3.5 except where a row says
+/// otherwise) and against the installed tmux 3.3a, where every row marked
+/// "seen on 3.3a" was produced for real. `strerror` texts are English: tmux
+/// sets only `LC_CTYPE` and `LC_TIME` from the environment, never `LC_MESSAGES`.
+struct TmuxMessageRule: Sendable {
+    /// How a stderr line is matched (after trimming spaces).
+    enum Pattern: Sendable {
+        case exactly(String)
+        case prefix(String)
+        case suffix(String)
+        case prefixAndSuffix(String, String)
+
+        func matches(_ line: Substring) -> Bool {
+            switch self {
+            case .exactly(let s): return line == s
+            case .prefix(let p): return line.hasPrefix(p)
+            case .suffix(let s): return line.hasSuffix(s)
+            case .prefixAndSuffix(let p, let s): return line.count >= p.count + s.count && line.hasPrefix(p) && line.hasSuffix(s)
+            }
+        }
+    }
+
+    /// What a matching line means.
+    enum Meaning: Sendable, Equatable {
+        /// A server answered: no session by that name. `missing` for a probe;
+        /// for a listing it is unexpected, so `unknown`.
+        case noSuchSession
+        /// No server on that socket, so no sessions at all: `missing` for a
+        /// probe, an authoritative empty set for a listing.
+        case noServer
+        /// No authoritative answer.
+        case unknown
+    }
+
+    let pattern: Pattern
+    let meaning: Meaning
+    /// Why the line means what it does, put into the answer's reason.
+    let explanation: String
+}
+
+extension TmuxBackend {
+    /// The table, in match order (the first matching row wins).
+    static let messageTable: [TmuxMessageRule] = [
+        // cmd-find.c, cmd_find_target -> cmd_find_get_session fails:
+        // cmdq_error "can't find session: %s" (2.x to 3.5; seen on 3.3a as
+        // "can't find session: bmx-dead", the '=' not echoed).
+        TmuxMessageRule(pattern: .prefix("can't find session"), meaning: .noSuchSession,
+                        explanation: "no such session on the running server"),
+        // cmd-find.c, cmd_find_target: "no current target" when the server
+        // has no session at all, so no current state can be made (3.0 to
+        // 3.5; seen on 3.3a with `exit-empty off` and zero sessions). With
+        // TMUX/TMUX_PANE stripped the command client has no current pane,
+        // so this only happens when the server holds no sessions.
+        TmuxMessageRule(pattern: .exactly("no current target"), meaning: .noSuchSession,
+                        explanation: "the running server has no sessions at all"),
+        // client.c, client_main: connect(2) failed with ECONNREFUSED:
+        // "no server running on %s" (2.x to 3.5; seen on 3.3a). A socket file
+        // with nothing listening: a server that exited, or a stale file (a
+        // regular file at the socket path gives ECONNREFUSED too).
+        TmuxMessageRule(pattern: .prefix("no server running on "), meaning: .noServer,
+                        explanation: "no server: nothing is listening on the socket"),
+        // client.c, client_main: any other connect errno: "error connecting
+        // to %s (%s)" with strerror (2.x to 3.5; seen on 3.3a). ENOENT: no
+        // socket file, so no server was ever started there (or it was removed).
+        TmuxMessageRule(pattern: .prefixAndSuffix("error connecting to ", " (No such file or directory)"), meaning: .noServer,
+                        explanation: "no server: the socket file does not exist"),
+        // Same line, any errno but ENOENT (EACCES, ENOTDIR, ELOOP, EMFILE...):
+        // a socket we could not reach may belong to a live server.
+        TmuxMessageRule(pattern: .prefix("error connecting to "), meaning: .unknown,
+                        explanation: "the socket could not be reached"),
+        // tmux.c, make_label: the per-user socket directory (TMUX_TMPDIR or
+        // /tmp, then tmux-UID) is group/world accessible or not ours.
+        // "directory %s has unsafe permissions" (seen on 3.3a).
+        TmuxMessageRule(pattern: .prefixAndSuffix("directory ", " has unsafe permissions"), meaning: .unknown,
+                        explanation: "tmux refuses the socket directory"),
+        // tmux.c, make_label, the other failures of the same check on 3.3a:
+        // "couldn't create directory %s (%s)", "couldn't read directory %s (%s)",
+        // "%s is not a directory".
+        TmuxMessageRule(pattern: .prefix("couldn't create directory "), meaning: .unknown,
+                        explanation: "tmux cannot make the socket directory"),
+        TmuxMessageRule(pattern: .prefix("couldn't read directory "), meaning: .unknown,
+                        explanation: "tmux cannot read the socket directory"),
+        TmuxMessageRule(pattern: .suffix(" is not a directory"), meaning: .unknown,
+                        explanation: "the socket directory is not a directory"),
+        // tmux.c, make_label in older releases (one message for all of the
+        // above, errno EACCES for unsafe permissions): "error creating %s (%s)".
+        TmuxMessageRule(pattern: .prefix("error creating "), meaning: .unknown,
+                        explanation: "tmux cannot use the socket directory"),
+        // client.c, client_dispatch_wait, MSG_VERSION: the server speaks an
+        // older protocol. tmux was upgraded while the old server runs: its
+        // sessions are alive, this client just cannot ask. Wording
+        // "protocol version mismatch (client %d, server %u)" on 3.3a.
+        TmuxMessageRule(pattern: .prefix("protocol version mismatch"), meaning: .unknown,
+                        explanation: "tmux was upgraded while an older server runs (its sessions are alive)"),
+        // client.c, client_exit_message, CLIENT_EXIT_LOST_SERVER: the
+        // connection dropped mid-command (2.x to 3.5; in the 3.3a binary).
+        TmuxMessageRule(pattern: .exactly("server exited unexpectedly"), meaning: .unknown,
+                        explanation: "the server went away during the call"),
+        // The same event in tmux 1.x wording.
+        TmuxMessageRule(pattern: .exactly("lost server"), meaning: .unknown,
+                        explanation: "the server went away during the call"),
+    ]
+
+    /// The meaning of a whole stderr: every non-empty line must be
+    /// recognised; any unknown or unrecognised line makes the whole unknown.
+    static func interpret(_ stderr: CapturedOutput) -> (meaning: TmuxMessageRule.Meaning, explanation: String, line: String) {
+        if stderr.truncated {
+            return (.unknown, "stderr longer than \(stderr.bytes.count) bytes", Outcome.firstLine(of: stderr.text))
+        }
+        let lines = TextLines.nonEmptyLines(stderr.bytes)
+        guard let first = lines.first else { return (.unknown, "no message", "") }
+        var result: (meaning: TmuxMessageRule.Meaning, explanation: String, line: String)? = nil
+        for raw in lines {
+            let line = TextLines.trimmed(raw[...])
+            if line.isEmpty { continue }
+            guard let rule = messageTable.first(where: { $0.pattern.matches(line) }) else {
+                return (.unknown, "unrecognised message", String(line.prefix(200)))
+            }
+            if rule.meaning == .unknown { return (.unknown, rule.explanation, String(line.prefix(200))) }
+            if result == nil || (result!.meaning == .noServer && rule.meaning == .noSuchSession) {
+                result = (rule.meaning, rule.explanation, String(line.prefix(200)))
+            }
+        }
+        return result ?? (.unknown, "no message", first)
+    }
+}
+
+// MARK: - Classification
+
+extension TmuxBackend {
+    /// Classifies one `tmux has-session -t =NAME` run. Pure: exit status and
+    /// stderr in, answer out.
+    ///
+    /// - exit 0: `exists`.
+    /// - exit 1 with "can't find session", "no current target", "no server
+    ///   running on", or "error connecting to ... (No such file or
+    ///   directory)": `missing`.
+    /// - exit 1 with any other message (another connect errno, unsafe socket
+    ///   directory, protocol version mismatch, lost server, anything
+    ///   unrecognised, no message, truncated stderr): `unknown`.
+    /// - any other exit code, a signal, a timeout, a spawn or wait failure: `unknown`.
+    ///
+    /// - Parameters:
+    ///   - outcome: the finished run.
+    ///   - program: the executable as configured, for reasons.
+    ///   - timeout: the deadline that applied, for the timeout wording.
+    public static func classify(_ outcome: Outcome, program: String = "tmux", timeout: Duration? = nil) -> SessionProbe {
+        switch outcome.termination {
+        case .exited(0):
+            return .exists(reason: "\(program) has-session exit 0")
+        case .exited(1):
+            let (meaning, explanation, line) = interpret(outcome.stderr)
+            switch meaning {
+            case .noSuchSession, .noServer:
+                return .missing(reason: "\(explanation) (\(line))")
+            case .unknown:
+                return .unknown(reason: line.isEmpty ? "\(program) exit 1: \(explanation)" : "\(program) exit 1: \(explanation) (\(line))")
+            }
+        default:
+            return .unknown(reason: outcome.failureReason(program: program, timeout: timeout))
+        }
+    }
+
+    /// Classifies one `tmux list-sessions -F '#{session_name}'` run. Pure.
+    ///
+    /// - exit 0 with stdout within its limit: the live set, one name a line.
+    /// - exit 1 where every message says there is no server ("no server
+    ///   running on", ENOENT on connect): an authoritative empty set.
+    /// - anything else, including truncated stdout: `unknown`.
+    ///
+    /// - Parameters:
+    ///   - outcome: the finished run.
+    ///   - program: the executable as configured, for reasons.
+    ///   - timeout: the deadline that applied, for the timeout wording.
+    ///   - source: how the listing is named in reasons, e.g. "tmux list-sessions (-L work)".
+    public static func classifyListing(
+        _ outcome: Outcome, program: String = "tmux", timeout: Duration? = nil, source: String = "tmux list-sessions"
+    ) -> SessionListing {
+        switch outcome.termination {
+        case .exited(0):
+            if outcome.stdout.truncated {
+                return .unknown(reason: "\(source): output longer than \(outcome.stdout.bytes.count) bytes, the list is incomplete")
+            }
+            return .live(Set(TextLines.nonEmptyLines(outcome.stdout.bytes)), reason: source)
+        case .exited(1):
+            let (meaning, explanation, line) = interpret(outcome.stderr)
+            if meaning == .noServer { return .live([], reason: "\(source): \(explanation) (\(line))") }
+            return .unknown(reason: line.isEmpty ? "\(program) exit 1: \(explanation)" : "\(program) exit 1: \(explanation) (\(line))")
+        default:
+            return .unknown(reason: outcome.failureReason(program: program, timeout: timeout))
+        }
+    }
+
+    /// Classifies one `tmux kill-session -t =NAME` run with the same table:
+    /// exit 0 is `killed`, a `missing` answer is `alreadyGone`, the rest `failed`.
+    static func classifyKill(_ outcome: Outcome, program: String, timeout: Duration?) -> KillResult {
+        if outcome.termination == .exited(0) {
+            return KillResult(status: .killed, reason: "\(program) kill-session exit 0")
+        }
+        switch classify(outcome, program: program, timeout: timeout) {
+        case .missing(let reason): return KillResult(status: .alreadyGone, reason: reason)
+        case .exists(let reason), .unknown(let reason): return KillResult(status: .failed, reason: reason)
+        }
+    }
+}
