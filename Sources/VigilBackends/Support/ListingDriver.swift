@@ -1,0 +1,110 @@
+import VigilCore
+
+/// The shared machinery of backends that can only answer by listing (zellij,
+/// herdr): probe is list plus exact lookup, kill is list, stop if running,
+/// then delete.
+struct ListingDriver: Sendable {
+    let invoker: Invoker
+    let retry: RetryPolicy
+    let listArguments: [String]
+    /// Pure: one listing run to an inventory.
+    let classify: @Sendable (_ outcome: Outcome, _ program: String, _ timeout: Duration?) -> SessionInventory
+
+    private func listCommand(remaining: Duration?) -> Command {
+        invoker.command(listArguments, remaining: remaining,
+                        stdoutLimit: OutputLimits.listingStdout, stderrLimit: OutputLimits.listingStderr)
+    }
+
+    /// One listing run, not retried.
+    func listOnce(remaining: Duration?) async -> SessionInventory {
+        let command = listCommand(remaining: remaining)
+        let outcome = await invoker.spawner.run(command)
+        return classify(outcome, invoker.program, command.timeout)
+    }
+
+    /// The listing, `unknown` retried.
+    func inventory() async -> Retried<SessionInventory> {
+        await retry.run { _, remaining in await listOnce(remaining: remaining) }
+    }
+
+    /// The blocking form of `inventory()`.
+    func inventorySynchronously() -> Retried<SessionInventory> {
+        retry.runSynchronously { _, remaining in
+            let command = listCommand(remaining: remaining)
+            let outcome = invoker.spawner.runSynchronously(command)
+            return classify(outcome, invoker.program, command.timeout)
+        }
+    }
+
+    /// Many names from one listing; invalid names `unknown`, never sent.
+    func probeAll(_ names: [String], validate: (String) throws(SessionNameError) -> Void)
+        async -> (listing: Retried<SessionListing>, answers: [String: SessionProbe])
+    {
+        let retried = await inventory()
+        var answers: [String: SessionProbe] = [:]
+        answers.reserveCapacity(names.count)
+        for name in names {
+            do throws(SessionNameError) {
+                try validate(name)
+                answers[name] = retried.answer.probe(name)
+            } catch {
+                answers[name] = .unknown(reason: error.description)
+            }
+        }
+        return (retried.listing, answers)
+    }
+
+    /// A step of a kill: the arguments and how to name them in reasons.
+    struct Step: Sendable {
+        let arguments: [String]
+        let label: String
+    }
+
+    /// Lists; if `name` runs, runs `stop`; if it runs or is dormant, runs
+    /// `delete`. `killed` only when `delete` exits 0. Retried while `failed`.
+    func kill(_ name: String, stop: Step, delete: Step) async -> KillResult {
+        let retried = await retry.run { _, remaining in
+            await killOnce(name, stop: stop, delete: delete, remaining: remaining)
+        }
+        var result = retried.answer
+        result.attempts = retried.attempts
+        return result
+    }
+
+    private func killOnce(_ name: String, stop: Step, delete: Step, remaining: Duration?) async -> KillResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        func left() -> Duration? { remaining.map { $0 - (clock.now - start) } }
+
+        let inventory = await listOnce(remaining: remaining)
+        let running: Bool
+        switch inventory {
+        case .unknown(let reason):
+            return KillResult(status: .failed, reason: "could not list sessions before killing: \(reason)")
+        case .known(let live, let dormant, let source):
+            if live.contains(name) {
+                running = true
+            } else if dormant[name] != nil {
+                running = false
+            } else {
+                return KillResult(status: .alreadyGone, reason: "not listed by \(source)")
+            }
+        }
+        var notes: [String] = []
+        if running {
+            let command = invoker.command(stop.arguments, remaining: left(),
+                                          stdoutLimit: OutputLimits.listingStderr, stderrLimit: OutputLimits.listingStderr)
+            let outcome = await invoker.spawner.run(command)
+            notes.append(outcome.termination.isSuccess ? "\(stop.label) exit 0" : "\(stop.label): \(invoker.failure(outcome, command))")
+        }
+        let command = invoker.command(delete.arguments, remaining: left(),
+                                      stdoutLimit: OutputLimits.listingStderr, stderrLimit: OutputLimits.listingStderr)
+        let outcome = await invoker.spawner.run(command)
+        if outcome.termination.isSuccess {
+            notes.append("\(delete.label) exit 0")
+            return KillResult(status: .killed, reason: notes.joined(separator: "; "))
+        }
+        notes.append("\(delete.label): \(invoker.failure(outcome, command))")
+        return KillResult(status: .failed, reason: notes.joined(separator: "; "))
+    }
+}

@@ -1,0 +1,98 @@
+// Session names: derived from the id the same way everywhere, and refused
+// (never sent) when a backend cannot hold or look them up exactly.
+import Testing
+import VigilBackends
+
+struct NameRow: Sendable, CustomTestStringConvertible {
+    let kind: BackendKind
+    let name: String
+    /// `nil` when the name is valid.
+    let code: SessionNameError.Code?
+
+    var testDescription: String { "\(kind) \(name.debugDescription) -> \(code.map { $0.rawValue } ?? "valid")" }
+}
+
+private let nameRows: [NameRow] = [
+    NameRow(kind: .tmux, name: "bmx-3f9a1c2e", code: nil),
+    NameRow(kind: .tmux, name: "with space", code: nil),
+    NameRow(kind: .tmux, name: "bmx-*", code: nil),
+    NameRow(kind: .tmux, name: "", code: .empty),
+    NameRow(kind: .tmux, name: "a\u{0}b", code: .controlCharacter),
+    NameRow(kind: .tmux, name: "a\nb", code: .controlCharacter),
+    NameRow(kind: .tmux, name: "a\u{7F}", code: .controlCharacter),
+    NameRow(kind: .tmux, name: "a\u{85}", code: .controlCharacter),
+    NameRow(kind: .tmux, name: "a:b", code: .forbiddenCharacter),
+    NameRow(kind: .tmux, name: "a.b", code: .forbiddenCharacter),
+    NameRow(kind: .tmux, name: "$1", code: .forbiddenFirstCharacter),
+    NameRow(kind: .tmux, name: "a$1", code: nil),
+    NameRow(kind: .tmux, name: "café", code: .nonASCII),
+    NameRow(kind: .zellij, name: "bmx-3f9a1c2e", code: nil),
+    NameRow(kind: .zellij, name: "a.b:c", code: nil),
+    NameRow(kind: .zellij, name: "café au lait", code: nil),
+    NameRow(kind: .zellij, name: "", code: .empty),
+    NameRow(kind: .zellij, name: "a\tb", code: .controlCharacter),
+    NameRow(kind: .zellij, name: "a/b", code: .forbiddenCharacter),
+    NameRow(kind: .zellij, name: "-x", code: .forbiddenFirstCharacter),
+    NameRow(kind: .zellij, name: " x", code: .surroundingWhitespace),
+    NameRow(kind: .zellij, name: "x ", code: .surroundingWhitespace),
+    NameRow(kind: .herdr, name: "bmx-3f9a1c2e", code: nil),
+    NameRow(kind: .herdr, name: "a:b.c/d é", code: nil),
+    NameRow(kind: .herdr, name: "", code: .empty),
+    NameRow(kind: .herdr, name: "a\rb", code: .controlCharacter),
+    NameRow(kind: .herdr, name: "--force", code: .forbiddenFirstCharacter),
+]
+
+private func backend(_ kind: BackendKind) -> any SessionBackend {
+    switch kind {
+    case .tmux: return TmuxBackend()
+    case .zellij: return ZellijBackend()
+    case .herdr: return HerdrBackend()
+    }
+}
+
+@Suite("session names")
+struct SessionNamingTests {
+    @Test func defaultNamingIsPrefixAndEightCharacters() {
+        #expect(SessionNaming().name(forID: "3f9a1c2e-7b4d-4c1a-9e2f-0123456789ab") == "bmx-3f9a1c2e")
+        #expect(SessionNaming.standard.name(forID: "abc") == "bmx-abc")
+        #expect(SessionNaming.standard.prefix == "bmx-")
+        #expect(SessionNaming.standard.length == 8)
+    }
+
+    @Test func namingIsConfigurable() {
+        #expect(SessionNaming(prefix: "vg_", length: 4).name(forID: "3f9a1c2e") == "vg_3f9a")
+        #expect(SessionNaming(prefix: "", length: 0).name(forID: "3f9a") == "3")
+    }
+
+    @Test(arguments: nameRows)
+    func validation(_ row: NameRow) {
+        let b = backend(row.kind)
+        do {
+            try b.validate(row.name)
+            #expect(row.code == nil, "accepted, expected \(String(describing: row.code))")
+            #expect(b.isValid(row.name))
+        } catch {
+            #expect(error.code == row.code, "\(error)")
+            #expect(error.backend == row.kind)
+            #expect(error.name == row.name)
+            #expect(error.description.hasPrefix("invalid \(row.kind) session name "))
+            #expect(!b.isValid(row.name))
+        }
+    }
+
+    @Test func errorDescriptionEscapesControlCharacters() {
+        do {
+            try TmuxBackend().validate("a\u{1}b")
+            Issue.record("expected a rejection")
+        } catch {
+            #expect(error.description == #"invalid tmux session name "a\u{01}b": it holds the control character U+0001"#)
+        }
+    }
+
+    @Test func kindsAreTheThreeBackends() {
+        #expect(BackendKind.allCases.map(\.rawValue) == ["tmux", "zellij", "herdr"])
+        #expect(TmuxBackend().kind == .tmux)
+        #expect(ZellijBackend().kind == .zellij)
+        #expect(HerdrBackend().kind == .herdr)
+    }
+}
