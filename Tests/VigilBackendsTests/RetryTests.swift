@@ -1,0 +1,112 @@
+// Retry behaviour of every backend with fixture executables that count their
+// calls in a file: `unknown` is retried with the core's policy, `exists`
+// and `missing` return at once, and a hanging child ends as `unknown`
+// within the overall deadline.
+import Testing
+import VigilBackends
+import VigilCore
+
+@Suite("retry of unknown answers", .timeLimit(.minutes(1)))
+struct RetryTests {
+    /// Exits with a failure on calls 1 and 2, then runs `answer`.
+    private func flaky(_ dir: TemporaryDirectory, name: String, failure: String, answer: String) throws -> Fixture {
+        try Fixture(in: dir, name: name, body: """
+        if [ "$n" -le 2 ]; then
+            \(failure)
+        fi
+        \(answer)
+        """)
+    }
+
+    @Test func tmuxFailingTwiceThenAnswering() async throws {
+        let dir = try TemporaryDirectory()
+        let fixture = try flaky(dir, name: "tmux", failure: "echo 'server exited unexpectedly' >&2; exit 1", answer: "exit 0")
+        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path))
+        let probe = await backend.probe("bmx-aaaa1111")
+        #expect(probe.answer.state == .exists, "\(probe.answer)")
+        #expect(probe.attempts == 3)
+        #expect(dir.readFile("count") == "3\n")
+    }
+
+    @Test func tmuxSynchronousFailingTwiceThenAnswering() throws {
+        let dir = try TemporaryDirectory()
+        let fixture = try flaky(dir, name: "tmux", failure: "kill -SEGV $$", answer: "echo 'can'\"'\"'t find session: bmx-aaaa1111' >&2; exit 1")
+        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path))
+        let probe = backend.probeSynchronously("bmx-aaaa1111")
+        #expect(probe.answer.state == .missing, "\(probe.answer)")
+        #expect(probe.attempts == 3)
+    }
+
+    @Test func zellijFailingTwiceThenAnswering() async throws {
+        let dir = try TemporaryDirectory()
+        let fixture = try flaky(dir, name: "zellij", failure: "echo 'Error occurred: busy' >&2; exit 1",
+                                answer: "echo 'bmx-aaaa1111 [Created 1s ago]'; exit 0")
+        let backend = ZellijBackend(configuration: ZellijConfiguration(executable: fixture.path))
+        let probe = await backend.probe("bmx-aaaa1111")
+        #expect(probe.answer.state == .exists, "\(probe.answer)")
+        #expect(probe.attempts == 3)
+        #expect(fixture.calls.count == 3)
+    }
+
+    @Test func herdrFailingTwiceThenAnswering() async throws {
+        let dir = try TemporaryDirectory()
+        let fixture = try flaky(dir, name: "herdr", failure: "echo '{\"sessions\": [' ; exit 0",
+                                answer: "echo '{\"sessions\": [{\"name\": \"bmx-aaaa1111\", \"running\": true}]}'")
+        let backend = HerdrBackend(configuration: HerdrConfiguration(executable: fixture.path))
+        let listing = await backend.list()
+        #expect(listing.answer.probe("bmx-aaaa1111").state == .exists, "\(listing.answer)")
+        #expect(listing.attempts == 3)
+    }
+
+    @Test func existsIsNotRetried() async throws {
+        let dir = try TemporaryDirectory()
+        let fixture = try Fixture(in: dir, name: "tmux", body: "exit 0")
+        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path)).probe("bmx-aaaa1111")
+        #expect(probe.answer.state == .exists)
+        #expect(probe.attempts == 1)
+        #expect(fixture.calls.count == 1)
+    }
+
+    @Test func missingIsNotRetried() async throws {
+        let dir = try TemporaryDirectory()
+        let fixture = try Fixture(in: dir, name: "tmux", body: "echo 'no server running on /tmp/tmux-0/x' >&2; exit 1")
+        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path)).probe("bmx-aaaa1111")
+        #expect(probe.answer.state == .missing)
+        #expect(probe.attempts == 1)
+        #expect(fixture.calls.count == 1)
+    }
+
+    @Test func unknownExhaustsTheAttempts() async throws {
+        let dir = try TemporaryDirectory()
+        let fixture = try Fixture(in: dir, name: "tmux", body: "echo 'protocol version mismatch (client 8, server 7)' >&2; exit 1")
+        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path)).probe("bmx-aaaa1111")
+        #expect(probe.answer.state == .unknown)
+        #expect(probe.answer.reason.contains("protocol version mismatch"))
+        #expect(probe.attempts == 3)
+        #expect(fixture.calls.count == 3)
+    }
+
+    /// A child that never exits: each attempt is killed at its (clamped)
+    /// deadline, and the whole ends as `unknown` within the overall deadline.
+    @Test(arguments: [BackendKind.tmux, .zellij, .herdr])
+    func hangingForeverIsUnknownWithinTheDeadline(_ kind: BackendKind) async throws {
+        let dir = try TemporaryDirectory()
+        let fixture = try Fixture(in: dir, name: kind.rawValue, body: "exec sleep 1000")
+        let retry = RetryPolicy(overallDeadline: .seconds(2))
+        let backend: any SessionBackend
+        switch kind {
+        case .tmux: backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: .milliseconds(800), retry: retry))
+        case .zellij: backend = ZellijBackend(configuration: ZellijConfiguration(executable: fixture.path, timeout: .milliseconds(800), retry: retry))
+        case .herdr: backend = HerdrBackend(configuration: HerdrConfiguration(executable: fixture.path, timeout: .milliseconds(800), retry: retry))
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let probe = await backend.probe("bmx-aaaa1111")
+        let took = clock.now - start
+        #expect(probe.answer.state == .unknown)
+        #expect(probe.answer.reason.contains("timed out"), "\(probe.answer.reason)")
+        #expect(probe.attempts >= 2 && probe.attempts <= 3, "\(probe.attempts)")
+        #expect(took < .seconds(10))
+        #expect(!(await backend.hasSession("bmx-aaaa1111")))
+    }
+}
