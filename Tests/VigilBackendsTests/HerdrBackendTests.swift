@@ -130,7 +130,7 @@ struct HerdrBackendTests {
     }
 
     private func backend(_ fixture: Fixture, retry: RetryPolicy = quickRetry()) -> HerdrBackend {
-        HerdrBackend(configuration: HerdrConfiguration(executable: fixture.path, retry: retry))
+        HerdrBackend(configuration: HerdrConfiguration(executable: fixture.path, timeout: testTimeout, retry: retry))
     }
 
     @Test func probeListsAndMatchesExactly() async throws {

@@ -21,7 +21,7 @@ struct RetryTests {
     @Test func tmuxFailingTwiceThenAnswering() async throws {
         let dir = try TemporaryDirectory()
         let fixture = try flaky(dir, name: "tmux", failure: "echo 'server exited unexpectedly' >&2; exit 1", answer: "exit 0")
-        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path))
+        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad))
         let probe = await backend.probe("bmx-aaaa1111")
         #expect(probe.answer.state == .exists, "\(probe.answer)")
         #expect(probe.attempts == 3)
@@ -31,7 +31,7 @@ struct RetryTests {
     @Test func tmuxSynchronousFailingTwiceThenAnswering() throws {
         let dir = try TemporaryDirectory()
         let fixture = try flaky(dir, name: "tmux", failure: "kill -SEGV $$", answer: "echo 'can'\"'\"'t find session: bmx-aaaa1111' >&2; exit 1")
-        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path))
+        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad))
         let probe = backend.probeSynchronously("bmx-aaaa1111")
         #expect(probe.answer.state == .missing, "\(probe.answer)")
         #expect(probe.attempts == 3)
@@ -41,7 +41,7 @@ struct RetryTests {
         let dir = try TemporaryDirectory()
         let fixture = try flaky(dir, name: "zellij", failure: "echo 'Error occurred: busy' >&2; exit 1",
                                 answer: "echo 'bmx-aaaa1111 [Created 1s ago]'; exit 0")
-        let backend = ZellijBackend(configuration: ZellijConfiguration(executable: fixture.path))
+        let backend = ZellijBackend(configuration: ZellijConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad))
         let probe = await backend.probe("bmx-aaaa1111")
         #expect(probe.answer.state == .exists, "\(probe.answer)")
         #expect(probe.attempts == 3)
@@ -52,7 +52,7 @@ struct RetryTests {
         let dir = try TemporaryDirectory()
         let fixture = try flaky(dir, name: "herdr", failure: "echo '{\"sessions\": [' ; exit 0",
                                 answer: "echo '{\"sessions\": [{\"name\": \"bmx-aaaa1111\", \"running\": true}]}'")
-        let backend = HerdrBackend(configuration: HerdrConfiguration(executable: fixture.path))
+        let backend = HerdrBackend(configuration: HerdrConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad))
         let listing = await backend.list()
         #expect(listing.answer.probe("bmx-aaaa1111").state == .exists, "\(listing.answer)")
         #expect(listing.attempts == 3)
@@ -61,7 +61,7 @@ struct RetryTests {
     @Test func existsIsNotRetried() async throws {
         let dir = try TemporaryDirectory()
         let fixture = try Fixture(in: dir, name: "tmux", body: "exit 0")
-        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path)).probe("bmx-aaaa1111")
+        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad)).probe("bmx-aaaa1111")
         #expect(probe.answer.state == .exists)
         #expect(probe.attempts == 1)
         #expect(fixture.calls.count == 1)
@@ -70,7 +70,7 @@ struct RetryTests {
     @Test func missingIsNotRetried() async throws {
         let dir = try TemporaryDirectory()
         let fixture = try Fixture(in: dir, name: "tmux", body: "echo 'no server running on /tmp/tmux-0/x' >&2; exit 1")
-        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path)).probe("bmx-aaaa1111")
+        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad)).probe("bmx-aaaa1111")
         #expect(probe.answer.state == .missing)
         #expect(probe.attempts == 1)
         #expect(fixture.calls.count == 1)
@@ -79,34 +79,51 @@ struct RetryTests {
     @Test func unknownExhaustsTheAttempts() async throws {
         let dir = try TemporaryDirectory()
         let fixture = try Fixture(in: dir, name: "tmux", body: "echo 'protocol version mismatch (client 8, server 7)' >&2; exit 1")
-        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path)).probe("bmx-aaaa1111")
+        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad)).probe("bmx-aaaa1111")
         #expect(probe.answer.state == .unknown)
         #expect(probe.answer.reason.contains("protocol version mismatch"))
         #expect(probe.attempts == 3)
         #expect(fixture.calls.count == 3)
     }
 
-    /// A child that never exits: each attempt is killed at its (clamped)
-    /// deadline, and the whole ends as `unknown` within the overall deadline.
+    /// A child that never exits: each attempt is killed at its deadline and
+    /// retried with the default attempts and backoff, ending as `unknown`.
     @Test(arguments: [BackendKind.tmux, .zellij, .herdr])
-    func hangingForeverIsUnknownWithinTheDeadline(_ kind: BackendKind) async throws {
+    func hangingForeverIsRetriedThenUnknown(_ kind: BackendKind) async throws {
         let dir = try TemporaryDirectory()
         let fixture = try Fixture(in: dir, name: kind.rawValue, body: "exec sleep 1000")
-        let retry = RetryPolicy(overallDeadline: .seconds(2))
-        let backend: any SessionBackend
-        switch kind {
-        case .tmux: backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: .milliseconds(800), retry: retry))
-        case .zellij: backend = ZellijBackend(configuration: ZellijConfiguration(executable: fixture.path, timeout: .milliseconds(800), retry: retry))
-        case .herdr: backend = HerdrBackend(configuration: HerdrConfiguration(executable: fixture.path, timeout: .milliseconds(800), retry: retry))
-        }
+        let backend = hanging(kind, fixture.path, timeout: .milliseconds(300), retry: defaultRetryUnderLoad)
+        let probe = await backend.probe("bmx-aaaa1111")
+        #expect(probe.answer.state == .unknown)
+        #expect(probe.answer.reason.contains("timed out after 300 ms"), "\(probe.answer.reason)")
+        #expect(probe.attempts == 3)
+        #expect(!(await backend.hasSession("bmx-aaaa1111")))
+    }
+
+    /// The overall deadline bounds the whole: with attempts to spare, a
+    /// hanging child still ends as `unknown` once the deadline is near, the
+    /// last attempt's own deadline clamped to fit.
+    @Test(arguments: [BackendKind.tmux, .zellij, .herdr])
+    func hangingForeverIsUnknownWithinTheOverallDeadline(_ kind: BackendKind) async throws {
+        let dir = try TemporaryDirectory()
+        let fixture = try Fixture(in: dir, name: kind.rawValue, body: "exec sleep 1000")
+        let retry = RetryPolicy(maxAttempts: 100, overallDeadline: .seconds(2))
+        let backend = hanging(kind, fixture.path, timeout: .milliseconds(800), retry: retry)
         let clock = ContinuousClock()
         let start = clock.now
         let probe = await backend.probe("bmx-aaaa1111")
         let took = clock.now - start
         #expect(probe.answer.state == .unknown)
         #expect(probe.answer.reason.contains("timed out"), "\(probe.answer.reason)")
-        #expect(probe.attempts >= 2 && probe.attempts <= 3, "\(probe.attempts)")
+        #expect(probe.attempts >= 1 && probe.attempts < 100, "\(probe.attempts)")
         #expect(took < .seconds(10))
-        #expect(!(await backend.hasSession("bmx-aaaa1111")))
+    }
+
+    private func hanging(_ kind: BackendKind, _ path: String, timeout: Duration, retry: RetryPolicy) -> any SessionBackend {
+        switch kind {
+        case .tmux: return TmuxBackend(configuration: TmuxConfiguration(executable: path, timeout: timeout, retry: retry))
+        case .zellij: return ZellijBackend(configuration: ZellijConfiguration(executable: path, timeout: timeout, retry: retry))
+        case .herdr: return HerdrBackend(configuration: HerdrConfiguration(executable: path, timeout: timeout, retry: retry))
+        }
     }
 }

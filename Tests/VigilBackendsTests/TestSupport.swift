@@ -51,7 +51,9 @@ final class TemporaryDirectory {
     @discardableResult
     func writeFile(_ name: String, _ text: String, mode: mode_t = 0o644) throws -> String {
         let target = file(name)
-        let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        // O_CLOEXEC: a child spawned by a concurrent test must not keep this
+        // descriptor past its exec, or running the file fails with ETXTBSY.
+        let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw TestFailure(description: "open \(target): errno \(errno)") }
         defer { close(fd) }
         let bytes = Array(text.utf8)
@@ -112,6 +114,7 @@ struct Fixture {
         let count = directory.file("count")
         let script = """
         #!/bin/sh
+        [ -n "$VIGIL_FIXTURE_PING" ] && exit 0
         for a in "$@"; do printf '[%s]' "$a" >> '\(log)'; done
         printf '\\n' >> '\(log)'
         n=$(cat '\(count)' 2>/dev/null || echo 0)
@@ -121,16 +124,46 @@ struct Fixture {
 
         """
         path = try directory.writeFile(name, script, mode: 0o755)
+        try Self.waitUntilRunnable(path)
+    }
+
+    /// Runs the fixture in its silent ping mode until it is not ETXTBSY.
+    ///
+    /// Between a concurrent test's clone and its exec, that child holds a
+    /// copy of our (close-on-exec) write descriptor, and exec of the file
+    /// fails with ETXTBSY; the window closes at that child's exec.
+    private static func waitUntilRunnable(_ path: String) throws {
+        let ping = Command(path, environment: .inherited(setting: ["VIGIL_FIXTURE_PING": "1"]), timeout: .seconds(10),
+                           stdoutLimit: 0, stderrLimit: 0)
+        for _ in 0..<200 {
+            let outcome = Spawner().runSynchronously(ping)
+            if outcome.termination == .exited(0) { return }
+            guard outcome.termination == .spawnFailed(.textFileBusy) else {
+                throw TestFailure(description: "fixture \(path) does not run: \(outcome.termination)")
+            }
+            usleep(1000)
+        }
+        throw TestFailure(description: "fixture \(path) stayed busy (ETXTBSY)")
     }
 
     /// Each call's argv, one `[a][b]` line a call.
     var calls: [String] { directory.lines("calls.log") }
 }
 
-/// A retry policy that keeps tests fast: `attempts` tries, 10 ms apart, 5 s overall.
+/// A retry policy that keeps tests fast: `attempts` tries, 10 ms apart. The
+/// overall deadline is generous because the whole package's tests run in
+/// parallel in one process and can load the machine heavily.
 func quickRetry(_ attempts: Int = 3) -> RetryPolicy {
-    RetryPolicy(maxAttempts: attempts, baseDelay: .milliseconds(10), maxDelay: .milliseconds(20), jitter: 0, overallDeadline: .seconds(5))
+    RetryPolicy(maxAttempts: attempts, baseDelay: .milliseconds(10), maxDelay: .milliseconds(20), jitter: 0, overallDeadline: .seconds(60))
 }
+
+/// The core's default policy (3 attempts, 150 ms backoff with jitter) with a
+/// deadline that survives a loaded machine.
+let defaultRetryUnderLoad = RetryPolicy(overallDeadline: .seconds(60))
+
+/// A per-call deadline for tests that do not test deadlines: a fixture or
+/// tmux call on a loaded machine can take seconds.
+let testTimeout = Duration.seconds(20)
 
 /// Captured text for hand-made outcomes.
 func captured(_ text: String, truncated: Bool = false) -> CapturedOutput {
@@ -170,14 +203,14 @@ final class TmuxTestServer: Sendable {
 
     /// A backend configuration aimed at this server.
     func configuration(retry: RetryPolicy = quickRetry()) -> TmuxConfiguration {
-        TmuxConfiguration(socket: socket, environment: environment, retry: retry)
+        TmuxConfiguration(socket: socket, environment: environment, timeout: testTimeout, retry: retry)
     }
 
     /// Runs `tmux <socket> args` synchronously through the core Spawner.
     @discardableResult
     func tmux(_ arguments: [String]) -> Outcome {
         let command = Command("tmux", arguments: socket.arguments + arguments, environment: environment,
-                              timeout: .seconds(10), stdoutLimit: 64 * 1024, stderrLimit: 64 * 1024)
+                              timeout: testTimeout, stdoutLimit: 64 * 1024, stderrLimit: 64 * 1024)
         return Spawner().runSynchronously(command)
     }
 
@@ -185,7 +218,7 @@ final class TmuxTestServer: Sendable {
     func createSession(_ name: String) throws {
         let outcome = tmux(["-f", "/dev/null", "new-session", "-d", "-s", name])
         guard outcome.termination == .exited(0) else {
-            throw TestFailure(description: "new-session \(name): \(outcome.failureReason(program: "tmux", timeout: .seconds(10)))")
+            throw TestFailure(description: "new-session \(name): \(outcome.failureReason(program: "tmux", timeout: testTimeout))")
         }
     }
 

@@ -122,7 +122,7 @@ struct ZellijBackendTests {
     }
 
     private func backend(_ fixture: Fixture, retry: RetryPolicy = quickRetry()) -> ZellijBackend {
-        ZellijBackend(configuration: ZellijConfiguration(executable: fixture.path, retry: retry))
+        ZellijBackend(configuration: ZellijConfiguration(executable: fixture.path, timeout: testTimeout, retry: retry))
     }
 
     @Test func probeListsOnceAndMatchesExactly() async throws {
@@ -219,7 +219,7 @@ struct ZellijBackendTests {
     }
 
     @Test func missingBinaryIsUnknown() async {
-        let zellij = ZellijBackend(configuration: ZellijConfiguration(executable: "vigil-no-such-zellij", retry: quickRetry(2)))
+        let zellij = ZellijBackend(configuration: ZellijConfiguration(executable: "vigil-no-such-zellij", timeout: testTimeout, retry: quickRetry(2)))
         let probe = await zellij.probe("bmx-aaaa1111")
         #expect(probe.answer.state == .unknown)
         #expect(probe.answer.reason.contains("ENOENT"))
