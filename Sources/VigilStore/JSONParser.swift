@@ -1,0 +1,334 @@
+// A strict RFC 8259 parser over raw bytes.
+//
+// It runs in two modes over the same grammar: `parseValue` builds a
+// `JSONValue`, `skipValue` only validates. The store loader walks the
+// document's top level itself and skips (validates) each record's unknown
+// members without building them, so loading 100,000 records costs one pass
+// and few allocations; a record is built into a `JSONValue` only when it has
+// to be re-serialized.
+//
+// Strictness: only space, tab, LF and CR are whitespace; no comments, no
+// trailing commas, no leading zeros, no byte-order mark, no control
+// characters or invalid UTF-8 inside strings, no lone surrogate escapes, and
+// nothing but whitespace after the document. Nesting is capped (512 levels)
+// so hostile input cannot overflow the stack of this recursive parser.
+
+/// A JSON syntax error with its 1-based line and column.
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// 1-based line of the offending byte.
+    public let line: Int
+    /// 1-based column of the offending byte, counted in Unicode scalars.
+    public let column: Int
+    /// 0-based byte offset of the offending byte.
+    public let offset: Int
+    /// What is wrong, e.g. "expected ',' or '}' after an object member, found ']'".
+    public let message: String
+
+    /// `line 3, column 14: <message>`.
+    public var description: String { "line \(line), column \(column): \(message)" }
+}
+
+extension JSONValue {
+    /// The deepest nesting of arrays and objects the parser accepts.
+    public static let maximumDepth = 512
+
+    /// Parses one complete JSON document (any value at the top level).
+    /// - Throws: `JSONParseError` for any syntax error, including trailing data.
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        let result: Result<JSONValue, JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
+            var scanner = JSONScanner(buffer)
+            return Result { () throws(JSONSyntaxError) -> JSONValue in
+                scanner.skipWhitespace()
+                let value = try scanner.parseValue(depth: 0)
+                try scanner.expectEnd()
+                return value
+            }
+        }
+        switch result {
+        case .success(let value): return value
+        case .failure(let error): throw error.located(in: bytes)
+        }
+    }
+
+    /// Parses one complete JSON document from text.
+    /// - Throws: `JSONParseError` for any syntax error, including trailing data.
+    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+        try parse(Array(text.utf8))
+    }
+}
+
+// MARK: - Internal error
+
+/// A syntax error at a byte offset; turned into line:column only when
+/// reported, so the hot path never counts lines.
+struct JSONSyntaxError: Error {
+    let offset: Int
+    let message: String
+
+    func located(in bytes: [UInt8]) -> JSONParseError {
+        bytes.withUnsafeBufferPointer { buffer in
+            let end = min(offset, buffer.count)
+            var line = 1
+            var column = 1
+            for index in 0..<end {
+                let byte = buffer[index]
+                if byte == UInt8(ascii: "\n") {
+                    line += 1
+                    column = 1
+                } else if byte & 0xC0 != 0x80 {
+                    column += 1
+                }
+            }
+            return JSONParseError(line: line, column: column, offset: offset, message: message)
+        }
+    }
+}
+
+// MARK: - Scanner
+
+/// A string's position in the source: the bytes between the quotes, and
+/// whether they contain escapes (if not, they are the string's UTF-8 as is).
+struct JSONStringToken {
+    let start: Int
+    let end: Int
+    let hasEscapes: Bool
+}
+
+/// The cursor over a document's bytes. The buffer must outlive the scanner.
+struct JSONScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var position = 0
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>, position: Int = 0) {
+        self.bytes = bytes
+        self.position = position
+    }
+
+    /// The byte at the cursor, or 0 at the end (0 is invalid everywhere the
+    /// grammar looks, so every caller fails on it and then checks `atEnd`).
+    @inline(__always) var current: UInt8 {
+        position < bytes.count ? bytes[position] : 0
+    }
+
+    @inline(__always) var atEnd: Bool { position >= bytes.count }
+
+    @inline(__always) mutating func skipWhitespace() {
+        while position < bytes.count {
+            switch bytes[position] {
+            case 0x20, 0x0A, 0x0D, 0x09: position += 1
+            default: return
+            }
+        }
+    }
+
+    func fail(_ message: String, at offset: Int? = nil) -> JSONSyntaxError {
+        JSONSyntaxError(offset: offset ?? position, message: message)
+    }
+
+    /// "found 'x'", "found end of file", "found byte 0xEF".
+    var found: String {
+        if atEnd { return "found end of file" }
+        let byte = current
+        if byte >= 0x21 && byte < 0x7F { return "found '\(Character(Unicode.Scalar(byte)))'" }
+        if byte == 0x20 { return "found a space" }
+        let hex = String(byte, radix: 16, uppercase: true)
+        return "found byte 0x\(hex.count == 1 ? "0" + hex : hex)"
+    }
+
+    mutating func expectEnd() throws(JSONSyntaxError) {
+        skipWhitespace()
+        if !atEnd { throw fail("unexpected data after the end of the document, \(found)") }
+    }
+
+    mutating func expect(_ byte: UInt8, _ what: String) throws(JSONSyntaxError) {
+        guard current == byte, !atEnd else { throw fail("expected \(what), \(found)") }
+        position += 1
+    }
+
+    // MARK: Values
+
+    /// Parses the value at the cursor (no leading whitespace) and builds it.
+    mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+        switch current {
+        case UInt8(ascii: "{"):
+            return .object(try parseObject(depth: depth + 1))
+        case UInt8(ascii: "["):
+            try enter(depth: depth + 1)
+            position += 1
+            var elements: [JSONValue] = []
+            skipWhitespace()
+            if current == UInt8(ascii: "]") {
+                position += 1
+                return .array(elements)
+            }
+            while true {
+                skipWhitespace()
+                elements.append(try parseValue(depth: depth + 1))
+                skipWhitespace()
+                if try endOfList(close: UInt8(ascii: "]"), "',' or ']' after an array element") { break }
+            }
+            return .array(elements)
+        case UInt8(ascii: "\""):
+            return .string(decode(try scanString()))
+        default:
+            return try parseScalar()
+        }
+    }
+
+    /// Parses the object at the cursor (`{` included) and builds it.
+    mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONObject {
+        try enter(depth: depth)
+        position += 1
+        var members: [JSONMember] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "}") {
+            position += 1
+            return JSONObject(members)
+        }
+        while true {
+            skipWhitespace()
+            let key = decode(try scanKey())
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"), "':' after an object key")
+            skipWhitespace()
+            members.append(JSONMember(key, try parseValue(depth: depth)))
+            skipWhitespace()
+            if try endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
+        }
+        return JSONObject(members)
+    }
+
+    /// Validates the value at the cursor (no leading whitespace) and moves
+    /// past it without building anything.
+    mutating func skipValue(depth: Int) throws(JSONSyntaxError) {
+        switch current {
+        case UInt8(ascii: "{"):
+            try enter(depth: depth + 1)
+            position += 1
+            skipWhitespace()
+            if current == UInt8(ascii: "}") {
+                position += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                _ = try scanKey()
+                skipWhitespace()
+                try expect(UInt8(ascii: ":"), "':' after an object key")
+                skipWhitespace()
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                if try endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { return }
+            }
+        case UInt8(ascii: "["):
+            try enter(depth: depth + 1)
+            position += 1
+            skipWhitespace()
+            if current == UInt8(ascii: "]") {
+                position += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                if try endOfList(close: UInt8(ascii: "]"), "',' or ']' after an array element") { return }
+            }
+        case UInt8(ascii: "\""):
+            _ = try scanString()
+        default:
+            _ = try parseScalar()
+        }
+    }
+
+    @inline(__always) func enter(depth: Int) throws(JSONSyntaxError) {
+        if depth > JSONValue.maximumDepth {
+            throw fail("arrays and objects nested deeper than \(JSONValue.maximumDepth) levels")
+        }
+    }
+
+    /// After an element: consumes `,` (returns false) or the closing bracket
+    /// (returns true).
+    @inline(__always) mutating func endOfList(close: UInt8, _ what: String) throws(JSONSyntaxError) -> Bool {
+        let byte = current
+        if byte == UInt8(ascii: ",") && !atEnd {
+            position += 1
+            return false
+        }
+        if byte == close && !atEnd {
+            position += 1
+            return true
+        }
+        throw fail("expected \(what), \(found)")
+    }
+
+    /// `true`, `false`, `null` or a number.
+    mutating func parseScalar() throws(JSONSyntaxError) -> JSONValue {
+        switch current {
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            let range = try scanNumber()
+            return .number(String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self))
+        default:
+            if position == 0 && bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF {
+                throw fail("a byte-order mark is not allowed before a JSON document")
+            }
+            throw fail("expected a value, \(found)")
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws(JSONSyntaxError) {
+        let start = position
+        let count = word.utf8CodeUnitCount
+        var index = 0
+        while index < count {
+            guard current == word.utf8Start[index], !atEnd else {
+                throw fail("expected a value, found an invalid literal (did you mean '\(word)'?)", at: start)
+            }
+            position += 1
+            index += 1
+        }
+    }
+
+    // MARK: Numbers
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    mutating func scanNumber() throws(JSONSyntaxError) -> Range<Int> {
+        let start = position
+        if current == UInt8(ascii: "-") { position += 1 }
+        if current == UInt8(ascii: "0") && !atEnd {
+            position += 1
+            if isDigit(current) && !atEnd {
+                throw fail("numbers must not have leading zeros", at: start)
+            }
+        } else if isDigit(current) && !atEnd {
+            while isDigit(current) && !atEnd { position += 1 }
+        } else {
+            throw fail("expected a digit in a number, \(found)")
+        }
+        if current == UInt8(ascii: ".") && !atEnd {
+            position += 1
+            guard isDigit(current), !atEnd else { throw fail("expected a digit after the decimal point, \(found)") }
+            while isDigit(current) && !atEnd { position += 1 }
+        }
+        if (current == UInt8(ascii: "e") || current == UInt8(ascii: "E")) && !atEnd {
+            position += 1
+            if (current == UInt8(ascii: "+") || current == UInt8(ascii: "-")) && !atEnd { position += 1 }
+            guard isDigit(current), !atEnd else { throw fail("expected a digit in the exponent, \(found)") }
+            while isDigit(current) && !atEnd { position += 1 }
+        }
+        return start..<position
+    }
+
+    @inline(__always) func isDigit(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+    }
+}

@@ -1,0 +1,235 @@
+// String scanning for `JSONScanner`: validation (escapes, surrogate pairs,
+// control characters, UTF-8 well-formedness) in one pass that allocates
+// nothing, and decoding only when a String is wanted. A string without
+// escapes decodes straight from its source bytes.
+
+extension JSONScanner {
+    /// Scans an object key: like `scanString`, with a better message when the
+    /// key is missing (e.g. after a trailing comma).
+    mutating func scanKey() throws(JSONSyntaxError) -> JSONStringToken {
+        guard current == UInt8(ascii: "\""), !atEnd else {
+            if current == UInt8(ascii: "}") && !atEnd {
+                throw fail("expected a string key, found '}' (trailing commas are not allowed)")
+            }
+            throw fail("expected a string key, \(found)")
+        }
+        return try scanString()
+    }
+
+    /// Validates the string at the cursor (opening quote included) and moves
+    /// past its closing quote.
+    mutating func scanString() throws(JSONSyntaxError) -> JSONStringToken {
+        let opening = position
+        position += 1
+        let start = position
+        var hasEscapes = false
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                position += 1
+                continue
+            }
+            if byte == UInt8(ascii: "\"") {
+                position += 1
+                return JSONStringToken(start: start, end: position - 1, hasEscapes: hasEscapes)
+            }
+            if byte == UInt8(ascii: "\\") {
+                hasEscapes = true
+                try scanEscape()
+                continue
+            }
+            if byte < 0x20 {
+                let hex = String(byte, radix: 16, uppercase: true)
+                throw fail("control character U+\(String(repeating: "0", count: 4 - hex.count))\(hex) in a string must be escaped")
+            }
+            try scanUTF8Sequence()
+        }
+        throw fail("unterminated string", at: opening)
+    }
+
+    /// Checks one escape sequence (cursor on the backslash) and moves past it.
+    mutating func scanEscape() throws(JSONSyntaxError) {
+        let backslash = position
+        position += 1
+        switch current {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+             UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            if atEnd { break }
+            position += 1
+            return
+        case UInt8(ascii: "u"):
+            position += 1
+            let unit = try hex4(escapeAt: backslash)
+            if unit >= 0xDC00 && unit <= 0xDFFF {
+                throw fail("lone low surrogate \\u\(hexText(unit)) in a string", at: backslash)
+            }
+            if unit >= 0xD800 && unit <= 0xDBFF {
+                guard current == UInt8(ascii: "\\"), position + 1 < bytes.count, bytes[position + 1] == UInt8(ascii: "u") else {
+                    throw fail("high surrogate \\u\(hexText(unit)) is not followed by a low surrogate", at: backslash)
+                }
+                let second = position
+                position += 2
+                let low = try hex4(escapeAt: second)
+                guard low >= 0xDC00 && low <= 0xDFFF else {
+                    throw fail("high surrogate \\u\(hexText(unit)) is not followed by a low surrogate", at: backslash)
+                }
+            }
+            return
+        default:
+            break
+        }
+        throw fail("invalid escape sequence in a string: backslash \(found)", at: backslash)
+    }
+
+    /// Reads four hex digits at the cursor.
+    mutating func hex4(escapeAt escape: Int) throws(JSONSyntaxError) -> UInt32 {
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = current
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw fail("invalid \\u escape: expected four hex digits, \(found)", at: escape)
+            }
+            if atEnd { throw fail("invalid \\u escape: expected four hex digits, \(found)", at: escape) }
+            value = value << 4 | UInt32(digit)
+            position += 1
+        }
+        return value
+    }
+
+    func hexText(_ unit: UInt32) -> String {
+        let hex = String(unit, radix: 16, uppercase: true)
+        return String(repeating: "0", count: 4 - hex.count) + hex
+    }
+
+    /// Validates one multi-byte UTF-8 sequence at the cursor (the lead byte is
+    /// >= 0x80): no overlong forms, no surrogates, nothing above U+10FFFF.
+    mutating func scanUTF8Sequence() throws(JSONSyntaxError) {
+        let lead = bytes[position]
+        let count: Int
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: count = 1
+        case 0xE0: count = 2; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: count = 2
+        case 0xED: count = 2; high = 0x9F
+        case 0xF0: count = 3; low = 0x90
+        case 0xF1...0xF3: count = 3
+        case 0xF4: count = 3; high = 0x8F
+        default: throw fail("invalid UTF-8 in a string (byte 0x\(String(lead, radix: 16, uppercase: true)))")
+        }
+        let start = position
+        for index in 1...count {
+            let at = start + index
+            guard at < bytes.count else { throw fail("invalid UTF-8 in a string (truncated sequence)", at: start) }
+            let byte = bytes[at]
+            let (min, max) = index == 1 ? (low, high) : (UInt8(0x80), UInt8(0xBF))
+            guard byte >= min && byte <= max else {
+                throw fail("invalid UTF-8 in a string (byte 0x\(String(byte, radix: 16, uppercase: true)))", at: at)
+            }
+        }
+        position = start + count + 1
+    }
+
+    /// The string a validated token stands for.
+    func decode(_ token: JSONStringToken) -> String {
+        let raw = UnsafeBufferPointer(rebasing: bytes[token.start..<token.end])
+        if !token.hasEscapes {
+            // Already validated as UTF-8, so decoding repairs nothing.
+            return String(decoding: raw, as: UTF8.self)
+        }
+        var utf8: [UInt8] = []
+        utf8.reserveCapacity(raw.count)
+        var index = token.start
+        while index < token.end {
+            let byte = bytes[index]
+            guard byte == UInt8(ascii: "\\") else {
+                utf8.append(byte)
+                index += 1
+                continue
+            }
+            let kind = bytes[index + 1]
+            index += 2
+            switch kind {
+            case UInt8(ascii: "b"): utf8.append(0x08)
+            case UInt8(ascii: "f"): utf8.append(0x0C)
+            case UInt8(ascii: "n"): utf8.append(0x0A)
+            case UInt8(ascii: "r"): utf8.append(0x0D)
+            case UInt8(ascii: "t"): utf8.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = hexValue(at: index)
+                index += 4
+                if scalar >= 0xD800 && scalar <= 0xDBFF {
+                    let low = hexValue(at: index + 2)
+                    index += 6
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                }
+                appendUTF8(scalar, to: &utf8)
+            default: utf8.append(kind) // '"', '\\' and '/' stand for themselves
+            }
+        }
+        return String(decoding: utf8, as: UTF8.self)
+    }
+
+    /// Appends the UTF-8 form of a scalar value (never a surrogate here).
+    func appendUTF8(_ scalar: UInt32, to utf8: inout [UInt8]) {
+        switch scalar {
+        case 0..<0x80:
+            utf8.append(UInt8(scalar))
+        case 0x80..<0x800:
+            utf8.append(UInt8(0xC0 | scalar >> 6))
+            utf8.append(UInt8(0x80 | scalar & 0x3F))
+        case 0x800..<0x10000:
+            utf8.append(UInt8(0xE0 | scalar >> 12))
+            utf8.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+            utf8.append(UInt8(0x80 | scalar & 0x3F))
+        default:
+            utf8.append(UInt8(0xF0 | scalar >> 18))
+            utf8.append(UInt8(0x80 | scalar >> 12 & 0x3F))
+            utf8.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+            utf8.append(UInt8(0x80 | scalar & 0x3F))
+        }
+    }
+
+    /// Four already-validated hex digits at `index`.
+    func hexValue(at index: Int) -> UInt32 {
+        var value: UInt32 = 0
+        for offset in 0..<4 {
+            let byte = bytes[index + offset]
+            let digit: UInt8 = switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            default: byte - UInt8(ascii: "A") + 10
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
+    /// Whether a validated token spells exactly `key` (no allocation; a key
+    /// with escapes is decoded first, which is rare and still correct).
+    func token(_ token: JSONStringToken, equals key: StaticString) -> Bool {
+        if token.hasEscapes { return decode(token) == key.description }
+        let count = key.utf8CodeUnitCount
+        guard token.end - token.start == count else { return false }
+        let pointer = key.utf8Start
+        for index in 0..<count where bytes[token.start + index] != pointer[index] {
+            return false
+        }
+        return true
+    }
+
+    /// Whether a validated token spells exactly `text`.
+    func token(_ token: JSONStringToken, equalsText text: String) -> Bool {
+        if token.hasEscapes { return decode(token) == text }
+        var text = text
+        return text.withUTF8 { utf8 in
+            utf8.count == token.end - token.start
+                && utf8.elementsEqual(UnsafeBufferPointer(rebasing: bytes[token.start..<token.end]))
+        }
+    }
+}
