@@ -1,0 +1,179 @@
+// One session record. The typed properties are the fields Vigil reads and
+// writes; everything else belongs to the daemon and rides along untouched.
+//
+// A record loaded from disk does not hold a parsed tree: it points at its byte
+// range in the loaded file (`Body.raw`). If it is never modified, the commit
+// copies those bytes verbatim, so untouched records come back byte-identical
+// and loading 100,000 records allocates little more than their ids. A
+// modified record is patched at commit time (SessionRecord+Writing.swift):
+// the typed properties are written over their members (in place if present,
+// appended at the end if new) and every other member is copied as it was.
+
+/// The multiplexer a session record lives in.
+public enum StoreBackend: String, Sendable, Hashable, CaseIterable {
+    /// A tmux session (`socket` names the `-L` server, if not the default).
+    case tmux
+    /// A zellij session.
+    case zellij
+    /// A herdr session.
+    case herdr
+    /// A plain pseudo-terminal: nothing survives a restart.
+    case pty
+
+    /// Whether sessions of this backend can survive the daemon's restart.
+    public var isPersistent: Bool { self != .pty }
+}
+
+/// Whether a session record is live or has been closed.
+public enum RecordStatus: String, Sendable, Hashable, CaseIterable {
+    /// The daemon considers the session live.
+    case active
+    /// The session is over; `closedAt` and `closeReason` say when and why.
+    case closed
+}
+
+/// The immutable bytes of a loaded (or just written) document, shared by every
+/// record that still points into it.
+final class StoreSource: Sendable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+}
+
+/// One entry of the store's `sessions` array.
+///
+/// Changing a typed property to a different value marks the record modified;
+/// a modified record is re-serialized on commit, an unmodified one is written
+/// back byte for byte as it was read.
+public struct SessionRecord: Sendable {
+    /// The keys the typed properties own. Setting them through
+    /// `subscript(field:)` is a programming error.
+    public static let reservedKeys: [String] = [
+        "id", "backend", "status", "backendSession", "socket", "cliId", "closedAt", "closeReason",
+    ]
+
+    /// The daemon's session id (`id`).
+    public var id: String { didSet { if id != oldValue { isModified = true } } }
+    /// The multiplexer (`backend`).
+    public var backend: StoreBackend { didSet { if backend != oldValue { isModified = true } } }
+    /// `active` or `closed` (`status`).
+    public var status: RecordStatus { didSet { if status != oldValue { isModified = true } } }
+    /// The multiplexer's own session name (`backendSession`), if recorded.
+    public var backendSession: String? { didSet { if backendSession != oldValue { isModified = true } } }
+    /// The tmux `-L` socket name (`socket`), if recorded.
+    public var socket: String? { didSet { if socket != oldValue { isModified = true } } }
+    /// The daemon's CLI id (`cliId`), if recorded.
+    public var cliId: String? { didSet { if cliId != oldValue { isModified = true } } }
+    /// When the session was closed (`closedAt`, ISO-8601 UTC), if it was.
+    ///
+    /// Read leniently: a `closedAt` that is not a string (the daemon's own
+    /// format, say) reads as nil and is kept as it is unless this is set.
+    public var closedAt: String? { didSet { if closedAt != oldValue { isModified = true } } }
+    /// Why the session was closed (`closeReason`), if it was. Read leniently,
+    /// like `closedAt`.
+    public var closeReason: String? { didSet { if closeReason != oldValue { isModified = true } } }
+
+    /// Whether anything changed since the record was loaded or last committed.
+    public internal(set) var isModified: Bool
+
+    /// Where the record's full object lives.
+    enum Body: Sendable {
+        /// Still the validated bytes `range` of `source`: an object at
+        /// document depth 3 (root object, `sessions` array, record).
+        case raw(StoreSource, Range<Int>)
+        /// A parsed (or caller-built) object.
+        case object(JSONObject)
+    }
+
+    var body: Body
+
+    /// Daemon members set through `subscript(field:)` while the body is still
+    /// raw: one entry per key with its final value (nil: remove), in the
+    /// order first set. The patcher and `baseObject` apply them.
+    var fieldEdits: [FieldEdit] = []
+
+    /// A pending change to one daemon member of a raw record.
+    struct FieldEdit: Sendable {
+        let key: String
+        var value: JSONValue?
+    }
+
+    /// Creates a new record. Its members come out in the order `id`,
+    /// `backend`, `status`, the optional fields that are set, then
+    /// `otherFields` in their order.
+    /// - Parameters:
+    ///   - otherFields: the daemon's members; reserved keys among them are
+    ///     dropped (the typed properties own those).
+    public init(
+        id: String,
+        backend: StoreBackend,
+        status: RecordStatus,
+        backendSession: String? = nil,
+        socket: String? = nil,
+        cliId: String? = nil,
+        otherFields: JSONObject = [:]
+    ) {
+        self.id = id
+        self.backend = backend
+        self.status = status
+        self.backendSession = backendSession
+        self.socket = socket
+        self.cliId = cliId
+        self.closedAt = nil
+        self.closeReason = nil
+        self.isModified = true
+        // Placeholders fix the typed members' positions at the front; their
+        // values are written from the properties at serialization time (and
+        // a string placeholder whose property is cleared later is removed).
+        var object: JSONObject = ["id": .string(""), "backend": .string(""), "status": .string("")]
+        for (key, value) in [("backendSession", backendSession), ("socket", socket), ("cliId", cliId)] where value != nil {
+            object.append(key, .string(""))
+        }
+        object.members += otherFields.members.filter { !Self.reservedKeys.contains($0.key) }
+        self.body = .object(object)
+    }
+
+    /// A record read from a store; the typed values were taken from `range`.
+    init(
+        id: String, backend: StoreBackend, status: RecordStatus,
+        backendSession: String?, socket: String?, cliId: String?,
+        closedAt: String?, closeReason: String?,
+        source: StoreSource, range: Range<Int>
+    ) {
+        self.id = id
+        self.backend = backend
+        self.status = status
+        self.backendSession = backendSession
+        self.socket = socket
+        self.cliId = cliId
+        self.closedAt = closedAt
+        self.closeReason = closeReason
+        self.isModified = false
+        self.body = .raw(source, range)
+    }
+
+    // MARK: - Closing
+
+    /// Marks the session closed: `status` becomes `closed`, and `closedAt` and
+    /// `closeReason` are set (updated in place if the record has them,
+    /// appended at the end if not).
+    ///
+    /// Closing again with the same arguments changes nothing and does not mark
+    /// the record modified; closing again with a different time or reason
+    /// updates them.
+    /// - Parameters:
+    ///   - timestamp: ISO-8601 UTC, e.g. `2026-11-25T10:00:00Z`
+    ///     (`StoreClock.nowISO8601()`).
+    ///   - reason: a short machine-readable reason, e.g. `backend-gone`.
+    public mutating func close(at timestamp: String, reason: String) {
+        status = .closed
+        closedAt = timestamp
+        closeReason = reason
+    }
+
+    /// After a commit: the record now lives at `range` of the written bytes.
+    mutating func markWritten(source: StoreSource, range: Range<Int>) {
+        body = .raw(source, range)
+        fieldEdits = []
+        isModified = false
+    }
+}

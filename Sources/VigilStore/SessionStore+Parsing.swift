@@ -1,0 +1,279 @@
+// Reading a store document.
+//
+// The loader walks the top level itself: `version` and other members are
+// built as values, but each record is only validated, with the known members
+// picked out on the way and the record's byte range remembered. Problems are
+// reported in a fixed priority so the message points at the real cause:
+// syntax errors first (the whole file is scanned), then the version (a
+// version 2 file should say "version 2", not "record 7 lacks a status"), then
+// the document's shape, then the first bad record.
+
+extension SessionStore {
+    /// Parses and validates a store document held in memory.
+    /// - Parameters:
+    ///   - bytes: the document's UTF-8 bytes.
+    ///   - path: the name used in error messages.
+    /// - Throws: `StoreError` with category `.invalidData`.
+    public init(parsing bytes: [UInt8], path: String = "<memory>") throws(StoreError) {
+        let source = StoreSource(bytes)
+        let result = source.bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONSyntaxError) -> StoreScan in
+                var reader = StoreReader(scanner: JSONScanner(buffer), source: source)
+                return try reader.readDocument()
+            }
+        }
+        let scan: StoreScan
+        switch result {
+        case .success(let value): scan = value
+        case .failure(let error):
+            throw StoreError(.invalidData, path: path, message: error.located(in: bytes).description)
+        }
+        if let problem = scan.problem {
+            throw StoreError(.invalidData, path: path, message: problem)
+        }
+        self.init(records: scan.records, otherFields: scan.otherFields)
+    }
+}
+
+/// What a scan found: the records, other members, and the most important
+/// semantic problem (nil if the document is valid).
+struct StoreScan {
+    var records: [SessionRecord] = []
+    var otherFields: JSONObject = [:]
+    var problem: String?
+}
+
+/// A known member's value as scanned.
+private enum ScannedField {
+    case absent
+    case string(String)
+    /// Not a string: the word for the message ("a number", "null").
+    case other(String)
+}
+
+/// The top-level walk over a document.
+private struct StoreReader {
+    var scanner: JSONScanner
+    let source: StoreSource
+
+    /// Semantic problems by priority; the first non-nil one is reported.
+    var versionProblem: String?
+    var shapeProblem: String?
+    var recordProblem: String?
+
+    init(scanner: JSONScanner, source: StoreSource) {
+        self.scanner = scanner
+        self.source = source
+    }
+
+    mutating func readDocument() throws(JSONSyntaxError) -> StoreScan {
+        var scan = StoreScan()
+        scanner.skipWhitespace()
+        if scanner.atEnd {
+            scan.problem = "the file is empty (expected a JSON object with \"version\" and \"sessions\")"
+            return scan
+        }
+        guard scanner.current == UInt8(ascii: "{") else {
+            // Report syntax errors first, then the wrong shape.
+            let value = try scanner.parseValue(depth: 0)
+            try scanner.expectEnd()
+            scan.problem = "the document is \(value.kindDescription), expected an object with \"version\" and \"sessions\""
+            return scan
+        }
+        var sawVersion = false
+        var sawSessions = false
+        scanner.position += 1
+        scanner.skipWhitespace()
+        if scanner.current == UInt8(ascii: "}") && !scanner.atEnd {
+            scanner.position += 1
+        } else {
+            while true {
+                scanner.skipWhitespace()
+                let key = try scanner.scanKey()
+                scanner.skipWhitespace()
+                try scanner.expect(UInt8(ascii: ":"), "':' after an object key")
+                scanner.skipWhitespace()
+                if scanner.token(key, equals: "version") {
+                    let value = try scanner.parseValue(depth: 1)
+                    if sawVersion {
+                        shapeProblem = shapeProblem ?? "duplicate key \"version\""
+                    }
+                    sawVersion = true
+                    checkVersion(value)
+                } else if scanner.token(key, equals: "sessions") {
+                    if sawSessions {
+                        shapeProblem = shapeProblem ?? "duplicate key \"sessions\""
+                    }
+                    sawSessions = true
+                    if scanner.current == UInt8(ascii: "[") && !scanner.atEnd {
+                        try readSessions(into: &scan.records)
+                    } else {
+                        let value = try scanner.parseValue(depth: 1)
+                        shapeProblem = shapeProblem ?? "\"sessions\" is \(value.kindDescription), expected an array"
+                    }
+                } else {
+                    scan.otherFields.append(scanner.decode(key), try scanner.parseValue(depth: 1))
+                }
+                scanner.skipWhitespace()
+                if try scanner.endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
+            }
+        }
+        try scanner.expectEnd()
+        if !sawVersion {
+            versionProblem = "missing \"version\" (expected \(SessionStore.currentVersion))"
+        }
+        if !sawSessions {
+            shapeProblem = shapeProblem ?? "missing \"sessions\" (expected an array of session records)"
+        }
+        scan.problem = versionProblem ?? shapeProblem ?? recordProblem
+        return scan
+    }
+
+    mutating func checkVersion(_ value: JSONValue) {
+        guard versionProblem == nil else { return }
+        guard case .number(let text) = value else {
+            versionProblem = "\"version\" is \(value.kindDescription), expected the number \(SessionStore.currentVersion)"
+            return
+        }
+        // Compared by value, so `1.0` is version 1 too; it is written back as `1`.
+        if Double(text) != Double(SessionStore.currentVersion) {
+            versionProblem = "unsupported version \(text) (this Vigil understands version \(SessionStore.currentVersion) only)"
+        }
+    }
+
+    mutating func readSessions(into records: inout [SessionRecord]) throws(JSONSyntaxError) {
+        try scanner.enter(depth: 2)
+        scanner.position += 1
+        scanner.skipWhitespace()
+        if scanner.current == UInt8(ascii: "]") && !scanner.atEnd {
+            scanner.position += 1
+            return
+        }
+        var index = 0
+        while true {
+            scanner.skipWhitespace()
+            if scanner.current == UInt8(ascii: "{") && !scanner.atEnd {
+                if let record = try readRecord(index: index) { records.append(record) }
+            } else {
+                let value = try scanner.parseValue(depth: 2)
+                recordProblem = recordProblem ?? "sessions[\(index)] is \(value.kindDescription), expected an object"
+            }
+            index += 1
+            scanner.skipWhitespace()
+            if try scanner.endOfList(close: UInt8(ascii: "]"), "',' or ']' after an array element") { return }
+        }
+    }
+
+    /// Validates one record object (cursor on its `{`), picking out the known
+    /// members. Returns nil (and notes the problem) if the record is invalid.
+    mutating func readRecord(index: Int) throws(JSONSyntaxError) -> SessionRecord? {
+        let start = scanner.position
+        try scanner.enter(depth: 3)
+        scanner.position += 1
+        var fields = [ScannedField](repeating: .absent, count: RecordKey.allCases.count)
+        var duplicate: String?
+        scanner.skipWhitespace()
+        if scanner.current == UInt8(ascii: "}") && !scanner.atEnd {
+            scanner.position += 1
+        } else {
+            while true {
+                scanner.skipWhitespace()
+                let key = try scanner.scanKey()
+                scanner.skipWhitespace()
+                try scanner.expect(UInt8(ascii: ":"), "':' after an object key")
+                scanner.skipWhitespace()
+                if let known = RecordKey.match(key, in: scanner) {
+                    if case .absent = fields[known.rawValue] {} else {
+                        duplicate = duplicate ?? known.name
+                    }
+                    if scanner.current == UInt8(ascii: "\"") && !scanner.atEnd {
+                        fields[known.rawValue] = .string(scanner.decode(try scanner.scanString()))
+                    } else {
+                        let kind = kindAtCursor()
+                        try scanner.skipValue(depth: 3)
+                        fields[known.rawValue] = .other(kind)
+                    }
+                } else {
+                    try scanner.skipValue(depth: 3)
+                }
+                scanner.skipWhitespace()
+                if try scanner.endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
+            }
+        }
+        guard recordProblem == nil else { return nil } // only the first bad record is reported
+        let range = start..<scanner.position
+        do {
+            return try makeRecord(fields, duplicate: duplicate, range: range)
+        } catch {
+            recordProblem = "sessions[\(index)]\(error.idSuffix): \(error.message)"
+            return nil
+        }
+    }
+
+    /// The kind of the value at the cursor, for messages.
+    func kindAtCursor() -> String {
+        switch scanner.current {
+        case UInt8(ascii: "{"): "an object"
+        case UInt8(ascii: "["): "an array"
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): "a boolean"
+        case UInt8(ascii: "n"): "null"
+        default: "a number"
+        }
+    }
+
+    func makeRecord(_ fields: [ScannedField], duplicate: String?, range: Range<Int>) throws(RecordProblem) -> SessionRecord {
+        var id: String?
+        if case .string(let value) = fields[RecordKey.id.rawValue] { id = value }
+        func problem(_ message: String) -> RecordProblem { RecordProblem(id: id, message: message) }
+
+        if let duplicate { throw problem("duplicate key \"\(duplicate)\"") }
+        func required(_ key: RecordKey) throws(RecordProblem) -> String {
+            switch fields[key.rawValue] {
+            case .absent: throw problem("missing \"\(key.name)\"")
+            case .other(let kind): throw problem("\"\(key.name)\" is \(kind), expected a string")
+            case .string(let value): return value
+            }
+        }
+        /// A string, or nil for absent or null; lenient keys also take nil
+        /// for any other kind.
+        func optional(_ key: RecordKey) throws(RecordProblem) -> String? {
+            switch fields[key.rawValue] {
+            case .absent: return nil
+            case .string(let value): return value
+            case .other(let kind):
+                if kind == "null" || key.isLenient { return nil }
+                throw problem("\"\(key.name)\" is \(kind), expected a string")
+            }
+        }
+        let recordID = try required(.id)
+        let backendText = try required(.backend)
+        guard let backend = StoreBackend(rawValue: backendText) else {
+            throw problem("\"backend\" is \"\(backendText)\", expected one of tmux, zellij, herdr, pty")
+        }
+        let statusText = try required(.status)
+        guard let status = RecordStatus(rawValue: statusText) else {
+            throw problem("\"status\" is \"\(statusText)\", expected one of active, closed")
+        }
+        return SessionRecord(
+            id: recordID, backend: backend, status: status,
+            backendSession: try optional(.backendSession),
+            socket: try optional(.socket),
+            cliId: try optional(.cliId),
+            closedAt: try optional(.closedAt),
+            closeReason: try optional(.closeReason),
+            source: source, range: range
+        )
+    }
+}
+
+/// A record that fails validation, with its id if it has a string one.
+private struct RecordProblem: Error {
+    let id: String?
+    let message: String
+
+    /// ` (id "abc")`, or nothing.
+    var idSuffix: String {
+        guard let id else { return "" }
+        return " (id \(JSONValue.string(id).jsonText()))"
+    }
+}

@@ -1,0 +1,47 @@
+// The loaded store document: the records in order plus the daemon's other
+// top-level members. Parsing lives in SessionStore+Parsing.swift, writing in
+// SessionStore+Writing.swift, files in StoreFile.swift.
+
+/// A session store document: `{"version": 1, "sessions": [...], ...}`.
+///
+/// Records keep their order; top-level members other than `version` and
+/// `sessions` are kept in `otherFields`, in order, and written after
+/// `sessions`.
+public struct SessionStore: Sendable {
+    /// The only document version this code understands.
+    public static let currentVersion = 1
+
+    /// The records of `sessions`, in order.
+    public var records: [SessionRecord]
+
+    /// The document's top-level members other than `version` and `sessions`,
+    /// in their original order.
+    public var otherFields: JSONObject
+
+    /// The identity of the file this was loaded from (or last committed to).
+    /// A commit refuses to overwrite a file that no longer matches, because
+    /// that would silently drop another writer's changes.
+    var origin: FileIdentity?
+
+    /// Creates a document in memory.
+    /// - Parameters:
+    ///   - records: the sessions, in order.
+    ///   - otherFields: other top-level members (`version` and `sessions`
+    ///     among them are ignored).
+    public init(records: [SessionRecord] = [], otherFields: JSONObject = [:]) {
+        self.records = records
+        self.otherFields = JSONObject(otherFields.members.filter { $0.key != "version" && $0.key != "sessions" })
+        self.origin = nil
+    }
+
+    /// How many records are modified since loading (they will be
+    /// re-serialized by the next commit; the rest are copied verbatim).
+    public var modifiedCount: Int {
+        records.reduce(0) { $0 + ($1.isModified ? 1 : 0) }
+    }
+
+    /// The index of the first record with this id, if any.
+    public func firstIndex(ofID id: String) -> Int? {
+        records.firstIndex { $0.id == id }
+    }
+}

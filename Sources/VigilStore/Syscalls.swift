@@ -1,0 +1,214 @@
+// Every system call the store makes goes through this file: it retries EINTR,
+// reads errno immediately after the failing call, and hands back a typed
+// `Errno` so the callers in StoreFile and StoreLock can turn it into a
+// `StoreError` with the path and the operation that failed.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif // canImport(Glibc)
+
+// MARK: - Errno
+
+/// A C `errno` value with the few names the store branches on.
+struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The raw `errno` value.
+    let rawValue: Int32
+
+    init(_ rawValue: Int32) { self.rawValue = rawValue }
+
+    /// `ENOENT`: no such file or directory.
+    static let noSuchFile = Errno(ENOENT)
+    /// `EINTR`: interrupted by a signal; every wrapper here retries it.
+    static let interrupted = Errno(EINTR)
+    /// `EAGAIN` / `EWOULDBLOCK`: the non-blocking `flock` found the lock taken.
+    static let wouldBlock = Errno(EWOULDBLOCK)
+    /// `EEXIST`: the name is taken (`link`, `open` with `O_EXCL`).
+    static let exists = Errno(EEXIST)
+    /// `EINVAL`: some file systems answer `fsync` on a folder with this.
+    static let invalidArgument = Errno(EINVAL)
+    /// `ESRCH`: no such process (`kill(pid, 0)`).
+    static let noSuchProcess = Errno(ESRCH)
+
+    /// The value of `errno` right now. Call it before anything else can
+    /// overwrite errno (a `free`, a Swift allocation).
+    static var current: Errno { Errno(errno) }
+
+    /// `strerror` text, e.g. "Permission denied".
+    var description: String {
+        guard let text = strerror(rawValue) else { return "errno \(rawValue)" }
+        return String(cString: text)
+    }
+}
+
+// MARK: - Retry helper
+
+/// Runs `body` until it returns something other than -1 with `EINTR`; -1 with
+/// any other errno becomes `.failure`.
+@inline(__always)
+func valueOrErrno<I: FixedWidthInteger>(_ body: () -> I) -> Result<I, Errno> {
+    while true {
+        let result = body()
+        if result != -1 { return .success(result) }
+        let error = Errno.current
+        if error != .interrupted { return .failure(error) }
+    }
+}
+
+// MARK: - Wrappers
+
+// Named after swift-system's `system_open` & co. so that no wrapper shadows
+// the libc function it calls.
+
+/// `open(2)`. Always adds `O_CLOEXEC`: a child spawned by another thread of the
+/// embedding program must not inherit the store or its lock (an inherited lock
+/// descriptor would keep the lock alive in the child after we release it).
+func system_open(_ path: String, _ flags: Int32, mode: UInt32 = 0) -> Result<Int32, Errno> {
+    valueOrErrno { open(path, flags | O_CLOEXEC, mode_t(mode)) }
+}
+
+/// `close(2)`. Not retried on EINTR: on Linux the descriptor is gone whatever
+/// close returns, and a retry could close a descriptor another thread has
+/// just been given.
+func system_close(_ fd: Int32) -> Result<Void, Errno> {
+    close(fd) == -1 ? .failure(.current) : .success(())
+}
+
+/// `fstat(2)`.
+func system_fstat(_ fd: Int32) -> Result<stat, Errno> {
+    var info = stat()
+    return valueOrErrno { fstat(fd, &info) }.map { _ in info }
+}
+
+/// `stat(2)` (follows symbolic links).
+func system_stat(_ path: String) -> Result<stat, Errno> {
+    var info = stat()
+    return valueOrErrno { stat(path, &info) }.map { _ in info }
+}
+
+/// `lstat(2)` (does not follow a final symbolic link).
+func system_lstat(_ path: String) -> Result<stat, Errno> {
+    var info = stat()
+    return valueOrErrno { lstat(path, &info) }.map { _ in info }
+}
+
+/// `read(2)` into `buffer`; returns the byte count, 0 at end of file.
+func system_read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+    valueOrErrno { read(fd, buffer.baseAddress, buffer.count) }
+}
+
+/// Writes all of `bytes` with `write(2)`, looping over short writes. A large
+/// buffer goes out in few big calls (Linux caps one call just under 2 GiB).
+func system_writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Result<Void, Errno> {
+    var offset = 0
+    while offset < bytes.count {
+        let chunk = min(bytes.count - offset, 1 << 30)
+        switch valueOrErrno({ write(fd, bytes.baseAddress! + offset, chunk) }) {
+        case .success(let written): offset += written
+        case .failure(let error): return .failure(error)
+        }
+    }
+    return .success(())
+}
+
+/// `fsync(2)`.
+func system_fsync(_ fd: Int32) -> Result<Void, Errno> {
+    valueOrErrno { fsync(fd) }.map { _ in () }
+}
+
+/// `fchmod(2)`.
+func system_fchmod(_ fd: Int32, _ mode: UInt32) -> Result<Void, Errno> {
+    valueOrErrno { fchmod(fd, mode_t(mode)) }.map { _ in () }
+}
+
+/// `fchown(2)`.
+func system_fchown(_ fd: Int32, _ owner: uid_t, _ group: gid_t) -> Result<Void, Errno> {
+    valueOrErrno { fchown(fd, owner, group) }.map { _ in () }
+}
+
+/// `rename(2)`: atomic replacement of `to` within one file system.
+func system_rename(_ from: String, _ to: String) -> Result<Void, Errno> {
+    valueOrErrno { rename(from, to) }.map { _ in () }
+}
+
+/// `link(2)`: atomic "create `to` only if it does not exist yet".
+func system_link(_ from: String, _ to: String) -> Result<Void, Errno> {
+    valueOrErrno { link(from, to) }.map { _ in () }
+}
+
+/// `unlink(2)`.
+func system_unlink(_ path: String) -> Result<Void, Errno> {
+    valueOrErrno { unlink(path) }.map { _ in () }
+}
+
+/// `flock(2)`.
+func system_flock(_ fd: Int32, _ operation: Int32) -> Result<Void, Errno> {
+    valueOrErrno { flock(fd, operation) }.map { _ in () }
+}
+
+/// `ftruncate(2)`.
+func system_ftruncate(_ fd: Int32, _ length: Int) -> Result<Void, Errno> {
+    valueOrErrno { ftruncate(fd, off_t(length)) }.map { _ in () }
+}
+
+/// `pwrite(2)` of all of `bytes` at `offset` (small writes only: the lock
+/// file's holder pid).
+func system_pwrite(_ fd: Int32, _ bytes: [UInt8], at offset: Int) -> Result<Void, Errno> {
+    bytes.withUnsafeBytes { raw in
+        valueOrErrno { pwrite(fd, raw.baseAddress, raw.count, off_t(offset)) }.map { _ in () }
+    }
+}
+
+/// `realpath(3)`: the canonical absolute path with every link resolved.
+func system_realpath(_ path: String) -> Result<String, Errno> {
+    guard let resolved = realpath(path, nil) else { return .failure(.current) }
+    defer { free(resolved) }
+    return .success(String(cString: resolved))
+}
+
+/// `kill(pid, 0)`: whether a process with this id exists. A process we may
+/// not signal (EPERM) exists.
+func system_processExists(_ pid: pid_t) -> Bool {
+    kill(pid, 0) == 0 || Errno.current != .noSuchProcess
+}
+
+/// `getpid(2)`.
+func system_getpid() -> pid_t { getpid() }
+
+/// `getegid(2)`.
+func system_getegid() -> gid_t { getegid() }
+
+/// `geteuid(2)`.
+func system_geteuid() -> uid_t { geteuid() }
+
+/// `nanosleep(2)` for `duration`, resumed after signals.
+func system_sleep(_ duration: Duration) {
+    let (seconds, attoseconds) = duration.components
+    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) == -1 && errno == EINTR {
+        request = remaining
+    }
+}
+
+/// The names in folder `path` (without "." and ".."), with `opendir(3)`.
+func system_listFolder(_ path: String) -> Result<[String], Errno> {
+    guard let dir = opendir(path) else { return .failure(.current) }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return .success(names)
+}
+
+/// `clock_gettime(2)` for `clock`, as (seconds, nanoseconds).
+func system_clockTime(_ clock: clockid_t) -> (seconds: Int, nanoseconds: Int) {
+    var now = timespec()
+    clock_gettime(clock, &now)
+    return (Int(now.tv_sec), Int(now.tv_nsec))
+}
