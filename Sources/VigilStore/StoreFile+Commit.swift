@@ -1,0 +1,216 @@
+// Atomic, durable replacement of the store.
+//
+// The protocol, and why each step is there:
+// 1. Resolve a symlinked store path with realpath and write into the target's
+//    folder: renaming over the link would replace the link with a regular
+//    file and leave its target stale. The caller is told (a notice).
+// 2. Refuse if the file is not the one we loaded (device, inode, size,
+//    mtime): someone else wrote it meanwhile and replacing it would lose
+//    their change.
+// 3. Write the whole document into `.<name>.vigil-tmp-<pid>-<random>` in the
+//    same folder (rename is only atomic within one file system), created
+//    O_EXCL|O_NOFOLLOW so we never write through a planted link. Give it the
+//    old file's owner (best effort; only root can) and permissions before
+//    any content lands in it, so the store is never briefly readable by
+//    more people than before.
+// 4. fsync the temporary file, then rename it over the store: without the
+//    fsync, a crash after the rename can leave a renamed but empty file on
+//    ext4/xfs (the rename reaches the journal before the data).
+// 5. fsync the folder, so the rename itself survives a power loss.
+// A kill -9 at any instant leaves the old store (before step 4's rename) or
+// the new one (after); at worst a temporary file is left behind, and the next
+// commit removes it once its writer is gone. On any failure before the
+// rename the temporary file is removed and the store is untouched.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif // canImport(Glibc)
+
+/// A step at which a test makes a commit fail, to check the cleanup.
+enum CommitFault: Sendable, Equatable {
+    /// After the temporary file was created, before anything was written.
+    case afterCreatingTemporary
+    /// After half of the document was written to the temporary file.
+    case duringWrite
+    /// After the temporary file was synced, before the rename.
+    case beforeRename
+    /// After the rename, as if syncing the folder failed.
+    case afterRename
+}
+
+extension StoreFile {
+    /// Atomically and durably replaces the store with `store`'s document.
+    ///
+    /// Unmodified records are copied from the loaded bytes, modified ones are
+    /// re-serialized; the whole document goes out in one buffer. On success
+    /// `store` is updated to match the file: no record is modified any more,
+    /// and a later commit compares against the file just written.
+    /// - Parameters:
+    ///   - store: the document to write; loaded from this file (or new).
+    ///   - lock: this store's lock, held by the caller.
+    ///   - notice: told when the path is a symlink (the target is written),
+    ///     and about stale temporary files removed.
+    /// - Throws: `.locked` if the file changed (or vanished) since `store`
+    ///   was loaded; `.cannotWrite` if the folder or file cannot be written
+    ///   (then the store is untouched and no temporary file is left);
+    ///   `.notFound` if the store's folder, or a symlink's target, is gone.
+    ///   A `.cannotWrite` whose message says "the new document is in place"
+    ///   means the rename happened but the folder sync failed.
+    public func commit(
+        _ store: inout SessionStore,
+        holding lock: borrowing StoreLock,
+        notice: (StoreNotice) -> Void = { _ in }
+    ) throws(StoreError) {
+        precondition(lock.lockPath == lockPath, "commit to \(path) while holding \(lock.lockPath)")
+        let location = try resolveTarget(notice: notice)
+        let current: FileIdentity?
+        switch system_stat(location.target) {
+        case .success(let info): current = FileIdentity(info)
+        case .failure(let error) where error == .noSuchFile: current = nil
+        case .failure(let error): throw StoreError.system(error, path: path, doing: "cannot stat")
+        }
+        if let origin = store.origin {
+            guard let current else {
+                throw StoreError(.locked, path: path, message: "was removed since it was loaded; nothing written")
+            }
+            guard current.sameContent(as: origin) else {
+                throw StoreError(.locked, path: path, message: "changed on disk since it was loaded (another writer?); nothing written, load it again")
+            }
+        }
+        if let current, !current.isRegularFile {
+            throw StoreError(.cannotWrite, path: path, message: "not a regular file")
+        }
+        removeStaleTemporaries(in: location, notice: notice)
+
+        let (bytes, ranges) = store.serializedWithRanges()
+        let temporary = try writeTemporary(
+            bytes, in: location,
+            permissions: current?.permissions ?? 0o600,
+            owner: current.map { ($0.owner, $0.group) }
+        )
+        if injectedFault == .beforeRename {
+            _ = system_unlink(temporary.path)
+            throw StoreError.system(Errno(EIO), path: path, doing: "cannot write (injected before rename)")
+        }
+        if case .failure(let error) = system_rename(temporary.path, location.target) {
+            _ = system_unlink(temporary.path)
+            throw StoreError.system(error, path: path, doing: "cannot replace \(location.target)")
+        }
+        store.adopt(written: bytes, ranges: ranges)
+        store.origin = temporary.identity
+        if injectedFault == .afterRename {
+            throw StoreError(.cannotWrite, path: path, message: "the new document is in place, but syncing its folder failed (injected)", underlyingErrno: EIO)
+        }
+        try syncFolder(location.folder)
+    }
+
+    /// The file to write: the store itself, or the target of a symlink.
+    func resolveTarget(notice: (StoreNotice) -> Void) throws(StoreError) -> StoreLocation {
+        guard case .success(let info) = system_lstat(path), FileIdentity(info).isSymbolicLink else {
+            return StoreLocation(target: path)
+        }
+        switch system_realpath(path) {
+        case .success(let target):
+            notice(.writingSymlinkTarget(link: path, target: target))
+            return StoreLocation(target: target)
+        case .failure(let error):
+            throw StoreError.system(error, path: path, doing: "is a symlink that cannot be resolved")
+        }
+    }
+
+    /// Writes `bytes` into a new temporary file beside the store, synced and
+    /// closed. On failure nothing is left behind.
+    /// - Returns: the temporary path and the identity of what was written.
+    func writeTemporary(
+        _ bytes: [UInt8],
+        in location: StoreLocation,
+        permissions: UInt32,
+        owner: (uid_t, gid_t)?
+    ) throws(StoreError) -> (path: String, identity: FileIdentity) {
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let temporary = location.folder + "/" + location.temporaryPrefix + "\(system_getpid())-" + suffix
+        let descriptor: Int32
+        switch system_open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY, mode: 0o600) {
+        case .success(let fd): descriptor = fd
+        case .failure(let error):
+            throw StoreError.system(error, path: path, doing: "cannot create a temporary file in \(location.folder)")
+        }
+        func fail(_ error: Errno, _ what: String) -> StoreError {
+            _ = system_close(descriptor)
+            _ = system_unlink(temporary)
+            return StoreError.system(error, path: path, doing: what)
+        }
+
+        // Owner first: chown clears set-id bits, and a fchmod after it puts
+        // the exact old permissions back. Only root may give a file away, so
+        // EPERM is expected for everyone else (their files are theirs anyway).
+        if let (user, group) = owner, user != system_geteuid() || group != system_getegid() {
+            if case .failure(let error) = system_fchown(descriptor, user, group), error != Errno(EPERM) {
+                throw fail(error, "cannot set the owner of \(temporary)")
+            }
+        }
+        if case .failure(let error) = system_fchmod(descriptor, permissions) {
+            throw fail(error, "cannot set the mode of \(temporary)")
+        }
+        if injectedFault == .afterCreatingTemporary {
+            throw fail(Errno(ENOSPC), "cannot write \(temporary) (injected)")
+        }
+        let written: Result<Void, Errno> = bytes.withUnsafeBytes { raw in
+            if injectedFault == .duringWrite {
+                _ = system_writeAll(descriptor, UnsafeRawBufferPointer(rebasing: raw[..<(raw.count / 2)]))
+                return .failure(Errno(ENOSPC))
+            }
+            return system_writeAll(descriptor, raw)
+        }
+        if case .failure(let error) = written { throw fail(error, "cannot write \(temporary)") }
+        if case .failure(let error) = system_fsync(descriptor) { throw fail(error, "cannot sync \(temporary)") }
+        let identity: FileIdentity
+        switch system_fstat(descriptor) {
+        case .success(let info): identity = FileIdentity(info)
+        case .failure(let error): throw fail(error, "cannot stat \(temporary)")
+        }
+        // close can report a deferred write error (NFS); a file we cannot
+        // vouch for must not replace the store.
+        if case .failure(let error) = system_close(descriptor) {
+            _ = system_unlink(temporary)
+            throw StoreError.system(error, path: path, doing: "cannot close \(temporary)")
+        }
+        return (temporary, identity)
+    }
+
+    /// fsyncs a folder so a rename or link in it is durable.
+    func syncFolder(_ folder: String) throws(StoreError) {
+        let descriptor: Int32
+        switch system_open(folder, O_RDONLY | O_DIRECTORY) {
+        case .success(let fd): descriptor = fd
+        case .failure(let error):
+            throw StoreError.system(error, path: path, doing: "the new document is in place, but its folder cannot be opened to sync it")
+        }
+        defer { _ = system_close(descriptor) }
+        // Some file systems cannot fsync a folder and say EINVAL; there is
+        // nothing more we can do for durability there, and it is not a failure.
+        if case .failure(let error) = system_fsync(descriptor), error != .invalidArgument {
+            throw StoreError.system(error, path: path, doing: "the new document is in place, but syncing its folder failed")
+        }
+    }
+
+    /// Removes this store's temporary files whose writer process is gone
+    /// (left by a kill -9 or power loss mid-write). Files of live processes,
+    /// and of our own, are left alone; errors are ignored.
+    func removeStaleTemporaries(in location: StoreLocation, notice: (StoreNotice) -> Void) {
+        guard case .success(let names) = system_listFolder(location.folder) else { return }
+        let prefix = location.temporaryPrefix
+        let ownPID = system_getpid()
+        for name in names where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0,
+                  pid != ownPID, !system_processExists(pid) else { continue }
+            let stale = location.folder + "/" + name
+            if case .success = system_unlink(stale) {
+                notice(.removedStaleTemporary(path: stale))
+            }
+        }
+    }
+}

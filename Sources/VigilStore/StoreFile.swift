@@ -1,0 +1,203 @@
+// The store on disk: reading it, creating it. Writing is in
+// StoreFile+Commit.swift, locking in StoreLock.swift.
+//
+// Reading is one open, one fstat and one read into a buffer of the file's
+// size; the document is parsed from that buffer and records keep pointing
+// into it (see SessionRecord), so the file is read once and never copied.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif // canImport(Glibc)
+
+/// A session store file: `load`, `lock`, `commit`.
+///
+/// The usual sequence for a writer:
+///
+///     let file = StoreFile(path: path)
+///     let lock = try file.lock(timeout: .seconds(5))
+///     var store = try file.load()
+///     store.records[0].close(at: StoreClock.nowISO8601(), reason: "backend-gone")
+///     try file.commit(&store, holding: lock)
+///     lock.release()
+public struct StoreFile: Sendable {
+    /// The store's path as given (may be relative, may be a symbolic link).
+    public let path: String
+
+    /// A failure to inject into the next commit (tests only).
+    var injectedFault: CommitFault?
+
+    /// Names a store file; nothing is touched until `load`, `lock` or `commit`.
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// The lock file beside the store: `<path>.lock`.
+    ///
+    /// It sits beside the path as given, even when that is a symlink, so
+    /// every Vigil that names the store by the same path meets the same lock.
+    public var lockPath: String { path + ".lock" }
+
+    /// What a commit to this path would tell the user, found now (so a CLI
+    /// can say it before the work starts): a symlinked store, whose target is
+    /// written instead of the link. Commit reports it again through its
+    /// `notice` callback.
+    public var notices: [StoreNotice] {
+        guard case .success(let info) = system_lstat(path), FileIdentity(info).isSymbolicLink,
+              case .success(let target) = system_realpath(path) else { return [] }
+        return [.writingSymlinkTarget(link: path, target: target)]
+    }
+
+    // MARK: - Loading
+
+    /// Reads and validates the store.
+    ///
+    /// - Parameters:
+    ///   - createIfMissing: if the store does not exist, create an empty
+    ///     document (`{"version": 1, "sessions": []}`, mode 0600) atomically
+    ///     and return it. Creation never replaces a store that appears
+    ///     meanwhile, and never creates a file through a dangling symlink.
+    ///   - notice: told about a store created here.
+    /// - Returns: the document, remembering which file version it came from.
+    /// - Throws: `.notFound` if the store is missing (and not to be created);
+    ///   `.invalidData` if it is not a valid store (the file is untouched);
+    ///   `.cannotWrite` if it cannot be read or created.
+    public func load(
+        createIfMissing: Bool = false,
+        notice: (StoreNotice) -> Void = { _ in }
+    ) throws(StoreError) -> SessionStore {
+        switch readDocument() {
+        case .success(let (bytes, identity)):
+            var store = try SessionStore(parsing: bytes, path: path)
+            store.origin = identity
+            return store
+        case .failure(let error) where error.category == .notFound && createIfMissing:
+            return try create(notice: notice)
+        case .failure(let error):
+            throw error
+        }
+    }
+
+    /// The whole file in one buffer, with the identity it had when opened.
+    func readDocument() -> Result<([UInt8], FileIdentity), StoreError> {
+        let descriptor: Int32
+        switch system_open(path, O_RDONLY | O_NOCTTY) {
+        case .success(let fd): descriptor = fd
+        case .failure(let error) where error == .noSuchFile:
+            return .failure(StoreError(.notFound, path: path, message: "no such file", underlyingErrno: error.rawValue))
+        case .failure(let error):
+            return .failure(.system(error, path: path, doing: "cannot open"))
+        }
+        defer { _ = system_close(descriptor) }
+
+        let identity: FileIdentity
+        switch system_fstat(descriptor) {
+        case .success(let info): identity = FileIdentity(info)
+        case .failure(let error): return .failure(.system(error, path: path, doing: "cannot stat"))
+        }
+        guard identity.isRegularFile else {
+            return .failure(StoreError(.cannotWrite, path: path, message: "not a regular file"))
+        }
+
+        switch Self.readToEnd(descriptor, expectedSize: identity.size) {
+        case .success(let bytes): return .success((bytes, identity))
+        case .failure(let error): return .failure(.system(error, path: path, doing: "cannot read"))
+        }
+    }
+
+    /// Reads until end of file into one buffer sized from fstat. The extra
+    /// byte detects a file that grew since fstat; then reading goes on in
+    /// chunks (and the identity check at commit time notices the change).
+    static func readToEnd(_ descriptor: Int32, expectedSize: Int) -> Result<[UInt8], Errno> {
+        var failure: Errno?
+        var reachedEnd = false
+        var bytes = [UInt8](unsafeUninitializedCapacity: expectedSize + 1) { buffer, count in
+            count = 0
+            while count < buffer.count {
+                let rest = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[count...]))
+                switch system_read(descriptor, rest) {
+                case .success(0): reachedEnd = true; return
+                case .success(let read): count += read
+                case .failure(let error): failure = error; return
+                }
+            }
+        }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while failure == nil && !reachedEnd {
+            let result = chunk.withUnsafeMutableBytes { system_read(descriptor, $0) }
+            switch result {
+            case .success(0): reachedEnd = true
+            case .success(let read): bytes.append(contentsOf: chunk[..<read])
+            case .failure(let error): failure = error
+            }
+        }
+        if let failure { return .failure(failure) }
+        return .success(bytes)
+    }
+
+    // MARK: - Creating
+
+    /// Writes an empty store where none exists, without ever replacing one:
+    /// the temporary file is hard-linked to the store name (`link` fails if
+    /// the name exists) rather than renamed over it.
+    func create(notice: (StoreNotice) -> Void) throws(StoreError) -> SessionStore {
+        // A dangling symlink reads as "no such file"; creating through it
+        // would put the store wherever the link points, silently.
+        if case .success(let info) = system_lstat(path), FileIdentity(info).isSymbolicLink {
+            throw StoreError(.notFound, path: path, message: "is a symlink to a file that does not exist; not creating a store through it")
+        }
+        var store = SessionStore()
+        let bytes = store.serialized()
+        let location = StoreLocation(target: path)
+        let temporary = try writeTemporary(bytes, in: location, permissions: 0o600, owner: nil)
+        switch system_link(temporary.path, path) {
+        case .success:
+            _ = system_unlink(temporary.path)
+        case .failure(let error) where error == .exists:
+            // Someone created it first: theirs wins, read it.
+            _ = system_unlink(temporary.path)
+            return try load(createIfMissing: false)
+        case .failure(let error) where error == Errno(EPERM) || error == Errno(ENOTSUP) || error == Errno(ENOSYS) || error == Errno(EOPNOTSUPP):
+            // No hard links on this file system (vfat, some FUSE): fall back
+            // to rename, which could replace a store created in the last
+            // microseconds; the caller's lock is what prevents that.
+            if case .failure(let renameError) = system_rename(temporary.path, path) {
+                _ = system_unlink(temporary.path)
+                throw StoreError.system(renameError, path: path, doing: "cannot create")
+            }
+        case .failure(let error):
+            _ = system_unlink(temporary.path)
+            throw StoreError.system(error, path: path, doing: "cannot create")
+        }
+        try syncFolder(location.folder)
+        store.origin = temporary.identity
+        notice(.created(path: path))
+        return store
+    }
+}
+
+/// Where a store's bytes go: the real file (after resolving a symlink), its
+/// folder and its name.
+struct StoreLocation {
+    let target: String
+    let folder: String
+    let name: String
+
+    init(target: String) {
+        self.target = target
+        if let slash = target.lastIndex(of: "/") {
+            let folder = String(target[..<slash])
+            self.folder = folder.isEmpty ? "/" : folder
+            self.name = String(target[target.index(after: slash)...])
+        } else {
+            self.folder = "."
+            self.name = target
+        }
+    }
+
+    /// The prefix of every temporary file for this store:
+    /// `.<name>.vigil-tmp-`. The leading dot keeps it out of plain `ls` and
+    /// out of globs like `*.json`.
+    var temporaryPrefix: String { "." + name + ".vigil-tmp-" }
+}
