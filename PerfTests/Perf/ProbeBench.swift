@@ -23,20 +23,18 @@ struct ProbeBench: Benchmark {
             ? "Per-probe cost, serial: tmux has-session -t =NAME"
             : "Per-probe cost, serial: /bin/true (spawn overhead without tmux's work)"
     }
-    var defaultRounds: (full: Int, quick: Int) { (full: 30, quick: 8) }
+    /// Many short rounds rather than a few long ones: on a shared machine
+    /// load arrives in bursts of tens of milliseconds, and only a round that
+    /// is shorter than a burst puts both sides of a ratio inside it.
+    var defaultRounds: (full: Int, quick: Int) { (full: 300, quick: 80) }
     var needsTmux: Bool { program == .tmuxHasSession }
 
     /// The package's target: each Vigil probe within this factor of the floor.
     static let targetRatio = 1.10
 
-    /// Probes per contender per round: enough that the clock and the batch
-    /// overhead vanish (a round of tmux probes lasts well over 10 ms).
-    private func batch(quick: Bool) -> Int {
-        switch program {
-        case .tmuxHasSession: return quick ? 10 : 20
-        case .binTrue: return quick ? 20 : 40
-        }
-    }
+    /// Probes per contender per round: a batch of 2-4 ms, long enough that
+    /// reading the clock around it vanishes, short enough to interleave finely.
+    private var batch: Int { program == .tmuxHasSession ? 2 : 4 }
 
     func run(in context: BenchContext) async throws -> FigureResult {
         let executable: String
@@ -53,7 +51,6 @@ struct ProbeBench: Benchmark {
             arguments = []
             absolutePath = "/bin/true"
         }
-        let batch = batch(quick: context.options.quick)
         let rounds = context.rounds(for: self)
         let entries = context.environment.entries
         let command = context.probeCommand(executable, arguments)
@@ -106,7 +103,8 @@ struct ProbeBench: Benchmark {
         }
         result.notes.append("Vigil probe shape: stdoutLimit 0, stderr captured (4 KiB cap), "
             + "environment built once via Environment.inherited(removing: [\"TMUX\", \"TMUX_PANE\"]), "
-            + "\(spawner.waitStrategy) wait strategy; the floor and Foundation.Process get the same environment.")
+            + "wait strategy \(spawner.waitStrategy) (pidfd \(pidfdSupported() ? "available" : "unavailable")); "
+            + "the floor and Foundation.Process get the same environment.")
         if program == .tmuxHasSession {
             result.notes.append("Vigil and the floor run `tmux` via posix_spawnp's PATH search; "
                 + "Foundation.Process needs an absolute path (\(absolutePath)).")
