@@ -1,49 +1,412 @@
-// Figures 5 and 6: the restore orchestrator (Sources/VigilRestore).
+// Figures 5 and 6: the restore orchestrator at scale, beside the baseline the
+// field uses today.
 //
-// TODO(figures 5-6): placeholders until `Restorer` settles. They appear in
-// the table and the JSON as "TODO" and are selected by `--filter restore`
-// (or `--filter 5`, `--filter 6`). To fill one in:
-//
-//   1. `import VigilRestore` (and VigilStore/VigilBackends as needed) here;
-//      the Perf target already depends on them.
-//   2. Rename `id`/`title`, set `defaultRounds` (full, quick): `--quick` must
-//      keep the whole perf run under 60 s, so a quick figure gets ~5 s.
-//   3. Replace the body of `run(in:)`. What the harness gives you:
-//      - `context.rounds(for: self)`: the rounds to run (respects --rounds/--quick);
-//      - `interleave([Contender], rounds:progress:)` (Harness.swift): A/B
-//        rounds with a warm-up, one sample per contender per round; build a
-//        `Contender` from a closure that runs a batch and returns ns per op;
-//      - `pairedRatios(a, b)` + `Summary` (Stats.swift) for ratio rows;
-//      - `context.spawner` (shared reactor), `context.environment`,
-//        `context.probeCommand(...)`, and `context.tmux` when `needsTmux`
-//        is true (a private server, session `perf`, killed at exit);
-//      - `ProcSampler`, `zombieChildren()` (ProcSampler.swift) for peaks and leaks.
-//   4. Fill `FigureResult`: `method`, `rows`, `ratios`, `targets` (with
-//      met/MISSED) and `notes`; the table and JSON render them unchanged.
+// Each restore runs in a child process (this same binary, re-run with the
+// hidden subcommand `__restore-child`), so that its peak RSS is its own and
+// not the benchmark's, and so that each run starts cold like a restarted
+// daemon. The store is written afresh before every run (not timed).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CPerfFloor
+import Synchronization
+import VigilBackends
+import VigilCore
+import VigilRestore
+import VigilStore
 
-/// Figure 5: TODO, a restore-orchestrator figure (see the note at the top).
-struct RestoreFigure5: Benchmark {
-    var number: Int { 5 }
-    var id: String { "restore-5" }
-    var title: String { "Restore orchestrator (figure 5)" }
-    var defaultRounds: (full: Int, quick: Int) { (full: 10, quick: 3) }
+// MARK: - What one child run measured
 
-    func run(in context: BenchContext) async throws -> FigureResult {
-        .todo(self, "waiting for the restore orchestrator (Sources/VigilRestore); hook in PerfTests/Perf/RestoreBench.swift")
+/// The line a child prints, parsed.
+struct RestoreRun: Sendable {
+    /// Nanoseconds from the start of the restore to the committed store
+    /// (for a capped baseline: to where it stopped).
+    var elapsedNs: Double
+    /// Peak resident set of the child, bytes.
+    var peakRSS: Double
+    /// Records the run got through (all of them unless a baseline was capped).
+    var processed: Int
+    /// Records in the store.
+    var records: Int
+    /// Multiplexer processes spawned (listing calls for Vigil, one per record for the baseline).
+    var spawns: Int
+    /// Records closed.
+    var closes: Int
+
+    /// Elapsed time for the whole store: measured, or extrapolated linearly
+    /// from the records processed when the run was capped.
+    var fullStoreNs: Double { processed >= records ? elapsedNs : elapsedNs * Double(records) / Double(max(1, processed)) }
+    var capped: Bool { processed < records }
+
+    init(line: String) throws {
+        var fields: [String: Double] = [:]
+        for part in line.split(separator: " ") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            if kv.count == 2, let v = Double(kv[1]) { fields[String(kv[0])] = v }
+        }
+        guard let e = fields["elapsed_ns"], let r = fields["rss_kb"], let p = fields["processed"], let n = fields["records"],
+              let s = fields["spawns"], let c = fields["closes"] else {
+            throw BenchError("restore child printed no result: \(line)")
+        }
+        elapsedNs = e
+        peakRSS = r * 1024
+        processed = Int(p)
+        records = Int(n)
+        spawns = Int(s)
+        closes = Int(c)
     }
 }
 
-/// Figure 6: TODO, a restore-orchestrator figure (see the note at the top).
-struct RestoreFigure6: Benchmark {
-    var number: Int { 6 }
-    var id: String { "restore-6" }
-    var title: String { "Restore orchestrator (figure 6)" }
-    var defaultRounds: (full: Int, quick: Int) { (full: 10, quick: 3) }
+/// Results of figure 5, kept for figure 6 (which measures itself when run alone).
+final class RestoreMeasurements: Sendable {
+    let runs = Mutex<[String: [RestoreRun]]>([:])
+    static func key(_ mode: String, _ size: Int) -> String { "\(mode)-\(size)" }
+}
+
+let restoreMeasurements = RestoreMeasurements()
+
+// MARK: - The workload
+
+/// A store of `size` tmux records on `socket`, 1% alive (id index % 100 == 0),
+/// each about 250 bytes with nested fields that belong to the daemon.
+func restoreStore(size: Int, socket: String) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(size * 260 + 64)
+    out.append(contentsOf: "{\"version\": 1, \"sessions\": [\n".utf8)
+    for i in 0..<size {
+        let id = restoreID(i)
+        var line = "{\"id\": \"\(id)\", \"backend\": \"tmux\", \"status\": \"active\", \"socket\": \"\(socket)\", "
+        line += "\"cliId\": \"claude\", \"chatId\": \(100000 + i), \"createdAt\": \"2026-11-20T08:00:00Z\", "
+        line += "\"daemon\": {\"user\": \"u\(i % 977)\", \"cwd\": \"/home/agents/project-\(i % 53)\", \"flags\": [true, 1.5, null]}}"
+        out.append(contentsOf: line.utf8)
+        out.append(contentsOf: (i + 1 < size ? ",\n" : "\n").utf8)
+    }
+    out.append(contentsOf: "]}\n".utf8)
+    return out
+}
+
+/// Record ids: 8 hex digits (so the session name `bmx-` + 8 is unique) and a suffix.
+func restoreID(_ i: Int) -> String {
+    let hex = String(i, radix: 16)
+    return String(repeating: "0", count: max(0, 8 - hex.count)) + hex + "-4e1f-perf"
+}
+
+/// Creates the live 1% of `size` on the private server, 100 per tmux call.
+func createLiveSessions(upTo size: Int, tmux: TmuxServer, context: BenchContext) throws {
+    let naming = SessionNaming()
+    var batch: [String] = []
+    func flush() throws {
+        guard !batch.isEmpty else { return }
+        let o = context.spawner.runSynchronously(Command(tmux.path, arguments: ["-L", tmux.socketName] + batch,
+                                                         environment: context.environment, timeout: .seconds(60)))
+        guard o.termination == .exited(0) else {
+            throw BenchError("creating restore sessions: \(o.failureReason(program: "tmux", timeout: .seconds(60)))")
+        }
+        batch.removeAll()
+    }
+    for i in stride(from: 0, to: size, by: 100) {
+        if !batch.isEmpty { batch.append(";") }
+        batch += ["new-session", "-d", "-s", naming.name(forID: restoreID(i)), "sleep", "86400"]
+        if batch.count > 600 { try flush() }
+    }
+    try flush()
+}
+
+/// Runs one restore in a child process and parses what it printed.
+func runRestoreChild(mode: String, store: String, size: Int, budgetMs: Int, tmux: TmuxServer, context: BenchContext) throws -> RestoreRun {
+    let selfPath = "/proc/self/exe"
+    var command = Command(selfPath, arguments: ["__restore-child", mode, store, tmux.path, String(budgetMs)],
+                          environment: context.environment, timeout: .seconds(600))
+    command.argv0 = "perf"
+    command.stdoutLimit = 4096
+    let o = context.spawner.runSynchronously(command)
+    guard o.termination == .exited(0) else {
+        throw BenchError("restore child (\(mode), \(size)): \(o.failureReason(program: "perf __restore-child", timeout: .seconds(600)))")
+    }
+    return try RestoreRun(line: Outcome.firstLine(of: o.stdout.text))
+}
+
+func writeStoreFile(_ path: String, _ bytes: [UInt8]) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw BenchError("cannot write \(path): errno \(errno)") }
+    defer { close(fd) }
+    var off = 0
+    while off < bytes.count {
+        let n = bytes[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { if errno == EINTR { continue }; throw BenchError("write \(path): errno \(errno)") }
+        off += n
+    }
+}
+
+/// Measures every size in interleaved rounds (Vigil, baseline, next size ...).
+func measureRestore(sizes: [Int], rounds: Int, budgetMs: Int, context: BenchContext, label: String) async throws -> [String: [RestoreRun]] {
+    guard let tmux = context.tmux else { throw BenchError("restore figures need the private tmux server") }
+    try createLiveSessions(upTo: sizes.max() ?? 0, tmux: tmux, context: context)
+    var template = Array("/tmp/vigil-perf-restore-XXXXXX".utf8CString)
+    guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw BenchError("mkdtemp failed") }
+    let dir = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    defer {
+        for size in sizes { unlink("\(dir)/store-\(size).json"); unlink("\(dir)/store-\(size).json.lock") }
+        rmdir(dir)
+    }
+    var stores: [Int: [UInt8]] = [:]
+    for size in sizes { stores[size] = restoreStore(size: size, socket: tmux.socketName) }
+
+    var runs: [String: [RestoreRun]] = [:]
+    for round in 0..<rounds {
+        for size in sizes {
+            for mode in ["vigil", "baseline"] {
+                progressLine("\(label): round \(round + 1)/\(rounds), \(mode) \(size) records")
+                let path = "\(dir)/store-\(size).json"
+                try writeStoreFile(path, stores[size]!)
+                let run = try runRestoreChild(mode: mode, store: path, size: size, budgetMs: budgetMs, tmux: tmux, context: context)
+                let expectedCloses = size - (size + 99) / 100
+                if run.processed >= run.records && run.closes != expectedCloses {
+                    throw BenchError("\(mode) \(size): closed \(run.closes), expected \(expectedCloses)")
+                }
+                runs[RestoreMeasurements.key(mode, size), default: []].append(run)
+            }
+        }
+    }
+    progressDone()
+    return runs
+}
+
+func restoreSizes(_ context: BenchContext) -> [Int] {
+    context.options.quick ? [1_000, 10_000] : [1_000, 10_000, 100_000]
+}
+
+func restoreBudgetMs(_ context: BenchContext) -> Int {
+    context.options.quick ? 1_000 : 4_000
+}
+
+// MARK: - Figure 5
+
+/// Figure 5: time to the committed store and peak RSS at 1,000, 10,000 and
+/// 100,000 records, Vigil against the baseline.
+struct RestoreScaleBench: Benchmark {
+    var number: Int { 5 }
+    var id: String { "restore-scale" }
+    var title: String { "Restore at scale: 1% alive on a private tmux server, Vigil vs. the per-record baseline" }
+    var defaultRounds: (full: Int, quick: Int) { (full: 3, quick: 1) }
+    var needsTmux: Bool { true }
 
     func run(in context: BenchContext) async throws -> FigureResult {
-        .todo(self, "waiting for the restore orchestrator (Sources/VigilRestore); hook in PerfTests/Perf/RestoreBench.swift")
+        let sizes = restoreSizes(context)
+        let budget = restoreBudgetMs(context)
+        let runs = try await measureRestore(sizes: sizes, rounds: context.rounds(for: self), budgetMs: budget, context: context, label: "figure 5")
+        restoreMeasurements.runs.withLock { $0 = runs }
+
+        var result = FigureResult(self)
+        result.method = "Each run is a child process (peak RSS is its own) restoring a fresh copy of the store: "
+            + "Vigil = the real Restorer with a no-op worker launcher (one tmux list-sessions, one atomic write); "
+            + "baseline = parse once, one blocking `tmux has-session -t =NAME` per record, serially, and a full "
+            + "store rewrite (serialize + write, no fsync) per closed record, capped at \(budget) ms and extrapolated "
+            + "linearly from the records it got through. Vigil and baseline alternate within each round."
+        func key(_ m: String, _ s: Int) -> String { RestoreMeasurements.key(m, s) }
+        var vigilMedian: [Int: Double] = [:]
+        var baselineMedian: [Int: Double] = [:]
+        for size in sizes {
+            let v = runs[key("vigil", size)] ?? []
+            let b = runs[key("baseline", size)] ?? []
+            if let s = Summary(v.map { $0.elapsedNs / 1e6 }) {
+                result.rows.append(Row(label: "vigil \(size) records: to committed store", unit: .milliseconds, summary: s))
+                vigilMedian[size] = s.median
+            }
+            if let s = Summary(v.map { $0.peakRSS / 1_048_576 }) {
+                result.rows.append(Row(label: "  vigil \(size): peak RSS (MB, shown as count)", unit: .count, summary: s))
+            }
+            if let s = Summary(b.map { $0.fullStoreNs / 1e6 }) {
+                let capped = b.contains { $0.capped }
+                result.rows.append(Row(label: "baseline \(size) records\(capped ? " (capped, extrapolated)" : "")", unit: .milliseconds, summary: s))
+                baselineMedian[size] = s.median
+            }
+            let ratios = pairedRatios(b.map(\.fullStoreNs), v.map(\.elapsedNs))
+            if let s = Summary(ratios) {
+                result.ratios.append(Row(label: "baseline / vigil at \(size)", unit: .ratio, summary: s))
+            }
+        }
+        if let t = vigilMedian[10_000] {
+            result.targets.append(TargetCheck(description: "vigil 10,000 records < 250 ms", measured: String(format2(t)) + " ms", met: t < 250))
+        }
+        if let t = vigilMedian[100_000] {
+            result.targets.append(TargetCheck(description: "vigil 100,000 records < 2 s", measured: String(format2(t)) + " ms", met: t < 2000))
+            let rss = (runs[key("vigil", 100_000)] ?? []).map { $0.peakRSS / 1_048_576 }.max() ?? 0
+            result.targets.append(TargetCheck(description: "vigil 100,000 records peak RSS < 150 MB", measured: format2(rss) + " MB", met: rss < 150))
+        } else {
+            result.notes.append("--quick skips 100,000 records (the store and its 1,000 live sessions take longer to set up than the quick budget).")
+        }
+        if let v = vigilMedian[10_000], let b = baselineMedian[10_000] {
+            let ratio = b / v
+            result.targets.append(TargetCheck(description: "vigil >= 100x ahead of the baseline at 10,000", measured: format2(ratio) + "x", met: ratio >= 100))
+        }
+        result.notes.append("The baseline is generous to the field: no shell, no fsync, posix_spawn rather than a Node child process.")
+        return result
     }
+}
+
+// MARK: - Figure 6
+
+/// Figure 6: how the restore grows from 1,000 to 100,000 records.
+struct RestoreScalingBench: Benchmark {
+    var number: Int { 6 }
+    var id: String { "restore-scaling" }
+    var title: String { "Scaling: cost per record and multiplexer spawns, 1,000 to 100,000 records" }
+    var defaultRounds: (full: Int, quick: Int) { (full: 3, quick: 1) }
+    var needsTmux: Bool { true }
+
+    func run(in context: BenchContext) async throws -> FigureResult {
+        let sizes = restoreSizes(context)
+        var runs = restoreMeasurements.runs.withLock { $0 }
+        var reused = true
+        if sizes.contains(where: { runs[RestoreMeasurements.key("vigil", $0)] == nil }) {
+            runs = try await measureRestore(sizes: sizes, rounds: context.rounds(for: self), budgetMs: restoreBudgetMs(context), context: context, label: "figure 6")
+            reused = false
+        }
+        var result = FigureResult(self)
+        result.method = (reused ? "From figure 5's runs. " : "Measured as in figure 5. ")
+            + "Per-record cost is time to the committed store divided by records; spawns are multiplexer processes started."
+        var perRecord: [Int: Double] = [:]
+        for size in sizes {
+            let v = runs[RestoreMeasurements.key("vigil", size)] ?? []
+            let b = runs[RestoreMeasurements.key("baseline", size)] ?? []
+            if let s = Summary(v.map { $0.elapsedNs / 1e3 / Double(size) }) {
+                result.rows.append(Row(label: "vigil \(size): per record", unit: .microseconds, summary: s))
+                perRecord[size] = s.median
+            }
+            if let s = Summary(v.map { Double($0.spawns) }) {
+                result.rows.append(Row(label: "  vigil \(size): tmux processes spawned", unit: .count, summary: s))
+            }
+            if let s = Summary(b.map { $0.fullStoreNs / 1e3 / Double(size) }) {
+                result.rows.append(Row(label: "baseline \(size): per record", unit: .microseconds, summary: s))
+            }
+            if let s = Summary(b.map { Double($0.spawns) * Double($0.records) / Double(max(1, $0.processed)) }) {
+                result.rows.append(Row(label: "  baseline \(size): tmux processes (extrapolated when capped)", unit: .count, summary: s))
+            }
+        }
+        if let small = perRecord[sizes.first ?? 0], let large = perRecord[sizes.last ?? 0], small > 0 {
+            let growth = large / small
+            result.targets.append(TargetCheck(description: "vigil linear in records: per-record cost \(sizes.last!) / \(sizes.first!) <= 1.5",
+                                              measured: format2(growth) + "x", met: growth <= 1.5))
+        }
+        let spawns = Set(sizes.flatMap { (runs[RestoreMeasurements.key("vigil", $0)] ?? []).map(\.spawns) })
+        result.targets.append(TargetCheck(description: "vigil spawns constant in records (1 listing per backend and socket)",
+                                          measured: spawns.sorted().map(String.init).joined(separator: ", "), met: spawns == [1]))
+        result.notes.append("Per-record cost at 1,000 records includes the fixed cost of one tmux list-sessions and one fsync'd rename, so it falls as the store grows.")
+        return result
+    }
+}
+
+func format2(_ x: Double) -> String {
+    let scaled = (x * 100).rounded() / 100
+    return String(scaled)
 }
 
 /// The restore figures, in report order; main.swift appends them to the rest.
-let restoreBenchmarks: [any Benchmark] = [RestoreFigure5(), RestoreFigure6()]
+let restoreBenchmarks: [any Benchmark] = [RestoreScaleBench(), RestoreScalingBench()]
+
+// MARK: - The child
+
+/// `perf __restore-child MODE STORE TMUX BUDGET_MS`: one restore, one result line.
+enum RestoreChild {
+    static func runIfRequested() async -> Int32? {
+        let args = CommandLine.arguments
+        guard args.count >= 2, args[1] == "__restore-child" else { return nil }
+        guard args.count == 6, let budget = Int(args[5]) else {
+            writeStderr("usage: perf __restore-child vigil|baseline STORE TMUX BUDGET_MS\n")
+            return 64
+        }
+        let (mode, store, tmux) = (args[2], args[3], args[4])
+        do {
+            let line = mode == "vigil" ? try await vigil(store: store, tmux: tmux) : try baseline(store: store, tmux: tmux, budgetMs: budget)
+            print(line)
+            return 0
+        } catch {
+            writeStderr("restore child: \(error)\n")
+            return 70
+        }
+    }
+
+    static func peakRSSKB() -> Int {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        return usage.ru_maxrss
+    }
+
+    static func vigil(store: String, tmux: String) async throws -> String {
+        let start = cperf_now_ns()
+        let restorer = Restorer(
+            options: RestoreOptions(),
+            backends: StandardBackends(tmux: tmux, timeout: .seconds(30)),
+            launcher: NoWorkerLauncher(reason: "perf: no-op launcher"),
+            logger: .silent)
+        let report: RestoreReport
+        do throws(StoreError) {
+            report = try await restorer.restore(storeAt: store)
+        } catch {
+            throw BenchError("\(error)")
+        }
+        let elapsed = cperf_now_ns() - start
+        let unknown = report.sessions.filter { $0.probe == .unknown }.count
+        if unknown > 0 { throw BenchError("\(unknown) sessions unknown: \(report.sessions.first { $0.probe == .unknown }!.reason)") }
+        return "elapsed_ns=\(elapsed) rss_kb=\(peakRSSKB()) processed=\(report.sessions.count) records=\(report.sessions.count) "
+            + "spawns=\(report.listingCalls) closes=\(report.totals[.close] ?? 0)"
+    }
+
+    /// The approach the field uses today, written faithfully: parse the whole
+    /// store, then for each active record one blocking has-session, and on
+    /// "missing" mark it closed and rewrite the whole store.
+    static func baseline(store: String, tmux: String, budgetMs: Int) throws -> String {
+        let start = cperf_now_ns()
+        let deadline = start + Int64(budgetMs) * 1_000_000
+        guard let bytes = readWholeFile(store) else { throw BenchError("cannot read \(store)") }
+        guard case .object(var doc) = try JSONValue.parse(bytes), var sessions = doc["sessions"]?.arrayValue else {
+            throw BenchError("store has no sessions array")
+        }
+        let naming = SessionNaming()
+        let spawner = Spawner()
+        let environment = Environment.inherited(removing: ["TMUX", "TMUX_PANE"])
+        var processed = 0
+        var spawns = 0
+        var closes = 0
+        for i in sessions.indices {
+            if cperf_now_ns() > deadline { break }
+            processed += 1
+            guard case .object(var record) = sessions[i], record["status"] == .string("active"),
+                  let id = record["id"]?.stringValue else { continue }
+            let socket = record["socket"]?.stringValue
+            let name = naming.name(forID: id)
+            let o = spawner.runSynchronously(Command(tmux, arguments: (socket.map { ["-L", $0] } ?? []) + ["has-session", "-t", "=\(name)"],
+                                                     environment: environment, timeout: .seconds(10), stdoutLimit: 0, stderrLimit: 4096))
+            spawns += 1
+            if o.termination != .exited(0) {
+                record["status"] = .string("closed")
+                record["closedAt"] = .string(StoreClock.nowISO8601())
+                record["closeReason"] = .string("backend-gone")
+                sessions[i] = .object(record)
+                doc["sessions"] = .array(sessions)
+                try writeStoreFile(store, JSONValue.object(doc).serialized(.pretty))
+                closes += 1
+            }
+        }
+        let elapsed = cperf_now_ns() - start
+        return "elapsed_ns=\(elapsed) rss_kb=\(peakRSSKB()) processed=\(processed) records=\(sessions.count) spawns=\(spawns) closes=\(closes)"
+    }
+
+    static func readWholeFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+}

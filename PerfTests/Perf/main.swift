@@ -15,6 +15,9 @@ let allBenchmarks: [any Benchmark] = [
     ConcurrencyBench(),
 ] + restoreBenchmarks
 
+// A restore child of figures 5-6 (this binary re-run): one restore, then exit.
+if let code = await RestoreChild.runIfRequested() { exit(code) }
+
 /// sysexits(3) codes.
 enum ExitCode {
     static let usage: Int32 = 64
