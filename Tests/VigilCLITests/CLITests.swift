@@ -200,6 +200,31 @@ struct CLITests {
         held.release()
     }
 
+    @Test("two restores at once: the second waits for the lock, then fails with 75; the first completes")
+    func concurrentRestores() async throws {
+        let dir = TemporaryDirectory()
+        let path = "\(dir.path)/store.json"
+        dir.write(path, """
+        {"version": 1, "sessions": [{"id": "aaaaaaaa-1", "backend": "tmux", "status": "active"}]}
+        """)
+        // A slow tmux: the first restore holds the lock while it waits for it.
+        let started = "\(dir.path)/started"
+        let tmux = dir.fixture("tmux", "#!/bin/sh\ntouch \(started)\nsleep 2\necho 'no server running on /tmp/x' >&2\nexit 1\n")
+        var first = Command(VigilBinary.path, arguments: ["restore", "--store", path, "--tmux", tmux, "--quiet"], timeout: .seconds(30))
+        first.stdoutLimit = 1 << 16
+        let spawner = Spawner()
+        async let firstOutcome = spawner.run(first)
+        #expect(waitForMarker(started))
+        let second = VigilBinary.run(["restore", "--store", path, "--tmux", tmux, "--lock-timeout-ms", "300", "--quiet"])
+        #expect(second.termination == .exited(75))
+        #expect(second.stderr.text.hasPrefix("Error: "))
+        #expect(second.stderr.text.contains("lock"))
+        let done = await firstOutcome
+        #expect(done.termination == .exited(0))
+        let after = try StoreFile(path: path).load()
+        #expect(after.records.map(\.status) == [.closed])
+    }
+
     @Test("a restore killed with SIGKILL at any moment leaves a store that parses")
     func killedMidway() throws {
         let dir = TemporaryDirectory()
