@@ -109,7 +109,8 @@ public struct RetryPolicy: Sendable, Hashable {
 public struct Retried<Answer: Sendable>: Sendable {
     /// The final answer.
     public var answer: Answer
-    /// Attempts made, at least 1.
+    /// Attempts made: at least 1 once anything ran; 0 when nothing could be
+    /// sent (a backend refuses an invalid session name before any spawn).
     public var attempts: Int
     /// Wall time across all attempts and pauses.
     public var elapsed: Duration
