@@ -219,14 +219,26 @@ public struct Restorer: Sendable {
             return probes
         }
 
-        // 3. Decide.
+        // 3. Decide. Most records of a big store share one answer ("not
+        // listed by tmux list-sessions ..."), so decisions are memoised on
+        // their inputs: the report then holds a handful of reason strings
+        // rather than one per record.
         var plan = Plan(lines: [], listingCalls: groups.count)
         plan.lines.reserveCapacity(records.count)
+        var memo: [DecisionInputs: (action: RestoreAction, reason: String)] = [:]
         for (i, record) in records.enumerated() {
-            let (action, reason) = Self.decide(
+            let inputs = DecisionInputs(
                 status: record.status, backend: record.backend, cliId: record.cliId, probe: answers[i],
-                expectedCLI: options.expectedCLI, lazy: options.lazy,
                 killedAt: answers[i]?.state == .missing ? record[field: "killedAt"]?.stringValue : nil)
+            let decided: (action: RestoreAction, reason: String)
+            if let known = memo[inputs] {
+                decided = known
+            } else {
+                decided = Self.decide(status: inputs.status, backend: inputs.backend, cliId: inputs.cliId, probe: inputs.probe,
+                                      expectedCLI: options.expectedCLI, lazy: options.lazy, killedAt: inputs.killedAt)
+                memo[inputs] = decided
+            }
+            let (action, reason) = decided
             plan.lines.append(SessionOutcome(id: record.id, backend: record.backend.rawValue, backendSession: names[i],
                                              probe: answers[i]?.state, action: action, reason: reason))
             switch action {
@@ -310,6 +322,15 @@ extension BackendKind {
         guard store.isPersistent else { return nil }
         self.init(rawValue: store.rawValue)
     }
+}
+
+/// Everything `Restorer.decide` reads from one record (the options are fixed per restore).
+struct DecisionInputs: Hashable {
+    var status: RecordStatus
+    var backend: StoreBackend
+    var cliId: String?
+    var probe: SessionProbe?
+    var killedAt: String?
 }
 
 struct GroupKey: Hashable, Sendable {
