@@ -427,3 +427,4 @@ enum RestoreChild {
         return out
     }
 }
+
