@@ -55,6 +55,11 @@ public protocol SessionBackend: Sendable {
     /// `unknown` whatever the listing says.
     func probeAll(_ names: [String]) async -> (listing: Retried<SessionListing>, answers: [String: SessionProbe])
 
+    /// One listing call, and an exact lookup that answers any number of
+    /// names from it without building a table: what a restore of 100,000
+    /// records uses. `probeAll` is this plus validation and a dictionary.
+    func lookup() async -> SessionLookup
+
     /// Stops session `name` and removes what the multiplexer keeps of it.
     /// - Returns: `killed`, `alreadyGone` (authoritatively not there),
     ///   `failed` (state unknown; retried like a probe) or `rejected` (invalid name, nothing sent).
@@ -78,15 +83,23 @@ extension SessionBackend {
         do { try validate(name); return true } catch { return false }
     }
 
-    /// The default `probeAll`: one `list()`, then each name looked up in it.
-    public func probeAll(_ names: [String]) async -> (listing: Retried<SessionListing>, answers: [String: SessionProbe]) {
+    /// The default `lookup`: one `list()`, names answered from its set.
+    public func lookup() async -> SessionLookup {
         let listing = await list()
+        return SessionLookup(listing: listing, answer: listing.answer.answerer)
+    }
+
+    /// The default `probeAll`: one `lookup()`, then each valid name answered from it.
+    public func probeAll(_ names: [String]) async -> (listing: Retried<SessionListing>, answers: [String: SessionProbe]) {
+        let found = await lookup()
+        let listing = found.listing
+        let answer = found.answer
         var answers: [String: SessionProbe] = [:]
         answers.reserveCapacity(names.count)
         for name in names {
             do throws(SessionNameError) {
                 try validate(name)
-                answers[name] = listing.answer.probe(name)
+                answers[name] = answer(name)
             } catch {
                 answers[name] = .unknown(reason: error.description)
             }
@@ -97,6 +110,22 @@ extension SessionBackend {
     /// The answer for a name that was never sent: `unknown`, 0 attempts.
     func rejectedProbe(_ error: SessionNameError) -> Retried<SessionProbe> {
         Retried(answer: .unknown(reason: error.description), attempts: 0, elapsed: .zero)
+    }
+}
+
+/// One listing and the exact lookup over it (see `SessionBackend.lookup()`).
+public struct SessionLookup: Sendable {
+    /// The listing, with the attempts it took.
+    public let listing: Retried<SessionListing>
+    /// Answers one name: `exists`/`missing` from the listing (dormant
+    /// sessions `missing` with a reason saying so), or `unknown` when the
+    /// listing failed. Does not validate the name.
+    public let answer: @Sendable (String) -> SessionProbe
+
+    /// Creates a lookup.
+    public init(listing: Retried<SessionListing>, answer: @escaping @Sendable (String) -> SessionProbe) {
+        self.listing = listing
+        self.answer = answer
     }
 }
 

@@ -14,13 +14,24 @@ public enum SessionInventory: Sendable, Hashable, RetryableAnswer {
     /// Answers one name: `exists` when running, `missing` when dormant or
     /// absent, `unknown` when the listing failed. Matching is exact.
     public func probe(_ name: String) -> SessionProbe {
+        answerer(name)
+    }
+
+    /// A lookup that answers any number of names from this inventory,
+    /// sharing the reason strings of the common answers (running, absent).
+    public var answerer: @Sendable (String) -> SessionProbe {
         switch self {
         case .known(let live, let dormant, let source):
-            if live.contains(name) { return .exists(reason: "listed as running by \(source)") }
-            if let what = dormant[name] { return .missing(reason: "listed by \(source) as \(what), not running") }
-            return .missing(reason: "not listed by \(source)")
+            let running = SessionProbe.exists(reason: "listed as running by \(source)")
+            let absent = SessionProbe.missing(reason: "not listed by \(source)")
+            return { name in
+                if live.contains(name) { return running }
+                if let what = dormant[name] { return .missing(reason: "listed by \(source) as \(what), not running") }
+                return absent
+            }
         case .unknown(let reason):
-            return .unknown(reason: reason)
+            let answer = SessionProbe.unknown(reason: reason)
+            return { _ in answer }
         }
     }
 

@@ -51,11 +51,21 @@ public enum SessionListing: Sendable, Hashable {
 
     /// Answers one name from the listing: `exists`/`missing` from the set, or `unknown`.
     public func probe(_ name: String) -> SessionProbe {
+        answerer(name)
+    }
+
+    /// A lookup that answers any number of names from this listing. The
+    /// answers share their reason strings, so answering 100,000 names
+    /// allocates two reasons, not 100,000.
+    public var answerer: @Sendable (String) -> SessionProbe {
         switch self {
         case .live(let names, let reason):
-            return names.contains(name) ? .exists(reason: "listed by \(reason)") : .missing(reason: "not listed by \(reason)")
+            let listed = SessionProbe.exists(reason: "listed by \(reason)")
+            let absent = SessionProbe.missing(reason: "not listed by \(reason)")
+            return { names.contains($0) ? listed : absent }
         case .unknown(let reason):
-            return .unknown(reason: reason)
+            let answer = SessionProbe.unknown(reason: reason)
+            return { _ in answer }
         }
     }
 }

@@ -209,8 +209,10 @@ public struct Restorer: Sendable {
                 group.addTask {
                     var out = rejected
                     guard !wanted.isEmpty else { return out }
-                    let result = await backend.probeAll(wanted.map(\.1))
-                    for (i, name) in wanted { out.append((i, result.answers[name] ?? result.listing.answer.probe(name))) }
+                    // One listing; then exact lookups, no per-name table.
+                    let found = await backend.lookup()
+                    out.reserveCapacity(out.count + wanted.count)
+                    for (i, name) in wanted { out.append((i, found.answer(name))) }
                     return out
                 }
             }

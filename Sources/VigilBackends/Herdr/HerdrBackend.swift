@@ -90,6 +90,11 @@ public struct HerdrBackend: SessionBackend {
         await driver.inventory()
     }
 
+    /// One listing as a lookup; dormant names answer `missing` with a reason saying so.
+    public func lookup() async -> SessionLookup {
+        await driver.lookup()
+    }
+
     /// One listing for all names; zombies are `missing` with a reason saying so.
     public func probeAll(_ names: [String]) async -> (listing: Retried<SessionListing>, answers: [String: SessionProbe]) {
         await driver.probeAll(names, validate: validate)

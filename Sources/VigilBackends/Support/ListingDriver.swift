@@ -36,17 +36,24 @@ struct ListingDriver: Sendable {
         }
     }
 
+    /// One listing with dormant sessions kept, as a lookup.
+    func lookup() async -> SessionLookup {
+        let retried = await inventory()
+        return SessionLookup(listing: retried.listing, answer: retried.answer.answerer)
+    }
+
     /// Many names from one listing; invalid names `unknown`, never sent.
     func probeAll(_ names: [String], validate: (String) throws(SessionNameError) -> Void)
         async -> (listing: Retried<SessionListing>, answers: [String: SessionProbe])
     {
         let retried = await inventory()
+        let answer = retried.answer.answerer
         var answers: [String: SessionProbe] = [:]
         answers.reserveCapacity(names.count)
         for name in names {
             do throws(SessionNameError) {
                 try validate(name)
-                answers[name] = retried.answer.probe(name)
+                answers[name] = answer(name)
             } catch {
                 answers[name] = .unknown(reason: error.description)
             }

@@ -95,6 +95,11 @@ public struct ZellijBackend: SessionBackend {
         await driver.inventory()
     }
 
+    /// One listing as a lookup; dormant names answer `missing` with a reason saying so.
+    public func lookup() async -> SessionLookup {
+        await driver.lookup()
+    }
+
     /// One listing for all names; EXITED names are `missing` with a reason saying so.
     public func probeAll(_ names: [String]) async -> (listing: Retried<SessionListing>, answers: [String: SessionProbe]) {
         await driver.probeAll(names, validate: validate)
