@@ -18,6 +18,10 @@ struct ProbeValueTests {
         #expect(l.probe("bmx-deadbeef").state == .exists)
         #expect(l.probe("bmx-dead").state == .missing)
         #expect(SessionListing.unknown(reason: "boom").probe("bmx-deadbeef") == .unknown(reason: "boom"))
+        let answer = l.answerer
+        #expect(answer("bmx-deadbeef") == .exists(reason: "listed by tmux list-sessions"))
+        #expect(answer("bmx-deadbeef0") == .missing(reason: "not listed by tmux list-sessions"))
+        #expect(answer("") == .missing(reason: "not listed by tmux list-sessions"))
     }
 
     @Test("failure reasons name the cause")
