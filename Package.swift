@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "VigilTestSupport", dependencies: ["VigilCore"], path: "Tests/VigilTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "CVigil", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilBackendsTests", dependencies: ["VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilRestoreTests", dependencies: ["VigilRestore", "VigilStore", "VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilCLITests", dependencies: ["vigil", "VigilStore", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
     ]

@@ -7,6 +7,7 @@
 import Testing
 import VigilBackends
 import VigilCore
+import VigilTestSupport
 
 struct HerdrRow: Sendable, CustomTestStringConvertible {
     let name: String
@@ -118,7 +119,7 @@ struct HerdrBackendTests {
 
     /// A fake herdr: `session list --json` prints `listing`; stop and delete exit 0.
     private func fakeHerdr(_ dir: TemporaryDirectory, listing: String) throws -> Fixture {
-        try dir.writeFile("listing", listing)
+        try dir.write("listing", listing)
         return try Fixture(in: dir, name: "herdr", body: """
         case "$1 $2" in
         "session list") cat '\(dir.file("listing"))' ;;

@@ -5,6 +5,7 @@
 import Testing
 import VigilBackends
 import VigilCore
+import VigilTestSupport
 
 @Suite("retry of unknown answers", .timeLimit(.minutes(1)))
 struct RetryTests {
@@ -25,7 +26,7 @@ struct RetryTests {
         let probe = await backend.probe("bmx-aaaa1111")
         #expect(probe.answer.state == .exists, "\(probe.answer)")
         #expect(probe.attempts == 3)
-        #expect(dir.readFile("count") == "3\n")
+        #expect(dir.read("count") == "3\n")
     }
 
     @Test func tmuxSynchronousFailingTwiceThenAnswering() throws {

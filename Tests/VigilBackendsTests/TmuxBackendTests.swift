@@ -1,5 +1,5 @@
 // TmuxBackend against a real tmux (3.3a here) on private sockets: each test
-// makes its own `-L vigil-test-<pid>-<n>` (or `-S` path, or TMUX_TMPDIR)
+// makes its own `-L vigil-test-t-<pid>-<n>` (or `-S` path, or TMUX_TMPDIR)
 // server through the core Spawner, and kills it at the end, pass or fail.
 #if canImport(Glibc)
 import Glibc
@@ -9,6 +9,7 @@ import Darwin
 import Testing
 import VigilBackends
 import VigilCore
+import VigilTestSupport
 
 @Suite("tmux backend, real server", .serialized, .timeLimit(.minutes(1)))
 struct TmuxBackendTests {
@@ -29,7 +30,7 @@ struct TmuxBackendTests {
             try server.createSession("bmx-deadbeef")
             let backend = TmuxBackend(configuration: server.configuration())
             // Without '=' tmux would match the prefix: prove it, then prove the backend does not.
-            #expect(server.tmux(["has-session", "-t", "bmx-dead"]).termination == .exited(0))
+            #expect(server.run(["has-session", "-t", "bmx-dead"]).termination == .exited(0))
             let probe = await backend.probe("bmx-dead")
             #expect(probe.answer.state == .missing, "\(probe.answer)")
             #expect(probe.answer.reason.contains("can't find session"))
@@ -41,7 +42,7 @@ struct TmuxBackendTests {
         try await withTmuxServer { server in
             try server.createSession("bmx-deadbeef")
             let backend = TmuxBackend(configuration: server.configuration())
-            #expect(server.tmux(["has-session", "-t", "bmx-*"]).termination == .exited(0))
+            #expect(server.run(["has-session", "-t", "bmx-*"]).termination == .exited(0))
             #expect(await backend.probe("bmx-*").answer.state == .missing)
             #expect(await backend.probe("bmx-deadbee?").answer.state == .missing)
         }
@@ -76,7 +77,7 @@ struct TmuxBackendTests {
         try await withTmuxServer { server in
             try server.createSession("bmx-deadbeef")
             let backend = TmuxBackend(configuration: server.configuration())
-            #expect(server.tmux(["kill-server"]).termination == .exited(0))
+            #expect(server.run(["kill-server"]).termination == .exited(0))
             let probe = await backend.probe("bmx-deadbeef")
             #expect(probe.answer.state == .missing, "\(probe.answer)")
             #expect(probe.answer.reason.contains("no server"), "\(probe.answer.reason)")
@@ -125,7 +126,7 @@ struct TmuxBackendTests {
     @Test func emptyServerWithExitEmptyOffIsMissing() async throws {
         try await withTmuxServer { server in
             // A server kept alive with zero sessions answers "no current target".
-            #expect(server.tmux(["-f", "/dev/null", "start-server", ";", "set", "-g", "exit-empty", "off"]).termination == .exited(0))
+            #expect(server.run(["-f", "/dev/null", "start-server", ";", "set", "-g", "exit-empty", "off"]).termination == .exited(0))
             let backend = TmuxBackend(configuration: server.configuration())
             let probe = await backend.probe("bmx-deadbeef")
             #expect(probe.answer.state == .missing, "\(probe.answer)")
@@ -191,7 +192,7 @@ struct TmuxBackendTests {
     /// which tmux reports as "error connecting to ... (Not a directory)".
     @Test func socketUnderARegularFileIsUnknown() async throws {
         let dir = try TemporaryDirectory()
-        try dir.writeFile("plain", "not a directory\n")
+        try dir.write("plain", "not a directory\n")
         let backend = TmuxBackend(configuration: TmuxConfiguration(socket: .path(dir.file("plain") + "/sock"), timeout: testTimeout, retry: quickRetry()))
         let probe = await backend.probe("bmx-deadbeef")
         #expect(probe.answer.state == .unknown, "\(probe.answer)")
@@ -217,7 +218,7 @@ struct TmuxBackendTests {
     /// so tmux says "no server running on" and the answer is `missing`.
     @Test func regularFileAtTheSocketPathIsMissing() async throws {
         let dir = try TemporaryDirectory()
-        let path = try dir.writeFile("regular", "")
+        let path = try dir.write("regular", "")
         let backend = TmuxBackend(configuration: TmuxConfiguration(socket: .path(path), timeout: testTimeout, retry: quickRetry()))
         let probe = await backend.probe("bmx-deadbeef")
         #expect(probe.answer.state == .missing, "\(probe.answer)")
@@ -285,13 +286,13 @@ func bindStaleSocket(at path: String) throws {
     #else
     let fd = socket(AF_UNIX, SOCK_STREAM, 0)
     #endif
-    guard fd >= 0 else { throw TestFailure(description: "socket: errno \(errno)") }
+    guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
     defer { close(fd) }
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     let bytes = Array(path.utf8)
     let capacity = MemoryLayout.size(ofValue: address.sun_path)
-    guard bytes.count < capacity else { throw TestFailure(description: "socket path too long") }
+    guard bytes.count < capacity else { throw TestFailure("socket path too long") }
     withUnsafeMutableBytes(of: &address.sun_path) { raw in
         for (i, b) in bytes.enumerated() { raw[i] = b }
         raw[bytes.count] = 0
@@ -299,5 +300,5 @@ func bindStaleSocket(at path: String) throws {
     let rc = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
-    guard rc == 0 else { throw TestFailure(description: "bind \(path): errno \(errno)") }
+    guard rc == 0 else { throw TestFailure("bind \(path): errno \(errno)") }
 }

@@ -9,6 +9,7 @@
 import Testing
 import VigilBackends
 import VigilCore
+import VigilTestSupport
 
 struct ZellijRow: Sendable, CustomTestStringConvertible {
     let name: String
@@ -108,7 +109,7 @@ struct ZellijBackendTests {
     /// A fake zellij: `list-sessions` prints `listing` (or the no-sessions
     /// message with exit 1 when empty); kill-session and delete-session exit 0.
     private func fakeZellij(_ dir: TemporaryDirectory, listing: String) throws -> Fixture {
-        try dir.writeFile("listing", listing)
+        try dir.write("listing", listing)
         return try Fixture(in: dir, name: "zellij", body: """
         case "$1" in
         list-sessions)
@@ -205,7 +206,7 @@ struct ZellijBackendTests {
 
     @Test func failedDeleteIsFailed() async throws {
         let dir = try TemporaryDirectory()
-        try dir.writeFile("listing", sample)
+        try dir.write("listing", sample)
         let fixture = try Fixture(in: dir, name: "zellij", body: """
         case "$1" in
         list-sessions) cat '\(dir.file("listing"))' ;;

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 import Testing
 import VigilCore
 import VigilStore
@@ -47,14 +48,14 @@ struct CLITests {
     }
 
     @Test("a name tmux cannot hold exactly is a usage error and is never sent", arguments: ["bmx:1", "bmx.1", "", "a\tb"])
-    func invalidName(name: String) {
-        let dir = TemporaryDirectory()
-        let log = "\(dir.path)/calls"
-        let tmux = dir.fixture("tmux", "#!/bin/sh\necho \"$*\" >> \(log)\nexit 0\n")
+    func invalidName(name: String) throws {
+        let dir = try TemporaryDirectory()
+        let log = dir.file("calls")
+        let tmux = try dir.fixture("tmux", "#!/bin/sh\necho \"$*\" >> \(log)\nexit 0\n")
         let o = VigilBinary.run(["probe", "--backend", "tmux", "--binary", tmux, name])
         #expect(o.termination == .exited(64))
         #expect(o.stderr.text.hasPrefix("Error: "))
-        #expect(dir.read(log) == nil)
+        #expect(dir.read("calls") == nil)
     }
 
     // MARK: - probe and list on real tmux
@@ -62,8 +63,8 @@ struct CLITests {
     @Test("probe answers exists, missing and unknown with the documented exit codes")
     func probeExitCodes() throws {
         let server = TmuxServer(label: "cli")
-        server.createSession("bmx-deadbeef")
-        let base = ["probe", "--backend", "tmux", "--socket", server.socket]
+        try server.createSession("bmx-deadbeef")
+        let base = ["probe", "--backend", "tmux", "--socket", server.socketName]
 
         let all = VigilBinary.run(base + ["bmx-deadbeef"])
         #expect(all.termination == .exited(0))
@@ -96,9 +97,9 @@ struct CLITests {
     @Test("list prints live names; an unknown answer exits 2 with the reason")
     func list() throws {
         let server = TmuxServer(label: "cli-list")
-        server.createSession("bmx-one")
-        server.createSession("bmx-two")
-        let o = VigilBinary.run(["list", "--backend", "tmux", "--socket", server.socket])
+        try server.createSession("bmx-one")
+        try server.createSession("bmx-two")
+        let o = VigilBinary.run(["list", "--backend", "tmux", "--socket", server.socketName])
         #expect(o.termination == .exited(0))
         #expect(o.stdout.text == "bmx-one\nbmx-two\n")
         let bad = VigilBinary.run(["list", "--backend", "herdr", "--binary", "/nonexistent/herdr", "--retries", "0"])
@@ -108,9 +109,8 @@ struct CLITests {
 
     // MARK: - restore
 
-    func store(_ dir: TemporaryDirectory, socket: String) -> String {
-        let path = "\(dir.path)/store.json"
-        dir.write(path, """
+    func store(_ dir: TemporaryDirectory, socket: String) throws -> String {
+        try dir.write("store.json", """
         {"version": 1, "sessions": [
           {"id": "aaaaaaaa-1", "backend": "tmux", "status": "active", "socket": "\(socket)", "cliId": "claude", "x": {"keep": [1.50, "me"]}},
           {"id": "bbbbbbbb-2", "backend": "tmux", "status": "active", "socket": "\(socket)", "cliId": "claude"},
@@ -118,17 +118,16 @@ struct CLITests {
           {"id": "pty-4", "backend": "pty", "status": "active"}
         ], "owner": "daemon"}
         """)
-        return path
     }
 
     @Test("restore --json reports each session and writes the closes")
     func restoreJSON() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let server = TmuxServer(label: "cli-restore")
-        server.createSession("bmx-aaaaaaaa")
-        server.createSession("bmx-cccccccc")
-        let path = store(dir, socket: server.socket)
-        let worker = dir.fixture("worker", "#!/bin/sh\ntouch \(dir.path)/ran-$1\n")
+        try server.createSession("bmx-aaaaaaaa")
+        try server.createSession("bmx-cccccccc")
+        let path = try store(dir, socket: server.socketName)
+        let worker = try dir.fixture("worker", "#!/bin/sh\ntouch \(dir.path)/ran-$1\n")
         let o = VigilBinary.run(["restore", "--store", path, "--json", "--expect-cli", "claude", "--worker", "\(worker) {id}", "--quiet"])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         let doc = try json(o.stdout.text)
@@ -149,7 +148,7 @@ struct CLITests {
         #expect(totals?["keep"] == .number("0"))
         #expect(totals?["skip"] == .number("1"))
         #expect(doc["elapsedMs"] != nil)
-        #expect(waitForMarker("\(dir.path)/ran-aaaaaaaa-1"))
+        #expect(waitForFile(dir.file("ran-aaaaaaaa-1")))
         let after = try StoreFile(path: path).load()
         #expect(after.records.map(\.status) == [.active, .closed, .active, .active])
         #expect(after.records[0][field: "x"] == .object(["keep": .array([.number("1.50"), .string("me")])]))
@@ -158,85 +157,88 @@ struct CLITests {
     }
 
     @Test("restore prints a table by default and --dry-run changes nothing")
-    func restoreTableDryRun() {
-        let dir = TemporaryDirectory()
+    func restoreTableDryRun() throws {
+        let dir = try TemporaryDirectory()
         let server = TmuxServer(label: "cli-dry")
-        server.createSession("bmx-cccccccc")
-        let path = store(dir, socket: server.socket)
-        let before = dir.read(path)
+        try server.createSession("bmx-cccccccc")
+        let path = try store(dir, socket: server.socketName)
+        let before = try readText(path)
         let o = VigilBinary.run(["restore", "--store", path, "--dry-run", "--expect-cli", "claude", "--quiet"])
         #expect(o.termination == .exited(0))
         #expect(o.stdout.text.hasPrefix("ID "))
         #expect(o.stdout.text.contains("dry run"))
-        #expect(dir.read(path) == before)
+        #expect(try readText(path) == before)
         #expect(server.has("bmx-cccccccc"))
     }
 
     @Test("store errors exit 66, 65 and 75 with one line, and write nothing")
     func storeErrors() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let missing = VigilBinary.run(["restore", "--store", "\(dir.path)/nope.json"])
         #expect(missing.termination == .exited(66))
         #expect(missing.stderr.text.hasPrefix("Error: "))
         #expect(access("\(dir.path)/nope.json", F_OK) != 0)
 
-        let corrupt = "\(dir.path)/bad.json"
         let text = "{\"version\": 1, \"sessions\": [}\n"
-        dir.write(corrupt, text)
+        let corrupt = try dir.write("bad.json", text)
         let bad = VigilBinary.run(["restore", "--store", corrupt])
         #expect(bad.termination == .exited(65))
         #expect(bad.stderr.text.contains("bad.json"))
         #expect(bad.stderr.text.contains("line 1"))
-        #expect(dir.read(corrupt) == text)
+        #expect(try readText(corrupt) == text)
 
         let server = TmuxServer(label: "cli-lock")
-        let path = store(dir, socket: server.socket)
-        let before = dir.read(path)
+        let path = try store(dir, socket: server.socketName)
+        let before = try readText(path)
         let held = try StoreFile(path: path).lock(timeout: .zero)
         let locked = VigilBinary.run(["restore", "--store", path, "--lock-timeout-ms", "300"])
         #expect(locked.termination == .exited(75))
         #expect(locked.stderr.text.hasPrefix("Error: "))
-        #expect(dir.read(path) == before)
+        #expect(try readText(path) == before)
         held.release()
     }
 
     @Test("two restores at once: the second waits for the lock, then fails with 75; the first completes")
-    func concurrentRestores() async throws {
-        let dir = TemporaryDirectory()
-        let path = "\(dir.path)/store.json"
-        dir.write(path, """
+    func concurrentRestores() throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("store.json", """
         {"version": 1, "sessions": [{"id": "aaaaaaaa-1", "backend": "tmux", "status": "active"}]}
         """)
         // A slow tmux: the first restore holds the lock while it waits for it.
-        let started = "\(dir.path)/started"
-        let tmux = dir.fixture("tmux", "#!/bin/sh\ntouch \(started)\nsleep 2\necho 'no server running on /tmp/x' >&2\nexit 1\n")
+        let started = dir.file("started")
+        let tmux = try dir.fixture("tmux", "#!/bin/sh\ntouch \(started)\nsleep 2\necho 'no server running on /tmp/x' >&2\nexit 1\n")
         var first = Command(VigilBinary.path, arguments: ["restore", "--store", path, "--tmux", tmux, "--quiet"], timeout: .seconds(30))
         first.stdoutLimit = 1 << 16
-        let spawner = Spawner()
-        async let firstOutcome = spawner.run(first)
-        #expect(waitForMarker(started))
+        // Launched, not `async let`: the first restore starts here and now, not
+        // whenever the cooperative pool (as small as two threads, shared with
+        // every other test, some of them blocking) next has a thread free.
+        let firstOutcome = Mutex<Outcome?>(nil)
+        if case .failed(let o) = Spawner().launch(first, onExit: { o in firstOutcome.withLock { $0 = o } }) {
+            Issue.record("the first restore did not start: \(o.termination)")
+        }
+        #expect(waitForFile(started))
         let second = VigilBinary.run(["restore", "--store", path, "--tmux", tmux, "--lock-timeout-ms", "300", "--quiet"])
         #expect(second.termination == .exited(75))
         #expect(second.stderr.text.hasPrefix("Error: "))
         #expect(second.stderr.text.contains("lock"))
-        let done = await firstOutcome
-        #expect(done.termination == .exited(0))
+        #expect(waitUntil(milliseconds: 30_000) { firstOutcome.withLock { $0 != nil } })
+        #expect(firstOutcome.withLock { $0 }?.termination == .exited(0))
         let after = try StoreFile(path: path).load()
         #expect(after.records.map(\.status) == [.closed])
     }
 
     @Test("a restore killed with SIGKILL at any moment leaves a store that parses")
     func killedMidway() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let server = TmuxServer(label: "cli-kill")
-        server.createSession("bmx-00000000")
-        let path = "\(dir.path)/big.json"
+        try server.createSession("bmx-00000000")
+        let path = dir.file("big.json")
         var records: [String] = []
         for i in 0..<20_000 {
             let id = String(i, radix: 16).leftPadded(to: 8) + "-rec"
-            records.append("{\"id\": \"\(id)\", \"backend\": \"tmux\", \"status\": \"active\", \"socket\": \"\(server.socket)\", \"payload\": {\"n\": \(i), \"text\": \"some daemon data \(i)\"}}")
+            records.append("{\"id\": \"\(id)\", \"backend\": \"tmux\", \"status\": \"active\", \"socket\": \"\(server.socketName)\", \"payload\": {\"n\": \(i), \"text\": \"some daemon data \(i)\"}}")
         }
-        dir.write(path, "{\"version\": 1, \"sessions\": [\n" + records.joined(separator: ",\n") + "\n]}\n")
+        try writeFile(path, "{\"version\": 1, \"sessions\": [\n" + records.joined(separator: ",\n") + "\n]}\n")
         var sawOld = false
         var sawNew = false
         for delay in [5, 20, 40, 60, 80, 100, 130, 160, 200, 260, 330, 400] {
@@ -266,12 +268,6 @@ struct CLITests {
         let probe = Spawner().runSynchronously(Command("tmux", arguments: ["-L", socket, "list-sessions"]))
         #expect(probe.termination == .exited(1))
     }
-}
-
-func waitForMarker(_ file: String) -> Bool {
-    var waited = 0
-    while access(file, F_OK) != 0 && waited < 5000 { usleep(10_000); waited += 10 }
-    return access(file, F_OK) == 0
 }
 
 extension String {

@@ -12,8 +12,8 @@ import VigilTestSupport
 @Suite("Launch and follow", .timeLimit(.minutes(1)))
 struct LaunchTests {
     @Test("a launched child runs detached in its own session and is reaped when it exits", arguments: [WaitStrategy.pidfd, .portable])
-    func launchAndReap(strategy: WaitStrategy) async {
-        let dir = TemporaryDirectory()
+    func launchAndReap(strategy: WaitStrategy) async throws {
+        let dir = try TemporaryDirectory()
         let spawner = Spawner(waitStrategy: strategy)
         var c = Command("/bin/sh", arguments: ["-c", "ps -o sid= -p $$ | tr -d ' ' > \(dir.path)/sid; sleep 0.3; exit 4"], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
         c.newSession = true
@@ -32,7 +32,7 @@ struct LaunchTests {
         #expect(outcome.termination == .exited(4))
         #expect(outcome.pid == pid)
         #expect(!isOurZombie(pid))
-        let sid = dir.read("\(dir.path)/sid")?.split(separator: "\n").first.map(String.init)
+        let sid = dir.read("sid")?.split(separator: "\n").first.map(String.init)
         #expect(sid == String(pid))
     }
 
@@ -47,15 +47,15 @@ struct LaunchTests {
     }
 
     @Test("a launched child writes its output to the log file")
-    func launchLog() async {
-        let dir = TemporaryDirectory()
-        let log = "\(dir.path)/worker.log"
+    func launchLog() async throws {
+        let dir = try TemporaryDirectory()
+        let log = dir.file("worker.log")
         var c = Command("/bin/sh", arguments: ["-c", "echo out; echo err >&2"], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
         c.outputPath = log
         let o = await withCheckedContinuation { (done: CheckedContinuation<Outcome, Never>) in
             if case .failed(let o) = Spawner().launch(c, onExit: { done.resume(returning: $0) }) { done.resume(returning: o) }
         }
         #expect(o.termination == .exited(0))
-        #expect(dir.read(log) == "out\nerr\n")
+        #expect(dir.read("worker.log") == "out\nerr\n")
     }
 }

@@ -32,44 +32,44 @@ struct SpawnMatrixTests {
     }
 
     @Test("file without execute permission is EACCES, not ENOENT", arguments: modes)
-    func notExecutable(mode: RunMode) async {
-        let dir = TemporaryDirectory()
-        let file = dir.fixture("tmux", "#!/bin/sh\nexit 0\n", mode: 0o644)
+    func notExecutable(mode: RunMode) async throws {
+        let dir = try TemporaryDirectory()
+        let file = try dir.fixture("tmux", "#!/bin/sh\nexit 0\n", mode: 0o644)
         let o = await mode.run(Command(file))
         #expect(o.termination == .spawnFailed(.permissionDenied))
         #expect(o.failureReason(program: file, timeout: nil).contains("EACCES"))
     }
 
     @Test("a directory is EACCES", arguments: modes)
-    func directory(mode: RunMode) async {
-        let dir = TemporaryDirectory()
+    func directory(mode: RunMode) async throws {
+        let dir = try TemporaryDirectory()
         let o = await mode.run(Command(dir.path))
         #expect(o.termination == .spawnFailed(.permissionDenied))
     }
 
     @Test("script whose interpreter is missing is ENOENT", arguments: modes)
-    func missingInterpreter(mode: RunMode) async {
-        let dir = TemporaryDirectory()
-        let file = dir.fixture("script", "#!/nonexistent/interpreter\nexit 0\n")
+    func missingInterpreter(mode: RunMode) async throws {
+        let dir = try TemporaryDirectory()
+        let file = try dir.fixture("script", "#!/nonexistent/interpreter\nexit 0\n")
         let o = await mode.run(Command(file))
         #expect(o.termination == .spawnFailed(.noSuchFile))
     }
 
     @Test("executable with an unknown format is ENOEXEC, never run by a shell", arguments: modes)
-    func execFormat(mode: RunMode) async {
-        let dir = TemporaryDirectory()
-        let marker = "\(dir.path)/ran"
+    func execFormat(mode: RunMode) async throws {
+        let dir = try TemporaryDirectory()
+        let marker = dir.file("ran")
         // If anything fed this to /bin/sh, the marker would appear.
-        let file = dir.fixture("garbage", "touch \(marker)\nexit 0\n")
+        let file = try dir.fixture("garbage", "touch \(marker)\nexit 0\n")
         let o = await mode.run(Command(file))
         #expect(o.termination == .spawnFailed(.execFormat))
         #expect(access(marker, F_OK) != 0)
     }
 
     @Test("a path through a regular file is ENOTDIR", arguments: modes)
-    func notDirectory(mode: RunMode) async {
-        let dir = TemporaryDirectory()
-        let file = dir.fixture("plain", "x", mode: 0o644)
+    func notDirectory(mode: RunMode) async throws {
+        let dir = try TemporaryDirectory()
+        let file = try dir.fixture("plain", "x", mode: 0o644)
         let o = await mode.run(Command("\(file)/tmux"))
         #expect(o.termination == .spawnFailed(.notDirectory))
     }
@@ -106,12 +106,12 @@ struct SpawnMatrixTests {
     // MARK: - Deadlines
 
     @Test("a child that hangs is killed with its grandchild at the deadline", arguments: modes)
-    func hangKillsGroup(mode: RunMode) async {
-        let dir = TemporaryDirectory()
-        let pidFile = "\(dir.path)/grandchild"
+    func hangKillsGroup(mode: RunMode) async throws {
+        let dir = try TemporaryDirectory()
+        let pidFile = dir.file("grandchild")
         let o = await mode.run(shell("sleep 1000 & echo $! > \(pidFile); wait", timeout: .milliseconds(300)))
         #expect(o.termination == .timedOut(.kill))
-        let text = dir.read(pidFile)?.split(separator: "\n").first.map(String.init) ?? ""
+        let text = dir.read("grandchild")?.split(separator: "\n").first.map(String.init) ?? ""
         let grandchild = Int32(text) ?? -1
         #expect(grandchild > 0)
         // SIGKILL is delivered at once, but the orphan is reaped by init; allow it a moment.
@@ -242,8 +242,8 @@ struct SpawnMatrixTests {
     }
 
     @Test("the working directory is applied", arguments: modes)
-    func workingDirectory(mode: RunMode) async {
-        let dir = TemporaryDirectory()
+    func workingDirectory(mode: RunMode) async throws {
+        let dir = try TemporaryDirectory()
         var c = Command("/bin/pwd")
         c.workingDirectory = dir.path
         let o = await mode.run(c)

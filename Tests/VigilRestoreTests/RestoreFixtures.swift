@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import VigilCore
 import VigilStore
 import VigilTestSupport
@@ -14,8 +9,8 @@ import VigilTestSupport
 // listing calls and check the exact command lines.
 
 /// A fixture zellij: lists `live` and `exited` sessions, logs each call.
-func zellijFixture(in dir: TemporaryDirectory, live: [String], exited: [String] = []) -> (binary: String, log: String) {
-    let log = "\(dir.path)/zellij.calls"
+func zellijFixture(in dir: TemporaryDirectory, live: [String], exited: [String] = []) throws -> (binary: String, log: String) {
+    let log = dir.file("zellij.calls")
     var listing = ""
     for n in live { listing += "\(n) [Created 12m 4s ago] \n" }
     for n in exited { listing += "\(n) [Created 2h 1m ago] (EXITED - attach to resurrect)\n" }
@@ -28,29 +23,29 @@ func zellijFixture(in dir: TemporaryDirectory, live: [String], exited: [String] 
     esac
     exit 2
     """
-    return (dir.fixture("zellij", script), log)
+    return (try dir.fixture("zellij", script), log)
 }
 
 /// A fixture herdr whose daemon cannot be reached: exit 1, a message, no JSON.
-func unreachableHerdr(in dir: TemporaryDirectory) -> (binary: String, log: String) {
-    let log = "\(dir.path)/herdr.calls"
+func unreachableHerdr(in dir: TemporaryDirectory) throws -> (binary: String, log: String) {
+    let log = dir.file("herdr.calls")
     let script = """
     #!/bin/sh
     echo "$*" >> \(log)
     echo "error: could not connect to the herdr daemon" >&2
     exit 1
     """
-    return (dir.fixture("herdr", script), log)
+    return (try dir.fixture("herdr", script), log)
 }
 
 /// A worker fixture: writes a marker named after the session id, then exits.
-func markerWorker(in dir: TemporaryDirectory) -> String {
-    dir.fixture("worker", "#!/bin/sh\necho \"$2\" > \(dir.path)/worker-$1.ran\n")
+func markerWorker(in dir: TemporaryDirectory) throws -> String {
+    try dir.fixture("worker", "#!/bin/sh\necho \"$2\" > \(dir.path)/worker-$1.ran\n")
 }
 
 /// Number of lines in a call log (0 when absent).
-func callCount(_ dir: TemporaryDirectory, _ log: String) -> Int {
-    dir.read(log)?.split(separator: "\n").count ?? 0
+func callCount(_ log: String) -> Int {
+    ((try? readText(log)) ?? "").split(separator: "\n").count
 }
 
 /// Builds one store record as JSON text, with a daemon-owned nested field.
@@ -70,11 +65,4 @@ func storeJSON(_ records: [String], extraTopLevel: String = "") -> String {
 /// Reads and parses a store, failing the test if it does not parse.
 func loadStore(_ path: String) throws -> SessionStore {
     try StoreFile(path: path).load()
-}
-
-/// Waits (bounded) until `file` exists; worker fixtures run asynchronously.
-func waitForFile(_ file: String, milliseconds: Int = 5000) -> Bool {
-    var waited = 0
-    while access(file, F_OK) != 0 && waited < milliseconds { usleep(10_000); waited += 10 }
-    return access(file, F_OK) == 0
 }

@@ -18,17 +18,18 @@ struct RestoreTests {
     let naming = SessionNaming()
 
     struct World {
-        let dir = TemporaryDirectory("vigil-restore")
+        let dir: TemporaryDirectory
         let tmux = TmuxServer(label: "restore")
-        var storePath: String { "\(dir.path)/sessions.json" }
+        var storePath: String { dir.file("sessions.json") }
         let zellij: (binary: String, log: String)
         let herdr: (binary: String, log: String)
         let worker: String
 
-        init(zellijLive: [String], zellijExited: [String]) {
-            zellij = zellijFixture(in: dir, live: zellijLive, exited: zellijExited)
-            herdr = unreachableHerdr(in: dir)
-            worker = markerWorker(in: dir)
+        init(zellijLive: [String], zellijExited: [String]) throws {
+            dir = try TemporaryDirectory("vigil-restore")
+            zellij = try zellijFixture(in: dir, live: zellijLive, exited: zellijExited)
+            herdr = try unreachableHerdr(in: dir)
+            worker = try markerWorker(in: dir)
         }
 
         func restorer(_ options: RestoreOptions = RestoreOptions(expectedCLI: "claude"), registry: SessionRegistry = SessionRegistry()) throws -> Restorer {
@@ -52,11 +53,11 @@ struct RestoreTests {
     static let closed = "99999999-old"
 
     func makeWorld() throws -> World {
-        let w = World(zellijLive: [naming.name(forID: Self.zellijLive)], zellijExited: [naming.name(forID: Self.zellijExited)])
-        for id in [Self.aliveA, Self.aliveB, Self.otherCLI, Self.closed] { w.tmux.createSession(naming.name(forID: id)) }
+        let w = try World(zellijLive: [naming.name(forID: Self.zellijLive)], zellijExited: [naming.name(forID: Self.zellijExited)])
+        for id in [Self.aliveA, Self.aliveB, Self.otherCLI, Self.closed] { try w.tmux.createSession(naming.name(forID: id)) }
         // A near-miss that must not make bmx-cccccccc "exist" by prefix.
-        w.tmux.createSession("bmx-cccccccc-not-the-same")
-        let s = w.tmux.socket
+        try w.tmux.createSession("bmx-cccccccc-not-the-same")
+        let s = w.tmux.socketName
         let records = [
             recordJSON(id: Self.aliveA, backend: "tmux", socket: s),
             recordJSON(id: Self.goneC, backend: "tmux", socket: s),
@@ -69,7 +70,7 @@ struct RestoreTests {
             recordJSON(id: Self.zellijExited, backend: "zellij"),
             recordJSON(id: Self.aliveB, backend: "tmux", socket: s, cli: nil),
         ]
-        w.dir.write(w.storePath, storeJSON(records, extraTopLevel: ", \"daemonVersion\": \"7.1.0\""))
+        try writeFile(w.storePath, storeJSON(records, extraTopLevel: ", \"daemonVersion\": \"7.1.0\""))
         return w
     }
 
@@ -93,15 +94,15 @@ struct RestoreTests {
         #expect(report.totals == [.fork: 3, .close: 3, .keep: 1, .kill: 1, .skip: 2])
         // One listing call per backend and socket: tmux on one socket, zellij, herdr.
         #expect(report.listingCalls == 3)
-        #expect(callCount(w.dir, w.zellij.log) == 1)
+        #expect(callCount(w.zellij.log) == 1)
 
         // Workers really ran, once per fork, with their session name.
         for id in [Self.aliveA, Self.aliveB, Self.zellijLive] {
             let line = report.sessions.first { $0.id == id }!
             #expect(line.workerPID != nil)
-            let marker = "\(w.dir.path)/worker-\(id).ran"
+            let marker = w.dir.file("worker-\(id).ran")
             #expect(waitForFile(marker))
-            #expect(w.dir.read(marker) == naming.name(forID: id) + "\n")
+            #expect(try readText(marker) == naming.name(forID: id) + "\n")
         }
         #expect(access("\(w.dir.path)/worker-\(Self.otherCLI).ran", F_OK) != 0)
 
@@ -136,11 +137,11 @@ struct RestoreTests {
     @Test("a dry run decides the same and changes nothing")
     func dryRun() async throws {
         let w = try makeWorld()
-        let before = w.dir.read(w.storePath)
+        let before = try readText(w.storePath)
         let report = try await w.restorer(RestoreOptions(expectedCLI: "claude", dryRun: true)).restore(storeAt: w.storePath)
         #expect(report.dryRun)
         #expect(report.sessions.map(\.action) == Self.expected.map(\.1))
-        #expect(w.dir.read(w.storePath) == before)
+        #expect(try readText(w.storePath) == before)
         #expect(access(w.storePath + ".lock", F_OK) != 0)
         #expect(w.tmux.has(naming.name(forID: Self.otherCLI)))
         #expect(report.sessions.allSatisfy { $0.workerPID == nil })
@@ -151,9 +152,9 @@ struct RestoreTests {
     func idempotent() async throws {
         let w = try makeWorld()
         _ = try await w.restorer().restore(storeAt: w.storePath)
-        let first = w.dir.read(w.storePath)
+        let first = try readText(w.storePath)
         let second = try await w.restorer().restore(storeAt: w.storePath)
-        #expect(w.dir.read(w.storePath) == first)
+        #expect(try readText(w.storePath) == first)
         #expect(second.totals[.close] == 0)
         #expect(second.totals[.kill] == 0)
         // The session killed for a CLI change is missing on purpose now: kept, not closed.
@@ -176,9 +177,9 @@ struct RestoreTests {
     func corruptStore() async throws {
         let w = try makeWorld()
         let bad = "{\"version\": 1, \"sessions\": [ {\"id\": \"x\", \"backend\": \"tmux\" "
-        w.dir.write(w.storePath, bad)
+        try writeFile(w.storePath, bad)
         await #expect(throws: StoreError.self) { _ = try await w.restorer().restore(storeAt: w.storePath) }
-        #expect(w.dir.read(w.storePath) == bad)
+        #expect(try readText(w.storePath) == bad)
         let r = try w.restorer()
         do throws(StoreError) { _ = try await r.restore(storeAt: w.storePath) } catch { #expect(error.category == .invalidData) }
     }
@@ -186,7 +187,7 @@ struct RestoreTests {
     @Test("a second restore on a locked store waits, then fails as locked, losing nothing")
     func locked() async throws {
         let w = try makeWorld()
-        let before = w.dir.read(w.storePath)
+        let before = try readText(w.storePath)
         let held = try StoreFile(path: w.storePath).lock(timeout: .zero)
         var options = RestoreOptions(expectedCLI: "claude")
         options.lockTimeout = .milliseconds(200)
@@ -201,7 +202,7 @@ struct RestoreTests {
             #expect(error.exitCode == 75)
         }
         #expect(clock.now - start >= .milliseconds(200))
-        #expect(w.dir.read(w.storePath) == before)
+        #expect(try readText(w.storePath) == before)
         #expect(w.tmux.has(naming.name(forID: Self.otherCLI)))
         held.release()
         let report = try await w.restorer(options).restore(storeAt: w.storePath)
@@ -226,21 +227,21 @@ struct RestoreTests {
     @Test("wake forks only on exists; missing and unknown change nothing")
     func wake() async throws {
         let w = try makeWorld()
-        let before = w.dir.read(w.storePath)
+        let before = try readText(w.storePath)
         let registry = SessionRegistry()
         let r = try w.restorer(registry: registry)
-        let alive = await r.wake(id: Self.aliveA, backend: .tmux, socket: w.tmux.socket)
+        let alive = await r.wake(id: Self.aliveA, backend: .tmux, socket: w.tmux.socketName)
         #expect(alive.action == .fork)
         #expect(alive.workerPID != nil)
         #expect(waitForFile("\(w.dir.path)/worker-\(Self.aliveA).ran"))
-        let gone = await r.wake(id: Self.goneC, backend: .tmux, socket: w.tmux.socket)
+        let gone = await r.wake(id: Self.goneC, backend: .tmux, socket: w.tmux.socketName)
         #expect(gone.action == .keep)
         #expect(gone.probe == .missing)
         #expect(gone.workerPID == nil)
         let unknown = await r.wake(id: Self.herdrX, backend: .herdr)
         #expect(unknown.probe == .unknown)
         #expect(unknown.action == .keep)
-        #expect(w.dir.read(w.storePath) == before)
+        #expect(try readText(w.storePath) == before)
         #expect(Set(registry.all.map(\.id)) == [Self.aliveA])
     }
 

@@ -11,6 +11,7 @@ import Darwin
 #endif // canImport(Glibc)
 import Testing
 @testable import VigilStore
+import VigilTestSupport
 
 /// The environment variable that turns `crashChildWriter` into the writer.
 private let crashChildVariable = "VIGIL_STORE_CRASH_CHILD"
@@ -22,10 +23,7 @@ private let crashChildVariable = "VIGIL_STORE_CRASH_CHILD"
         try withTemporaryDirectory { dir in
             let path = dir + "/sessions.json"
             try writeFile(path, generatedStore(count: 3000), mode: 0o640)
-            var exeBuffer = [CChar](repeating: 0, count: 4096)
-            let length = readlink("/proc/self/exe", &exeBuffer, exeBuffer.count - 1)
-            try #require(length > 0)
-            let executable = String(decoding: exeBuffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let executable = try #require(currentExecutable())
             var generator = SystemRandomNumberGenerator()
             var leftovers = 0
 
@@ -39,7 +37,7 @@ private let crashChildVariable = "VIGIL_STORE_CRASH_CHILD"
                 )
                 let started = waitUntil(milliseconds: 20_000) { access(ready, F_OK) == 0 }
                 try #require(started, "round \(round): the child never committed")
-                sleep(milliseconds: Int.random(in: 0...30, using: &generator))
+                pause(milliseconds: Int.random(in: 0...30, using: &generator))
                 child.send(SIGKILL)
                 let status = child.wait()
                 #expect(status & 0x7F == SIGKILL, "round \(round): the child ended before the kill")

@@ -8,6 +8,7 @@ import Darwin
 #endif // canImport(Glibc)
 import Testing
 @testable import VigilStore
+import VigilTestSupport
 
 @Suite struct StoreFileLoadTests {
     @Test func missingStoreIsNotFound() throws {

@@ -9,6 +9,7 @@ import Darwin
 #endif // canImport(Glibc)
 import Testing
 @testable import VigilStore
+import VigilTestSupport
 
 @Suite struct StoreLockTests {
     @Test func secondLockWaitsThenFailsWithLocked() throws {

@@ -1,124 +1,16 @@
-// Helpers for the store tests: real temporary folders, file bytes and modes,
-// spawning real processes, and a sample store document.
+// Helpers for the store tests only: store errors, the store's temporary
+// files, spawning real processes, and sample store documents. Temporary
+// folders and reading and writing files are shared, in VigilTestSupport.
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
-import Testing
 @testable import VigilStore
-
-// MARK: - Temporary folders
-
-/// Runs `body` with a fresh folder from mkdtemp and removes it afterwards,
-/// whatever permissions or immutable flags the test left on it.
-func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
-    var template = Array("/tmp/vigil-store-test-XXXXXX".utf8CString)
-    guard let made = mkdtemp(&template) else {
-        throw TestFailure("mkdtemp failed: errno \(errno)")
-    }
-    let path = String(cString: made)
-    defer { removeTree(path) }
-    return try body(path)
-}
-
-/// Removes a file or folder tree (best effort), restoring write permission on
-/// folders first so a test that chmod'ed one to 0555 still cleans up.
-func removeTree(_ path: String) {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return }
-    if UInt32(info.st_mode) & 0o170000 == 0o040000 {
-        chmod(path, 0o700)
-        if let dir = opendir(path) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                    String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self))
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for name in names { removeTree(path + "/" + name) }
-        }
-        rmdir(path)
-    } else {
-        unlink(path)
-    }
-}
-
-/// A test-side error with a message.
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
+import VigilTestSupport
 
 // MARK: - Files
-
-/// Writes `bytes` to `path` (created or truncated) with `mode`.
-func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-    guard fd >= 0 else { throw TestFailure("open \(path): errno \(errno)") }
-    defer { close(fd) }
-    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    guard written == bytes.count else { throw TestFailure("write \(path): errno \(errno)") }
-    fchmod(fd, mode)
-}
-
-/// Writes text to `path`.
-func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
-    try writeFile(path, Array(text.utf8), mode: mode)
-}
-
-/// The bytes of `path`.
-func readFile(_ path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw TestFailure("open \(path): errno \(errno)") }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count >= 0 else { throw TestFailure("read \(path): errno \(errno)") }
-        if count == 0 { return result }
-        result += chunk[..<count]
-    }
-}
-
-/// The text of `path`.
-func readText(_ path: String) throws -> String {
-    String(decoding: try readFile(path), as: UTF8.self)
-}
-
-/// `lstat` of `path`, or nil.
-func fileStatus(_ path: String) -> stat? {
-    var info = stat()
-    return lstat(path, &info) == 0 ? info : nil
-}
-
-/// Permission bits of `path`.
-func permissions(_ path: String) -> UInt32? {
-    fileStatus(path).map { UInt32($0.st_mode) & 0o7777 }
-}
-
-/// Whether `path` is a symbolic link.
-func isSymbolicLink(_ path: String) -> Bool {
-    fileStatus(path).map { UInt32($0.st_mode) & 0o170000 == 0o120000 } ?? false
-}
-
-/// Names in folder `path`.
-func folderNames(_ path: String) -> [String] {
-    guard let dir = opendir(path) else { return [] }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) {
-            String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self))
-        }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted()
-}
 
 /// Names in `folder` that look like a Vigil temporary file.
 func temporaryFiles(in folder: String) -> [String] {
@@ -185,24 +77,6 @@ struct Child {
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         return status
     }
-}
-
-/// Sleeps for `milliseconds`.
-func sleep(milliseconds: Int) {
-    var request = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
-}
-
-/// Polls `condition` every 10 ms for up to `milliseconds`.
-func waitUntil(milliseconds: Int, _ condition: () -> Bool) -> Bool {
-    var waited = 0
-    while waited < milliseconds {
-        if condition() { return true }
-        sleep(milliseconds: 10)
-        waited += 10
-    }
-    return condition()
 }
 
 // MARK: - Sample documents

@@ -1,151 +1,252 @@
+// Helpers every test target shares: real temporary folders, files written and
+// read without Foundation, fixture executables that can be run the moment
+// they are written, and waiting for something to appear.
+//
+// Fixtures are `#!/bin/sh` scripts: a shell is fine in test fixtures (they
+// stand in for tmux, zellij, herdr and workers); production code never runs one.
 #if canImport(Glibc)
 public import Glibc
 #elseif canImport(Darwin)
 public import Darwin
-#endif
-public import VigilCore
+#endif // canImport(Glibc)
+import Synchronization
+import VigilCore
 
-/// A real temporary directory, removed (recursively) when the scope ends.
-public final class TemporaryDirectory {
+// MARK: - Failures and names
+
+/// A failure a helper throws where it cannot record an expectation.
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
+}
+
+/// Numbers the private sockets and folders of one test run.
+private let testCounter = Atomic<Int>(0)
+
+/// `<pid>-<n>`: unique within this process, so concurrent tests (and
+/// concurrent test runs) never share a socket or a folder name.
+public func nextTestID() -> String {
+    "\(getpid())-\(testCounter.add(1, ordering: .relaxed).newValue)"
+}
+
+// MARK: - Temporary folders
+
+/// A fresh folder under /tmp, removed with everything in it (see `removeTree`)
+/// when the last reference goes away.
+public final class TemporaryDirectory: Sendable {
+    /// The folder's absolute path.
     public let path: String
 
-    public init(_ label: String = "vigil-core") {
+    /// Makes the folder with mkdtemp.
+    /// - Parameter label: the start of its name, to tell suites apart in /tmp.
+    /// - Throws: `TestFailure` when mkdtemp fails.
+    public init(_ label: String = "vigil-test") throws {
         var template = Array("/tmp/\(label)-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
+        guard made != nil else { throw TestFailure("mkdtemp /tmp/\(label)-XXXXXX: errno \(errno)") }
         path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     deinit { removeTree(path) }
 
-    /// Writes an executable fixture (mode 0755 unless given) and returns its path.
+    /// `path/name`.
+    public func file(_ name: String) -> String { path + "/" + name }
+
+    /// Writes `text` to `name` (created or truncated) with `mode`.
+    /// - Returns: the file's path.
     @discardableResult
-    public func fixture(_ name: String, _ body: String, mode: mode_t = 0o755) -> String {
-        let file = "\(path)/\(name)"
-        write(file, body)
-        chmod(file, mode)
-        return file
+    public func write(_ name: String, _ text: String, mode: mode_t = 0o644) throws -> String {
+        let target = file(name)
+        try writeFile(target, text, mode: mode)
+        return target
     }
 
-    public func write(_ file: String, _ body: String) {
-        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        precondition(fd >= 0, "open \(file) failed")
-        var bytes = Array(body.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            precondition(n > 0)
-            off += n
-        }
-        close(fd)
+    /// Writes a fixture executable that can be run at once (see `writeExecutable`).
+    /// - Returns: the fixture's path.
+    @discardableResult
+    public func fixture(_ name: String, _ script: String, mode: mode_t = 0o755) throws -> String {
+        let target = file(name)
+        try writeExecutable(target, script, mode: mode)
+        return target
     }
 
-    public func read(_ file: String) -> String? {
-        let fd = open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = Glibc.read(fd, &chunk, chunk.count)
-            if n <= 0 { break }
-            out += chunk[0..<n]
+    /// The text of `name`, or `nil` when it cannot be read (it does not exist).
+    public func read(_ name: String) -> String? { try? readText(file(name)) }
+
+    /// The lines of `name` (none when it does not exist).
+    public func lines(_ name: String) -> [String] {
+        (read(name) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    /// Makes folder `name` with `mode` (chmod after mkdir, so the umask does not narrow it).
+    /// - Returns: the folder's path.
+    @discardableResult
+    public func makeDirectory(_ name: String, mode: mode_t = 0o700) throws -> String {
+        let target = file(name)
+        guard mkdir(target, 0o700) == 0, chmod(target, mode) == 0 else {
+            throw TestFailure("mkdir \(target): errno \(errno)")
         }
-        return String(decoding: out, as: UTF8.self)
+        return target
     }
 }
 
-/// Removes a directory tree without a shell.
+/// Runs `body` with the path of a fresh temporary folder and removes the
+/// folder when `body` returns or throws.
+public func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
+    let directory = try TemporaryDirectory()
+    return try withExtendedLifetime(directory) { try body(directory.path) }
+}
+
+/// Removes a file or a folder tree (best effort, no shell), restoring write
+/// permission on each folder first so a test that chmod'ed one to 0555 still
+/// cleans up.
 public func removeTree(_ path: String) {
-    guard let dir = opendir(path) else { unlink(path); return }
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-        }
-        if name == "." || name == ".." { continue }
-        let child = "\(path)/\(name)"
-        var st = stat()
-        if lstat(child, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { removeTree(child) } else { unlink(child) }
+    guard let info = fileStatus(path) else { return }
+    guard UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFDIR) else {
+        unlink(path)
+        return
     }
-    closedir(dir)
+    chmod(path, 0o700)
+    for name in folderNames(path) { removeTree(path + "/" + name) }
     rmdir(path)
 }
 
-/// The four ways to run a command: synchronous or async, pidfd or portable wait.
-public enum RunMode: String, CaseIterable, Sendable {
-    case syncPidfd, syncPortable, asyncPidfd, asyncPortable
+// MARK: - Files
 
-    public var strategy: WaitStrategy {
-        switch self {
-        case .syncPidfd, .asyncPidfd: return .pidfd
-        case .syncPortable, .asyncPortable: return .portable
+/// Writes `bytes` to `path` (created or truncated) with exactly `mode`.
+/// - Throws: `TestFailure` with the errno of the step that failed.
+public func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+    // O_CLOEXEC keeps the descriptor out of what a concurrent test spawns
+    // (past its exec; see `writeExecutable` for the moment before).
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    guard fd >= 0 else { throw TestFailure("open \(path): errno \(errno)") }
+    defer { close(fd) }
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            let code = errno
+            if code == EINTR { continue }
+            throw TestFailure("write \(path): errno \(code)")
         }
+        offset += n
     }
+    // fchmod: the umask would narrow a new file's mode, and an existing file keeps its old one.
+    guard fchmod(fd, mode) == 0 else { throw TestFailure("fchmod \(path): errno \(errno)") }
+}
 
-    public func run(_ command: Command, spawner: Spawner? = nil) async -> Outcome {
-        var s = spawner ?? Spawner()
-        s.waitStrategy = strategy
-        switch self {
-        case .syncPidfd, .syncPortable: return s.runSynchronously(command)
-        case .asyncPidfd, .asyncPortable: return await s.run(command)
+/// Writes `text` to `path` (created or truncated) with exactly `mode`.
+public func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
+    try writeFile(path, Array(text.utf8), mode: mode)
+}
+
+/// Writes an executable `script` to `path` with `mode` so that it can be run
+/// at once, even while other tests spawn children concurrently.
+///
+/// exec fails with ETXTBSY while any process holds the file open for writing.
+/// A child that a concurrent test is spawning holds a copy of every
+/// descriptor of this process from its clone until its exec (O_CLOEXEC only
+/// closes them at the exec), so a file we wrote ourselves can stay busy after
+/// our own close. Writing to a temporary name and renaming it into place does
+/// not help: busy belongs to the inode, and rename keeps the inode. So the
+/// script goes to a staging file, and `/bin/cp`, a process of its own that
+/// nothing clones, writes the file that will run; once cp has exited no
+/// writer of it is left anywhere.
+///
+/// - Throws: `TestFailure` when a write, the copy or the chmod fails.
+public func writeExecutable(_ path: String, _ script: String, mode: mode_t = 0o755) throws {
+    let staging = path + ".staging-\(nextTestID())"
+    try writeFile(staging, script)
+    defer { unlink(staging) }
+    let copy = Spawner().runSynchronously(
+        Command("/bin/cp", arguments: [staging, path], timeout: .seconds(20))
+    )
+    guard copy.termination == .exited(0) else {
+        throw TestFailure("cp \(staging) \(path): \(copy.failureReason(program: "cp", timeout: .seconds(20)))")
+    }
+    guard chmod(path, mode) == 0 else { throw TestFailure("chmod \(path): errno \(errno)") }
+}
+
+/// The bytes of `path`.
+/// - Throws: `TestFailure` when it cannot be opened or read.
+public func readFile(_ path: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw TestFailure("open \(path): errno \(errno)") }
+    defer { close(fd) }
+    var result: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 {
+            let code = errno
+            if code == EINTR { continue }
+            throw TestFailure("read \(path): errno \(code)")
         }
+        if count == 0 { return result }
+        result += chunk[..<count]
     }
 }
 
-/// `/bin/sh -c SCRIPT` as a command (fixtures only; production code never uses a shell).
-public func shell(_ script: String, timeout: Duration? = .seconds(20)) -> Command {
-    Command("/bin/sh", arguments: ["-c", script], timeout: timeout)
+/// The text of `path`.
+/// - Throws: `TestFailure` when it cannot be opened or read.
+public func readText(_ path: String) throws -> String {
+    String(decoding: try readFile(path), as: UTF8.self)
 }
 
-/// Number of open descriptors in this process.
-public func openDescriptorCount() -> Int {
-    guard let dir = opendir("/proc/self/fd") else { return -1 }
+/// `lstat` of `path`, or `nil` when there is nothing there.
+public func fileStatus(_ path: String) -> stat? {
+    var info = stat()
+    return lstat(path, &info) == 0 ? info : nil
+}
+
+/// The permission bits of `path`.
+public func permissions(_ path: String) -> UInt32? {
+    fileStatus(path).map { UInt32($0.st_mode) & 0o7777 }
+}
+
+/// Whether `path` is a symbolic link.
+public func isSymbolicLink(_ path: String) -> Bool {
+    fileStatus(path).map { UInt32($0.st_mode) & UInt32(S_IFMT) == UInt32(S_IFLNK) } ?? false
+}
+
+/// The names in folder `path` without `.` and `..`, sorted; none when it cannot be opened.
+public func folderNames(_ path: String) -> [String] {
+    guard let dir = opendir(path) else { return [] }
     defer { closedir(dir) }
-    var n = 0
-    while readdir(dir) != nil { n += 1 }
-    return n - 3 // ".", "..", and the directory's own descriptor
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) {
+            String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self))
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
 }
 
-/// Whether `pid` is still a process that is not a zombie.
-public func isRunning(_ pid: Int32) -> Bool {
-    guard let state = processState(pid) else { return false }
-    return state != "Z" && state != "X"
-}
+// MARK: - Waiting
 
-/// The state letter from /proc/PID/stat, nil when the process is gone.
-public func processState(_ pid: Int32) -> Character? {
-    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buf = [UInt8](repeating: 0, count: 512)
-    let n = read(fd, &buf, buf.count)
-    guard n > 0 else { return nil }
-    let text = String(decoding: buf[0..<n], as: UTF8.self)
-    guard let close = text.lastIndex(of: ")") else { return nil }
-    let rest = text[text.index(after: close)...].drop(while: { $0 == " " })
-    return rest.first
-}
-
-/// The parent pid from /proc/PID/stat.
-public func parentPID(_ pid: Int32) -> Int32? {
-    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buf = [UInt8](repeating: 0, count: 512)
-    let n = read(fd, &buf, buf.count)
-    guard n > 0 else { return nil }
-    let text = String(decoding: buf[0..<n], as: UTF8.self)
-    guard let close = text.lastIndex(of: ")") else { return nil }
-    let fields = text[text.index(after: close)...].split(separator: " ")
-    return fields.count > 1 ? Int32(fields[1]) : nil
-}
-
-/// True when `pid` is an unreaped child of this process (a zombie we leaked).
-public func isOurZombie(_ pid: Int32) -> Bool {
-    processState(pid) == "Z" && parentPID(pid) == getpid()
-}
-
-/// Sleeps the calling thread.
+/// Sleeps the calling thread for `milliseconds` (the whole time, across EINTR).
 public func pause(milliseconds: Int) {
-    usleep(UInt32(milliseconds * 1000))
+    var request = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
+}
+
+/// Polls `condition` every 10 ms for up to `milliseconds`.
+/// - Returns: whether it came true.
+public func waitUntil(milliseconds: Int, _ condition: () -> Bool) -> Bool {
+    var waited = 0
+    while waited < milliseconds {
+        if condition() { return true }
+        pause(milliseconds: 10)
+        waited += 10
+    }
+    return condition()
+}
+
+/// Waits (bounded) until `path` exists: fixtures and workers run on their own time.
+/// - Returns: whether it appeared.
+public func waitForFile(_ path: String, milliseconds: Int = 5000) -> Bool {
+    waitUntil(milliseconds: milliseconds) { access(path, F_OK) == 0 }
 }

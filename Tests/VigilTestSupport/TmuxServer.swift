@@ -1,81 +1,117 @@
+// A real tmux server on a socket of its own, started through the core
+// Spawner (no shell) and always torn down: killed, and its socket file
+// removed.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
-#endif
-public import VigilCore
+#endif // canImport(Glibc)
 import Synchronization
+public import VigilCore
 
-/// A real tmux server on a private `-L` socket, unique per instance, killed
-/// when the value goes away (also when a test fails half-way).
-public final class TmuxServer: @unchecked Sendable {
-    /// The `-L` socket name.
-    public let socket: String
-    /// The tmux executable.
-    public let tmux: String
-    private let spawner = Spawner()
-    private let environment = Environment.inherited(removing: ["TMUX", "TMUX_PANE"])
+/// A tmux server on a private socket, torn down by `tearDown()`, by the end
+/// of `withTmuxServer`, or at the latest when the value goes away (also when
+/// a test fails half-way).
+public final class TmuxServer: Sendable {
+    /// How tmux is told which server to use.
+    public enum Socket: Sendable, Hashable {
+        /// No option: `$TMUX_TMPDIR/tmux-UID/default`.
+        case `default`
+        /// `-L name`, in the same per-user folder.
+        case name(String)
+        /// `-S path`.
+        case path(String)
 
-    private static let counter = Atomic<Int>(0)
-
-    /// Picks a unique socket name; starts nothing until a session is created.
-    public init(label: String = "t", tmux: String = "tmux") {
-        let n = TmuxServer.counter.wrappingAdd(1, ordering: .relaxed).newValue
-        socket = "vigil-test-\(label)-\(getpid())-\(n)"
-        self.tmux = tmux
+        /// The options that select this socket, before the command.
+        public var arguments: [String] {
+            switch self {
+            case .default: return []
+            case .name(let n): return ["-L", n]
+            case .path(let p): return ["-S", p]
+            }
+        }
     }
 
-    deinit { _ = run(["kill-server"]) }
+    /// Which socket the server listens on.
+    public let socket: Socket
+    /// Where the socket file is.
+    public let socketPath: String
+    /// The environment of every tmux call (TMUX and TMUX_PANE removed, so a
+    /// test run from inside tmux does not reach the caller's server).
+    public let environment: Environment
+    /// The tmux executable.
+    public let executable: String
+    private let tornDown = Atomic<Bool>(false)
 
-    /// Runs `tmux -L socket ARGS...` (no shell).
+    /// Picks the socket; starts nothing until a session is created.
+    /// - Parameters:
+    ///   - label: part of the unique `-L vigil-test-<label>-<pid>-<n>` name used when `socket` is `nil`.
+    ///   - socket: a given socket instead; `.default` only together with `tmuxTmpdir`.
+    ///   - tmuxTmpdir: sets `TMUX_TMPDIR` for every call when given.
+    ///   - executable: the tmux to run.
+    public init(label: String = "t", socket: Socket? = nil, tmuxTmpdir: String? = nil, executable: String = "tmux") {
+        let socket = socket ?? .name("vigil-test-\(label)-\(nextTestID())")
+        // Tear-down kills the server and removes its socket: never the caller's own default.
+        precondition(socket != .default || tmuxTmpdir != nil, "the default socket only under a private TMUX_TMPDIR")
+        self.socket = socket
+        self.executable = executable
+        var setting: [String: String] = [:]
+        if let tmuxTmpdir { setting["TMUX_TMPDIR"] = tmuxTmpdir }
+        environment = .inherited(removing: ["TMUX", "TMUX_PANE"], setting: setting)
+        let base = (tmuxTmpdir ?? environment.value(of: "TMUX_TMPDIR").flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp")
+            + "/tmux-\(getuid())/"
+        switch socket {
+        case .default: socketPath = base + "default"
+        case .name(let n): socketPath = base + n
+        case .path(let p): socketPath = p
+        }
+    }
+
+    deinit { tearDown() }
+
+    /// The `-L` name: what `vigil --socket` and a store record's `socket` take.
+    public var socketName: String {
+        guard case .name(let name) = socket else { preconditionFailure("\(socket) is not a -L socket") }
+        return name
+    }
+
+    /// Runs `tmux SOCKET ARGS...` to the end (no shell).
     @discardableResult
     public func run(_ args: [String]) -> Outcome {
-        spawner.runSynchronously(Command(tmux, arguments: ["-L", socket] + args, environment: environment, timeout: .seconds(10)))
+        Spawner().runSynchronously(Command(executable, arguments: socket.arguments + args, environment: environment, timeout: .seconds(20)))
     }
 
-    /// Creates a detached session running `sleep` so it needs no shell config.
-    public func createSession(_ name: String) {
-        let o = run(["new-session", "-d", "-s", name, "sleep", "3600"])
-        precondition(o.termination == .exited(0), "tmux new-session \(name) failed: \(o.termination) \(o.stderr.text)")
+    /// Creates a detached session running `sleep` (no config file, no shell
+    /// start-up), which starts the server if needed.
+    /// - Throws: `TestFailure` when tmux refuses.
+    public func createSession(_ name: String) throws {
+        let o = run(["-f", "/dev/null", "new-session", "-d", "-s", name, "sleep", "3600"])
+        guard o.termination == .exited(0) else {
+            throw TestFailure("tmux new-session \(name): \(o.failureReason(program: "tmux", timeout: .seconds(20)))")
+        }
     }
 
-    /// The live session names, or [] when no server runs.
-    public func sessions() -> Set<String> {
-        let o = run(["list-sessions", "-F", "#{session_name}"])
-        guard o.termination == .exited(0) else { return [] }
-        return Set(o.stdout.text.split(separator: "\n").map(String.init))
-    }
-
-    /// Whether `name` exists, asked exactly (`=name`).
+    /// Whether session `name` exists, asked exactly (`=name`).
     public func has(_ name: String) -> Bool {
         run(["has-session", "-t", "=\(name)"]).termination == .exited(0)
     }
 
-    /// Kills the server now.
-    public func kill() { _ = run(["kill-server"]) }
+    /// Kills the server (ignoring "no server") and removes the socket file,
+    /// which tmux 3.3a leaves behind after kill-server. Once; later calls do nothing.
+    public func tearDown() {
+        guard !tornDown.exchange(true, ordering: .relaxed) else { return }
+        run(["kill-server"])
+        unlink(socketPath)
+    }
 }
 
-/// The `vigil` executable built next to the test bundle.
-public enum VigilBinary {
-    /// Its path: the test binary's folder, where SwiftPM puts every product.
-    public static var path: String {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        precondition(n > 0, "cannot read /proc/self/exe")
-        var exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        // .../debug/VigilPackageTests.xctest (a file on Linux)
-        while let slash = exe.lastIndex(of: "/") {
-            exe = String(exe[..<slash])
-            if access("\(exe)/vigil", X_OK) == 0 { return "\(exe)/vigil" }
-        }
-        preconditionFailure("vigil binary not found next to the test bundle")
-    }
-
-    /// Runs `vigil ARGS...` and returns its outcome (stdout/stderr captured up to 64 MiB).
-    public static func run(_ args: [String], environment: Environment = .inherit, timeout: Duration = .seconds(60)) -> Outcome {
-        var c = Command(path, arguments: args, environment: environment, timeout: timeout)
-        c.stdoutLimit = 64 << 20
-        c.stderrLimit = 64 << 20
-        return Spawner().runSynchronously(c)
-    }
+/// Runs `body` with a fresh tmux server; the server is torn down at the end
+/// whether `body` returns, throws or records failed expectations.
+public func withTmuxServer<R>(
+    label: String = "t", socket: TmuxServer.Socket? = nil, tmuxTmpdir: String? = nil,
+    _ body: (TmuxServer) async throws -> R
+) async throws -> R {
+    let server = TmuxServer(label: label, socket: socket, tmuxTmpdir: tmuxTmpdir)
+    defer { server.tearDown() }
+    return try await body(server)
 }

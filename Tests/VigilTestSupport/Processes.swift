@@ -1,0 +1,107 @@
+// Running commands the four ways the core can, the state of processes as
+// /proc reports it, and the built `vigil` executable.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif // canImport(Glibc)
+public import VigilCore
+
+// MARK: - Running commands
+
+/// The four ways to run a command: synchronous or async, pidfd or portable wait.
+public enum RunMode: String, CaseIterable, Sendable {
+    case syncPidfd, syncPortable, asyncPidfd, asyncPortable
+
+    public var strategy: WaitStrategy {
+        switch self {
+        case .syncPidfd, .asyncPidfd: return .pidfd
+        case .syncPortable, .asyncPortable: return .portable
+        }
+    }
+
+    public func run(_ command: Command, spawner: Spawner? = nil) async -> Outcome {
+        var s = spawner ?? Spawner()
+        s.waitStrategy = strategy
+        switch self {
+        case .syncPidfd, .syncPortable: return s.runSynchronously(command)
+        case .asyncPidfd, .asyncPortable: return await s.run(command)
+        }
+    }
+}
+
+/// `/bin/sh -c SCRIPT` as a command (fixtures only; production code never uses a shell).
+public func shell(_ script: String, timeout: Duration? = .seconds(20)) -> Command {
+    Command("/bin/sh", arguments: ["-c", script], timeout: timeout)
+}
+
+// MARK: - Process state
+
+/// The number of open descriptors in this process.
+public func openDescriptorCount() -> Int {
+    folderNames("/proc/self/fd").count - 1 // the listing's own descriptor
+}
+
+/// The fields of /proc/PID/stat after the command name (state first, then
+/// the parent pid), or `nil` when the process is gone.
+private func statFields(_ pid: Int32) -> [Substring]? {
+    guard let text = try? readText("/proc/\(pid)/stat"),
+          let close = text.lastIndex(of: ")") else { return nil }
+    // The command name may hold spaces and parentheses; it ends at the last ')'.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    return fields.isEmpty ? nil : fields
+}
+
+/// The state letter from /proc/PID/stat, `nil` when the process is gone.
+public func processState(_ pid: Int32) -> Character? {
+    statFields(pid)?.first?.first
+}
+
+/// The parent pid from /proc/PID/stat.
+public func parentPID(_ pid: Int32) -> Int32? {
+    guard let fields = statFields(pid), fields.count > 1 else { return nil }
+    return Int32(fields[1])
+}
+
+/// Whether `pid` is still a process that is not a zombie.
+public func isRunning(_ pid: Int32) -> Bool {
+    guard let state = processState(pid) else { return false }
+    return state != "Z" && state != "X"
+}
+
+/// True when `pid` is an unreaped child of this process (a zombie we leaked).
+public func isOurZombie(_ pid: Int32) -> Bool {
+    processState(pid) == "Z" && parentPID(pid) == getpid()
+}
+
+// MARK: - The test executable and the vigil binary
+
+/// The path of the running test executable, from /proc/self/exe.
+public func currentExecutable() -> String? {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard length > 0 else { return nil }
+    return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// The `vigil` executable built next to the test bundle.
+public enum VigilBinary {
+    /// Its path: the test binary's folder, where SwiftPM puts every product.
+    public static var path: String {
+        // .../debug/VigilPackageTests.xctest (a file on Linux)
+        guard var exe = currentExecutable() else { preconditionFailure("cannot read /proc/self/exe") }
+        while let slash = exe.lastIndex(of: "/") {
+            exe = String(exe[..<slash])
+            if access("\(exe)/vigil", X_OK) == 0 { return "\(exe)/vigil" }
+        }
+        preconditionFailure("vigil binary not found next to the test bundle")
+    }
+
+    /// Runs `vigil ARGS...` and returns its outcome (stdout/stderr captured up to 64 MiB).
+    public static func run(_ args: [String], environment: Environment = .inherit, timeout: Duration = .seconds(60)) -> Outcome {
+        var c = Command(path, arguments: args, environment: environment, timeout: timeout)
+        c.stdoutLimit = 64 << 20
+        c.stderrLimit = 64 << 20
+        return Spawner().runSynchronously(c)
+    }
+}
