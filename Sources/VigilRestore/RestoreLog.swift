@@ -41,6 +41,9 @@ public struct RestoreLogger: Sendable {
     /// A logger that calls `sink` for every event (from any thread).
     public init(_ sink: @escaping @Sendable (RestoreEvent) -> Void) { self.sink = sink }
 
+    /// Hands `event` to the sink.
+    public func emit(_ event: RestoreEvent) { sink(event) }
+
     /// One line per event on stderr, written with a single write(2) so lines
     /// from concurrent tasks do not interleave.
     public static let standardError = RestoreLogger { event in

@@ -32,7 +32,7 @@ enum RestoreCommand {
       --concurrency N       kills and worker launches in flight at once (default 16)
       --lock-timeout-ms N   wait this long for another restore's lock (default 5000)
       --create              create an empty store when none exists
-      --quiet               no per-session log lines on stderr
+      --quiet               no per-session log lines on stderr (store notices still print)
 
     Exit status: 0 done; 64 usage; 65 bad store data; 66 store not found;
     73 store cannot be written; 75 store locked by another restore.
@@ -80,7 +80,11 @@ enum RestoreCommand {
             return ExitCode.usage
         }
 
-        let logger: RestoreLogger = parsed.has("quiet") ? .silent : .standardError
+        // --quiet drops the per-session lines, never what restore says about
+        // the store itself (a symlink followed, a store created).
+        let logger: RestoreLogger = parsed.has("quiet")
+            ? RestoreLogger { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
+            : .standardError
         let launcher: any WorkerLauncher
         if let template, !options.dryRun {
             launcher = CommandWorkerLauncher(template: template, spawner: backends.spawner, logger: .silent)
