@@ -1,0 +1,24 @@
+// The README's embedding example, kept here so the build checks that it compiles.
+// It is not run: it would need a tmux server named "bots" and a store under /var/lib.
+import VigilBackends
+import VigilCore
+import VigilRestore
+
+func readmeSnippet() async throws {
+let spawner = Spawner()                                  // one reactor thread, yours to keep
+let tmux = TmuxBackend(configuration: TmuxConfiguration(socket: .name("bots"), spawner: spawner))
+switch await tmux.probe("bmx-3f2c9a1e").answer {         // retried on unknown only
+case .exists: break                                      // re-attach
+case .missing(let why): print("gone:", why)              // authoritative
+case .unknown(let why): print("keep, ask later:", why)   // never destroy on this
+}
+
+let restorer = Restorer(
+    options: RestoreOptions(expectedCLI: "claude"),
+    backends: StandardBackends(spawner: spawner),
+    launcher: CommandWorkerLauncher(template: try .parse("node worker.js --attach {session}"), spawner: spawner),
+    registry: SessionRegistry(),
+    logger: RestoreLogger { event in print(event) })
+let report = try await restorer.restore(storeAt: "/var/lib/bot/sessions.json")
+_ = report
+}
