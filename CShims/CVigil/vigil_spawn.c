@@ -145,7 +145,9 @@ static void vigil_stream_append(vigil_stream *s, const uint8_t *bytes, size_t n)
 /// Reads whatever the pipe holds without blocking; closes it on EOF or error.
 static void vigil_stream_drain(vigil_stream *s) {
     uint8_t chunk[VIGIL_READ_CHUNK];
-    while (s->fd >= 0) {
+    // At most 1 MiB per step, so one flooding child cannot keep a poller
+    // (the reactor serves every run in flight) from the others' deadlines.
+    for (int reads = 0; s->fd >= 0 && reads < 16; reads++) {
         ssize_t n = read(s->fd, chunk, sizeof chunk);
         if (n > 0) {
             vigil_stream_append(s, chunk, (size_t)n);
@@ -328,8 +330,22 @@ static void vigil_record_status(vigil_job *job, int status, int64_t now) {
     vigil_close(&job->pidfd);
 }
 
+/// After a deadline signal, once the child has exited but before it is
+/// reaped: SIGKILL whatever is left of its process group. A polite signal
+/// (SIGTERM) may have ended the child while a grandchild that ignores it
+/// lives on; the unreaped child still holds the group id, so -pid cannot
+/// reach a recycled group.
+static void vigil_finish_group_if_exited(vigil_job *job) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int r;
+    do { r = waitid(P_PID, (id_t)job->pid, &info, WEXITED | WNOHANG | WNOWAIT); } while (r < 0 && errno == EINTR);
+    if (r == 0 && info.si_pid == job->pid) kill(-job->pid, SIGKILL);
+}
+
 /// One waitpid(pid, WNOHANG): never -1, never anyone else's child.
 static void vigil_try_reap(vigil_job *job, int64_t now) {
+    if (job->kill_sent && job->kill_sent != SIGKILL) vigil_finish_group_if_exited(job);
     int status = 0;
     pid_t r;
     do { r = waitpid(job->pid, &status, WNOHANG); } while (r < 0 && errno == EINTR);
@@ -337,9 +353,15 @@ static void vigil_try_reap(vigil_job *job, int64_t now) {
         vigil_record_status(job, status, now);
     } else if (r < 0) {
         // ECHILD: the host ignores SIGCHLD (auto-reap) or reaped our child
-        // itself. The exit status is lost; say so rather than guess.
-        job->kind = VIGIL_KIND_WAIT_FAILED;
-        job->error = errno;
+        // itself. The exit status is lost; say so rather than guess, unless
+        // we had already sent the deadline signal: then it timed out.
+        if (job->kill_sent) {
+            job->kind = VIGIL_KIND_TIMED_OUT;
+            job->status = job->kill_sent;
+        } else {
+            job->kind = VIGIL_KIND_WAIT_FAILED;
+            job->error = errno;
+        }
         job->reaped = 1;
         job->end_ns = now;
         job->drain_until_ns = vigil_add_clamped(now, job->drain_ns);
@@ -349,7 +371,11 @@ static void vigil_try_reap(vigil_job *job, int64_t now) {
 
 int vigil_job_step(vigil_job *job, int64_t now) {
     if (!job->reaped) {
-        if (job->wait_mode == VIGIL_WAIT_PIDFD || now >= job->next_check_ns) {
+        // At the deadline, look before signalling: on the portable path the
+        // child may have exited since the last (backed-off) check, and it
+        // must then be reported as exited, not as timed out.
+        int at_deadline = !job->kill_sent && now >= job->deadline_ns;
+        if (job->wait_mode == VIGIL_WAIT_PIDFD || now >= job->next_check_ns || at_deadline) {
             vigil_try_reap(job, now);
             if (!job->reaped && job->wait_mode == VIGIL_WAIT_PORTABLE) {
                 job->backoff_ns *= 2;

@@ -59,6 +59,10 @@ public struct Outcome: Sendable {
     public var pid: Int32?
     /// Whether the pidfd or the portable waitpid path followed the child.
     public var waitStrategy: WaitStrategy
+    /// For a spawn failure that a file action caused rather than the
+    /// executable (a missing working directory, an unwritable log file):
+    /// which one. posix_spawn reports both with the same errno.
+    public var spawnFailureDetail: String?
 
     /// Creates an outcome; mostly for tests and fakes.
     public init(
@@ -75,6 +79,7 @@ public struct Outcome: Sendable {
         self.elapsed = elapsed
         self.pid = pid
         self.waitStrategy = waitStrategy
+        self.spawnFailureDetail = nil
     }
 
     /// Why this run cannot answer anything, in words a log reader acts on:
@@ -88,6 +93,7 @@ public struct Outcome: Sendable {
     public func failureReason(program: String, timeout: Duration?) -> String {
         switch termination {
         case .spawnFailed(let e):
+            if let spawnFailureDetail { return "\(program) could not be started: \(spawnFailureDetail) (\(e.name))" }
             let onPath = !program.contains("/")
             switch e {
             case .noSuchFile:

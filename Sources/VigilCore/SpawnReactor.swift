@@ -39,7 +39,8 @@ public final class SpawnReactor: Sendable {
         Spawner.start(job, command, waitStrategy)
         if job.pointee.kind != Int32(VIGIL_KIND_RUNNING.rawValue) {
             // The spawn failed: nothing to wait for.
-            let outcome = Spawner.outcome(of: job)
+            var outcome = Spawner.outcome(of: job)
+            outcome.explainSpawnFailure(command)
             vigil_job_dispose(job)
             job.deallocate()
             core.releaseSlot()
@@ -59,7 +60,8 @@ public final class SpawnReactor: Sendable {
         let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
         Spawner.start(job, command, waitStrategy)
         if job.pointee.kind != Int32(VIGIL_KIND_RUNNING.rawValue) {
-            let outcome = Spawner.outcome(of: job)
+            var outcome = Spawner.outcome(of: job)
+            outcome.explainSpawnFailure(command)
             vigil_job_dispose(job)
             job.deallocate()
             return .failed(outcome)
@@ -204,12 +206,18 @@ final class ReactorCore: Sendable {
         pthread_detach(thread)
     }
 
-    /// Last resort when no thread can be made: wait each pending job here.
+    /// Last resort when no thread can be made: wait each pending run here,
+    /// on the submitting thread. Followed launches stay pending (a worker may
+    /// live for days); the next submission tries to start the thread again.
     private func drainPendingSynchronously() {
         let entries = state.withLock { s -> [Entry] in
-            let p = s.pending
-            s.pending = []
-            return p
+            var runs: [Entry] = []
+            var launches: [Entry] = []
+            for entry in s.pending {
+                if case .resume = entry.completion { runs.append(entry) } else { launches.append(entry) }
+            }
+            s.pending = launches
+            return runs
         }
         for entry in entries {
             vigil_job_wait(entry.box.job)

@@ -54,8 +54,9 @@ public struct Spawner: Sendable {
         defer { job.deallocate() }
         Self.start(job, command, waitStrategy)
         vigil_job_wait(job)
-        let outcome = Self.outcome(of: job)
+        var outcome = Self.outcome(of: job)
         vigil_job_dispose(job)
+        outcome.explainSpawnFailure(command)
         return outcome
     }
 
@@ -154,6 +155,24 @@ public struct Spawner: Sendable {
     private static func captured(_ s: vigil_stream) -> CapturedOutput {
         guard let data = s.data, s.length > 0 else { return CapturedOutput(truncated: s.truncated != 0) }
         return CapturedOutput(bytes: Array(UnsafeBufferPointer(start: data, count: s.length)), truncated: s.truncated != 0)
+    }
+}
+
+extension Outcome {
+    /// posix_spawn fails with the same errno whether the executable or a file
+    /// action (chdir, opening the log file) was at fault. Only when the
+    /// command has such an action and the errno could come from it, look at
+    /// the action's path, after the fact, so the reason names the right thing.
+    mutating func explainSpawnFailure(_ command: Command) {
+        guard case .spawnFailed(let e) = termination,
+              e == .noSuchFile || e == .permissionDenied || e == .notDirectory || e == .isDirectory,
+              command.workingDirectory != nil || command.outputPath != nil else { return }
+        if let dir = command.workingDirectory, access(dir, X_OK) != 0 {
+            spawnFailureDetail = "working directory \(dir) is not usable"
+        } else if let log = command.outputPath {
+            let fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            if fd < 0 { spawnFailureDetail = "output file \(log) cannot be opened" } else { close(fd) }
+        }
     }
 }
 

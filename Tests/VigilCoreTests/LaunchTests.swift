@@ -46,6 +46,15 @@ struct LaunchTests {
         #expect(!called.withLock { $0 })
     }
 
+    @Test("a log file that cannot be opened is named in the reason, not mistaken for a missing program")
+    func launchUnwritableLog() {
+        var c = Command("/bin/true", timeout: nil, stdoutLimit: 0, stderrLimit: 0)
+        c.outputPath = "/nonexistent/vigil-logs/worker.log"
+        guard case .failed(let o) = Spawner().launch(c) else { Issue.record("expected failure"); return }
+        #expect(o.termination == .spawnFailed(.noSuchFile))
+        #expect(o.failureReason(program: "/bin/true", timeout: nil) == "/bin/true could not be started: output file /nonexistent/vigil-logs/worker.log cannot be opened (ENOENT)")
+    }
+
     @Test("a launched child writes its output to the log file")
     func launchLog() async throws {
         let dir = try TemporaryDirectory()

@@ -86,6 +86,26 @@ struct SpawnMatrixTests {
         c.workingDirectory = "/nonexistent/vigil-cwd"
         let o = await mode.run(c)
         #expect(o.termination == .spawnFailed(.noSuchFile))
+        // Same errno as a missing executable; the reason must not say "not found".
+        #expect(o.failureReason(program: "/bin/pwd", timeout: nil) == "/bin/pwd could not be started: working directory /nonexistent/vigil-cwd is not usable (ENOENT)")
+    }
+
+    @Test("a polite timeout still leaves no grandchild behind", arguments: modes)
+    func politeTimeoutKillsGroup(mode: RunMode) async throws {
+        let dir = try TemporaryDirectory()
+        let pidFile = dir.file("grandchild")
+        // The child dies of SIGTERM at once; its grandchild ignores SIGTERM.
+        var c = shell("(trap '' TERM; exec sleep 30) >/dev/null 2>&1 & echo $! > \(pidFile); exec sleep 30", timeout: .milliseconds(200))
+        c.timeoutSignal = .terminate
+        c.escalationDelay = .seconds(5)
+        let o = await mode.run(c)
+        #expect(o.termination == .timedOut(.terminate))
+        let grandchild = Int32(dir.lines("grandchild").first ?? "") ?? -1
+        #expect(grandchild > 0)
+        let gone = waitUntil(milliseconds: 3000) { !isRunning(grandchild) }
+        if !gone { kill(grandchild, SIGKILL) }
+        #expect(gone, "grandchild \(grandchild) survived the timeout")
+        #expect(o.elapsed < .seconds(4), "SIGKILL must not wait for the escalation delay once the child is gone")
     }
 
     // MARK: - Exit codes and signals stay apart
