@@ -33,20 +33,28 @@ public final class SpawnReactor: Sendable {
 
     deinit { core.shutDown() }
 
-    func run(_ command: Command, waitStrategy: WaitStrategy) async -> Outcome {
-        await core.acquireSlot()
+    /// Spawns `command` into a new job. A spawn that failed is finished
+    /// here (nothing to wait for): its outcome comes back, the job is freed.
+    private func start(_ command: Command, _ waitStrategy: WaitStrategy) -> Result<JobBox, SpawnFailure> {
         let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
         Spawner.start(job, command, waitStrategy)
-        if job.pointee.kind != Int32(VIGIL_KIND_RUNNING.rawValue) {
-            // The spawn failed: nothing to wait for.
-            var outcome = Spawner.outcome(of: job)
-            outcome.explainSpawnFailure(command)
-            vigil_job_dispose(job)
-            job.deallocate()
+        guard job.pointee.kind != Int32(VIGIL_KIND_RUNNING.rawValue) else { return .success(JobBox(job: job)) }
+        var outcome = Spawner.outcome(of: job)
+        outcome.explainSpawnFailure(command)
+        vigil_job_dispose(job)
+        job.deallocate()
+        return .failure(SpawnFailure(outcome: outcome))
+    }
+
+    func run(_ command: Command, waitStrategy: WaitStrategy) async -> Outcome {
+        await core.acquireSlot()
+        let box: JobBox
+        switch start(command, waitStrategy) {
+        case .success(let started): box = started
+        case .failure(let failed):
             core.releaseSlot()
-            return outcome
+            return failed.outcome
         }
-        let box = JobBox(job: job)
         return await withCheckedContinuation { continuation in
             core.submit(ReactorCore.Entry(box: box, completion: .resume(continuation), holdsSlot: true))
         }
@@ -57,19 +65,20 @@ public final class SpawnReactor: Sendable {
     /// zombies) and then calls `onExit`. Followed children do not count
     /// against `maxConcurrentRuns`: a worker may live for days.
     func launch(_ command: Command, waitStrategy: WaitStrategy, onExit: @escaping @Sendable (Outcome) -> Void) -> Launch {
-        let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
-        Spawner.start(job, command, waitStrategy)
-        if job.pointee.kind != Int32(VIGIL_KIND_RUNNING.rawValue) {
-            var outcome = Spawner.outcome(of: job)
-            outcome.explainSpawnFailure(command)
-            vigil_job_dispose(job)
-            job.deallocate()
-            return .failed(outcome)
+        switch start(command, waitStrategy) {
+        case .failure(let failed):
+            return .failed(failed.outcome)
+        case .success(let box):
+            let pid = box.job.pointee.pid
+            core.submit(ReactorCore.Entry(box: box, completion: .callback(onExit), holdsSlot: false))
+            return .launched(pid: pid)
         }
-        let pid = job.pointee.pid
-        core.submit(ReactorCore.Entry(box: JobBox(job: job), completion: .callback(onExit), holdsSlot: false))
-        return .launched(pid: pid)
     }
+}
+
+/// A spawn that failed before there was anything to follow.
+struct SpawnFailure: Error {
+    let outcome: Outcome
 }
 
 /// The result of `Spawner.launch`: a pid now, or the outcome of a failed spawn.

@@ -1,6 +1,7 @@
 import VigilCore
 import VigilBackends
 import VigilStore
+import VigilRestore
 
 /// Options shared by `probe` and `list`: which backend, how to reach it.
 struct BackendOptions {
@@ -9,6 +10,12 @@ struct BackendOptions {
     var kind: BackendKind
     var backend: any SessionBackend
     var timeout: Duration
+
+    /// `--retries N` extra attempts on `unknown`; the overall bound leaves
+    /// room for every attempt's own deadline plus the pauses between them.
+    static func retryPolicy(timeoutMs: Int, retries: Int) -> RetryPolicy {
+        RetryPolicy(maxAttempts: retries + 1, overallDeadline: .milliseconds(timeoutMs * (retries + 1)) + .seconds(2))
+    }
 
     init(_ p: ParsedArguments) throws(UsageError) {
         guard let name = p.value("backend") else { throw UsageError(message: "missing required option '--backend tmux|zellij|herdr'") }
@@ -19,40 +26,27 @@ struct BackendOptions {
         let timeoutMs = try p.integer("timeout-ms", min: 1) ?? 3000
         timeout = .milliseconds(timeoutMs)
         let retries = try p.integer("retries", min: 0) ?? 2
-        var retry = RetryPolicy(maxAttempts: retries + 1)
-        // The overall bound must leave room for every attempt's own deadline.
-        retry.overallDeadline = .milliseconds(timeoutMs * (retries + 1)) + .seconds(2)
-        let spawner = Spawner()
+        let retry = Self.retryPolicy(timeoutMs: timeoutMs, retries: retries)
         if kind != .tmux && (p.value("socket") != nil || p.value("socket-path") != nil) {
             throw UsageError(message: "'--socket' applies to tmux only")
         }
         if p.value("socket") != nil && p.value("socket-path") != nil {
             throw UsageError(message: "give '--socket' or '--socket-path', not both")
         }
-        switch kind {
-        case .tmux:
-            var c = TmuxConfiguration()
-            if let b = p.value("binary") { c.executable = b }
-            if let s = p.value("socket") { c.socket = .name(s) }
-            if let s = p.value("socket-path") { c.socket = .path(s) }
-            c.timeout = timeout
-            c.retry = retry
-            c.spawner = spawner
-            backend = TmuxBackend(configuration: c)
-        case .zellij:
-            var c = ZellijConfiguration()
-            if let b = p.value("binary") { c.executable = b }
-            c.timeout = timeout
-            c.retry = retry
-            c.spawner = spawner
-            backend = ZellijBackend(configuration: c)
-        case .herdr:
-            var c = HerdrConfiguration()
-            if let b = p.value("binary") { c.executable = b }
-            c.timeout = timeout
-            c.retry = retry
-            c.spawner = spawner
-            backend = HerdrBackend(configuration: c)
+        var provider = StandardBackends(timeout: timeout, retry: retry)
+        if let binary = p.value("binary") {
+            switch kind {
+            case .tmux: provider.tmux = binary
+            case .zellij: provider.zellij = binary
+            case .herdr: provider.herdr = binary
+            }
+        }
+        if let path = p.value("socket-path") {
+            // -S PATH: the one case the provider (which speaks -L names) does not cover.
+            backend = TmuxBackend(configuration: TmuxConfiguration(
+                executable: provider.tmux, socket: .path(path), timeout: timeout, retry: retry, spawner: provider.spawner))
+        } else {
+            backend = provider.backend(for: kind, socket: p.value("socket"))
         }
     }
 }

@@ -62,7 +62,7 @@ enum RestoreCommand {
             let timeoutMs = try parsed.integer("timeout-ms", min: 1) ?? 3000
             let retries = try parsed.integer("retries", min: 0) ?? 2
             backends.timeout = .milliseconds(timeoutMs)
-            backends.retry = RetryPolicy(maxAttempts: retries + 1, overallDeadline: .milliseconds(timeoutMs * (retries + 1)) + .seconds(2))
+            backends.retry = BackendOptions.retryPolicy(timeoutMs: timeoutMs, retries: retries)
             if let p = parsed.value("tmux") { backends.tmux = p }
             if let p = parsed.value("zellij") { backends.zellij = p }
             if let p = parsed.value("herdr") { backends.herdr = p }

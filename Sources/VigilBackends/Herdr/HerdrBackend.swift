@@ -95,11 +95,6 @@ public struct HerdrBackend: SessionBackend {
         await driver.lookup()
     }
 
-    /// One listing for all names; zombies are `missing` with a reason saying so.
-    public func probeAll(_ names: [String]) async -> (listing: Retried<SessionListing>, answers: [String: SessionProbe]) {
-        await driver.probeAll(names, validate: validate)
-    }
-
     /// `herdr session stop NAME --json` if it is running, then
     /// `herdr session delete NAME --json`; `alreadyGone` when not listed at all.
     public func kill(_ name: String) async -> KillResult {

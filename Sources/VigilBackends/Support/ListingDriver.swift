@@ -42,25 +42,6 @@ struct ListingDriver: Sendable {
         return SessionLookup(listing: retried.listing, answer: retried.answer.answerer)
     }
 
-    /// Many names from one listing; invalid names `unknown`, never sent.
-    func probeAll(_ names: [String], validate: (String) throws(SessionNameError) -> Void)
-        async -> (listing: Retried<SessionListing>, answers: [String: SessionProbe])
-    {
-        let retried = await inventory()
-        let answer = retried.answer.answerer
-        var answers: [String: SessionProbe] = [:]
-        answers.reserveCapacity(names.count)
-        for name in names {
-            do throws(SessionNameError) {
-                try validate(name)
-                answers[name] = answer(name)
-            } catch {
-                answers[name] = .unknown(reason: error.description)
-            }
-        }
-        return (retried.listing, answers)
-    }
-
     /// A step of a kill: the arguments and how to name them in reasons.
     struct Step: Sendable {
         let arguments: [String]

@@ -100,11 +100,6 @@ public struct ZellijBackend: SessionBackend {
         await driver.lookup()
     }
 
-    /// One listing for all names; EXITED names are `missing` with a reason saying so.
-    public func probeAll(_ names: [String]) async -> (listing: Retried<SessionListing>, answers: [String: SessionProbe]) {
-        await driver.probeAll(names, validate: validate)
-    }
-
     /// `zellij kill-session NAME` if it is running, then
     /// `zellij delete-session NAME --force`; `alreadyGone` when not listed at all.
     public func kill(_ name: String) async -> KillResult {
