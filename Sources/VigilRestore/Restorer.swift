@@ -137,14 +137,31 @@ public struct Restorer: Sendable {
         let file = StoreFile(path: path)
         let logger = self.logger
         let notice: (StoreNotice) -> Void = { logger.info("\($0)") }
+        // Validate first, without the lock: a store that is missing, not a
+        // regular file or not valid is refused before anything (not even
+        // the lock file) is written.
+        var validated: SessionStore?
+        do throws(StoreError) {
+            validated = try file.load(notice: notice)
+        } catch {
+            guard error.category == .notFound && options.createIfMissing else { throw error }
+            validated = nil
+        }
         if options.dryRun {
-            // No lock: a dry run writes nothing, not even the lock file.
-            let store = try file.load(notice: notice)
-            let plan = await self.plan(store)
+            // No lock: a dry run writes nothing. A store that --create would make is empty.
+            let plan = await self.plan(validated ?? SessionStore())
             return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls)
         }
         let lock = try file.lock(timeout: options.lockTimeout)
-        var store = try file.load(createIfMissing: options.createIfMissing, notice: notice)
+        // Under the lock: keep what was read if the file is the same version,
+        // else read it again (another writer finished while we waited).
+        var store: SessionStore
+        if let validated, file.isUnchanged(since: validated) {
+            store = validated
+        } else {
+            store = try file.load(createIfMissing: options.createIfMissing, notice: notice)
+        }
+        validated = nil
         var plan = await self.plan(store)
 
         // All closes (and the kill markers) in one atomic, durable write,

@@ -79,10 +79,23 @@ public struct StoreFile: Sendable {
         }
     }
 
+    /// Whether the file at the path is still the version `store` was loaded
+    /// from (same device, inode, size and modification time).
+    ///
+    /// For a caller that validates the store before taking the lock (so that
+    /// a missing or invalid store is refused without creating the lock file)
+    /// and then keeps what it read if nothing changed in between.
+    public func isUnchanged(since store: SessionStore) -> Bool {
+        guard let origin = store.origin, case .success(let info) = system_stat(path) else { return false }
+        return FileIdentity(info).sameContent(as: origin)
+    }
+
     /// The whole file in one buffer, with the identity it had when opened.
     func readDocument() -> Result<([UInt8], FileIdentity), StoreError> {
         let descriptor: Int32
-        switch system_open(path, O_RDONLY | O_NOCTTY) {
+        // O_NONBLOCK: a FIFO at the store's path must not hang the open (it is
+        // refused below as not a regular file); regular files ignore it.
+        switch system_open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK) {
         case .success(let fd): descriptor = fd
         case .failure(let error) where error == .noSuchFile:
             return .failure(StoreError(.notFound, path: path, message: "no such file", underlyingErrno: error.rawValue))

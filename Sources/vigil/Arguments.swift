@@ -25,11 +25,11 @@ struct ParsedArguments {
     func value(_ name: String) -> String? { values[name] }
     func has(_ flag: String) -> Bool { flags.contains(flag) }
 
-    /// A non-negative integer option, or a usage error naming it.
-    func integer(_ name: String, min: Int = 0) throws(UsageError) -> Int? {
+    /// An integer option within `min...max`, or a usage error naming it.
+    func integer(_ name: String, min: Int = 0, max: Int) throws(UsageError) -> Int? {
         guard let text = values[name] else { return nil }
-        guard let n = Int(text), n >= min else {
-            throw UsageError(message: "option '--\(name)' needs an integer >= \(min), got '\(text)'")
+        guard let n = Int(text), n >= min, n <= max else {
+            throw UsageError(message: "option '--\(name)' needs an integer from \(min) to \(max), got '\(text)'")
         }
         return n
     }
@@ -73,4 +73,13 @@ func parseArguments(_ args: [String], _ spec: OptionSpec) throws(UsageError) -> 
         }
     }
     return result
+}
+
+/// Upper bounds for numeric options: far beyond any sensible value, and low
+/// enough that the arithmetic on them cannot overflow.
+enum Limits {
+    /// 24 hours.
+    static let timeoutMs = 86_400_000
+    static let retries = 100
+    static let concurrency = 10_000
 }

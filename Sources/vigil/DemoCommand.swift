@@ -59,7 +59,10 @@ enum DemoCommand {
             if parsed.has("keep") {
                 err.line("vigil demo: kept tmux server -L \(socket) and store \(storePath)")
             } else {
+                // tmux leaves its socket file behind on kill-server; ask where it is first.
+                let socketPath = Outcome.firstLine(of: tmuxRun(["display-message", "-p", "#{socket_path}"]).stdout.text)
                 _ = tmuxRun(["kill-server"])
+                if socketPath.hasPrefix("/") && socketPath.hasSuffix("/\(socket)") { unlink(socketPath) }
                 unlink(storePath)
                 unlink("\(storePath).lock")
                 rmdir(dir)

@@ -48,11 +48,17 @@ struct OutputStream {
     }
 }
 
-/// Prints `Error: message` (and the usage line for usage errors) to stderr.
+/// Prints one line to stderr: `Error: message`, and for usage errors
+/// `; see 'vigil COMMAND --help'` (the command taken from its usage line).
 func printError(_ message: String, usage: String? = nil) {
     var err = OutputStream(fd: 2)
-    err.line("Error: \(message)")
-    if let usage { err.line("Usage: \(usage)") }
+    if let usage {
+        let words = usage.split(separator: " ")
+        let command = words.count > 1 && !words[1].hasPrefix("<") ? "\(words[0]) \(words[1])" : "vigil"
+        err.line("Error: \(message); see '\(command) --help'")
+    } else {
+        err.line("Error: \(message)")
+    }
     err.flush()
 }
 

@@ -23,15 +23,21 @@ struct BackendOptions {
             throw UsageError(message: "unknown backend '\(name)' (expected tmux, zellij or herdr)")
         }
         self.kind = kind
-        let timeoutMs = try p.integer("timeout-ms", min: 1) ?? 3000
+        let timeoutMs = try p.integer("timeout-ms", min: 1, max: Limits.timeoutMs) ?? 3000
         timeout = .milliseconds(timeoutMs)
-        let retries = try p.integer("retries", min: 0) ?? 2
+        let retries = try p.integer("retries", min: 0, max: Limits.retries) ?? 2
         let retry = Self.retryPolicy(timeoutMs: timeoutMs, retries: retries)
         if kind != .tmux && (p.value("socket") != nil || p.value("socket-path") != nil) {
             throw UsageError(message: "'--socket' applies to tmux only")
         }
         if p.value("socket") != nil && p.value("socket-path") != nil {
             throw UsageError(message: "give '--socket' or '--socket-path', not both")
+        }
+        if let name = p.value("socket"), let problem = TmuxBackend.socketProblem(.name(name)) {
+            throw UsageError(message: problem)
+        }
+        if let path = p.value("socket-path"), let problem = TmuxBackend.socketProblem(.path(path)) {
+            throw UsageError(message: problem)
         }
         var provider = StandardBackends(timeout: timeout, retry: retry)
         if let binary = p.value("binary") {

@@ -34,9 +34,11 @@ enum RestoreCommand {
       --create              create an empty store when none exists
       --quiet               no per-session log lines on stderr (store notices still print)
 
-    Exit status: 0 done; 64 usage; 65 bad store data; 66 store not found;
-    73 store cannot be written; 75 store locked by another restore.
-    Nothing is written when an error is reported.
+    Exit status: 0 done (also when some sessions were unknown: they are kept,
+    and the report and the warnings say why); 64 usage; 65 bad store data;
+    66 store not found; 73 store cannot be written (or is not a regular
+    file); 75 store locked by another restore. Nothing is written when an
+    error is reported: the store is checked before the lock file is made.
     """
 
     static func run(_ args: [String]) async -> Int32 {
@@ -57,10 +59,10 @@ enum RestoreCommand {
             options.lazy = parsed.has("lazy")
             options.dryRun = parsed.has("dry-run")
             options.createIfMissing = parsed.has("create")
-            if let n = try parsed.integer("concurrency", min: 1) { options.concurrency = n }
-            if let n = try parsed.integer("lock-timeout-ms", min: 0) { options.lockTimeout = .milliseconds(n) }
-            let timeoutMs = try parsed.integer("timeout-ms", min: 1) ?? 3000
-            let retries = try parsed.integer("retries", min: 0) ?? 2
+            if let n = try parsed.integer("concurrency", min: 1, max: Limits.concurrency) { options.concurrency = n }
+            if let n = try parsed.integer("lock-timeout-ms", min: 0, max: Limits.timeoutMs) { options.lockTimeout = .milliseconds(n) }
+            let timeoutMs = try parsed.integer("timeout-ms", min: 1, max: Limits.timeoutMs) ?? 3000
+            let retries = try parsed.integer("retries", min: 0, max: Limits.retries) ?? 2
             backends.timeout = .milliseconds(timeoutMs)
             backends.retry = BackendOptions.retryPolicy(timeoutMs: timeoutMs, retries: retries)
             if let p = parsed.value("tmux") { backends.tmux = p }

@@ -36,14 +36,18 @@ struct CLITests {
         ["probe", "--backend", "tmux", "--frobnicate", "x"], ["probe", "--backend", "tmux", "--timeout-ms"],
         ["probe", "--backend", "tmux", "--timeout-ms", "soon", "x"], ["restore"], ["restore", "--store"],
         ["probe", "--backend", "zellij", "--socket", "s", "x"], ["restore", "--store", "/x", "--worker", "a 'b"],
+        ["probe", "--backend", "tmux", "--timeout-ms", "9223372036854775807", "x"],
+        ["probe", "--backend", "tmux", "--retries", "9223372036854775807", "x"],
+        ["restore", "--store", "/x", "--concurrency", "0"],
+        ["probe", "--backend", "tmux", "--socket", "", "x"], ["probe", "--backend", "tmux", "--socket", "a/b", "x"],
     ])
     func usage(args: [String]) {
         let o = VigilBinary.run(args)
         #expect(o.termination == .exited(64))
         let lines = o.stderr.text.split(separator: "\n")
+        #expect(lines.count == 1, "one line: \(o.stderr.text)")
         #expect(lines.first?.hasPrefix("Error: ") == true)
-        #expect(lines.count == 2)
-        #expect(lines.last?.hasPrefix("Usage: ") == true)
+        #expect(lines.first?.hasSuffix(" --help'") == true)
         #expect(o.stdout.text.isEmpty)
     }
 
@@ -177,7 +181,23 @@ struct CLITests {
         let missing = VigilBinary.run(["restore", "--store", "\(dir.path)/nope.json"])
         #expect(missing.termination == .exited(66))
         #expect(missing.stderr.text.hasPrefix("Error: "))
+        #expect(missing.stderr.text.split(separator: "\n").count == 1)
         #expect(access("\(dir.path)/nope.json", F_OK) != 0)
+        #expect(access("\(dir.path)/nope.json.lock", F_OK) != 0, "nothing written, not even the lock file")
+
+        let folder = VigilBinary.run(["restore", "--store", dir.path])
+        #expect(folder.termination == .exited(73))
+        #expect(access("\(dir.path).lock", F_OK) != 0)
+
+        let fifo = dir.file("fifo.json")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let pipe = VigilBinary.run(["restore", "--store", fifo], timeout: .seconds(20))
+        #expect(pipe.termination == .exited(73), "a FIFO is refused, not waited on")
+
+        let created = VigilBinary.run(["restore", "--store", "\(dir.path)/new.json", "--create", "--dry-run", "--json"])
+        #expect(created.termination == .exited(0))
+        #expect(created.stdout.text.contains("\"sessions\":[]"))
+        #expect(access("\(dir.path)/new.json", F_OK) != 0, "a dry run creates nothing")
 
         let text = "{\"version\": 1, \"sessions\": [}\n"
         let corrupt = try dir.write("bad.json", text)
@@ -186,6 +206,7 @@ struct CLITests {
         #expect(bad.stderr.text.contains("bad.json"))
         #expect(bad.stderr.text.contains("line 1"))
         #expect(try readText(corrupt) == text)
+        #expect(access(corrupt + ".lock", F_OK) != 0, "a refused store gets no lock file")
 
         let server = TmuxServer(label: "cli-lock")
         let path = try store(dir, socket: server.socketName)

@@ -245,6 +245,20 @@ struct RestoreTests {
         #expect(Set(registry.all.map(\.id)) == [Self.aliveA])
     }
 
+    @Test("a record on a tmux socket that cannot be named exactly is kept, never closed")
+    func badSocketKept() async throws {
+        let w = try makeWorld()
+        try writeFile(w.storePath, storeJSON([
+            recordJSON(id: Self.goneC, backend: "tmux", socket: ""),
+            recordJSON(id: Self.goneD, backend: "tmux", socket: "a/b"),
+        ]))
+        let report = try await w.restorer().restore(storeAt: w.storePath)
+        #expect(report.sessions.map(\.action) == [.keep, .keep])
+        #expect(report.sessions.map(\.probe) == [.unknown, .unknown])
+        #expect(report.sessions[0].reason.contains("empty tmux socket name"))
+        #expect(try loadStore(w.storePath).records.allSatisfy { $0.status == .active })
+    }
+
     @Test("the decision table, row by row")
     func decisionTable() {
         let rows: [(RecordStatus, StoreBackend, String?, SessionProbe?, String?, Bool, RestoreAction)] = [

@@ -82,6 +82,8 @@ public struct TmuxBackend: SessionBackend {
     let killSessionPrefix: [String]
     let listArguments: [String]
     let listSource: String
+    /// Set when the configured socket cannot be used exactly; then nothing is run.
+    let socketProblem: String?
 
     /// The names tmux cannot hold or look up exactly.
     static let rules = NameRules(
@@ -116,6 +118,36 @@ public struct TmuxBackend: SessionBackend {
         killSessionPrefix = socketArguments + ["kill-session", "-t"]
         listArguments = socketArguments + ["list-sessions", "-F", "#{session_name}"]
         listSource = "tmux list-sessions (\(configuration.socket))"
+        socketProblem = Self.socketProblem(configuration.socket)
+    }
+
+    /// Why tmux could not be asked about `socket` exactly, or `nil`.
+    ///
+    /// tmux turns `-L NAME` into a path under its socket folder, so an empty
+    /// name or one with `/` names some other socket (or none); its answer
+    /// would be about the wrong server, and "no server running" there would
+    /// read as "missing" here. Such a socket is never used: every call
+    /// answers `unknown`.
+    public static func socketProblem(_ socket: TmuxSocket) -> String? {
+        func control(_ s: String) -> Bool { s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } }
+        switch socket {
+        case .default:
+            return nil
+        case .name(let name):
+            if name.isEmpty { return "empty tmux socket name" }
+            if name.contains("/") { return "tmux socket name \"\(name)\" contains '/' (a path needs -S)" }
+            if control(name) { return "tmux socket name contains a control character" }
+            return nil
+        case .path(let path):
+            if path.isEmpty { return "empty tmux socket path" }
+            if control(path) { return "tmux socket path contains a control character" }
+            return nil
+        }
+    }
+
+    /// The answer for every call on a socket that `socketProblem` refuses.
+    private func refused<T: RetryableAnswer>(_ make: (String) -> T) -> Retried<T>? {
+        socketProblem.map { Retried(answer: make("not asked: \($0)"), attempts: 0, elapsed: .zero) }
     }
 
     /// Always `.tmux`.
@@ -142,6 +174,7 @@ public struct TmuxBackend: SessionBackend {
     /// `unknown` retried.
     public func probe(_ name: String) async -> Retried<SessionProbe> {
         do { try validate(name) } catch { return rejectedProbe(error) }
+        if let refused = refused({ SessionProbe.unknown(reason: $0) }) { return refused }
         return await configuration.retry.run { _, remaining in
             let command = hasSessionCommand(name, remaining: remaining)
             let outcome = await invoker.spawner.run(command)
@@ -152,6 +185,7 @@ public struct TmuxBackend: SessionBackend {
     /// The blocking form of `probe(_:)`.
     public func probeSynchronously(_ name: String) -> Retried<SessionProbe> {
         do { try validate(name) } catch { return rejectedProbe(error) }
+        if let refused = refused({ SessionProbe.unknown(reason: $0) }) { return refused }
         return configuration.retry.runSynchronously { _, remaining in
             let command = hasSessionCommand(name, remaining: remaining)
             let outcome = invoker.spawner.runSynchronously(command)
@@ -169,7 +203,8 @@ public struct TmuxBackend: SessionBackend {
     /// `tmux list-sessions -F '#{session_name}'`, classified by
     /// `classifyListing(_:program:timeout:source:)`, `unknown` retried.
     public func list() async -> Retried<SessionListing> {
-        await configuration.retry.run { _, remaining in
+        if let refused = refused({ SessionListing.unknown(reason: $0) }) { return refused }
+        return await configuration.retry.run { _, remaining in
             let command = listCommand(remaining: remaining)
             let outcome = await invoker.spawner.run(command)
             return Self.classifyListing(outcome, program: invoker.program, timeout: command.timeout, source: listSource)
@@ -178,7 +213,8 @@ public struct TmuxBackend: SessionBackend {
 
     /// The blocking form of `list()`.
     public func listSynchronously() -> Retried<SessionListing> {
-        configuration.retry.runSynchronously { _, remaining in
+        if let refused = refused({ SessionListing.unknown(reason: $0) }) { return refused }
+        return configuration.retry.runSynchronously { _, remaining in
             let command = listCommand(remaining: remaining)
             let outcome = invoker.spawner.runSynchronously(command)
             return Self.classifyListing(outcome, program: invoker.program, timeout: command.timeout, source: listSource)
@@ -191,6 +227,7 @@ public struct TmuxBackend: SessionBackend {
     /// or no server is `alreadyGone`; anything else `failed`, retried.
     public func kill(_ name: String) async -> KillResult {
         do { try validate(name) } catch { return KillResult(status: .rejected, reason: error.description, attempts: 0) }
+        if let problem = socketProblem { return KillResult(status: .rejected, reason: "not asked: \(problem)", attempts: 0) }
         let retried = await configuration.retry.run { _, remaining in
             var arguments = killSessionPrefix
             arguments.append("=" + name)
