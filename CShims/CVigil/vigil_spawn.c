@@ -295,6 +295,7 @@ int vigil_job_fds(const vigil_job *job, int *fds, short *events, int capacity) {
 int64_t vigil_job_next_wakeup(const vigil_job *job) {
     if (job->kind != VIGIL_KIND_RUNNING && job->out.fd < 0 && job->err.fd < 0) return 0;
     if (job->reaped) return job->drain_until_ns;
+    if (job->cancelled && !job->kill_sent) return 0;
     int64_t t = job->kill_sent ? job->kill_at_ns : job->deadline_ns;
     if (job->wait_mode == VIGIL_WAIT_PORTABLE && job->next_check_ns < t) t = job->next_check_ns;
     return t;
@@ -314,8 +315,9 @@ static void vigil_record_status(vigil_job *job, int status, int64_t now) {
     job->drain_until_ns = vigil_add_clamped(now, job->drain_ns);
     if (job->kill_sent) {
         // We sent the deadline signal: whatever the child did afterwards
-        // (died of it, caught it and exited), the honest answer is "timed out".
-        job->kind = VIGIL_KIND_TIMED_OUT;
+        // (died of it, caught it and exited), the honest answer is "timed
+        // out" (or "cancelled", when the caller asked for the end).
+        job->kind = job->cancelled ? VIGIL_KIND_CANCELLED : VIGIL_KIND_TIMED_OUT;
         job->status = WIFSIGNALED(status) ? WTERMSIG(status) : job->kill_sent;
     } else if (WIFEXITED(status)) {
         job->kind = VIGIL_KIND_EXITED;
@@ -356,7 +358,7 @@ static void vigil_try_reap(vigil_job *job, int64_t now) {
         // itself. The exit status is lost; say so rather than guess, unless
         // we had already sent the deadline signal: then it timed out.
         if (job->kill_sent) {
-            job->kind = VIGIL_KIND_TIMED_OUT;
+            job->kind = job->cancelled ? VIGIL_KIND_CANCELLED : VIGIL_KIND_TIMED_OUT;
             job->status = job->kill_sent;
         } else {
             job->kind = VIGIL_KIND_WAIT_FAILED;
@@ -374,7 +376,7 @@ int vigil_job_step(vigil_job *job, int64_t now) {
         // At the deadline, look before signalling: on the portable path the
         // child may have exited since the last (backed-off) check, and it
         // must then be reported as exited, not as timed out.
-        int at_deadline = !job->kill_sent && now >= job->deadline_ns;
+        int at_deadline = !job->kill_sent && (now >= job->deadline_ns || job->cancelled);
         if (job->wait_mode == VIGIL_WAIT_PIDFD || now >= job->next_check_ns || at_deadline) {
             vigil_try_reap(job, now);
             if (!job->reaped && job->wait_mode == VIGIL_WAIT_PORTABLE) {
@@ -387,7 +389,7 @@ int vigil_job_step(vigil_job *job, int64_t now) {
     vigil_stream_drain(&job->out);
     vigil_stream_drain(&job->err);
     if (!job->reaped) {
-        if (!job->kill_sent && now >= job->deadline_ns) {
+        if (!job->kill_sent && (now >= job->deadline_ns || job->cancelled)) {
             vigil_signal_group(job, job->kill_signal);
             job->kill_at_ns = job->kill_signal == SIGKILL ? VIGIL_NO_DEADLINE
                                                           : vigil_add_clamped(now, job->kill_grace_ns);
@@ -411,6 +413,10 @@ int vigil_job_step(vigil_job *job, int64_t now) {
         return 1;
     }
     return 0;
+}
+
+void vigil_job_cancel(vigil_job *job) {
+    if (job->kind == VIGIL_KIND_RUNNING && !job->reaped) job->cancelled = 1;
 }
 
 // MARK: - synchronous wait

@@ -12,6 +12,10 @@ public enum Termination: Sendable, Hashable, CustomStringConvertible {
     /// Waiting failed, typically `ECHILD` because the host process ignores
     /// `SIGCHLD` (the kernel then reaps children itself and the status is lost).
     case waitFailed(Errno)
+    /// The task awaiting the run was cancelled: the child's process group
+    /// got the timeout signal (escalated like a timeout) and was reaped, or,
+    /// when the task was cancelled before the spawn, nothing ran.
+    case cancelled
 
     /// True only for `exited(0)`.
     public var isSuccess: Bool { self == .exited(0) }
@@ -24,6 +28,7 @@ public enum Termination: Sendable, Hashable, CustomStringConvertible {
         case .signaled(let s): return "killed by \(s)"
         case .timedOut(let s): return "timed out (\(s) sent)"
         case .waitFailed(let e): return "wait failed: \(e)"
+        case .cancelled: return "cancelled"
         }
     }
 }
@@ -117,6 +122,8 @@ public struct Outcome: Sendable {
             return "\(program) timed out after \(ms) ms (\(s.name) sent to its process group)"
         case .waitFailed(let e):
             return "\(program) ran but its exit status was lost: \(e)"
+        case .cancelled:
+            return "\(program): the caller cancelled the call"
         }
     }
 

@@ -48,6 +48,10 @@ public final class SpawnReactor: Sendable {
 
     func run(_ command: Command, waitStrategy: WaitStrategy) async -> Outcome {
         await core.acquireSlot()
+        if Task.isCancelled {
+            core.releaseSlot()
+            return Outcome(termination: .cancelled)
+        }
         let box: JobBox
         switch start(command, waitStrategy) {
         case .success(let started): box = started
@@ -55,8 +59,16 @@ public final class SpawnReactor: Sendable {
             core.releaseSlot()
             return failed.outcome
         }
-        return await withCheckedContinuation { continuation in
-            core.submit(ReactorCore.Entry(box: box, completion: .resume(continuation), holdsSlot: true))
+        // Registered before the last look at the cancel flag: a cancellation
+        // from here on reaches the reactor by id, one before it is seen here.
+        let id = core.register()
+        if Task.isCancelled { vigil_job_cancel(box.job) }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                core.submit(ReactorCore.Entry(id: id, box: box, completion: .resume(continuation), holdsSlot: true))
+            }
+        } onCancel: {
+            core.cancel(id)
         }
     }
 
@@ -70,7 +82,7 @@ public final class SpawnReactor: Sendable {
             return .failed(failed.outcome)
         case .success(let box):
             let pid = box.job.pointee.pid
-            core.submit(ReactorCore.Entry(box: box, completion: .callback(onExit), holdsSlot: false))
+            core.submit(ReactorCore.Entry(id: core.register(), box: box, completion: .callback(onExit), holdsSlot: false))
             return .launched(pid: pid)
         }
     }
@@ -102,6 +114,8 @@ final class ReactorCore: Sendable {
     }
 
     struct Entry: Sendable {
+        /// Never reused, unlike the job's address: what a cancellation names.
+        let id: UInt64
         let box: JobBox
         let completion: Completion
         /// Runs hold one of the `maxConcurrentRuns` slots; followed launches do not.
@@ -115,6 +129,11 @@ final class ReactorCore: Sendable {
         var slotWaitersHead = 0
         var threadStarted = false
         var shuttingDown = false
+        var nextID: UInt64 = 0
+        /// Ids registered and not yet finished.
+        var live: Set<UInt64> = []
+        /// Cancellations not yet taken by the reactor thread.
+        var cancelRequests: Set<UInt64> = []
     }
 
     let maxConcurrentRuns: Int
@@ -185,6 +204,25 @@ final class ReactorCore: Sendable {
         if startThread { spawnThread() } else { wake() }
     }
 
+    /// A fresh id for a job about to be submitted.
+    func register() -> UInt64 {
+        state.withLock { s in
+            s.nextID += 1
+            s.live.insert(s.nextID)
+            return s.nextID
+        }
+    }
+
+    /// Asks the reactor to end job `id` early; ignored once it has finished.
+    func cancel(_ id: UInt64) {
+        let accepted = state.withLock { s -> Bool in
+            guard s.live.contains(id) else { return false }
+            s.cancelRequests.insert(id)
+            return true
+        }
+        if accepted { wake() }
+    }
+
     func shutDown() {
         state.withLock { $0.shuttingDown = true }
         wake()
@@ -235,6 +273,7 @@ final class ReactorCore: Sendable {
     }
 
     private func finish(_ entry: Entry) {
+        _ = state.withLock { $0.live.remove(entry.id) }
         let outcome = Spawner.outcome(of: entry.box.job)
         vigil_job_dispose(entry.box.job)
         entry.box.job.deallocate()
@@ -254,15 +293,27 @@ final class ReactorCore: Sendable {
         var fds = [Int32](repeating: -1, count: 3)
         var events = [Int16](repeating: 0, count: 3)
         var ready: [Bool] = []
+        // Cancellations whose job has not reached `active` yet (registered,
+        // not yet submitted): kept until it arrives.
+        var cancels: Set<UInt64> = []
 
         while true {
-            let (incoming, stopping) = state.withLock { s -> ([Entry], Bool) in
+            let (incoming, stopping, cancelled) = state.withLock { s -> ([Entry], Bool, Set<UInt64>) in
                 let p = s.pending
                 s.pending.removeAll(keepingCapacity: true)
-                return (p, s.shuttingDown)
+                let c = s.cancelRequests
+                if !c.isEmpty { s.cancelRequests.removeAll() }
+                return (p, s.shuttingDown, c)
             }
             active.append(contentsOf: incoming)
             if stopping && active.isEmpty { return }
+            if !cancelled.isEmpty { cancels.formUnion(cancelled) }
+            if !cancels.isEmpty {
+                for entry in active where cancels.contains(entry.id) {
+                    vigil_job_cancel(entry.box.job)
+                    cancels.remove(entry.id)
+                }
+            }
 
             pollFDs.removeAll(keepingCapacity: true)
             owner.removeAll(keepingCapacity: true)

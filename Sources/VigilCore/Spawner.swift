@@ -63,6 +63,11 @@ public struct Spawner: Sendable {
     /// Runs `command` and suspends until it ends, without holding a thread of
     /// the cooperative pool: the spawn happens on the caller's thread, the
     /// wait on the reactor's single thread, however many runs are in flight.
+    ///
+    /// Cancelling the calling task ends the run early: the child's process
+    /// group gets the timeout signal (escalated as for a timeout), is reaped,
+    /// and the outcome is `.cancelled`. A task cancelled before the spawn
+    /// spawns nothing.
     public func run(_ command: Command) async -> Outcome {
         await reactor.run(command, waitStrategy: waitStrategy)
     }
@@ -140,6 +145,7 @@ public struct Spawner: Sendable {
         case VIGIL_KIND_EXITED.rawValue: termination = .exited(j.status)
         case VIGIL_KIND_SIGNALED.rawValue: termination = .signaled(Signal(rawValue: j.status))
         case VIGIL_KIND_TIMED_OUT.rawValue: termination = .timedOut(Signal(rawValue: j.status))
+        case VIGIL_KIND_CANCELLED.rawValue: termination = .cancelled
         default: termination = .waitFailed(Errno(rawValue: j.error == 0 ? EINVAL : j.error))
         }
         return Outcome(

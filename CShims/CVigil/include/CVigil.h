@@ -32,6 +32,7 @@ typedef enum {
     VIGIL_KIND_SIGNALED = 3,      ///< killed by a signal we did not send: `status` holds it
     VIGIL_KIND_TIMED_OUT = 4,     ///< deadline passed; we killed the group with signal `status`
     VIGIL_KIND_WAIT_FAILED = 5,   ///< waitpid/poll failed (ECHILD when the host auto-reaps): `error`
+    VIGIL_KIND_CANCELLED = 6,     ///< the caller cancelled; we killed the group with signal `status`
 } vigil_kind;
 
 /// How the job learns that its child exited.
@@ -89,6 +90,7 @@ typedef struct {
     int kill_signal;
     int64_t backoff_ns;        ///< portable path: current waitpid poll interval
     int64_t next_check_ns;     ///< portable path: when to call waitpid(WNOHANG) next
+    int cancelled;             ///< set by vigil_job_cancel: end now, as at the deadline
     int new_session;
     vigil_stream out;
     vigil_stream err;
@@ -117,6 +119,11 @@ int64_t vigil_job_next_wakeup(const vigil_job *job);
 /// child if it exited, enforces the deadline. Returns 1 when the job is
 /// finished (all descriptors closed, child reaped), 0 otherwise.
 int vigil_job_step(vigil_job *job, int64_t now_ns);
+
+/// Asks a running job to end now: the next vigil_job_step signals its group
+/// as the deadline would (same signal, same escalation) and the job ends as
+/// VIGIL_KIND_CANCELLED. No effect on a job that has already been reaped.
+void vigil_job_cancel(vigil_job *job);
 
 /// Runs a started job to the end on the calling thread with poll(2).
 /// Returns when vigil_job_step reports it finished.

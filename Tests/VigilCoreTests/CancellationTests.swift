@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CVigil
+import Testing
+@testable import VigilCore
+import VigilTestSupport
+
+/// Cancelling the task that awaits `Spawner.run` ends the child and its group.
+@Suite("Cancellation", .timeLimit(.minutes(1)))
+struct CancellationTests {
+    @Test("cancelling the awaiting task kills the process group and answers cancelled", arguments: [WaitStrategy.pidfd, .portable])
+    func cancelRunning(strategy: WaitStrategy) async throws {
+        let dir = try TemporaryDirectory()
+        let pidFile = dir.file("grandchild")
+        let spawner = Spawner(waitStrategy: strategy)
+        let command = shell("sleep 100 & echo $! > \(pidFile); wait", timeout: .seconds(60))
+        let task = Task { await spawner.run(command) }
+        // Wait without blocking a thread of the cooperative pool, which the
+        // task above needs in order to spawn.
+        var waited = 0
+        while (dir.lines("grandchild").first ?? "").isEmpty && waited < 10_000 {
+            try await Task.sleep(for: .milliseconds(10))
+            waited += 10
+        }
+        #expect(!(dir.lines("grandchild").first ?? "").isEmpty)
+        task.cancel()
+        let o = await task.value
+        #expect(o.termination == .cancelled)
+        #expect(o.elapsed < .seconds(30), "ended by the cancellation, not the 60 s deadline")
+        if let pid = o.pid { #expect(!isOurZombie(pid)) }
+        let grandchild = Int32(dir.lines("grandchild").first ?? "") ?? -1
+        #expect(grandchild > 0)
+        let gone = waitUntil(milliseconds: 3000) { !isRunning(grandchild) }
+        if !gone { kill(grandchild, SIGKILL) }
+        #expect(gone)
+        #expect(o.failureReason(program: "sh", timeout: nil) == "sh: the caller cancelled the call")
+    }
+
+    @Test("a task cancelled before the spawn spawns nothing")
+    func cancelledBeforeSpawn() async throws {
+        let dir = try TemporaryDirectory()
+        let marker = dir.file("ran")
+        let spawner = Spawner()
+        let o = await Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await spawner.run(shell("touch \(marker)"))
+        }.value
+        #expect(o.termination == .cancelled)
+        #expect(o.pid == nil)
+        #expect(access(marker, F_OK) != 0)
+    }
+
+    @Test("cancelling after the run finished changes nothing")
+    func cancelAfterFinish() async {
+        let spawner = Spawner()
+        let task = Task { await spawner.run(Command("/bin/sh", arguments: ["-c", "exit 3"])) }
+        let o = await task.value
+        task.cancel()
+        #expect(o.termination == .exited(3))
+        // The reactor still serves later runs.
+        #expect(await spawner.run(Command("/bin/true")).termination == .exited(0))
+    }
+
+    @Test("the C job ends as cancelled, with the timeout signal, when asked")
+    func shimCancel() {
+        var c = shell("sleep 100", timeout: .seconds(60))
+        c.timeoutSignal = .terminate
+        let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
+        defer { vigil_job_dispose(job); job.deallocate() }
+        Spawner.start(job, c, .pidfd)
+        vigil_job_cancel(job)
+        #expect(vigil_job_next_wakeup(job) == 0, "a cancel needs attention now")
+        vigil_job_wait(job)
+        #expect(job.pointee.kind == Int32(VIGIL_KIND_CANCELLED.rawValue))
+        #expect(job.pointee.status == SIGTERM)
+    }
+}
