@@ -67,7 +67,8 @@ public struct RetryPolicy: Sendable, Hashable {
         while true {
             let remaining = overallDeadline.map { $0 - (clock.now - start) }
             let answer = await attempt(number, remaining)
-            if answer.isAuthoritative || number >= maxAttempts {
+            // A cancelled caller gets the last answer now, not more attempts.
+            if answer.isAuthoritative || number >= maxAttempts || Task.isCancelled {
                 return Retried(answer: answer, attempts: number, elapsed: clock.now - start)
             }
             let pause = delay(after: number, random: Double.random(in: 0...1, using: &rng))
