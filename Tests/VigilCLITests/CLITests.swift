@@ -31,7 +31,7 @@ struct CLITests {
         #expect(o.stderr.text.isEmpty)
     }
 
-    @Test("usage errors exit 64 with one Error line and a usage line", arguments: [
+    @Test("usage errors exit 64 with one Error line that points at --help", arguments: [
         ["bogus"], [], ["probe", "--backend", "tmux"], ["probe", "--backend", "screen", "x"],
         ["probe", "--backend", "tmux", "--frobnicate", "x"], ["probe", "--backend", "tmux", "--timeout-ms"],
         ["probe", "--backend", "tmux", "--timeout-ms", "soon", "x"], ["restore"], ["restore", "--store"],
