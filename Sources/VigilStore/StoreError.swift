@@ -65,7 +65,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 extension StoreError {
     /// An error for a failed system call: ENOENT becomes `.notFound`, anything
     /// else `.cannotWrite` (which also covers "cannot read").
-    static func system(_ error: Errno, path: String, doing what: String) -> StoreError {
+    static func fromErrno(_ error: Errno, path: String, doing what: String) -> StoreError {
         let category: Category = error == .noSuchFile ? .notFound : .cannotWrite
         return StoreError(category, path: path, message: "\(what): \(error)", underlyingErrno: error.rawValue)
     }

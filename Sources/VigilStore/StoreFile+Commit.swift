@@ -69,7 +69,7 @@ extension StoreFile {
         switch system_stat(location.target) {
         case .success(let info): current = FileIdentity(info)
         case .failure(let error) where error == .noSuchFile: current = nil
-        case .failure(let error): throw StoreError.system(error, path: path, doing: "cannot stat")
+        case .failure(let error): throw StoreError.fromErrno(error, path: path, doing: "cannot stat")
         }
         if let origin = store.origin {
             guard let current else {
@@ -92,11 +92,11 @@ extension StoreFile {
         )
         if injectedFault == .beforeRename {
             _ = system_unlink(temporary.path)
-            throw StoreError.system(Errno(EIO), path: path, doing: "cannot write (injected before rename)")
+            throw StoreError.fromErrno(Errno(EIO), path: path, doing: "cannot write (injected before rename)")
         }
         if case .failure(let error) = system_rename(temporary.path, location.target) {
             _ = system_unlink(temporary.path)
-            throw StoreError.system(error, path: path, doing: "cannot replace \(location.target)")
+            throw StoreError.fromErrno(error, path: path, doing: "cannot replace \(location.target)")
         }
         store.adopt(written: bytes, ranges: ranges)
         store.origin = temporary.identity
@@ -116,7 +116,7 @@ extension StoreFile {
             notice(.writingSymlinkTarget(link: path, target: target))
             return StoreLocation(target: target)
         case .failure(let error):
-            throw StoreError.system(error, path: path, doing: "is a symlink that cannot be resolved")
+            throw StoreError.fromErrno(error, path: path, doing: "is a symlink that cannot be resolved")
         }
     }
 
@@ -135,12 +135,12 @@ extension StoreFile {
         switch system_open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY, mode: 0o600) {
         case .success(let fd): descriptor = fd
         case .failure(let error):
-            throw StoreError.system(error, path: path, doing: "cannot create a temporary file in \(location.folder)")
+            throw StoreError.fromErrno(error, path: path, doing: "cannot create a temporary file in \(location.folder)")
         }
         func fail(_ error: Errno, _ what: String) -> StoreError {
             _ = system_close(descriptor)
             _ = system_unlink(temporary)
-            return StoreError.system(error, path: path, doing: what)
+            return StoreError.fromErrno(error, path: path, doing: what)
         }
 
         // Owner first: chown clears set-id bits, and a fchmod after it puts
@@ -175,7 +175,7 @@ extension StoreFile {
         // vouch for must not replace the store.
         if case .failure(let error) = system_close(descriptor) {
             _ = system_unlink(temporary)
-            throw StoreError.system(error, path: path, doing: "cannot close \(temporary)")
+            throw StoreError.fromErrno(error, path: path, doing: "cannot close \(temporary)")
         }
         return (temporary, identity)
     }
@@ -186,13 +186,13 @@ extension StoreFile {
         switch system_open(folder, O_RDONLY | O_DIRECTORY) {
         case .success(let fd): descriptor = fd
         case .failure(let error):
-            throw StoreError.system(error, path: path, doing: "the new document is in place, but its folder cannot be opened to sync it")
+            throw StoreError.fromErrno(error, path: path, doing: "the new document is in place, but its folder cannot be opened to sync it")
         }
         defer { _ = system_close(descriptor) }
         // Some file systems cannot fsync a folder and say EINVAL; there is
         // nothing more we can do for durability there, and it is not a failure.
         if case .failure(let error) = system_fsync(descriptor), error != .invalidArgument {
-            throw StoreError.system(error, path: path, doing: "the new document is in place, but syncing its folder failed")
+            throw StoreError.fromErrno(error, path: path, doing: "the new document is in place, but syncing its folder failed")
         }
     }
 

@@ -100,14 +100,14 @@ public struct StoreFile: Sendable {
         case .failure(let error) where error == .noSuchFile:
             return .failure(StoreError(.notFound, path: path, message: "no such file", underlyingErrno: error.rawValue))
         case .failure(let error):
-            return .failure(.system(error, path: path, doing: "cannot open"))
+            return .failure(.fromErrno(error, path: path, doing: "cannot open"))
         }
         defer { _ = system_close(descriptor) }
 
         let identity: FileIdentity
         switch system_fstat(descriptor) {
         case .success(let info): identity = FileIdentity(info)
-        case .failure(let error): return .failure(.system(error, path: path, doing: "cannot stat"))
+        case .failure(let error): return .failure(.fromErrno(error, path: path, doing: "cannot stat"))
         }
         guard identity.isRegularFile else {
             return .failure(StoreError(.cannotWrite, path: path, message: "not a regular file"))
@@ -115,7 +115,7 @@ public struct StoreFile: Sendable {
 
         switch Self.readToEnd(descriptor, expectedSize: identity.size) {
         case .success(let bytes): return .success((bytes, identity))
-        case .failure(let error): return .failure(.system(error, path: path, doing: "cannot read"))
+        case .failure(let error): return .failure(.fromErrno(error, path: path, doing: "cannot read"))
         }
     }
 
@@ -177,11 +177,11 @@ public struct StoreFile: Sendable {
             // microseconds; the caller's lock is what prevents that.
             if case .failure(let renameError) = system_rename(temporary.path, path) {
                 _ = system_unlink(temporary.path)
-                throw StoreError.system(renameError, path: path, doing: "cannot create")
+                throw StoreError.fromErrno(renameError, path: path, doing: "cannot create")
             }
         case .failure(let error):
             _ = system_unlink(temporary.path)
-            throw StoreError.system(error, path: path, doing: "cannot create")
+            throw StoreError.fromErrno(error, path: path, doing: "cannot create")
         }
         try syncFolder(location.folder)
         store.origin = temporary.identity

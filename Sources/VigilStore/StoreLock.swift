@@ -67,12 +67,12 @@ extension StoreFile {
             // Someone else's lock file we may read but not write: flock works
             // on a read-only descriptor too; we just cannot record our pid.
             guard case .success(let fd) = system_open(lockPath, O_RDONLY | O_NOCTTY) else {
-                throw StoreError.system(error, path: path, doing: "cannot open lock file \(lockPath)")
+                throw StoreError.fromErrno(error, path: path, doing: "cannot open lock file \(lockPath)")
             }
             descriptor = fd
             writable = false
         case .failure(let error):
-            throw StoreError.system(error, path: path, doing: "cannot create lock file \(lockPath)")
+            throw StoreError.fromErrno(error, path: path, doing: "cannot create lock file \(lockPath)")
         }
 
         let clock = ContinuousClock()
@@ -99,7 +99,7 @@ extension StoreFile {
                 backoff = min(backoff * 2, .milliseconds(50))
             case .failure(let error):
                 _ = system_close(descriptor)
-                throw StoreError.system(error, path: path, doing: "cannot lock \(lockPath)")
+                throw StoreError.fromErrno(error, path: path, doing: "cannot lock \(lockPath)")
             }
         }
     }
