@@ -33,31 +33,18 @@ public struct StandardBackends: BackendProvider {
         self.spawner = spawner
     }
 
-    /// Makes the backend.
+    /// Makes the backend. Every backend made here shares `spawner` (passing
+    /// it explicitly also keeps a default `Spawner()`, and its reactor, from
+    /// being made and thrown away per call).
     public func backend(for kind: BackendKind, socket: String?) -> any SessionBackend {
         switch kind {
         case .tmux:
-            var c = TmuxConfiguration()
-            c.executable = tmux
-            c.socket = socket.map { .name($0) } ?? .default
-            c.timeout = timeout
-            c.retry = retry
-            c.spawner = spawner
-            return TmuxBackend(configuration: c)
+            return TmuxBackend(configuration: TmuxConfiguration(
+                executable: tmux, socket: socket.map { .name($0) } ?? .default, timeout: timeout, retry: retry, spawner: spawner))
         case .zellij:
-            var c = ZellijConfiguration()
-            c.executable = zellij
-            c.timeout = timeout
-            c.retry = retry
-            c.spawner = spawner
-            return ZellijBackend(configuration: c)
+            return ZellijBackend(configuration: ZellijConfiguration(executable: zellij, timeout: timeout, retry: retry, spawner: spawner))
         case .herdr:
-            var c = HerdrConfiguration()
-            c.executable = herdr
-            c.timeout = timeout
-            c.retry = retry
-            c.spawner = spawner
-            return HerdrBackend(configuration: c)
+            return HerdrBackend(configuration: HerdrConfiguration(executable: herdr, timeout: timeout, retry: retry, spawner: spawner))
         }
     }
 }
