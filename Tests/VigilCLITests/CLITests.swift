@@ -111,6 +111,21 @@ struct CLITests {
         #expect(bad.stderr.text.contains("ENOENT"))
     }
 
+    @Test("under a host that ignores SIGCHLD (children auto-reaped), a lost exit status is unknown, never an answer")
+    func hostIgnoresSIGCHLD() {
+        // python3 sets SIGCHLD to SIG_IGN and execs vigil, which inherits the
+        // disposition: the kernel reaps vigil's children itself, so waitpid
+        // answers ECHILD. A fake tmux that exits 1 ("can't find session")
+        // would read as missing if the status were guessed.
+        let o = Spawner().runSynchronously(Command("/usr/bin/python3", arguments: [
+            "-c", "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])",
+            VigilBinary.path, "probe", "--backend", "tmux", "--binary", "/bin/false", "--retries", "0", "bmx-x",
+        ], timeout: .seconds(30)))
+        #expect(o.termination == .exited(2))
+        #expect(o.stdout.text.hasPrefix("bmx-x unknown ("))
+        #expect(o.stdout.text.contains("ECHILD"))
+    }
+
     // MARK: - restore
 
     func store(_ dir: TemporaryDirectory, socket: String) throws -> String {
