@@ -54,7 +54,7 @@ let package = Package(
 
         // Helpers shared by the test targets: temporary folders, fixture
         // executables, a private tmux server, the built `vigil` binary.
-        .target(name: "VigilTestSupport", dependencies: ["VigilCore"], path: "Tests/VigilTestSupport", swiftSettings: swiftSettings),
+        .target(name: "VigilTestSupport", dependencies: ["VigilCore", "VigilBackends"], path: "Tests/VigilTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "CVigil", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilBackendsTests", dependencies: ["VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilTestSupport"], swiftSettings: swiftSettings),

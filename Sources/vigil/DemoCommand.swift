@@ -128,11 +128,8 @@ enum DemoCommand {
         while !launcher.running.isEmpty && waited < 500 { usleep(10_000); waited += 1 }
 
         var out = OutputStream(fd: 1)
-        if parsed.has("json") {
-            out.bytes(ReportRendering.json(report).serialized())
-            out.line()
-        } else {
-            for line in ReportRendering.text(report) { out.line(line) }
+        ReportRendering.write(report, json: parsed.has("json"), to: &out)
+        if !parsed.has("json") {
             out.line()
             var marked = 0
             for s in report.sessions where s.workerPID != nil {

@@ -102,12 +102,7 @@ enum RestoreCommand {
             return error.exitCode
         }
         var out = OutputStream(fd: 1)
-        if parsed.has("json") {
-            out.bytes(ReportRendering.json(report).serialized())
-            out.line()
-        } else {
-            for line in ReportRendering.text(report) { out.line(line) }
-        }
+        ReportRendering.write(report, json: parsed.has("json"), to: &out)
         out.flush()
         return ExitCode.ok
     }
@@ -115,6 +110,16 @@ enum RestoreCommand {
 
 /// The report as JSON and as a table.
 enum ReportRendering {
+    /// The report as one JSON document, or as the table and its summary line.
+    static func write(_ report: RestoreReport, json: Bool, to out: inout OutputStream) {
+        if json {
+            out.bytes(self.json(report).serialized())
+            out.line()
+        } else {
+            for line in text(report) { out.line(line) }
+        }
+    }
+
     static func json(_ report: RestoreReport) -> JSONValue {
         var sessions: [JSONValue] = []
         sessions.reserveCapacity(report.sessions.count)

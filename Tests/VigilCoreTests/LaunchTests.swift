@@ -15,7 +15,7 @@ struct LaunchTests {
     func launchAndReap(strategy: WaitStrategy) async throws {
         let dir = try TemporaryDirectory()
         let spawner = Spawner(waitStrategy: strategy)
-        var c = Command("/bin/sh", arguments: ["-c", "ps -o sid= -p $$ | tr -d ' ' > \(dir.path)/sid; sleep 0.3; exit 4"], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
+        var c = Command("/bin/sh", arguments: ["-c", "read -r pid comm state ppid pgrp sid rest < /proc/$$/stat; echo $sid > \(dir.path)/sid; sleep 0.3; exit 4"], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
         c.newSession = true
         let exits = await withCheckedContinuation { (done: CheckedContinuation<(Int32, Outcome), Never>) in
             let pidBox = Mutex<Int32>(0)

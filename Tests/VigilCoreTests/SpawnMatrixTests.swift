@@ -138,7 +138,7 @@ struct SpawnMatrixTests {
         var tries = 0
         while isRunning(grandchild) && tries < 200 { pause(milliseconds: 10); tries += 1 }
         #expect(!isRunning(grandchild))
-        if let pid = o.pid { #expect(!isOurZombie(pid)) }
+        #expect(o.pid.map { !isOurZombie($0) } == true, "spawned, and reaped")
         #expect(o.failureReason(program: "sh", timeout: .milliseconds(300)).contains("timed out after 300 ms"))
     }
 
@@ -240,9 +240,13 @@ struct SpawnMatrixTests {
 
     @Test("the child leads its own process group", arguments: modes)
     func ownGroup(mode: RunMode) async {
-        let o = await mode.run(shell("ps -o pgid= -p $$ | tr -d ' '; echo $$"))
+        // /proc/PID/stat: pid (comm) state ppid pgrp session ...
+        let o = await mode.run(shell("read -r pid comm state ppid pgrp rest < /proc/$$/stat; echo $pgrp; echo $$"))
+        #expect(o.termination == .exited(0))
         let lines = o.stdout.text.split(separator: "\n").map(String.init)
-        if lines.count == 2 { #expect(lines[0] == lines[1]) } else { #expect(o.termination == .exited(0)) }
+        #expect(lines.count == 2)
+        #expect(lines.first == lines.last, "process group \(lines.first ?? "-") should be the child's pid \(lines.last ?? "-")")
+        #expect(lines.first != String(getpgrp()))
     }
 
     @Test("the environment is exactly the one given", arguments: modes)

@@ -8,32 +8,14 @@ import Darwin
 #endif // canImport(Glibc)
 import Synchronization
 public import VigilCore
+public import VigilBackends
 
 /// A tmux server on a private socket, torn down by `tearDown()`, by the end
 /// of `withTmuxServer`, or at the latest when the value goes away (also when
 /// a test fails half-way).
 public final class TmuxServer: Sendable {
-    /// How tmux is told which server to use.
-    public enum Socket: Sendable, Hashable {
-        /// No option: `$TMUX_TMPDIR/tmux-UID/default`.
-        case `default`
-        /// `-L name`, in the same per-user folder.
-        case name(String)
-        /// `-S path`.
-        case path(String)
-
-        /// The options that select this socket, before the command.
-        public var arguments: [String] {
-            switch self {
-            case .default: return []
-            case .name(let n): return ["-L", n]
-            case .path(let p): return ["-S", p]
-            }
-        }
-    }
-
     /// Which socket the server listens on.
-    public let socket: Socket
+    public let socket: TmuxSocket
     /// Where the socket file is.
     public let socketPath: String
     /// The environment of every tmux call (TMUX and TMUX_PANE removed, so a
@@ -49,7 +31,7 @@ public final class TmuxServer: Sendable {
     ///   - socket: a given socket instead; `.default` only together with `tmuxTmpdir`.
     ///   - tmuxTmpdir: sets `TMUX_TMPDIR` for every call when given.
     ///   - executable: the tmux to run.
-    public init(label: String = "t", socket: Socket? = nil, tmuxTmpdir: String? = nil, executable: String = "tmux") {
+    public init(label: String = "t", socket: TmuxSocket? = nil, tmuxTmpdir: String? = nil, executable: String = "tmux") {
         let socket = socket ?? .name("vigil-test-\(label)-\(nextTestID())")
         // Tear-down kills the server and removes its socket: never the caller's own default.
         precondition(socket != .default || tmuxTmpdir != nil, "the default socket only under a private TMUX_TMPDIR")
@@ -108,7 +90,7 @@ public final class TmuxServer: Sendable {
 /// Runs `body` with a fresh tmux server; the server is torn down at the end
 /// whether `body` returns, throws or records failed expectations.
 public func withTmuxServer<R>(
-    label: String = "t", socket: TmuxServer.Socket? = nil, tmuxTmpdir: String? = nil,
+    label: String = "t", socket: TmuxSocket? = nil, tmuxTmpdir: String? = nil,
     _ body: (TmuxServer) async throws -> R
 ) async throws -> R {
     let server = TmuxServer(label: label, socket: socket, tmuxTmpdir: tmuxTmpdir)
