@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "VigilCore", targets: ["VigilCore"]),
         .library(name: "VigilBackends", targets: ["VigilBackends"]),
+        .library(name: "VigilJSON", targets: ["VigilJSON"]),
         .library(name: "VigilStore", targets: ["VigilStore"]),
         .library(name: "VigilRestore", targets: ["VigilRestore"]),
         .executable(name: "vigil", targets: ["vigil"]),
@@ -29,15 +30,18 @@ let package = Package(
         ),
         // Layer 1: values, the outcome type and the prober. No Foundation.
         .target(name: "VigilCore", dependencies: ["CVigil"], swiftSettings: swiftSettings),
+        // Order-preserving JSON (numbers keep their text), strict parser,
+        // writer. A leaf shared by the store and the herdr backend.
+        .target(name: "VigilJSON", swiftSettings: swiftSettings),
         // Layer 2: tmux, zellij and herdr on top of the core.
-        .target(name: "VigilBackends", dependencies: ["VigilCore"], swiftSettings: swiftSettings),
+        .target(name: "VigilBackends", dependencies: ["VigilCore", "VigilJSON"], swiftSettings: swiftSettings),
         // The session store: order-preserving JSON, atomic durable writes, the lock.
         // A leaf: it knows nothing of probes or backends.
-        .target(name: "VigilStore", swiftSettings: swiftSettings),
+        .target(name: "VigilStore", dependencies: ["VigilJSON"], swiftSettings: swiftSettings),
         // Layer 3: the restore orchestrator and the worker launcher.
-        .target(name: "VigilRestore", dependencies: ["VigilStore", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        .target(name: "VigilRestore", dependencies: ["VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
         // Layer 4: the command line.
-        .executableTarget(name: "vigil", dependencies: ["VigilRestore", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "vigil", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
 
         // Benchmarks: `swift run -c release perf`.
         .target(
@@ -47,7 +51,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Perf",
-            dependencies: ["CPerfFloor", "VigilRestore", "VigilBackends", "VigilCore"],
+            dependencies: ["CPerfFloor", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"],
             path: "PerfTests/Perf",
             swiftSettings: swiftSettings
         ),
@@ -57,8 +61,9 @@ let package = Package(
         .target(name: "VigilTestSupport", dependencies: ["VigilCore", "VigilBackends"], path: "Tests/VigilTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "CVigil", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilBackendsTests", dependencies: ["VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "VigilRestoreTests", dependencies: ["VigilRestore", "VigilStore", "VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "VigilCLITests", dependencies: ["vigil", "VigilStore", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilJSONTests", dependencies: ["VigilJSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilJSON", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilRestoreTests", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilCLITests", dependencies: ["vigil", "VigilStore", "VigilJSON", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
     ]
 )

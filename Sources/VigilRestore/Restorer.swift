@@ -1,3 +1,4 @@
+import VigilJSON
 public import VigilCore
 public import VigilBackends
 public import VigilStore

@@ -2,6 +2,7 @@
 // recognise them in the source bytes without allocating a String per key.
 
 /// A record member Vigil reads and writes, in `SessionRecord.reservedKeys` order.
+import VigilJSON
 enum RecordKey: Int, CaseIterable {
     case id, backend, status, backendSession, socket, cliId, closedAt, closeReason
 

@@ -12,6 +12,7 @@
 // nil removes every member with that key; typed members the source lacks are
 // appended after the daemon members.
 
+public import VigilJSON
 extension SessionRecord {
     /// The record's full object as it would be written now: the daemon's
     /// members in their order with the typed properties written over theirs.

@@ -17,6 +17,7 @@
 // or appended; a removed daemon member goes everywhere; a cleared optional
 // removes a string member but leaves a null or non-string one alone.
 
+import VigilJSON
 extension SessionRecord {
     /// Appends the record's JSON object to `writer`.
     func write(into writer: inout JSONWriter) {

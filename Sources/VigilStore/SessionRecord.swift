@@ -10,6 +10,7 @@
 // appended at the end if new) and every other member is copied as it was.
 
 /// The multiplexer a session record lives in.
+public import VigilJSON
 public enum StoreBackend: String, Sendable, Hashable, CaseIterable {
     /// A tmux session (`socket` names the `-L` server, if not the default).
     case tmux

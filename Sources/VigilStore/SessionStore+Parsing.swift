@@ -8,6 +8,7 @@
 // version 2 file should say "version 2", not "record 7 lacks a status"), then
 // the document's shape, then the first bad record.
 
+import VigilJSON
 extension SessionStore {
     /// Parses and validates a store document held in memory.
     /// - Parameters:

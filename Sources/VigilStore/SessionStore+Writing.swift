@@ -11,6 +11,7 @@
 // patched (see SessionRecord+Writing.swift). The empty store is exactly
 // `{"version": 1, "sessions": []}`. The file ends with a newline.
 
+import VigilJSON
 extension SessionStore {
     /// The document as UTF-8 bytes, ready to be written.
     public func serialized() -> [UInt8] {

@@ -7,6 +7,7 @@
 /// Records keep their order; top-level members other than `version` and
 /// `sessions` are kept in `otherFields`, in order, and written after
 /// `sessions`.
+public import VigilJSON
 public struct SessionStore: Sendable {
     /// The only document version this code understands.
     public static let currentVersion = 1

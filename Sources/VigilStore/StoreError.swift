@@ -5,6 +5,7 @@
 /// Why a store operation failed: a stable category (mapped to a sysexits
 /// code), the path concerned, a one-line message and, for system failures,
 /// the underlying errno.
+import VigilJSON
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The stable classification of a `StoreError`.
     public enum Category: String, Sendable, Hashable {

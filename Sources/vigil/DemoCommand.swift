@@ -5,6 +5,7 @@ import Darwin
 #endif
 import VigilCore
 import VigilBackends
+import VigilJSON
 import VigilStore
 import VigilRestore
 

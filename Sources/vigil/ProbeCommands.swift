@@ -1,5 +1,6 @@
 import VigilCore
 import VigilBackends
+import VigilJSON
 import VigilStore
 import VigilRestore
 

@@ -48,7 +48,7 @@ private let herdrRows: [HerdrRow] = [
     HerdrRow(name: "trailing comma", stdout: #"{"sessions": [],}"#, reason: "invalid JSON"),
     HerdrRow(name: "trailing comma in array", stdout: #"{"sessions": [{"name": "a", "running": true},]}"#, reason: "invalid JSON"),
     HerdrRow(name: "single quotes", stdout: #"{'sessions': []}"#, reason: "invalid JSON"),
-    HerdrRow(name: "text after the value", stdout: #"{"sessions": []} {"sessions": []}"#, reason: "text after"),
+    HerdrRow(name: "text after the value", stdout: #"{"sessions": []} {"sessions": []}"#, reason: "unexpected data after the end of the document"),
     HerdrRow(name: "comment", stdout: "{\"sessions\": [] // none\n}", reason: "invalid JSON"),
     HerdrRow(name: "NaN", stdout: #"{"sessions": [], "x": NaN}"#, reason: "invalid JSON"),
     HerdrRow(name: "leading zero", stdout: #"{"sessions": [], "x": 01}"#, reason: "invalid JSON"),
@@ -58,7 +58,7 @@ private let herdrRows: [HerdrRow] = [
     HerdrRow(name: "lone surrogate", stdout: #"{"sessions": [{"name": "a\ud800", "running": true}]}"#, reason: "surrogate"),
     HerdrRow(name: "duplicate member", stdout: #"{"sessions": [], "sessions": [{"name": "a", "running": true}]}"#, reason: "duplicate"),
     HerdrRow(name: "misspelt literal", stdout: #"{"sessions": [{"name": "a", "running": True}]}"#, reason: "invalid JSON"),
-    HerdrRow(name: "nesting too deep", stdout: String(repeating: "[", count: 200) + String(repeating: "]", count: 200), reason: "nesting"),
+    HerdrRow(name: "nesting too deep", stdout: String(repeating: "[", count: 200) + String(repeating: "]", count: 200), reason: "nested deeper than 128 levels"),
     // JSON of another shape.
     HerdrRow(name: "top level is an array", stdout: #"[{"name": "a", "running": true}]"#, reason: "top level is not an object"),
     HerdrRow(name: "no sessions key", stdout: #"{"items": []}"#, reason: "no \"sessions\""),

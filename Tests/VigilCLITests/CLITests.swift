@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VigilJSON
 import Synchronization
 import Testing
 import VigilCore

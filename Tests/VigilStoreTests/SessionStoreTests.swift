@@ -1,6 +1,7 @@
 // The store document in memory: what survives a rewrite, what close() does,
 // and which documents are refused with which message.
 
+import VigilJSON
 import Testing
 @testable import VigilStore
 

@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import VigilJSON
 import Testing
 @testable import VigilStore
 import VigilTestSupport

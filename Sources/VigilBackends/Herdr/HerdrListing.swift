@@ -1,4 +1,5 @@
 public import VigilCore
+import VigilJSON
 
 /// Reading `herdr session list --json`.
 ///
@@ -28,10 +29,14 @@ extension HerdrBackend {
             return .unknown(reason: "\(source) exit 0 printed nothing")
         }
         let document: JSONValue
-        do {
-            document = try JSONReader.read(outcome.stdout.bytes)
+        do throws(JSONParseError) {
+            document = try JSONValue.parse(outcome.stdout.bytes, maximumDepth: maximumDepth)
         } catch {
             return .unknown(reason: "\(source) printed invalid JSON: \(error)")
+        }
+        // Ambiguous is as bad as invalid: which "running" would count?
+        if let key = document.firstDuplicateKey {
+            return .unknown(reason: "\(source) printed invalid JSON: duplicate member \(key.debugDescription)")
         }
         let sessions: JSONValue
         switch shape(of: document) {
@@ -64,6 +69,9 @@ extension HerdrBackend {
     public static func classify(_ outcome: Outcome, name: String, program: String = "herdr", timeout: Duration? = nil) -> SessionProbe {
         classifyListing(outcome, program: program, timeout: timeout).probe(name)
     }
+
+    /// herdr's listing is shallow; anything nested deeper is not it.
+    static let maximumDepth = 128
 
     struct ShapeProblem: Error { let message: String }
 

@@ -40,6 +40,31 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// The first member named `key` if this is an object, else nil.
+    public subscript(key: String) -> JSONValue? {
+        objectValue?[key]
+    }
+
+    /// The first object key, anywhere in the value, that appears twice in
+    /// its object; nil when there is none. For readers that must refuse
+    /// ambiguous documents (the parser keeps duplicates, as written).
+    public var firstDuplicateKey: String? {
+        switch self {
+        case .object(let object):
+            var seen = Set<String>()
+            for member in object.members {
+                if !seen.insert(member.key).inserted { return member.key }
+                if let inner = member.value.firstDuplicateKey { return inner }
+            }
+            return nil
+        case .array(let elements):
+            for element in elements { if let inner = element.firstDuplicateKey { return inner } }
+            return nil
+        default:
+            return nil
+        }
+    }
+
     /// A number from an integer, e.g. `.integer(1)` is `.number("1")`.
     public static func integer(_ value: Int) -> JSONValue { .number(String(value)) }
 

@@ -29,14 +29,14 @@ extension JSONValue {
 }
 
 /// Appends JSON to a byte buffer.
-struct JSONWriter {
-    var bytes: [UInt8] = []
+package struct JSONWriter {
+    package var bytes: [UInt8] = []
 
-    init(reservingCapacity capacity: Int = 0) {
+    package init(reservingCapacity capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func write(_ value: JSONValue, style: JSONStyle, indent: Int) {
+    package mutating func write(_ value: JSONValue, style: JSONStyle, indent: Int) {
         switch value {
         case .null: append("null")
         case .bool(let flag): append(flag ? "true" : "false")
@@ -47,7 +47,7 @@ struct JSONWriter {
         }
     }
 
-    mutating func writeArray(_ elements: [JSONValue], style: JSONStyle, indent: Int) {
+    package mutating func writeArray(_ elements: [JSONValue], style: JSONStyle, indent: Int) {
         bytes.append(UInt8(ascii: "["))
         if elements.isEmpty {
             bytes.append(UInt8(ascii: "]"))
@@ -62,7 +62,7 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "]"))
     }
 
-    mutating func writeObject(_ object: JSONObject, style: JSONStyle, indent: Int) {
+    package mutating func writeObject(_ object: JSONObject, style: JSONStyle, indent: Int) {
         bytes.append(UInt8(ascii: "{"))
         if object.isEmpty {
             bytes.append(UInt8(ascii: "}"))
@@ -80,7 +80,7 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "}"))
     }
 
-    mutating func newline(indent: Int) {
+    package mutating func newline(indent: Int) {
         bytes.append(UInt8(ascii: "\n"))
         for _ in 0..<indent {
             bytes.append(UInt8(ascii: " "))
@@ -90,7 +90,7 @@ struct JSONWriter {
 
     /// A quoted, escaped string. Runs of bytes that need no escape are copied
     /// in one go.
-    mutating func writeString(_ text: String) {
+    package mutating func writeString(_ text: String) {
         var text = text
         bytes.append(UInt8(ascii: "\""))
         text.withUTF8 { utf8 in
@@ -120,11 +120,11 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func append(_ text: StaticString) {
+    package mutating func append(_ text: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    mutating func appendUTF8(of text: String) {
+    package mutating func appendUTF8(of text: String) {
         var text = text
         text.withUTF8 { bytes.append(contentsOf: $0) }
     }

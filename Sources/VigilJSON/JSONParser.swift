@@ -33,10 +33,14 @@ extension JSONValue {
     public static let maximumDepth = 512
 
     /// Parses one complete JSON document (any value at the top level).
+    /// - Parameters:
+    ///   - bytes: the document, UTF-8.
+    ///   - maximumDepth: the deepest nesting accepted (at most `JSONValue.maximumDepth`).
     /// - Throws: `JSONParseError` for any syntax error, including trailing data.
-    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], maximumDepth: Int = JSONValue.maximumDepth) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
             var scanner = JSONScanner(buffer)
+            scanner.depthLimit = min(maximumDepth, JSONValue.maximumDepth)
             return Result { () throws(JSONSyntaxError) -> JSONValue in
                 scanner.skipWhitespace()
                 let value = try scanner.parseValue(depth: 0)
@@ -61,11 +65,11 @@ extension JSONValue {
 
 /// A syntax error at a byte offset; turned into line:column only when
 /// reported, so the hot path never counts lines.
-struct JSONSyntaxError: Error {
-    let offset: Int
-    let message: String
+package struct JSONSyntaxError: Error {
+    package let offset: Int
+    package let message: String
 
-    func located(in bytes: [UInt8]) -> JSONParseError {
+    package func located(in bytes: [UInt8]) -> JSONParseError {
         bytes.withUnsafeBufferPointer { buffer in
             let end = min(offset, buffer.count)
             var line = 1
@@ -88,31 +92,33 @@ struct JSONSyntaxError: Error {
 
 /// A string's position in the source: the bytes between the quotes, and
 /// whether they contain escapes (if not, they are the string's UTF-8 as is).
-struct JSONStringToken {
-    let start: Int
-    let end: Int
-    let hasEscapes: Bool
+package struct JSONStringToken {
+    package let start: Int
+    package let end: Int
+    package let hasEscapes: Bool
 }
 
 /// The cursor over a document's bytes. The buffer must outlive the scanner.
-struct JSONScanner {
-    let bytes: UnsafeBufferPointer<UInt8>
-    var position = 0
+package struct JSONScanner {
+    package let bytes: UnsafeBufferPointer<UInt8>
+    package var position = 0
+    /// Nesting deeper than this is refused.
+    package var depthLimit = JSONValue.maximumDepth
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>, position: Int = 0) {
+    package init(_ bytes: UnsafeBufferPointer<UInt8>, position: Int = 0) {
         self.bytes = bytes
         self.position = position
     }
 
     /// The byte at the cursor, or 0 at the end (0 is invalid everywhere the
     /// grammar looks, so every caller fails on it and then checks `atEnd`).
-    @inline(__always) var current: UInt8 {
+    @inline(__always) package var current: UInt8 {
         position < bytes.count ? bytes[position] : 0
     }
 
-    @inline(__always) var atEnd: Bool { position >= bytes.count }
+    @inline(__always) package var atEnd: Bool { position >= bytes.count }
 
-    @inline(__always) mutating func skipWhitespace() {
+    @inline(__always) package mutating func skipWhitespace() {
         while position < bytes.count {
             switch bytes[position] {
             case 0x20, 0x0A, 0x0D, 0x09: position += 1
@@ -121,12 +127,12 @@ struct JSONScanner {
         }
     }
 
-    func fail(_ message: String, at offset: Int? = nil) -> JSONSyntaxError {
+    package func fail(_ message: String, at offset: Int? = nil) -> JSONSyntaxError {
         JSONSyntaxError(offset: offset ?? position, message: message)
     }
 
     /// "found 'x'", "found end of file", "found byte 0xEF".
-    var found: String {
+    package var found: String {
         if atEnd { return "found end of file" }
         let byte = current
         if byte >= 0x21 && byte < 0x7F { return "found '\(Character(Unicode.Scalar(byte)))'" }
@@ -135,12 +141,12 @@ struct JSONScanner {
         return "found byte 0x\(hex.count == 1 ? "0" + hex : hex)"
     }
 
-    mutating func expectEnd() throws(JSONSyntaxError) {
+    package mutating func expectEnd() throws(JSONSyntaxError) {
         skipWhitespace()
         if !atEnd { throw fail("unexpected data after the end of the document, \(found)") }
     }
 
-    mutating func expect(_ byte: UInt8, _ what: String) throws(JSONSyntaxError) {
+    package mutating func expect(_ byte: UInt8, _ what: String) throws(JSONSyntaxError) {
         guard current == byte, !atEnd else { throw fail("expected \(what), \(found)") }
         position += 1
     }
@@ -148,7 +154,7 @@ struct JSONScanner {
     // MARK: Values
 
     /// Parses the value at the cursor (no leading whitespace) and builds it.
-    mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    package mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         switch current {
         case UInt8(ascii: "{"):
             return .object(try parseObject(depth: depth + 1))
@@ -176,7 +182,7 @@ struct JSONScanner {
     }
 
     /// Parses the object at the cursor (`{` included) and builds it.
-    mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONObject {
+    package mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONObject {
         try enter(depth: depth)
         position += 1
         var members: [JSONMember] = []
@@ -200,7 +206,7 @@ struct JSONScanner {
 
     /// Validates the value at the cursor (no leading whitespace) and moves
     /// past it without building anything.
-    mutating func skipValue(depth: Int) throws(JSONSyntaxError) {
+    package mutating func skipValue(depth: Int) throws(JSONSyntaxError) {
         switch current {
         case UInt8(ascii: "{"):
             try enter(depth: depth + 1)
@@ -241,15 +247,15 @@ struct JSONScanner {
         }
     }
 
-    @inline(__always) func enter(depth: Int) throws(JSONSyntaxError) {
-        if depth > JSONValue.maximumDepth {
-            throw fail("arrays and objects nested deeper than \(JSONValue.maximumDepth) levels")
+    @inline(__always) package func enter(depth: Int) throws(JSONSyntaxError) {
+        if depth > depthLimit {
+            throw fail("arrays and objects nested deeper than \(depthLimit) levels")
         }
     }
 
     /// After an element: consumes `,` (returns false) or the closing bracket
     /// (returns true).
-    @inline(__always) mutating func endOfList(close: UInt8, _ what: String) throws(JSONSyntaxError) -> Bool {
+    @inline(__always) package mutating func endOfList(close: UInt8, _ what: String) throws(JSONSyntaxError) -> Bool {
         let byte = current
         if byte == UInt8(ascii: ",") && !atEnd {
             position += 1
@@ -263,7 +269,7 @@ struct JSONScanner {
     }
 
     /// `true`, `false`, `null` or a number.
-    mutating func parseScalar() throws(JSONSyntaxError) -> JSONValue {
+    package mutating func parseScalar() throws(JSONSyntaxError) -> JSONValue {
         switch current {
         case UInt8(ascii: "t"):
             try literal("true")
@@ -285,7 +291,7 @@ struct JSONScanner {
         }
     }
 
-    mutating func literal(_ word: StaticString) throws(JSONSyntaxError) {
+    package mutating func literal(_ word: StaticString) throws(JSONSyntaxError) {
         let start = position
         let count = word.utf8CodeUnitCount
         var index = 0
@@ -301,7 +307,7 @@ struct JSONScanner {
     // MARK: Numbers
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
-    mutating func scanNumber() throws(JSONSyntaxError) -> Range<Int> {
+    package mutating func scanNumber() throws(JSONSyntaxError) -> Range<Int> {
         let start = position
         if current == UInt8(ascii: "-") { position += 1 }
         if current == UInt8(ascii: "0") && !atEnd {
@@ -328,7 +334,7 @@ struct JSONScanner {
         return start..<position
     }
 
-    @inline(__always) func isDigit(_ byte: UInt8) -> Bool {
+    @inline(__always) package func isDigit(_ byte: UInt8) -> Bool {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 }

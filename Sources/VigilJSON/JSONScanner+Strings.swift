@@ -6,7 +6,7 @@
 extension JSONScanner {
     /// Scans an object key: like `scanString`, with a better message when the
     /// key is missing (e.g. after a trailing comma).
-    mutating func scanKey() throws(JSONSyntaxError) -> JSONStringToken {
+    package mutating func scanKey() throws(JSONSyntaxError) -> JSONStringToken {
         guard current == UInt8(ascii: "\""), !atEnd else {
             if current == UInt8(ascii: "}") && !atEnd {
                 throw fail("expected a string key, found '}' (trailing commas are not allowed)")
@@ -18,7 +18,7 @@ extension JSONScanner {
 
     /// Validates the string at the cursor (opening quote included) and moves
     /// past its closing quote.
-    mutating func scanString() throws(JSONSyntaxError) -> JSONStringToken {
+    package mutating func scanString() throws(JSONSyntaxError) -> JSONStringToken {
         let opening = position
         position += 1
         let start = position
@@ -48,7 +48,7 @@ extension JSONScanner {
     }
 
     /// Checks one escape sequence (cursor on the backslash) and moves past it.
-    mutating func scanEscape() throws(JSONSyntaxError) {
+    package mutating func scanEscape() throws(JSONSyntaxError) {
         let backslash = position
         position += 1
         switch current {
@@ -82,7 +82,7 @@ extension JSONScanner {
     }
 
     /// Reads four hex digits at the cursor.
-    mutating func hex4(escapeAt escape: Int) throws(JSONSyntaxError) -> UInt32 {
+    package mutating func hex4(escapeAt escape: Int) throws(JSONSyntaxError) -> UInt32 {
         var value: UInt32 = 0
         for _ in 0..<4 {
             let byte = current
@@ -100,14 +100,14 @@ extension JSONScanner {
         return value
     }
 
-    func hexText(_ unit: UInt32) -> String {
+    package func hexText(_ unit: UInt32) -> String {
         let hex = String(unit, radix: 16, uppercase: true)
         return String(repeating: "0", count: 4 - hex.count) + hex
     }
 
     /// Validates one multi-byte UTF-8 sequence at the cursor (the lead byte is
     /// >= 0x80): no overlong forms, no surrogates, nothing above U+10FFFF.
-    mutating func scanUTF8Sequence() throws(JSONSyntaxError) {
+    package mutating func scanUTF8Sequence() throws(JSONSyntaxError) {
         let lead = bytes[position]
         let count: Int
         var low: UInt8 = 0x80
@@ -136,7 +136,7 @@ extension JSONScanner {
     }
 
     /// The string a validated token stands for.
-    func decode(_ token: JSONStringToken) -> String {
+    package func decode(_ token: JSONStringToken) -> String {
         let raw = UnsafeBufferPointer(rebasing: bytes[token.start..<token.end])
         if !token.hasEscapes {
             // Already validated as UTF-8, so decoding repairs nothing.
@@ -176,7 +176,7 @@ extension JSONScanner {
     }
 
     /// Appends the UTF-8 form of a scalar value (never a surrogate here).
-    func appendUTF8(_ scalar: UInt32, to utf8: inout [UInt8]) {
+    package func appendUTF8(_ scalar: UInt32, to utf8: inout [UInt8]) {
         switch scalar {
         case 0..<0x80:
             utf8.append(UInt8(scalar))
@@ -196,7 +196,7 @@ extension JSONScanner {
     }
 
     /// Four already-validated hex digits at `index`.
-    func hexValue(at index: Int) -> UInt32 {
+    package func hexValue(at index: Int) -> UInt32 {
         var value: UInt32 = 0
         for offset in 0..<4 {
             let byte = bytes[index + offset]
@@ -212,7 +212,7 @@ extension JSONScanner {
 
     /// Whether a validated token spells exactly `key` (no allocation; a key
     /// with escapes is decoded first, which is rare and still correct).
-    func token(_ token: JSONStringToken, equals key: StaticString) -> Bool {
+    package func token(_ token: JSONStringToken, equals key: StaticString) -> Bool {
         if token.hasEscapes { return decode(token) == key.description }
         let count = key.utf8CodeUnitCount
         guard token.end - token.start == count else { return false }
@@ -224,7 +224,7 @@ extension JSONScanner {
     }
 
     /// Whether a validated token spells exactly `text`.
-    func token(_ token: JSONStringToken, equalsText text: String) -> Bool {
+    package func token(_ token: JSONStringToken, equalsText text: String) -> Bool {
         if token.hasEscapes { return decode(token) == text }
         var text = text
         return text.withUTF8 { utf8 in

@@ -1,8 +1,8 @@
 // The JSON model on its own: what the parser accepts and rejects, where it
 // says the error is, and what the serializer writes.
 
+import VigilJSON
 import Testing
-import VigilStore
 
 @Suite struct JSONParsingTests {
     @Test func numbersKeepTheirSourceText() throws {
@@ -152,5 +152,27 @@ import VigilStore
         #expect(object["b"] == .string("x"))
         object["a"] = nil
         #expect(object.members.map(\.key) == ["b", "c"])
+    }
+}
+
+@Suite struct JSONReaderOptionsTests {
+    @Test func aShallowerLimitIsEnforced() throws {
+        let deep = String(repeating: "[", count: 20) + String(repeating: "]", count: 20)
+        #expect(try JSONValue.parse(Array(deep.utf8), maximumDepth: 20) == JSONValue.parse(deep))
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(deep.utf8), maximumDepth: 19) }
+    }
+
+    @Test func duplicateKeysAreFoundAtAnyDepth() throws {
+        #expect(try JSONValue.parse(#"{"a": 1, "b": [{"c": 1}]}"#).firstDuplicateKey == nil)
+        #expect(try JSONValue.parse(#"{"a": 1, "a": 2}"#).firstDuplicateKey == "a")
+        #expect(try JSONValue.parse(#"{"a": [{"x": {"k": 1, "k": 2}}]}"#).firstDuplicateKey == "k")
+        #expect(try JSONValue.parse(#"{"a": {"k": 1}, "b": {"k": 2}}"#).firstDuplicateKey == nil)
+    }
+
+    @Test func memberLookupOnAValue() throws {
+        let v = try JSONValue.parse(#"{"s": [1], "s": 2}"#)
+        #expect(v["s"] == .array([.number("1")]))
+        #expect(v["t"] == nil)
+        #expect(JSONValue.array([])["s"] == nil)
     }
 }
