@@ -60,23 +60,13 @@ public struct RetryPolicy: Sendable, Hashable {
     public func run<Answer: RetryableAnswer>(
         _ attempt: (_ number: Int, _ remaining: Duration?) async -> Answer
     ) async -> Retried<Answer> {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var rng = SystemRandomNumberGenerator()
-        var number = 1
+        var schedule = Schedule(self)
         while true {
-            let remaining = overallDeadline.map { $0 - (clock.now - start) }
-            let answer = await attempt(number, remaining)
+            let answer = await attempt(schedule.number, schedule.remaining)
             // A cancelled caller gets the last answer now, not more attempts.
-            if answer.isAuthoritative || number >= maxAttempts || Task.isCancelled {
-                return Retried(answer: answer, attempts: number, elapsed: clock.now - start)
-            }
-            let pause = delay(after: number, random: Double.random(in: 0...1, using: &rng))
-            if let overallDeadline, clock.now - start + pause >= overallDeadline {
-                return Retried(answer: answer, attempts: number, elapsed: clock.now - start)
-            }
+            if Task.isCancelled { return schedule.result(answer) }
+            guard let pause = schedule.pause(after: answer) else { return schedule.result(answer) }
             try? await Task.sleep(for: pause)
-            number += 1
         }
     }
 
@@ -84,24 +74,46 @@ public struct RetryPolicy: Sendable, Hashable {
     public func runSynchronously<Answer: RetryableAnswer>(
         _ attempt: (_ number: Int, _ remaining: Duration?) -> Answer
     ) -> Retried<Answer> {
-        let clock = ContinuousClock()
-        let start = clock.now
-        var rng = SystemRandomNumberGenerator()
-        var number = 1
+        var schedule = Schedule(self)
         while true {
-            let remaining = overallDeadline.map { $0 - (clock.now - start) }
-            let answer = attempt(number, remaining)
-            if answer.isAuthoritative || number >= maxAttempts {
-                return Retried(answer: answer, attempts: number, elapsed: clock.now - start)
-            }
-            let pause = delay(after: number, random: Double.random(in: 0...1, using: &rng))
-            if let overallDeadline, clock.now - start + pause >= overallDeadline {
-                return Retried(answer: answer, attempts: number, elapsed: clock.now - start)
-            }
+            let answer = attempt(schedule.number, schedule.remaining)
+            guard let pause = schedule.pause(after: answer) else { return schedule.result(answer) }
             var ts = timespec(tv_sec: Int(pause.components.seconds), tv_nsec: Int(pause.components.attoseconds / 1_000_000_000))
             var rest = timespec()
             while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
+        }
+    }
+
+    /// The bookkeeping both forms share: attempt number, time left, and
+    /// whether (and how long) to pause before the next attempt.
+    struct Schedule {
+        let policy: RetryPolicy
+        let clock = ContinuousClock()
+        let start: ContinuousClock.Instant
+        var rng = SystemRandomNumberGenerator()
+        private(set) var number = 1
+
+        init(_ policy: RetryPolicy) {
+            self.policy = policy
+            start = clock.now
+        }
+
+        /// Time left before the overall deadline; `nil` when unbounded.
+        var remaining: Duration? { policy.overallDeadline.map { $0 - (clock.now - start) } }
+
+        /// `nil` to stop with `answer`: it is authoritative, the attempts are
+        /// used up, or the pause would cross the overall deadline. Otherwise
+        /// the pause before the next attempt (and the count moves on).
+        mutating func pause(after answer: some RetryableAnswer) -> Duration? {
+            if answer.isAuthoritative || number >= policy.maxAttempts { return nil }
+            let pause = policy.delay(after: number, random: Double.random(in: 0...1, using: &rng))
+            if let deadline = policy.overallDeadline, clock.now - start + pause >= deadline { return nil }
             number += 1
+            return pause
+        }
+
+        func result<Answer>(_ answer: Answer) -> Retried<Answer> {
+            Retried(answer: answer, attempts: number, elapsed: clock.now - start)
         }
     }
 }
