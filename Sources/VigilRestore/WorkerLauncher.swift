@@ -170,7 +170,14 @@ public final class CommandWorkerLauncher: WorkerLauncher {
     public let template: WorkerTemplate
     private let spawner: Spawner
     private let logger: RestoreLogger
-    private let live = Mutex<[Int32: String]>([:])
+    /// Workers alive, and exits that were reported before their launch was
+    /// recorded (a worker that ends at once). Spawning happens outside the
+    /// lock, so launches really run side by side.
+    private struct Table {
+        var live: [Int32: String] = [:]
+        var exitedEarly: Set<Int32> = []
+    }
+    private let table = Mutex(Table())
 
     /// Creates a launcher.
     /// - Parameters:
@@ -184,25 +191,27 @@ public final class CommandWorkerLauncher: WorkerLauncher {
     }
 
     /// Pids of the workers this launcher started that have not exited yet, with their session ids.
-    public var running: [Int32: String] { live.withLock { $0 } }
+    public var running: [Int32: String] { table.withLock { $0.live } }
 
     /// Spawns the worker; returns its pid, or why it could not start.
     public func launch(_ request: WorkerRequest) async -> WorkerLaunchResult {
         let command = template.command(for: request)
-        // Hold the lock across the spawn so a worker that exits at once
-        // cannot be removed before it was added.
-        return live.withLock { table -> WorkerLaunchResult in
-            let result = spawner.launch(command) { [self] outcome in
-                if let pid = outcome.pid { _ = live.withLock { $0.removeValue(forKey: pid) } }
-                logger.info("worker for \(request.backendSession) ended: \(outcome.termination)", session: request.id)
+        let result = spawner.launch(command) { [self] outcome in
+            if let pid = outcome.pid {
+                table.withLock { t in
+                    if t.live.removeValue(forKey: pid) == nil { t.exitedEarly.insert(pid) }
+                }
             }
-            switch result {
-            case .launched(let pid):
-                table[pid] = request.id
-                return .launched(pid: pid)
-            case .failed(let outcome):
-                return .notLaunched(reason: outcome.failureReason(program: command.executable, timeout: nil))
+            logger.info("worker for \(request.backendSession) ended: \(outcome.termination)", session: request.id)
+        }
+        switch result {
+        case .launched(let pid):
+            table.withLock { t in
+                if t.exitedEarly.remove(pid) == nil { t.live[pid] = request.id }
             }
+            return .launched(pid: pid)
+        case .failed(let outcome):
+            return .notLaunched(reason: outcome.failureReason(program: command.executable, timeout: nil))
         }
     }
 }

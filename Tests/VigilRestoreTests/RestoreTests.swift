@@ -285,6 +285,34 @@ struct RestoreTests {
 
     }
 
+    @Test("launched workers are tracked until they exit, even ones that exit at once")
+    func workerTracking() async throws {
+        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/true", "{id}"]), logger: .silent)
+        let results = await withTaskGroup(of: WorkerLaunchResult.self) { group in
+            for i in 0..<20 {
+                group.addTask { await launcher.launch(WorkerRequest(id: "w\(i)", backend: "tmux", backendSession: "bmx-w\(i)")) }
+            }
+            var all: [WorkerLaunchResult] = []
+            for await r in group { all.append(r) }
+            return all
+        }
+        #expect(results.allSatisfy { if case .launched = $0 { true } else { false } })
+        var waited = 0
+        while !launcher.running.isEmpty && waited < 5000 {
+            try await Task.sleep(for: .milliseconds(10))
+            waited += 10
+        }
+        #expect(launcher.running.isEmpty, "still listed: \(launcher.running)")
+
+        let sleeper = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/sleep", "30"]), logger: .silent)
+        guard case .launched(let pid) = await sleeper.launch(WorkerRequest(id: "s", backend: "tmux", backendSession: "bmx-s")) else {
+            Issue.record("sleep did not launch")
+            return
+        }
+        #expect(sleeper.running == [pid: "s"])
+        kill(pid, SIGKILL)
+    }
+
     @Test("worker command lines split without a shell and fill placeholders")
     func workerTemplate() throws {
         let t = try WorkerTemplate.parse(#"node "my worker.js" --id {id} --s={session} 'a b' x\ y"#)
