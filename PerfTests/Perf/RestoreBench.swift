@@ -10,6 +10,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VigilJSON
 import CPerfFloor
 import Synchronization
 import VigilBackends

@@ -38,8 +38,11 @@ struct Invoker: Sendable {
 enum OutputLimits {
     /// stderr of a probe: one message line is all a classifier reads.
     static let probeStderr = 4 * 1024
-    /// stdout of a listing: far more names than any real server holds.
-    static let listingStdout = 256 * 1024
+    /// stdout of a listing: 16 MiB, about a million session names. A store of
+    /// 100,000 records may have 100,000 live sessions; a listing cut short
+    /// answers `unknown` for all of them (safe, but then nothing is closed).
+    /// The buffer grows with what is read, so the cap costs nothing.
+    static let listingStdout = 16 << 20
     /// stderr of a listing or a kill.
     static let listingStderr = 16 * 1024
 }
