@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "VigilJSON", targets: ["VigilJSON"]),
         .library(name: "VigilStore", targets: ["VigilStore"]),
         .library(name: "VigilRestore", targets: ["VigilRestore"]),
+        .library(name: "VigilBotmux", targets: ["VigilBotmux"]),
         .executable(name: "vigil", targets: ["vigil"]),
         .executable(name: "perf", targets: ["Perf"]),
     ],
@@ -40,8 +41,11 @@ let package = Package(
         .target(name: "VigilStore", dependencies: ["VigilJSON"], swiftSettings: swiftSettings),
         // Layer 3: the restore orchestrator and the worker launcher.
         .target(name: "VigilRestore", dependencies: ["VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        // Layer 3b: a botmux data directory as botmux keeps it (its stores,
+        // bots, heartbeats) restored in place, written as JSON.stringify would.
+        .target(name: "VigilBotmux", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
         // Layer 4: the command line.
-        .executableTarget(name: "vigil", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "vigil", dependencies: ["VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
 
         // Benchmarks: `swift run -c release perf`.
         .target(
@@ -64,6 +68,7 @@ let package = Package(
         .testTarget(name: "VigilJSONTests", dependencies: ["VigilJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilJSON", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilRestoreTests", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilBotmuxTests", dependencies: ["VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilCLITests", dependencies: ["vigil", "VigilStore", "VigilJSON", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
     ]
 )
