@@ -68,7 +68,8 @@ let package = Package(
         .testTarget(name: "VigilJSONTests", dependencies: ["VigilJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilJSON", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilRestoreTests", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "VigilBotmuxTests", dependencies: ["VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilBotmuxTests", dependencies: ["VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilTestSupport"],
+                    exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilCLITests", dependencies: ["vigil", "VigilStore", "VigilJSON", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
     ]
 )

@@ -5,7 +5,7 @@ import VigilStore
 import VigilRestore
 
 enum RestoreCommand {
-    static let usage = "vigil restore --store PATH [--worker 'COMMAND ARG...'] [--expect-cli ID] [--lazy] [--dry-run] [--json] [--tmux PATH] [--zellij PATH] [--herdr PATH] [--timeout-ms N] [--concurrency N]"
+    static let usage = "vigil restore --store PATH [--worker 'COMMAND ARG...'] [--expect-cli ID] [--on-missing close|keep] [--lazy] [--dry-run] [--json] [--tmux PATH] [--zellij PATH] [--herdr PATH] [--timeout-ms N] [--concurrency N]   |   vigil restore --botmux [DIR] [--bot APPID] [--on-missing close|keep] [--dry-run] [--json]"
     static let help = """
     Reconcile a session store with the sessions that survived, in one pass.
 
@@ -33,7 +33,20 @@ enum RestoreCommand {
       --concurrency N       kills and worker launches in flight at once (default 16)
       --lock-timeout-ms N   wait this long for another restore's lock (default 5000)
       --create              create an empty store when none exists
+      --on-missing close|keep   what a missing session does to its record (default close)
       --quiet               no per-session log lines on stderr (store notices still print)
+
+    botmux (its data directory as botmux keeps it; see README "botmux"):
+      --botmux [DIR]        restore every store of a botmux data directory in place; without
+                            DIR: $SESSION_DATA_DIR, else ~/.botmux/.data-dir, else ~/.botmux/data
+      --bot APPID           only this bot's store (and its records in the legacy sessions.json)
+      --on-missing close|keep   default keep: the daemon cold-resumes a missing session
+      The expected CLI is each bot's cliId in bots.json ($BOTS_CONFIG, else ~/.botmux/bots.json;
+      default claude-code). A live session of another CLI is killed and its record closed.
+      tmux is asked on its default server (TMUX_TMPDIR picks the socket directory).
+      --worker, --worker-log, --expect-cli, --lazy and --create do not apply (exit 64).
+      A bot whose daemon is live (heartbeat at most 90 s old) is refused with exit 75;
+      --dry-run still reports.
 
     Exit status: 0 done (also when some sessions were unknown: they are kept,
     and the report and the warnings say why); 64 usage; 65 bad store data;
@@ -49,17 +62,21 @@ enum RestoreCommand {
         var template: WorkerTemplate? = nil
         let storePath: String
         do throws(UsageError) {
-            parsed = try parseArguments(args, OptionSpec(
-                valued: ["store", "worker", "worker-log", "expect-cli", "tmux", "zellij", "herdr", "timeout-ms", "retries", "concurrency", "lock-timeout-ms"],
-                flags: ["lazy", "dry-run", "json", "create", "quiet"]))
+            parsed = try parseArguments(BotmuxCommand.splitInlineDirectory(args), OptionSpec(
+                valued: ["store", "worker", "worker-log", "expect-cli", "tmux", "zellij", "herdr", "timeout-ms", "retries", "concurrency",
+                         "lock-timeout-ms", "on-missing", "bot"],
+                flags: ["lazy", "dry-run", "json", "create", "quiet", "botmux"]))
             if parsed.has("help") { print(help); return ExitCode.ok }
-            guard let s = parsed.value("store"), !s.isEmpty else { throw UsageError(message: "missing required option '--store PATH'") }
+            if parsed.has("botmux") { return await BotmuxCommand.run(parsed) }
+            if parsed.value("bot") != nil { throw UsageError(message: "'--bot' applies to '--botmux' only") }
+            guard let s = parsed.value("store"), !s.isEmpty else { throw UsageError(message: "missing required option '--store PATH' (or '--botmux [DIR]')") }
             storePath = s
             if let extra = parsed.positionals.first { throw UsageError(message: "unexpected argument '\(extra)'") }
             options.expectedCLI = parsed.value("expect-cli")
             options.lazy = parsed.has("lazy")
             options.dryRun = parsed.has("dry-run")
             options.createIfMissing = parsed.has("create")
+            if let policy = try BotmuxCommand.missingPolicy(parsed) { options.onMissing = policy }
             if let n = try parsed.integer("concurrency", min: 1, max: Limits.concurrency) { options.concurrency = n }
             if let n = try parsed.integer("lock-timeout-ms", min: 0, max: Limits.timeoutMs) { options.lockTimeout = .milliseconds(n) }
             let timeoutMs = try parsed.integer("timeout-ms", min: 1, max: Limits.timeoutMs) ?? 3000

@@ -1,0 +1,167 @@
+// `vigil restore --botmux [DIR]`: the thin command-line side of VigilBotmux.
+// Parsing shares `restore`'s option table (RestoreCommand.swift); this file
+// checks what applies to botmux, runs the restorer and renders its report.
+
+import VigilCore
+import VigilBackends
+import VigilJSON
+import VigilStore
+import VigilRestore
+import VigilBotmux
+
+enum BotmuxCommand {
+    /// Options of `restore` that make no sense for a botmux data directory.
+    static let inapplicable: [(String, String)] = [
+        ("store", "--botmux reads the data directory's own stores"),
+        ("worker", "a botmux worker needs its daemon; the daemon re-attaches live sessions itself"),
+        ("worker-log", "there is no worker with --botmux"),
+        ("expect-cli", "the expected CLI is each bot's cliId in bots.json"),
+        ("lazy", "no worker is launched with --botmux"),
+        ("create", "--botmux never creates a store"),
+    ]
+
+    /// `--botmux=DIR` becomes `--botmux DIR`, so the flag can carry its
+    /// optional directory either way.
+    static func splitInlineDirectory(_ args: [String]) -> [String] {
+        var out: [String] = []
+        var optionsEnded = false
+        for arg in args {
+            if !optionsEnded && arg.hasPrefix("--botmux=") {
+                out.append("--botmux")
+                out.append(String(arg.dropFirst("--botmux=".count)))
+            } else {
+                if arg == "--" { optionsEnded = true }
+                out.append(arg)
+            }
+        }
+        return out
+    }
+
+    /// `--on-missing close|keep`, or nil when not given.
+    static func missingPolicy(_ parsed: ParsedArguments) throws(UsageError) -> MissingPolicy? {
+        guard let text = parsed.value("on-missing") else { return nil }
+        guard let policy = MissingPolicy(rawValue: text) else {
+            throw UsageError(message: "option '--on-missing' takes close or keep, got '\(text)'")
+        }
+        return policy
+    }
+
+    static func run(_ parsed: ParsedArguments) async -> Int32 {
+        var options = BotmuxRestoreOptions()
+        var backends = StandardBackends()
+        do throws(UsageError) {
+            for (name, why) in inapplicable where parsed.value(name) != nil || parsed.has(name) {
+                throw UsageError(message: "'--\(name)' does not apply to '--botmux': \(why)")
+            }
+            if parsed.positionals.count > 1 {
+                throw UsageError(message: "unexpected argument '\(parsed.positionals[1])' ('--botmux' takes one data directory)")
+            }
+            if let dir = parsed.positionals.first {
+                guard !dir.isEmpty else { throw UsageError(message: "the botmux data directory is an empty string") }
+                options.dataDirectory = dir
+            }
+            if let bot = parsed.value("bot") {
+                guard !bot.isEmpty, !bot.contains("/") else { throw UsageError(message: "'--bot' needs a larkAppId, got '\(bot)'") }
+                options.bot = bot
+            }
+            if let policy = try missingPolicy(parsed) { options.onMissing = policy }
+            options.dryRun = parsed.has("dry-run")
+            if let n = try parsed.integer("concurrency", min: 1, max: Limits.concurrency) { options.concurrency = n }
+            if let n = try parsed.integer("lock-timeout-ms", min: 0, max: Limits.timeoutMs) { options.lockTimeout = .milliseconds(n) }
+            let timeoutMs = try parsed.integer("timeout-ms", min: 1, max: Limits.timeoutMs) ?? 3000
+            let retries = try parsed.integer("retries", min: 0, max: Limits.retries) ?? 2
+            backends.timeout = .milliseconds(timeoutMs)
+            backends.retry = BackendOptions.retryPolicy(timeoutMs: timeoutMs, retries: retries)
+            if let p = parsed.value("tmux") { backends.tmux = p }
+            if let p = parsed.value("zellij") { backends.zellij = p }
+            if let p = parsed.value("herdr") { backends.herdr = p }
+        } catch {
+            printError(error.message, usage: RestoreCommand.usage)
+            return ExitCode.usage
+        }
+
+        let logger: RestoreLogger = parsed.has("quiet")
+            ? RestoreLogger { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
+            : .standardError
+        let restorer = BotmuxRestorer(
+            options: options, environment: BotmuxEnvironment.current(Environment.inherit.entries),
+            backends: backends, logger: logger)
+        let report: BotmuxReport
+        do throws(StoreError) {
+            report = try await restorer.restore()
+        } catch {
+            printError(error.description)
+            return error.exitCode
+        }
+        for notice in report.notices {
+            logger.emit(RestoreEvent(level: .info, message: notice))
+        }
+        var out = OutputStream(fd: 1)
+        if parsed.has("json") {
+            out.bytes(json(report).serialized())
+            out.line()
+        } else {
+            for line in text(report) { out.line(line) }
+        }
+        out.flush()
+        return ExitCode.ok
+    }
+
+    // MARK: - Rendering
+
+    /// Vigil's restore JSON, with `bot` and `store` on every session and,
+    /// at the top, `dataDirectory`, `botsConfig`, per-bot `bots` and `notices`.
+    static func json(_ report: BotmuxReport) -> JSONValue {
+        guard case .object(var doc) = ReportRendering.json(report.restoreReport),
+              case .array(var sessions)? = doc["sessions"] else { return .null }
+        for (index, line) in report.sessions.enumerated() {
+            guard case .object(var session) = sessions[index] else { continue }
+            session.append("bot", line.bot.map { .string($0) } ?? .null)
+            session.append("store", .string(line.store))
+            sessions[index] = .object(session)
+        }
+        doc["sessions"] = .array(sessions)
+        doc.append("dataDirectory", .object([
+            "path": .string(report.dataDirectory.path), "source": .string(report.dataDirectory.source.rawValue),
+        ]))
+        doc.append("botsConfig", report.botsConfiguration.map { .string($0) } ?? .null)
+        doc.append("bots", .array(report.bots.map { bot in
+            var totals = JSONObject()
+            for action in RestoreAction.allCases { totals.append(action.rawValue, .integer(bot.totals[action] ?? 0)) }
+            return .object([
+                "bot": bot.bot.map { .string($0) } ?? .null,
+                "expectedCli": bot.expectedCLI.map { .string($0) } ?? .null,
+                "stores": .array(bot.stores.map { .string($0) }),
+                "liveDaemon": bot.liveDaemon.map { .string($0) } ?? .null,
+                "totals": .object(totals),
+            ])
+        }))
+        doc.append("notices", .array(report.notices.map { .string($0) }))
+        return .object(doc)
+    }
+
+    /// The table, one summary line per bot, and the overall summary.
+    static func text(_ report: BotmuxReport) -> [String] {
+        var rows: [[String]] = [["BOT", "ID", "BACKEND", "SESSION", "PROBE", "ACTION", "REASON"]]
+        for line in report.sessions {
+            let s = line.outcome
+            rows.append([line.bot ?? "-", s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue, s.reason])
+        }
+        var lines = table(rows)
+        lines.append("")
+        func summary(_ totals: [RestoreAction: Int]) -> String {
+            RestoreAction.allCases.map { "\($0.rawValue) \(totals[$0] ?? 0)" }.joined(separator: ", ")
+        }
+        for bot in report.bots {
+            let count = bot.totals.values.reduce(0, +)
+            var line = "bot \(bot.bot ?? "(none: legacy records without larkAppId)")"
+            line += bot.expectedCLI.map { " (cli \($0))" } ?? " (not in bots.json: no CLI check)"
+            line += ": \(count) records: \(summary(bot.totals))"
+            if let live = bot.liveDaemon { line += "; daemon live (\(live))" }
+            lines.append(line)
+        }
+        let dryRun = report.dryRun ? " (dry run: nothing changed)" : ""
+        lines.append("\(report.sessions.count) records in \(report.dataDirectory.path) (\(report.dataDirectory.source.rawValue)): \(summary(report.totals)); \(report.elapsed.milliseconds) ms\(dryRun)")
+        return lines
+    }
+}
