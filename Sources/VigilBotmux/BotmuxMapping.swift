@@ -131,7 +131,8 @@ public enum BotmuxMapping {
                     if !BotmuxPath.trimJavaScriptWhitespace(agent).isEmpty {
                         return skip("herdr agent \(agent.debugDescription) inside shared session \(recorded.debugDescription): probing the session would not tell whether the agent lives", name: recorded)
                     }
-                    // A blank agent name: botmux falls back to the whole-session name.
+                    // A blank agent name: botmux ignores the whole target and falls
+                    // back to the deterministic bmx- name.
                 default:
                     return skip("persistentBackendTarget.agentName is not a string: left alone")
                 }

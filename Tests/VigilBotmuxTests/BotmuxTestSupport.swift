@@ -80,12 +80,12 @@ func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> String {
     return a == b ? "identical" : "same lines, different bytes (\(a.count) vs \(b.count))"
 }
 
-/// The `StoreError` that `body` throws, or nil.
-func storeError<T>(_ body: () throws(StoreError) -> T) -> StoreError? {
+/// The `StoreError` that `body` throws, or nil (also for any other error).
+func storeError<T>(_ body: () throws -> T) -> StoreError? {
     do {
         _ = try body()
         return nil
     } catch {
-        return error
+        return error as? StoreError
     }
 }
