@@ -2,6 +2,7 @@
 // store order, and a summary per bot.
 
 public import VigilRestore
+public import VigilStore
 
 /// One session's line: the outcome Vigil's own restore reports, plus the
 /// bot and the store file it belongs to.
@@ -67,6 +68,10 @@ public struct BotmuxReport: Sendable {
     public var listingCalls: Int
     /// Things worth telling the user that are not per session.
     public var notices: [String]
+    /// Stores that were to be written but were not (locked past the
+    /// timeout, a daemon came up, a write failed), with why; the other
+    /// stores were written. Empty after a complete run.
+    public var failures: [StoreError] = []
 
     /// Creates a report.
     public init(dataDirectory: BotmuxDataDirectory, botsConfiguration: String?, sessions: [BotmuxSessionOutcome],

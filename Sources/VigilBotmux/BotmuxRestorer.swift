@@ -103,7 +103,10 @@ public struct BotmuxRestorer: Sendable {
     // MARK: - The run
 
     /// Runs one restore.
-    /// - Returns: the report, one line per session.
+    /// - Returns: the report, one line per session. A store that could not
+    ///   be written (its lock held past the timeout, its daemon came up, a
+    ///   write failed) is left untouched and listed in `failures`; the other
+    ///   stores are written.
     /// - Throws: `StoreError`: `.notFound` (66) for a missing data directory,
     ///   store or `$BOTS_CONFIG` file; `.invalidData` (65) for a store or
     ///   bots.json that is not valid; `.locked` (75) when a bot's daemon is
@@ -150,19 +153,22 @@ public struct BotmuxRestorer: Sendable {
         // 3 and 4. Probe and decide.
         var (lines, listingCalls) = await probeAndDecide(entries, loaded: loaded, bots: bots)
 
+        var failures: [StoreError] = []
         if !options.dryRun {
             // 5. Kills (no lock held), then 6. the commit.
             let closable = await kill(entries, lines: &lines)
             if !closable.isEmpty {
-                try await commit(closable, entries: entries, loaded: loaded, daemons: directory.path, lines: &lines)
+                failures = await commit(closable, entries: entries, loaded: loaded, dataDirectory: directory.path, lines: &lines)
             }
         }
         for (entry, line) in zip(entries, lines) {
             log(line.outcome, store: loaded[entry.store].file.path)
         }
         let summaries = summarize(entries, lines: lines, loaded: loaded, bots: bots, live: live, now: moment)
-        return BotmuxReport(dataDirectory: directory, botsConfiguration: bots.path, sessions: lines, bots: summaries,
-                            elapsed: clock.now - start, dryRun: options.dryRun, listingCalls: listingCalls, notices: notices)
+        var report = BotmuxReport(dataDirectory: directory, botsConfiguration: bots.path, sessions: lines, bots: summaries,
+                                  elapsed: clock.now - start, dryRun: options.dryRun, listingCalls: listingCalls, notices: notices)
+        report.failures = failures
+        return report
     }
 
     /// Every record of the run, in store order, with its bot and mapping.

@@ -50,6 +50,11 @@ public struct BotmuxRecord: Sendable {
     /// `persistentBackendTarget`, parsed, when it is an object.
     public let target: JSONObject?
 
+    /// The record's identity for a compare-and-set commit: its key as
+    /// `JSON.stringify` writes it, quotes included (unique and exact, even
+    /// for a key holding a lone surrogate, which `id` cannot spell).
+    public var commitID: String { String(decoding: key, as: UTF8.self) }
+
     /// The member `field` as JavaScript sees it; nil when absent (`undefined`).
     public subscript(_ field: BotmuxField) -> JSValueSummary? { fields[field] }
 }
@@ -62,6 +67,8 @@ public struct BotmuxStore: Sendable {
     /// The sessions in the order `JSON.parse` gives them.
     public let records: [BotmuxRecord]
     let indexByKey: [[UInt8]: Int]
+    /// Edits to write, by record key (`serialized()` applies them).
+    var pendingEdits: [[UInt8]: BotmuxEdit] = [:]
 
     /// Parses and validates a store.
     /// - Parameters:

@@ -104,13 +104,19 @@ enum BotmuxCommand {
             for line in text(report) { out.line(line) }
         }
         out.flush()
-        return ExitCode.ok
+        // Stores that could not be written: the report above says what was
+        // done; the first failure decides the exit status (75 locked, 73 ...).
+        guard let first = report.failures.first else { return ExitCode.ok }
+        let more = report.failures.count > 1 ? " (and \(report.failures.count - 1) more store\(report.failures.count > 2 ? "s" : "") not written)" : ""
+        printError(first.description + more)
+        return first.exitCode
     }
 
     // MARK: - Rendering
 
     /// Vigil's restore JSON, with `bot` and `store` on every session and,
-    /// at the top, `dataDirectory`, `botsConfig`, per-bot `bots` and `notices`.
+    /// at the top, `dataDirectory`, `botsConfig`, per-bot `bots`, `notices`
+    /// and `failures` (stores not written).
     static func json(_ report: BotmuxReport) -> JSONValue {
         guard case .object(var doc) = ReportRendering.json(report.restoreReport),
               case .array(var sessions)? = doc["sessions"] else { return .null }
@@ -137,6 +143,7 @@ enum BotmuxCommand {
             ])
         }))
         doc.append("notices", .array(report.notices.map { .string($0) }))
+        doc.append("failures", .array(report.failures.map { .string($0.description) }))
         return .object(doc)
     }
 
