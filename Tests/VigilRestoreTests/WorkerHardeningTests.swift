@@ -188,6 +188,20 @@ struct WorkerHardeningTests {
         #expect(woken.workerPID == nil)
     }
 
+    // MARK: - Reports
+
+    @Test("a killedAt that is not a timestamp is not echoed into the reason")
+    func killedAtNotEchoed() {
+        func reason(_ killedAt: String) -> String {
+            Restorer.decide(status: .active, backend: .tmux, cliId: "codex", probe: .missing(reason: "gone"),
+                            expectedCLI: "claude", lazy: false, killedAt: killedAt).reason
+        }
+        #expect(reason("2026-11-25T10:00:00Z").contains("killed by restore at 2026-11-25T10:00:00Z for a CLI change"))
+        #expect(reason("sk-SECRET-123").contains("killed by restore for a CLI change"))
+        #expect(!reason("sk-SECRET-123").contains("SECRET"))
+        #expect(!reason(String(repeating: "1", count: 41)).contains("111"))
+    }
+
     // MARK: - Environment
 
     @Test("worker environment entries are validated", arguments: [
