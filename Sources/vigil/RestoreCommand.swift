@@ -25,7 +25,8 @@ enum RestoreCommand {
       --worker-log PATH     append workers' stdout/stderr here (default /dev/null); placeholders
                             allowed, but a value that is empty, holds '/', a NUL or a control
                             character, or starts with '.' is refused (the record is kept, no
-                            worker); a symbolic link, FIFO or socket at the path is refused too;
+                            worker); a symbolic link, FIFO, socket, folder or hard-linked file
+                            at the path is refused too (never followed or opened);
                             a new log is created 0600
       --worker-env-clear    start workers with an empty environment (default: vigil's own)
       --worker-env KEY=VALUE  set a variable in the workers' environment (repeatable; a key
