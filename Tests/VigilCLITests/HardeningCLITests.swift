@@ -21,10 +21,10 @@ struct HardeningCLITests {
         ["--worker", "w", "--worker-env", "=x"], ["--worker", "w", "--worker-env", "NOEQUALS"], ["--worker", "w", "--worker-env", ""],
         ["--worker", "w", "--worker-env"], ["--worker-env", "A=1"], ["--worker-env-clear"], ["--worker-env-clear=yes", "--worker", "w"],
     ])
-    func badWorkerEnv(args: [String]) throws {
+    func badWorkerEnv(args: [String]) async throws {
         let dir = try TemporaryDirectory()
         let store = try dir.write("s.json", "{\"version\": 1, \"sessions\": []}\n")
-        let o = VigilBinary.run(["restore", "--store", store] + args)
+        let o = await VigilBinary.runAsync(["restore", "--store", store] + args)
         #expect(o.termination == .exited(64))
         let lines = o.stderr.text.split(separator: "\n")
         #expect(lines.count == 1, "one line: \(o.stderr.text)")
@@ -35,34 +35,34 @@ struct HardeningCLITests {
 
     /// One live tmux session with a record; runs restore with `/usr/bin/env`
     /// as the worker logging to `env.log`; returns the worker's environment.
-    func workerEnvironment(_ extra: [String], vigilEnvironment: Environment = .inherit) throws -> [String] {
+    func workerEnvironment(_ extra: [String], vigilEnvironment: Environment = .inherit) async throws -> [String] {
         let dir = try TemporaryDirectory()
         let server = TmuxServer(label: "cli-env")
         try server.createSession("bmx-envtest")
         let store = try dir.write("s.json", """
         {"version": 1, "sessions": [{"id": "envtest-1", "backend": "tmux", "status": "active", "socket": "\(server.socketName)", "backendSession": "bmx-envtest"}]}
         """)
-        let o = VigilBinary.run(["restore", "--store", store, "--json", "--quiet", "--worker", "/usr/bin/env",
+        let o = await VigilBinary.runAsync(["restore", "--store", store, "--json", "--quiet", "--worker", "/usr/bin/env",
                                  "--worker-log", dir.file("env.log")] + extra, environment: vigilEnvironment)
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         #expect(o.stdout.text.contains("\"action\":\"fork\""))
         // env exits at once; its output is complete when the file stops being empty and ends in a newline.
-        #expect(waitUntil(milliseconds: 5000) { dir.read("env.log").map { $0.hasSuffix("\n") } ?? false })
-        pause(milliseconds: 50)
+        #expect(await eventually { dir.read("env.log").map { $0.hasSuffix("\n") } ?? false })
+        try await Task.sleep(for: .milliseconds(50))
         return dir.lines("env.log")
     }
 
     @Test("--worker-env-clear gives the worker exactly the --worker-env variables")
-    func clearedWorkerEnv() throws {
-        let lines = try workerEnvironment(["--worker-env-clear", "--worker-env", "ONE=1", "--worker-env", "TWO=a=b",
+    func clearedWorkerEnv() async throws {
+        let lines = try await workerEnvironment(["--worker-env-clear", "--worker-env", "ONE=1", "--worker-env", "TWO=a=b",
                                            "--worker-env", "EMPTY=", "--worker-env", "ONE=again"])
         #expect(lines == ["ONE=again", "TWO=a=b", "EMPTY="])
     }
 
     @Test("by default the worker inherits vigil's environment, with --worker-env on top")
-    func inheritedWorkerEnv() throws {
+    func inheritedWorkerEnv() async throws {
         let env = Environment.inherited(setting: ["VIGIL_FROM_PARENT": "yes", "VIGIL_OVERRIDDEN": "parent"])
-        let lines = try workerEnvironment(["--worker-env", "VIGIL_OVERRIDDEN=flag", "--worker-env", "VIGIL_NEW=1"], vigilEnvironment: env)
+        let lines = try await workerEnvironment(["--worker-env", "VIGIL_OVERRIDDEN=flag", "--worker-env", "VIGIL_NEW=1"], vigilEnvironment: env)
         #expect(lines.contains("VIGIL_FROM_PARENT=yes"))
         #expect(lines.contains("VIGIL_OVERRIDDEN=flag"))
         #expect(!lines.contains("VIGIL_OVERRIDDEN=parent"))
@@ -73,7 +73,7 @@ struct HardeningCLITests {
     // MARK: - The log path
 
     @Test("a traversal id and a planted symlink at the log path: kept with the reason, nothing written, nothing launched")
-    func logPathRefusals() throws {
+    func logPathRefusals() async throws {
         let dir = try TemporaryDirectory()
         let server = TmuxServer(label: "cli-logpath")
         for name in ["bmx-trav", "bmx-linked", "bmx-fine"] { try server.createSession(name) }
@@ -90,7 +90,7 @@ struct HardeningCLITests {
         ]}
         """)
         let before = try readText(store)
-        let o = VigilBinary.run(["restore", "--store", store, "--json", "--worker", "\(worker) {id} {session}",
+        let o = await VigilBinary.runAsync(["restore", "--store", store, "--json", "--worker", "\(worker) {id} {session}",
                                  "--worker-log", "\(logs)/{id}.log"])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         let doc = try JSONValue.parse(o.stdout.text)
@@ -103,8 +103,8 @@ struct HardeningCLITests {
         // The warnings say the same on stderr.
         #expect(o.stderr.text.contains("[../../escaped] no worker for tmux session bmx-trav: the log path cannot use {id}"))
         #expect(o.stderr.text.contains("[linked-1] no worker for tmux session bmx-linked: log file"))
-        #expect(waitForFile(dir.file("ran-bmx-fine")))
-        #expect(waitUntil(milliseconds: 5000) { (try? readText("\(logs)/fine-1.log")) == "worker-output\n" })
+        #expect(await eventually { access(dir.file("ran-bmx-fine"), F_OK) == 0 })
+        #expect(await eventually { (try? readText("\(logs)/fine-1.log")) == "worker-output\n" })
         #expect(access(dir.file("ran-bmx-trav"), F_OK) != 0, "no worker for the traversal id")
         #expect(access(dir.file("ran-bmx-linked"), F_OK) != 0, "no worker for the planted link")
         #expect(try readText(target) == "original\n", "nothing written through the link")
@@ -115,13 +115,13 @@ struct HardeningCLITests {
     }
 
     @Test("control characters from a store never reach the terminal raw")
-    func controlCharacters() throws {
+    func controlCharacters() async throws {
         let dir = try TemporaryDirectory()
         let server = TmuxServer(label: "cli-esc")
         let store = try dir.write("s.json", """
         {"version": 1, "sessions": [{"id": "esc\\u001b]0;pwned\\u0007-1", "backend": "tmux", "status": "active", "socket": "\(server.socketName)", "backendSession": "bmx-esc"}]}
         """)
-        let o = VigilBinary.run(["restore", "--store", store])
+        let o = await VigilBinary.runAsync(["restore", "--store", store])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         #expect(o.stdout.text.contains("close"))
         for stream in [o.stdout.bytes, o.stderr.bytes] {
@@ -138,7 +138,7 @@ struct HardeningCLITests {
     static let prompt = "PROMPT-please-never-print-this"
 
     @Test("a record's other fields (a token, a prompt) reach no output: report, --json, log lines, worker log, errors")
-    func noLeaks() throws {
+    func noLeaks() async throws {
         let dir = try TemporaryDirectory()
         let server = TmuxServer(label: "cli-leak")
         for name in ["bmx-fork0001", "bmx-kill0001", "bmx-trav"] { try server.createSession(name) }
@@ -162,12 +162,12 @@ struct HardeningCLITests {
         let base = ["restore", "--store", store, "--herdr", "/nonexistent/herdr", "--retries", "0", "--expect-cli", "claude",
                     "--worker", "\(worker) {id} {session} {backend} {socket}", "--worker-log", "\(logs)/{id}.log"]
         var outputs: [(String, Outcome)] = []
-        outputs.append(("dry run", VigilBinary.run(base + ["--dry-run"])))
-        outputs.append(("dry run --json", VigilBinary.run(base + ["--dry-run", "--json"])))
-        let first = VigilBinary.run(base)
+        outputs.append(("dry run", await VigilBinary.runAsync(base + ["--dry-run"])))
+        outputs.append(("dry run --json", await VigilBinary.runAsync(base + ["--dry-run", "--json"])))
+        let first = await VigilBinary.runAsync(base)
         outputs.append(("restore", first))
-        outputs.append(("restore again --json", VigilBinary.run(base + ["--json"])))
-        outputs.append(("lazy --json", VigilBinary.run(base + ["--lazy", "--json"])))
+        outputs.append(("restore again --json", await VigilBinary.runAsync(base + ["--json"])))
+        outputs.append(("lazy --json", await VigilBinary.runAsync(base + ["--lazy", "--json"])))
         for (name, o) in outputs { #expect(o.termination == .exited(0), "\(name): \(o.stderr.text)") }
 
         // The runs went through every outcome, so every path was looked at.
@@ -189,14 +189,14 @@ struct HardeningCLITests {
         {"version": 1, "sessions": [{"id": "bad-3", "backend": "tmux", "status": "active", "token": "\(Self.secret)", "status": "closed", "prompt": "\(Self.prompt)"}]}
         """)
         for path in [invalid, broken, duplicate] {
-            let o = VigilBinary.run(["restore", "--store", path])
+            let o = await VigilBinary.runAsync(["restore", "--store", path])
             #expect(o.termination == .exited(65), "\(path): \(o.stderr.text)")
             outputs.append((path, o))
         }
 
         // Every stream of every run, and every worker log.
-        #expect(waitUntil(milliseconds: 5000) { (try? readText("\(logs)/fork0001-a.log"))?.contains("args: fork0001-a") == true })
-        pause(milliseconds: 100)
+        #expect(await eventually { (try? readText("\(logs)/fork0001-a.log"))?.contains("args: fork0001-a") == true })
+        try await Task.sleep(for: .milliseconds(100))
         var texts = outputs.flatMap { [("\($0.0) stdout", $0.1.stdout.text), ("\($0.0) stderr", $0.1.stderr.text)] }
         for name in folderNames(logs) { texts.append((name, try readText("\(logs)/\(name)"))) }
         #expect(folderNames(logs) == ["fork0001-a.log"])

@@ -82,9 +82,9 @@ struct WorkerHardeningTests {
         guard case .launched = await plain.launch(WorkerRequest(id: "../escaped", backend: "tmux", backendSession: "bmx-x")) else {
             Issue.record("a traversal id in an argument should launch"); return
         }
-        #expect(waitForFile(dir.file("ran-.._escaped")))
+        #expect(await eventually { access(dir.file("ran-.._escaped"), F_OK) == 0 })
         #expect(dir.read("ran-.._escaped") == "../escaped\n")
-        #expect(waitUntil(milliseconds: 5000) { (try? readText("\(logs)/bmx-x.log")) == "worker-output\n" })
+        #expect(await eventually { (try? readText("\(logs)/bmx-x.log")) == "worker-output\n" })
         #expect(access(dir.file("ran-") , F_OK) != 0)
     }
 
@@ -135,7 +135,7 @@ struct WorkerHardeningTests {
         guard case .launched = await devnull.launch(WorkerRequest(id: "n", backend: "tmux", backendSession: "n")) else {
             Issue.record("/dev/null should be accepted"); return
         }
-        #expect(waitForFile(dir.file("ran-n")))
+        #expect(await eventually { access(dir.file("ran-n"), F_OK) == 0 })
     }
 
     @Test("a new log file is created 0600 and appended to")
@@ -147,9 +147,9 @@ struct WorkerHardeningTests {
             guard case .launched = await launcher.launch(WorkerRequest(id: "w", backend: "tmux", backendSession: "s")) else {
                 Issue.record("did not launch"); return
             }
-            #expect(waitUntil(milliseconds: 5000) { launcher.running.isEmpty })
+            #expect(await eventually { launcher.running.isEmpty })
         }
-        #expect(waitUntil(milliseconds: 5000) { dir.read("w.log") == "worker-output\nworker-output\n" })
+        #expect(await eventually { dir.read("w.log") == "worker-output\nworker-output\n" })
         #expect(permissions(dir.file("w.log")) == 0o600)
     }
 
@@ -180,7 +180,7 @@ struct WorkerHardeningTests {
         #expect(report.sessions[0].workerPID == nil)
         #expect(report.sessions[0].reason.contains("kept without a worker: the log path cannot use {id} for this record: its value contains '/'"))
         #expect(report.totals[.keep] == 1)
-        #expect(waitForFile(dir.file("ran-fine-1")))
+        #expect(await eventually { access(dir.file("ran-fine-1"), F_OK) == 0 })
         #expect(access(dir.file("ran-.._.._escaped"), F_OK) != 0)
         #expect(access("\(dir.path)/../escaped.log", F_OK) != 0)
         #expect(folderNames(logs) == ["fine-1.log"])
@@ -243,7 +243,7 @@ struct WorkerHardeningTests {
         guard case .launched = await launcher.launch(WorkerRequest(id: "e", backend: "tmux", backendSession: "s")) else {
             throw TestFailure("env did not launch")
         }
-        #expect(waitUntil(milliseconds: 5000) { launcher.running.isEmpty })
+        #expect(await eventually { launcher.running.isEmpty })
         return dir.lines("env.log")
     }
 
