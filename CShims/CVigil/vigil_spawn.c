@@ -168,11 +168,16 @@ static int64_t vigil_add_clamped(int64_t a, int64_t b) {
     return a + b;
 }
 
+/// A log file is opened by the child's file actions, so the flags that keep
+/// it safe live here: O_NOFOLLOW (a symbolic link planted at the log path is
+/// not followed; the spawn fails with ELOOP), O_NOCTTY (a new session leader
+/// must not acquire a terminal through its log), and a new file is 0600.
 static int vigil_route_output(posix_spawn_file_actions_t *fa, int target, int pipe_write,
                               const char *path) {
     if (pipe_write >= 0) return posix_spawn_file_actions_adddup2(fa, pipe_write, target);
     if (path != NULL)
-        return posix_spawn_file_actions_addopen(fa, target, path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        return posix_spawn_file_actions_addopen(fa, target, path,
+                                                O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY, 0600);
     return posix_spawn_file_actions_addopen(fa, target, "/dev/null", O_WRONLY, 0);
 }
 

@@ -29,6 +29,8 @@ public struct Command: Sendable {
     /// Bytes of stderr to keep; 0 sends stderr to `/dev/null` (or `outputPath` when stdout is not captured either).
     public var stderrLimit: Int
     /// When stdout is not captured: a file to append stdout (and, if uncaptured, stderr) to.
+    /// Opened with `O_NOFOLLOW` (a symbolic link there fails the spawn with
+    /// ELOOP) and created with mode 0600 (less the umask).
     public var outputPath: String?
     /// After the child is reaped, how long to keep reading pipes that a
     /// grandchild may still hold open before returning what was read.

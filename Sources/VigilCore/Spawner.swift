@@ -171,13 +171,20 @@ extension Outcome {
     /// the action's path, after the fact, so the reason names the right thing.
     mutating func explainSpawnFailure(_ command: Command) {
         guard case .spawnFailed(let e) = termination,
-              e == .noSuchFile || e == .permissionDenied || e == .notDirectory || e == .isDirectory,
+              e == .noSuchFile || e == .permissionDenied || e == .notDirectory || e == .isDirectory || e == .tooManySymlinks,
               command.workingDirectory != nil || command.outputPath != nil else { return }
         if let dir = command.workingDirectory, access(dir, X_OK) != 0 {
             spawnFailureDetail = "working directory \(dir) is not usable"
         } else if let log = command.outputPath {
-            let fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-            if fd < 0 { spawnFailureDetail = "output file \(log) cannot be opened" } else { close(fd) }
+            // The same flags as the child's open (vigil_spawn.c): never follow a link.
+            let fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                close(fd)
+            } else if errno == ELOOP {
+                spawnFailureDetail = "output file \(log) is a symbolic link, not followed"
+            } else {
+                spawnFailureDetail = "output file \(log) cannot be opened"
+            }
         }
     }
 }

@@ -46,8 +46,11 @@ public struct RestoreLogger: Sendable {
 
     /// One line per event on stderr, written with a single write(2) so lines
     /// from concurrent tasks do not interleave.
+    /// Control characters (from ids, names or reasons a store supplied) are
+    /// written as `\xHH`, so a record cannot move the cursor or retitle the
+    /// terminal of whoever reads the log.
     public static let standardError = RestoreLogger { event in
-        var line = Array(event.description.utf8)
+        var line = Array(event.description.escapingControlCharacters.utf8)
         line.append(UInt8(ascii: "\n"))
         line.withUnsafeBytes { raw in
             var offset = 0
@@ -68,4 +71,27 @@ public struct RestoreLogger: Sendable {
     func warning(_ message: String, session: String? = nil) {
         sink(RestoreEvent(level: .warning, sessionID: session, message: message))
     }
+}
+
+extension String {
+    /// This text with every control character (C0, DEL, C1) written as
+    /// `\xHH`: for text that reaches a terminal and may come from a store.
+    package var escapingControlCharacters: String {
+        guard unicodeScalars.contains(where: \.isControlCharacter) else { return self }
+        var out = ""
+        for scalar in unicodeScalars {
+            if scalar.isControlCharacter {
+                let hex = String(scalar.value, radix: 16, uppercase: true)
+                out += "\\x" + (hex.count < 2 ? "0" + hex : hex)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
+
+extension Unicode.Scalar {
+    /// C0 (U+0000...U+001F), DEL and C1 (U+007F...U+009F).
+    var isControlCharacter: Bool { value < 0x20 || (0x7F...0x9F).contains(value) }
 }

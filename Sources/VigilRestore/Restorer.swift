@@ -123,7 +123,9 @@ public struct Restorer: Sendable {
         switch probe {
         case .missing(let why):
             if let killedAt {
-                return (.keep, "session was killed by restore at \(killedAt) for a CLI change; the next message starts a fresh one (\(why))")
+                // Echoed only when it reads as a timestamp: a report carries no free text from the store.
+                let when = Self.looksLikeTimestamp(killedAt) ? " at \(killedAt)" : ""
+                return (.keep, "session was killed by restore\(when) for a CLI change; the next message starts a fresh one (\(why))")
             }
             if onMissing == .keep {
                 return (.keep, "session is gone (\(why)); kept active (--on-missing keep): the next message can cold-resume it")
@@ -138,6 +140,11 @@ public struct Restorer: Sendable {
             if lazy { return (.keep, "alive (\(why)); lazy mode, no worker until the next message") }
             return (.fork, "alive: \(why)")
         }
+    }
+
+    /// True for text made of the characters of an ISO-8601 time (digits, `-:.+TZ`), 40 at most.
+    static func looksLikeTimestamp(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 40 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || "-:.+TZ".utf8.contains($0) }
     }
 
     // MARK: - Restore
@@ -315,6 +322,11 @@ public struct Restorer: Sendable {
             case .notLaunched(let why):
                 plan.lines[i].reason += "; no worker launched: \(why)"
                 logger.warning("no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)", session: lines[i].id)
+            case .refused(let why):
+                // The record's values cannot be used safely: kept, as for unknown.
+                plan.lines[i].action = .keep
+                plan.lines[i].reason += "; kept without a worker: \(why)"
+                logger.warning("no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)", session: lines[i].id)
             }
         }
         // Every active persistent record that was not closed stays registered.
@@ -348,6 +360,9 @@ public struct Restorer: Sendable {
             registry.register(SessionRegistry.Entry(id: id, backend: backend.rawValue, backendSession: name, workerPID: pid))
         case .notLaunched(let why):
             line.reason += "; no worker launched: \(why)"
+        case .refused(let why):
+            line.action = .keep
+            line.reason += "; kept without a worker: \(why)"
         }
         return line
     }

@@ -25,8 +25,14 @@ public struct WorkerRequest: Sendable, Hashable {
 public enum WorkerLaunchResult: Sendable, Hashable {
     /// The worker runs with this pid.
     case launched(pid: Int32)
-    /// Nothing was launched, and why.
+    /// Nothing was launched, and why (the executable or the log file could
+    /// not be opened, no worker is configured, a dry run).
     case notLaunched(reason: String)
+    /// Nothing was launched because the record's values cannot be used
+    /// safely: a placeholder value that would leave the log path's folder,
+    /// or a log file that is a symbolic link (see `WorkerRefusal`). Restore
+    /// reports the record `keep`.
+    case refused(reason: String)
 }
 
 /// Starts the worker that re-attaches to a live session.
@@ -50,7 +56,10 @@ public struct NoWorkerLauncher: WorkerLauncher {
 /// A worker command line with placeholders, split into words without a shell.
 ///
 /// `{id}`, `{session}`, `{backend}` and `{socket}` are replaced in every
-/// argument (and in the log path) by the record's values.
+/// argument and in the log path by the record's values. In an argument a
+/// value is used as it is (no shell reads it). In the log path each value
+/// must be one plain file name (see `pathValueProblem`), so the store can
+/// never choose where Vigil writes.
 public struct WorkerTemplate: Sendable, Hashable {
     /// The executable and its arguments, placeholders unexpanded.
     public var argv: [String]
@@ -109,26 +118,63 @@ public struct WorkerTemplate: Sendable, Hashable {
     }
 
     /// The template with the placeholders filled in for `request`.
-    public func command(for request: WorkerRequest) -> Command {
+    /// - Throws: `WorkerRefusal.unsafePathValue` when a value substituted
+    ///   into the log path is not one plain file name; arguments are never refused.
+    public func command(for request: WorkerRequest) throws(WorkerRefusal) -> Command {
         let filled = argv.map { Self.expand($0, request) }
         var c = Command(filled[0], arguments: Array(filled.dropFirst()), environment: environment, timeout: nil, stdoutLimit: 0, stderrLimit: 0)
         c.newSession = true
-        c.outputPath = logPath.map { Self.expand($0, request) }
+        c.outputPath = try logPath(for: request)
         return c
     }
 
+    /// The placeholders, and where their values come from.
+    enum Placeholder: CaseIterable {
+        case id, session, backend, socket
+
+        var token: String {
+            switch self {
+            case .id: return "{id}"
+            case .session: return "{session}"
+            case .backend: return "{backend}"
+            case .socket: return "{socket}"
+            }
+        }
+
+        /// The record's value; a record without a socket gives the empty string.
+        func value(in r: WorkerRequest) -> String {
+            switch self {
+            case .id: return r.id
+            case .session: return r.backendSession
+            case .backend: return r.backend
+            case .socket: return r.socket ?? ""
+            }
+        }
+    }
+
+    /// `text` with every placeholder replaced by its value, as it is (for arguments).
     static func expand(_ text: String, _ r: WorkerRequest) -> String {
+        substitute(text, r) { (_, value) throws(Never) in value }
+    }
+
+    /// `text` with every placeholder replaced by what `fill` makes of its
+    /// value; a `{` that starts no placeholder stays as it is.
+    static func substitute<E: Error>(
+        _ text: String, _ r: WorkerRequest, _ fill: (Placeholder, String) throws(E) -> String
+    ) throws(E) -> String {
         guard text.contains("{") else { return text }
         var out = ""
         var rest = Substring(text)
-        while let open = rest.firstIndex(of: "{") {
+        search: while let open = rest.firstIndex(of: "{") {
             out += rest[..<open]
             let after = rest[open...]
-            if after.hasPrefix("{id}") { out += r.id; rest = after.dropFirst(4) }
-            else if after.hasPrefix("{session}") { out += r.backendSession; rest = after.dropFirst(9) }
-            else if after.hasPrefix("{backend}") { out += r.backend; rest = after.dropFirst(9) }
-            else if after.hasPrefix("{socket}") { out += r.socket ?? ""; rest = after.dropFirst(8) }
-            else { out += "{"; rest = after.dropFirst() }
+            for p in Placeholder.allCases where after.hasPrefix(p.token) {
+                out += try fill(p, p.value(in: r))
+                rest = after.dropFirst(p.token.count)
+                continue search
+            }
+            out += "{"
+            rest = after.dropFirst()
         }
         return out + rest
     }
@@ -165,9 +211,17 @@ struct EnvironmentBox: Sendable, Hashable {
 /// session, stdin on /dev/null, output to /dev/null or a log file. The
 /// spawner's reactor reaps each worker when it exits, so a long-running
 /// daemon never collects zombies; `running` says which are alive.
+///
+/// Before a launch, the log path is checked: a placeholder value that is not
+/// one plain file name, or a log file that is a symbolic link, a FIFO, a
+/// socket or a multiply linked file, refuses the launch (`.refused`). The
+/// log is opened with `O_NOFOLLOW` (and created 0600), so a link planted
+/// after the check is not followed either.
 public final class CommandWorkerLauncher: WorkerLauncher {
     /// The command line with placeholders.
     public let template: WorkerTemplate
+    /// The workers' environment.
+    public let environment: Environment
     private let spawner: Spawner
     private let logger: RestoreLogger
     /// Workers alive, and exits that were reported before their launch was
@@ -182,10 +236,15 @@ public final class CommandWorkerLauncher: WorkerLauncher {
     /// Creates a launcher.
     /// - Parameters:
     ///   - template: what to run.
+    ///   - environment: the workers' whole environment; `nil` takes the
+    ///     template's, which is `.inherit` (the daemon's own environment as
+    ///     it is at each launch) unless it was set. Build one with
+    ///     `WorkerEnvironment` to start from nothing or to add variables.
     ///   - spawner: whose reactor follows the workers; share the daemon's.
     ///   - logger: told when a worker exits.
-    public init(template: WorkerTemplate, spawner: Spawner = Spawner(), logger: RestoreLogger = .standardError) {
+    public init(template: WorkerTemplate, environment: Environment? = nil, spawner: Spawner = Spawner(), logger: RestoreLogger = .standardError) {
         self.template = template
+        self.environment = environment ?? template.environment
         self.spawner = spawner
         self.logger = logger
     }
@@ -193,9 +252,18 @@ public final class CommandWorkerLauncher: WorkerLauncher {
     /// Pids of the workers this launcher started that have not exited yet, with their session ids.
     public var running: [Int32: String] { table.withLock { $0.live } }
 
-    /// Spawns the worker; returns its pid, or why it could not start.
+    /// Spawns the worker; returns its pid, why it was refused, or why it could not start.
     public func launch(_ request: WorkerRequest) async -> WorkerLaunchResult {
-        let command = template.command(for: request)
+        var command: Command
+        do throws(WorkerRefusal) {
+            command = try template.command(for: request)
+        } catch {
+            return .refused(reason: error.description)
+        }
+        command.environment = environment
+        if let log = command.outputPath, let refusal = WorkerTemplate.checkLogFile(log) {
+            return .refused(reason: refusal.description)
+        }
         let result = spawner.launch(command) { [self] outcome in
             if let pid = outcome.pid {
                 table.withLock { t in
@@ -211,6 +279,10 @@ public final class CommandWorkerLauncher: WorkerLauncher {
             }
             return .launched(pid: pid)
         case .failed(let outcome):
+            // O_NOFOLLOW answers ELOOP for a link planted after the check.
+            if outcome.termination == .spawnFailed(.tooManySymlinks), let log = command.outputPath, WorkerTemplate.isSymbolicLink(log) {
+                return .refused(reason: WorkerRefusal.logIsSymbolicLink(path: log).description)
+            }
             return .notLaunched(reason: outcome.failureReason(program: command.executable, timeout: nil))
         }
     }

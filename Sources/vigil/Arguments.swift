@@ -14,15 +14,21 @@ struct OptionSpec {
     var valued: Set<String>
     /// Options that take no value.
     var flags: Set<String>
+    /// Options that take a value and may be given more than once
+    /// (`--worker-env A=1 --worker-env B=2`); every value is kept, in order.
+    var repeated: Set<String> = []
 }
 
 /// The parsed command line of one subcommand.
 struct ParsedArguments {
     var values: [String: String] = [:]
+    var lists: [String: [String]] = [:]
     var flags: Set<String> = []
     var positionals: [String] = []
 
     func value(_ name: String) -> String? { values[name] }
+    /// Every value of a repeatable option, in the order given.
+    func values(_ name: String) -> [String] { lists[name] ?? [] }
     func has(_ flag: String) -> Bool { flags.contains(flag) }
 
     /// An integer option within `min...max`, or a usage error naming it.
@@ -60,13 +66,19 @@ func parseArguments(_ args: [String], _ spec: OptionSpec) throws(UsageError) -> 
         if spec.flags.contains(name) {
             if inline != nil { throw UsageError(message: "option '--\(name)' takes no value") }
             result.flags.insert(name)
-        } else if spec.valued.contains(name) {
+        } else if spec.valued.contains(name) || spec.repeated.contains(name) {
+            let value: String
             if let inline {
-                result.values[name] = inline
+                value = inline
             } else {
                 guard i < args.count else { throw UsageError(message: "option '--\(name)' needs a value") }
-                result.values[name] = args[i]
+                value = args[i]
                 i += 1
+            }
+            if spec.repeated.contains(name) {
+                result.lists[name, default: []].append(value)
+            } else {
+                result.values[name] = value
             }
         } else {
             throw UsageError(message: "unknown option '--\(name)'")

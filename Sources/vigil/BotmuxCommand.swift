@@ -15,6 +15,8 @@ enum BotmuxCommand {
         ("store", "--botmux reads the data directory's own stores"),
         ("worker", "a botmux worker needs its daemon; the daemon re-attaches live sessions itself"),
         ("worker-log", "there is no worker with --botmux"),
+        ("worker-env", "there is no worker with --botmux"),
+        ("worker-env-clear", "there is no worker with --botmux"),
         ("expect-cli", "the expected CLI is each bot's cliId in bots.json"),
         ("lazy", "no worker is launched with --botmux"),
         ("create", "--botmux never creates a store"),
@@ -50,7 +52,7 @@ enum BotmuxCommand {
         var options = BotmuxRestoreOptions()
         var backends = StandardBackends()
         do throws(UsageError) {
-            for (name, why) in inapplicable where parsed.value(name) != nil || parsed.has(name) {
+            for (name, why) in inapplicable where parsed.value(name) != nil || parsed.has(name) || !parsed.values(name).isEmpty {
                 throw UsageError(message: "'--\(name)' does not apply to '--botmux': \(why)")
             }
             if parsed.positionals.count > 1 {

@@ -5,7 +5,7 @@ import VigilStore
 import VigilRestore
 
 enum RestoreCommand {
-    static let usage = "vigil restore --store PATH [--worker 'COMMAND ARG...'] [--expect-cli ID] [--on-missing close|keep] [--lazy] [--dry-run] [--json] [--tmux PATH] [--zellij PATH] [--herdr PATH] [--timeout-ms N] [--concurrency N]   |   vigil restore --botmux [DIR] [--bot APPID] [--on-missing close|keep] [--dry-run] [--json]"
+    static let usage = "vigil restore --store PATH [--worker 'COMMAND ARG...'] [--worker-log PATH] [--worker-env-clear] [--worker-env KEY=VALUE]... [--expect-cli ID] [--on-missing close|keep] [--lazy] [--dry-run] [--json] [--tmux PATH] [--zellij PATH] [--herdr PATH] [--timeout-ms N] [--concurrency N]   |   vigil restore --botmux [DIR] [--bot APPID] [--on-missing close|keep] [--dry-run] [--json]"
     static let help = """
     Reconcile a session store with the sessions that survived, in one pass.
 
@@ -22,7 +22,15 @@ enum RestoreCommand {
       --store PATH          the session store (JSON, {"version": 1, "sessions": [...]}) (required)
       --worker 'CMD ARGS'   worker to launch per live session; {id} {session} {backend} {socket}
                             are replaced; split into words without a shell (quotes allowed)
-      --worker-log PATH     append workers' stdout/stderr here (placeholders allowed; default /dev/null)
+      --worker-log PATH     append workers' stdout/stderr here (default /dev/null); placeholders
+                            allowed, but a value that is empty, holds '/', a NUL or a control
+                            character, or starts with '.' is refused (the record is kept, no
+                            worker); a symbolic link, FIFO, socket, folder or hard-linked file
+                            at the path is refused too (never followed or opened);
+                            a new log is created 0600
+      --worker-env-clear    start workers with an empty environment (default: vigil's own)
+      --worker-env KEY=VALUE  set a variable in the workers' environment (repeatable; a key
+                            given twice takes the later value)
       --expect-cli ID       the CLI the daemon runs now; live sessions of another cliId are killed
       --lazy                keep live sessions registered without launching workers
       --dry-run             decide and report; no store write, no kill, no fork
@@ -44,7 +52,8 @@ enum RestoreCommand {
       The expected CLI is each bot's cliId in bots.json ($BOTS_CONFIG, else ~/.botmux/bots.json;
       default claude-code). A live session of another CLI is killed and its record closed.
       tmux is asked on its default server (TMUX_TMPDIR picks the socket directory).
-      --worker, --worker-log, --expect-cli, --lazy and --create do not apply (exit 64).
+      --worker (and the other worker options), --expect-cli, --lazy and --create do not
+      apply (exit 64).
       A bot whose daemon is live (heartbeat at most 90 s old) is refused with exit 75;
       --dry-run still reports.
 
@@ -60,12 +69,14 @@ enum RestoreCommand {
         var options = RestoreOptions()
         var backends = StandardBackends()
         var template: WorkerTemplate? = nil
+        var workerEnvironment = WorkerEnvironment()
         let storePath: String
         do throws(UsageError) {
             parsed = try parseArguments(BotmuxCommand.splitInlineDirectory(args), OptionSpec(
                 valued: ["store", "worker", "worker-log", "expect-cli", "tmux", "zellij", "herdr", "timeout-ms", "retries", "concurrency",
                          "lock-timeout-ms", "on-missing", "bot"],
-                flags: ["lazy", "dry-run", "json", "create", "quiet", "botmux"]))
+                flags: ["lazy", "dry-run", "json", "create", "quiet", "worker-env-clear", "botmux"],
+                repeated: ["worker-env"]))
             if parsed.has("help") { print(help); return ExitCode.ok }
             if parsed.has("botmux") { return await BotmuxCommand.run(parsed) }
             if parsed.value("bot") != nil { throw UsageError(message: "'--bot' applies to '--botmux' only") }
@@ -92,8 +103,18 @@ enum RestoreCommand {
                 } catch {
                     throw UsageError(message: error.description)
                 }
-            } else if parsed.value("worker-log") != nil {
-                throw UsageError(message: "'--worker-log' needs '--worker'")
+                do throws(WorkerEnvironmentError) {
+                    var env = WorkerEnvironment(clear: parsed.has("worker-env-clear"))
+                    for entry in parsed.values("worker-env") { try env.set(assignment: entry) }
+                    workerEnvironment = env
+                } catch {
+                    throw UsageError(message: error.description)
+                }
+            } else {
+                for option in ["worker-log", "worker-env"] where parsed.value(option) != nil || !parsed.values(option).isEmpty {
+                    throw UsageError(message: "'--\(option)' needs '--worker'")
+                }
+                if parsed.has("worker-env-clear") { throw UsageError(message: "'--worker-env-clear' needs '--worker'") }
             }
         } catch {
             printError(error.message, usage: usage)
@@ -107,7 +128,8 @@ enum RestoreCommand {
             : .standardError
         let launcher: any WorkerLauncher
         if let template, !options.dryRun {
-            launcher = CommandWorkerLauncher(template: template, spawner: backends.spawner, logger: .silent)
+            launcher = CommandWorkerLauncher(template: template, environment: workerEnvironment.environment,
+                                             spawner: backends.spawner, logger: .silent)
         } else {
             launcher = NoWorkerLauncher(reason: options.dryRun ? "dry run" : "no --worker given")
         }
@@ -162,8 +184,9 @@ enum ReportRendering {
     static func text(_ report: RestoreReport) -> [String] {
         var rows: [[String]] = [["ID", "BACKEND", "SESSION", "PROBE", "ACTION", "WORKER", "REASON"]]
         for s in report.sessions {
+            // Ids, names and reasons may come from the store: no control characters reach the terminal.
             rows.append([s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue,
-                         s.workerPID.map(String.init) ?? "-", s.reason])
+                         s.workerPID.map(String.init) ?? "-", s.reason].map(\.escapingControlCharacters))
         }
         var lines = table(rows)
         let t = report.totals

@@ -191,7 +191,7 @@ struct BotmuxCLITests {
 
     @Test("usage errors exit 64 with one line", arguments: [
         ["--botmux", "--worker", "node w.js"], ["--botmux", "--store", "/x"], ["--botmux", "--expect-cli", "codex"],
-        ["--botmux", "--lazy"], ["--botmux", "--create"], ["--botmux", "--worker-log", "/tmp/l"],
+        ["--botmux", "--lazy"], ["--botmux", "--create"], ["--botmux", "--worker-log", "/tmp/l"], ["--botmux", "--worker-env", "A=1"], ["--botmux", "--worker-env-clear"],
         ["--bot", "cli_a", "--store", "/x"], ["--botmux", "--on-missing", "drop"], ["--store", "/x", "--on-missing", "maybe"],
         ["--botmux", "a", "b"], ["--botmux", "--bot", ""], ["--botmux="],
     ])

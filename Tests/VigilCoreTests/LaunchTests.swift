@@ -67,4 +67,25 @@ struct LaunchTests {
         #expect(o.termination == .exited(0))
         #expect(dir.read("worker.log") == "out\nerr\n")
     }
+
+    @Test("the log file is opened with O_NOFOLLOW: a planted link fails the spawn with ELOOP and its target is untouched")
+    func logNotFollowed() throws {
+        let dir = try TemporaryDirectory()
+        let target = try dir.write("target", "original\n")
+        let dangling = dir.file("would-be-created")
+        #expect(symlink(target, dir.file("a.log")) == 0)
+        #expect(symlink(dangling, dir.file("b.log")) == 0)
+        for name in ["a.log", "b.log"] {
+            // The shim itself, with no check before it: the open in the child refuses the link.
+            var c = Command("/bin/sh", arguments: ["-c", "echo written"], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
+            c.outputPath = dir.file(name)
+            guard case .failed(let o) = Spawner().launch(c) else { Issue.record("\(name): expected failure"); continue }
+            #expect(o.termination == .spawnFailed(.tooManySymlinks))
+            #expect(o.failureReason(program: "/bin/sh", timeout: nil) == "/bin/sh could not be started: output file \(dir.file(name)) is a symbolic link, not followed (ELOOP)")
+            // The same through a synchronous run.
+            #expect(Spawner().runSynchronously(c).termination == .spawnFailed(.tooManySymlinks))
+        }
+        #expect(try readText(target) == "original\n")
+        #expect(access(dangling, F_OK) != 0, "a dangling link's target is not created")
+    }
 }

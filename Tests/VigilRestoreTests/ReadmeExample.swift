@@ -22,3 +22,13 @@ let restorer = Restorer(
 let report = try await restorer.restore(storeAt: "/var/lib/bot/sessions.json")
 _ = report
 }
+
+/// The README's worker-environment example (Workers section), compiled, not run.
+func readmeWorkerEnvironmentSnippet(spawner: Spawner) throws {
+var env = WorkerEnvironment(clear: true)
+try env.set(assignment: "PATH=/usr/bin:/bin")
+try env.set("BOT_TOKEN_FILE", "/run/bot/token")
+let launcher = CommandWorkerLauncher(template: try .parse("node worker.js {id}", logPath: "/var/log/bot/{id}.log"),
+                                     environment: env.environment, spawner: spawner)
+_ = launcher
+}

@@ -317,7 +317,7 @@ struct RestoreTests {
     func workerTemplate() throws {
         let t = try WorkerTemplate.parse(#"node "my worker.js" --id {id} --s={session} 'a b' x\ y"#)
         #expect(t.argv == ["node", "my worker.js", "--id", "{id}", "--s={session}", "a b", "x y"])
-        let c = t.command(for: WorkerRequest(id: "42", backend: "tmux", backendSession: "bmx-42"))
+        let c = try t.command(for: WorkerRequest(id: "42", backend: "tmux", backendSession: "bmx-42"))
         #expect(c.executable == "node")
         #expect(c.arguments == ["my worker.js", "--id", "42", "--s=bmx-42", "a b", "x y"])
         #expect(c.newSession)

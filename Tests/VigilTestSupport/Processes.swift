@@ -99,9 +99,20 @@ public enum VigilBinary {
 
     /// Runs `vigil ARGS...` and returns its outcome (stdout/stderr captured up to 64 MiB).
     public static func run(_ args: [String], environment: Environment = .inherit, timeout: Duration = .seconds(60)) -> Outcome {
+        Spawner().runSynchronously(command(args, environment: environment, timeout: timeout))
+    }
+
+    /// `run` for async tests: waits on the spawner's reactor, so the test
+    /// holds no thread of the cooperative pool (as few as two, shared with
+    /// every other test) while vigil runs.
+    public static func runAsync(_ args: [String], environment: Environment = .inherit, timeout: Duration = .seconds(60)) async -> Outcome {
+        await Spawner().run(command(args, environment: environment, timeout: timeout))
+    }
+
+    private static func command(_ args: [String], environment: Environment, timeout: Duration) -> Command {
         var c = Command(path, arguments: args, environment: environment, timeout: timeout)
         c.stdoutLimit = 64 << 20
         c.stderrLimit = 64 << 20
-        return Spawner().runSynchronously(c)
+        return c
     }
 }

@@ -245,6 +245,19 @@ public func waitUntil(milliseconds: Int, _ condition: () -> Bool) -> Bool {
     return condition()
 }
 
+/// `waitUntil` for async tests: polls every 10 ms with `Task.sleep`, holding
+/// no thread of the cooperative pool between polls.
+/// - Returns: whether it came true.
+public func eventually(milliseconds: Int = 5000, _ condition: () -> Bool) async -> Bool {
+    var waited = 0
+    while waited < milliseconds {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+        waited += 10
+    }
+    return condition()
+}
+
 /// Waits (bounded) until `path` exists: fixtures and workers run on their own time.
 /// - Returns: whether it appeared.
 public func waitForFile(_ path: String, milliseconds: Int = 5000) -> Bool {
