@@ -72,14 +72,14 @@ public struct Spawner: Sendable {
         await reactor.run(command, waitStrategy: waitStrategy)
     }
 
-    /// Starts `command` and returns its pid at once, for long-lived children
-    /// (workers). The reactor follows the child and reaps it when it exits,
-    /// then calls `onExit` on the reactor thread (keep it short).
+    /// Starts a long-lived child (a worker) and returns its pid at once. The
+    /// reactor follows the child and reaps it when it exits, then calls
+    /// `onExit` on the reactor thread (keep it short).
     ///
-    /// Give the command `timeout: nil` and `stdoutLimit`/`stderrLimit` 0 (with
-    /// `outputPath` for a log), usually `newSession = true`.
-    public func launch(_ command: Command, onExit: @escaping @Sendable (Outcome) -> Void = { _ in }) -> Launch {
-        reactor.launch(command, waitStrategy: waitStrategy, onExit: onExit)
+    /// Takes a `WorkerCommand`, not a `Command`: a worker has no deadline and
+    /// no captured output, so a probe's 3 s deadline can never kill it.
+    public func launch(_ worker: WorkerCommand, onExit: @escaping @Sendable (Outcome) -> Void = { _ in }) -> Launch {
+        reactor.launch(worker.command, waitStrategy: waitStrategy, onExit: onExit)
     }
 
     // MARK: - Bridging to the shim

@@ -109,12 +109,10 @@ public struct WorkerTemplate: Sendable, Hashable {
     }
 
     /// The template with the placeholders filled in for `request`.
-    public func command(for request: WorkerRequest) -> Command {
+    public func command(for request: WorkerRequest) -> WorkerCommand {
         let filled = argv.map { Self.expand($0, request) }
-        var c = Command(filled[0], arguments: Array(filled.dropFirst()), environment: environment, timeout: nil, stdoutLimit: 0, stderrLimit: 0)
-        c.newSession = true
-        c.outputPath = logPath.map { Self.expand($0, request) }
-        return c
+        return WorkerCommand(filled[0], arguments: Array(filled.dropFirst()), environment: environment,
+                             logPath: logPath.map { Self.expand($0, request) })
     }
 
     static func expand(_ text: String, _ r: WorkerRequest) -> String {
