@@ -6,7 +6,7 @@ import Darwin
 internal import CVigil
 
 /// How a run learns that its child exited.
-public enum WaitStrategy: Sendable, Hashable {
+public enum WaitStrategy: Sendable, Hashable, CustomStringConvertible {
     /// pidfd where the kernel offers it (Linux 5.3+), else portable.
     case automatic
     /// Linux `pidfd_open(2)` polled together with the pipes; falls back to
@@ -15,6 +15,15 @@ public enum WaitStrategy: Sendable, Hashable {
     /// `waitpid(pid, WNOHANG)` with a backoff from 50 µs to 5 ms between
     /// checks, polled together with the pipes. Works on every POSIX system.
     case portable
+
+    /// `automatic`, `pidfd` or `portable`.
+    public var description: String {
+        switch self {
+        case .automatic: return "automatic"
+        case .pidfd: return "pidfd"
+        case .portable: return "portable"
+        }
+    }
 
     var cValue: Int32 {
         switch self {
