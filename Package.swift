@@ -12,6 +12,8 @@ let swiftSettings: [SwiftSetting] = [
 let package = Package(
     name: "Vigil",
     products: [
+        // Everything in one import: `import Vigil`.
+        .library(name: "Vigil", targets: ["Vigil"]),
         .library(name: "VigilCore", targets: ["VigilCore"]),
         .library(name: "VigilBackends", targets: ["VigilBackends"]),
         .library(name: "VigilJSON", targets: ["VigilJSON"]),
@@ -40,8 +42,12 @@ let package = Package(
         .target(name: "VigilStore", dependencies: ["VigilJSON"], swiftSettings: swiftSettings),
         // Layer 3: the restore orchestrator and the worker launcher.
         .target(name: "VigilRestore", dependencies: ["VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        // The umbrella: re-exports every library module, for one import.
+        .target(name: "Vigil", dependencies: ["VigilCore", "VigilBackends", "VigilJSON", "VigilStore", "VigilRestore"], swiftSettings: swiftSettings),
+        // The command line's option tables: usage, help, parsing and completions from one declaration.
+        .target(name: "VigilCommandLine", swiftSettings: swiftSettings),
         // Layer 4: the command line.
-        .executableTarget(name: "vigil", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "vigil", dependencies: ["VigilCommandLine", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
 
         // Benchmarks: `swift run -c release perf`.
         .target(
@@ -64,6 +70,8 @@ let package = Package(
         .testTarget(name: "VigilJSONTests", dependencies: ["VigilJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilJSON", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilRestoreTests", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilCommandLineTests", dependencies: ["VigilCommandLine", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilTests", dependencies: ["Vigil", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilCLITests", dependencies: ["vigil", "VigilStore", "VigilJSON", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
     ]
 )
