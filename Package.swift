@@ -12,6 +12,8 @@ let swiftSettings: [SwiftSetting] = [
 let package = Package(
     name: "Vigil",
     products: [
+        // Everything in one import: `import Vigil`.
+        .library(name: "Vigil", targets: ["Vigil"]),
         .library(name: "VigilCore", targets: ["VigilCore"]),
         .library(name: "VigilBackends", targets: ["VigilBackends"]),
         .library(name: "VigilJSON", targets: ["VigilJSON"]),
@@ -44,8 +46,12 @@ let package = Package(
         // Layer 3b: a botmux data directory as botmux keeps it (its stores,
         // bots, heartbeats) restored in place, written as JSON.stringify would.
         .target(name: "VigilBotmux", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        // The umbrella: re-exports every library module, for one import.
+        .target(name: "Vigil", dependencies: ["VigilCore", "VigilBackends", "VigilJSON", "VigilStore", "VigilRestore"], swiftSettings: swiftSettings),
+        // The command line's option tables: usage, help, parsing and completions from one declaration.
+        .target(name: "VigilCommandLine", swiftSettings: swiftSettings),
         // Layer 4: the command line.
-        .executableTarget(name: "vigil", dependencies: ["VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "vigil", dependencies: ["VigilCommandLine", "VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
 
         // Benchmarks: `swift run -c release perf`.
         .target(
@@ -70,6 +76,8 @@ let package = Package(
         .testTarget(name: "VigilRestoreTests", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilBotmuxTests", dependencies: ["VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilTestSupport"],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilCommandLineTests", dependencies: ["VigilCommandLine", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilTests", dependencies: ["Vigil", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilCLITests", dependencies: ["vigil", "VigilStore", "VigilJSON", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
     ]
 )

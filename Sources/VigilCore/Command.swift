@@ -70,6 +70,57 @@ public struct Command: Sendable {
     }
 }
 
+/// A long-lived child, such as a worker that re-attaches to a session.
+///
+/// Unlike `Command` it has no deadline and captures nothing: the child runs
+/// until it exits, its stdout and stderr go to `logPath` (appended) or to
+/// `/dev/null`. Only `Spawner.launch` takes it.
+public struct WorkerCommand: Sendable {
+    /// Executable name (looked up on `PATH`) or path.
+    public var executable: String
+    /// Arguments after `argv[0]`.
+    public var arguments: [String]
+    /// `argv[0]`; the executable when `nil`.
+    public var argv0: String?
+    /// The child's whole environment.
+    public var environment: Environment
+    /// Working directory for the child; the caller's when `nil`.
+    public var workingDirectory: String?
+    /// A file the child's stdout and stderr are appended to; `/dev/null` when `nil`.
+    public var logPath: String?
+    /// Start the child in a new session (`setsid`), detached from the
+    /// caller's terminal and process group; `true` by default.
+    public var newSession: Bool
+
+    /// Creates a worker command.
+    public init(
+        _ executable: String,
+        arguments: [String] = [],
+        environment: Environment = .inherit,
+        workingDirectory: String? = nil,
+        logPath: String? = nil,
+        newSession: Bool = true
+    ) {
+        self.executable = executable
+        self.arguments = arguments
+        self.argv0 = nil
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.logPath = logPath
+        self.newSession = newSession
+    }
+
+    /// The run the reactor follows: no deadline, nothing captured.
+    var command: Command {
+        var c = Command(executable, arguments: arguments, environment: environment,
+                        workingDirectory: workingDirectory, timeout: nil, stdoutLimit: 0, stderrLimit: 0)
+        c.argv0 = argv0
+        c.outputPath = logPath
+        c.newSession = newSession
+        return c
+    }
+}
+
 /// The environment a child starts with.
 ///
 /// Built once and shared: a backend makes its environment when it is

@@ -36,10 +36,13 @@ public enum SessionProbe: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The three states, for tables, JSON and exit codes.
-public enum SessionState: String, Sendable, Hashable, CaseIterable {
+public enum SessionState: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case exists
     case missing
     case unknown
+
+    /// The word the command line prints: `exists`, `missing`, `unknown`.
+    public var description: String { rawValue }
 }
 
 /// The answer of a listing call: an authoritative set of live names, or unknown.

@@ -47,7 +47,10 @@ public final class SpawnReactor: Sendable {
     }
 
     func run(_ command: Command, waitStrategy: WaitStrategy) async -> Outcome {
-        await core.acquireSlot()
+        guard await core.acquireSlot() else {
+            // Cancelled while waiting for a slot: nothing was spawned.
+            return Outcome(termination: .cancelled)
+        }
         if Task.isCancelled {
             core.releaseSlot()
             return Outcome(termination: .cancelled)
@@ -125,8 +128,16 @@ final class ReactorCore: Sendable {
     struct State: ~Copyable {
         var pending: [Entry] = []
         var slotsInUse = 0
-        var slotWaiters: [CheckedContinuation<Void, Never>] = []
-        var slotWaitersHead = 0
+        /// Runs waiting for a slot, oldest first, by waiter id. A cancelled
+        /// waiter leaves the dictionary at once; its id stays in the queue
+        /// and is skipped when its turn comes.
+        var slotQueue: [UInt64] = []
+        var slotQueueHead = 0
+        var slotWaiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+        /// Waiters between registration and enqueueing, and those of them
+        /// whose task was cancelled in that window.
+        var arrivingWaiters: Set<UInt64> = []
+        var cancelledArrivals: Set<UInt64> = []
         var threadStarted = false
         var shuttingDown = false
         var nextID: UInt64 = 0
@@ -157,39 +168,57 @@ final class ReactorCore: Sendable {
 
     // MARK: - Slots
 
-    func acquireSlot() async {
-        let acquired = state.withLock { s -> Bool in
-            if s.slotsInUse < maxConcurrentRuns { s.slotsInUse += 1; return true }
-            return false
+    /// Takes one of the `maxConcurrentRuns` slots, suspending (never
+    /// blocking a thread) until one is free.
+    /// - Returns: `false` when the calling task was cancelled while it
+    ///   waited: no slot is held then, and the caller must not spawn.
+    func acquireSlot() async -> Bool {
+        let waiter = state.withLock { s -> UInt64? in
+            if s.slotsInUse < maxConcurrentRuns { s.slotsInUse += 1; return nil }
+            s.nextID += 1
+            s.arrivingWaiters.insert(s.nextID)
+            return s.nextID
         }
-        if acquired { return }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                // A slot may have been freed between the two locks.
-                if s.slotsInUse < maxConcurrentRuns { s.slotsInUse += 1; return true }
-                s.slotWaiters.append(c)
-                return false
+        guard let waiter else { return true }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                let answer = state.withLock { s -> Bool? in
+                    s.arrivingWaiters.remove(waiter)
+                    if s.cancelledArrivals.remove(waiter) != nil { return false }
+                    // A slot may have been freed since the first look.
+                    if s.slotsInUse < maxConcurrentRuns { s.slotsInUse += 1; return true }
+                    s.slotQueue.append(waiter)
+                    s.slotWaiters[waiter] = c
+                    return nil
+                }
+                if let answer { c.resume(returning: answer) }
             }
-            if now { c.resume() }
+        } onCancel: {
+            let waiting = state.withLock { s -> CheckedContinuation<Bool, Never>? in
+                if let c = s.slotWaiters.removeValue(forKey: waiter) { return c }
+                if s.arrivingWaiters.contains(waiter) { s.cancelledArrivals.insert(waiter) }
+                return nil
+            }
+            waiting?.resume(returning: false)
         }
     }
 
-    /// Hands the slot to the oldest waiter, or frees it.
+    /// Hands the slot to the oldest waiter still waiting, or frees it.
     func releaseSlot() {
-        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if s.slotWaitersHead < s.slotWaiters.count {
-                let c = s.slotWaiters[s.slotWaitersHead]
-                s.slotWaitersHead += 1
-                if s.slotWaitersHead > 64 && s.slotWaitersHead * 2 > s.slotWaiters.count {
-                    s.slotWaiters.removeFirst(s.slotWaitersHead)
-                    s.slotWaitersHead = 0
+        let next = state.withLock { s -> CheckedContinuation<Bool, Never>? in
+            while s.slotQueueHead < s.slotQueue.count {
+                let id = s.slotQueue[s.slotQueueHead]
+                s.slotQueueHead += 1
+                if s.slotQueueHead > 64 && s.slotQueueHead * 2 > s.slotQueue.count {
+                    s.slotQueue.removeFirst(s.slotQueueHead)
+                    s.slotQueueHead = 0
                 }
-                return c
+                if let c = s.slotWaiters.removeValue(forKey: id) { return c }
             }
             s.slotsInUse -= 1
             return nil
         }
-        next?.resume()
+        next?.resume(returning: true)
     }
 
     // MARK: - Submission

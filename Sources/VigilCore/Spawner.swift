@@ -6,7 +6,7 @@ import Darwin
 internal import CVigil
 
 /// How a run learns that its child exited.
-public enum WaitStrategy: Sendable, Hashable {
+public enum WaitStrategy: Sendable, Hashable, CustomStringConvertible {
     /// pidfd where the kernel offers it (Linux 5.3+), else portable.
     case automatic
     /// Linux `pidfd_open(2)` polled together with the pipes; falls back to
@@ -15,6 +15,15 @@ public enum WaitStrategy: Sendable, Hashable {
     /// `waitpid(pid, WNOHANG)` with a backoff from 50 µs to 5 ms between
     /// checks, polled together with the pipes. Works on every POSIX system.
     case portable
+
+    /// `automatic`, `pidfd` or `portable`.
+    public var description: String {
+        switch self {
+        case .automatic: return "automatic"
+        case .pidfd: return "pidfd"
+        case .portable: return "portable"
+        }
+    }
 
     var cValue: Int32 {
         switch self {
@@ -72,14 +81,14 @@ public struct Spawner: Sendable {
         await reactor.run(command, waitStrategy: waitStrategy)
     }
 
-    /// Starts `command` and returns its pid at once, for long-lived children
-    /// (workers). The reactor follows the child and reaps it when it exits,
-    /// then calls `onExit` on the reactor thread (keep it short).
+    /// Starts a long-lived child (a worker) and returns its pid at once. The
+    /// reactor follows the child and reaps it when it exits, then calls
+    /// `onExit` on the reactor thread (keep it short).
     ///
-    /// Give the command `timeout: nil` and `stdoutLimit`/`stderrLimit` 0 (with
-    /// `outputPath` for a log), usually `newSession = true`.
-    public func launch(_ command: Command, onExit: @escaping @Sendable (Outcome) -> Void = { _ in }) -> Launch {
-        reactor.launch(command, waitStrategy: waitStrategy, onExit: onExit)
+    /// Takes a `WorkerCommand`, not a `Command`: a worker has no deadline and
+    /// no captured output, so a probe's 3 s deadline can never kill it.
+    public func launch(_ worker: WorkerCommand, onExit: @escaping @Sendable (Outcome) -> Void = { _ in }) -> Launch {
+        reactor.launch(worker.command, waitStrategy: waitStrategy, onExit: onExit)
     }
 
     // MARK: - Bridging to the shim

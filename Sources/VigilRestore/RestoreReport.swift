@@ -1,7 +1,7 @@
 public import VigilCore
 
 /// What restore decided for one record.
-public enum RestoreAction: String, Sendable, Hashable, CaseIterable {
+public enum RestoreAction: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// The session is alive: a worker re-attaches to it.
     case fork
     /// The session is authoritatively gone: the record is marked closed.
@@ -12,6 +12,9 @@ public enum RestoreAction: String, Sendable, Hashable, CaseIterable {
     case kill
     /// Not restore's business: a closed record, or a non-persistent (`pty`) one.
     case skip
+
+    /// The word the command line prints: `fork`, `close`, `keep`, `kill`, `skip`.
+    public var description: String { rawValue }
 }
 
 /// One line of the report.

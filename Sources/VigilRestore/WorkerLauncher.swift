@@ -120,12 +120,10 @@ public struct WorkerTemplate: Sendable, Hashable {
     /// The template with the placeholders filled in for `request`.
     /// - Throws: `WorkerRefusal.unsafePathValue` when a value substituted
     ///   into the log path is not one plain file name; arguments are never refused.
-    public func command(for request: WorkerRequest) throws(WorkerRefusal) -> Command {
+    public func command(for request: WorkerRequest) throws(WorkerRefusal) -> WorkerCommand {
         let filled = argv.map { Self.expand($0, request) }
-        var c = Command(filled[0], arguments: Array(filled.dropFirst()), environment: environment, timeout: nil, stdoutLimit: 0, stderrLimit: 0)
-        c.newSession = true
-        c.outputPath = try logPath(for: request)
-        return c
+        return WorkerCommand(filled[0], arguments: Array(filled.dropFirst()), environment: environment,
+                             logPath: try logPath(for: request))
     }
 
     /// The placeholders, and where their values come from.
@@ -254,14 +252,14 @@ public final class CommandWorkerLauncher: WorkerLauncher {
 
     /// Spawns the worker; returns its pid, why it was refused, or why it could not start.
     public func launch(_ request: WorkerRequest) async -> WorkerLaunchResult {
-        var command: Command
+        var command: WorkerCommand
         do throws(WorkerRefusal) {
             command = try template.command(for: request)
         } catch {
             return .refused(reason: error.description)
         }
         command.environment = environment
-        if let log = command.outputPath, let refusal = WorkerTemplate.checkLogFile(log) {
+        if let log = command.logPath, let refusal = WorkerTemplate.checkLogFile(log) {
             return .refused(reason: refusal.description)
         }
         let result = spawner.launch(command) { [self] outcome in
@@ -280,7 +278,7 @@ public final class CommandWorkerLauncher: WorkerLauncher {
             return .launched(pid: pid)
         case .failed(let outcome):
             // O_NOFOLLOW answers ELOOP for a link planted after the check.
-            if outcome.termination == .spawnFailed(.tooManySymlinks), let log = command.outputPath, WorkerTemplate.isSymbolicLink(log) {
+            if outcome.termination == .spawnFailed(.tooManySymlinks), let log = command.logPath, WorkerTemplate.isSymbolicLink(log) {
                 return .refused(reason: WorkerRefusal.logIsSymbolicLink(path: log).description)
             }
             return .notLaunched(reason: outcome.failureReason(program: command.executable, timeout: nil))

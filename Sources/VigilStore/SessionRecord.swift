@@ -11,7 +11,7 @@
 
 /// The multiplexer a session record lives in.
 public import VigilJSON
-public enum StoreBackend: String, Sendable, Hashable, CaseIterable {
+public enum StoreBackend: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// A tmux session (`socket` names the `-L` server, if not the default).
     case tmux
     /// A zellij session.
@@ -23,14 +23,20 @@ public enum StoreBackend: String, Sendable, Hashable, CaseIterable {
 
     /// Whether sessions of this backend can survive the daemon's restart.
     public var isPersistent: Bool { self != .pty }
+
+    /// The word the store holds: `tmux`, `zellij`, `herdr`, `pty`.
+    public var description: String { rawValue }
 }
 
 /// Whether a session record is live or has been closed.
-public enum RecordStatus: String, Sendable, Hashable, CaseIterable {
+public enum RecordStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// The daemon considers the session live.
     case active
     /// The session is over; `closedAt` and `closeReason` say when and why.
     case closed
+
+    /// The word the store holds: `active`, `closed`.
+    public var description: String { rawValue }
 }
 
 /// The immutable bytes of a loaded (or just written) document, shared by every

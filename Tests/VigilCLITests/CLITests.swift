@@ -244,8 +244,7 @@ struct CLITests {
         // A slow tmux: the first restore holds the lock while it waits for it.
         let started = dir.file("started")
         let tmux = try dir.fixture("tmux", "#!/bin/sh\ntouch \(started)\nsleep 2\necho 'no server running on /tmp/x' >&2\nexit 1\n")
-        var first = Command(VigilBinary.path, arguments: ["restore", "--store", path, "--tmux", tmux, "--quiet"], timeout: .seconds(30))
-        first.stdoutLimit = 1 << 16
+        let first = WorkerCommand(VigilBinary.path, arguments: ["restore", "--store", path, "--tmux", tmux, "--quiet"], newSession: false)
         // Launched, not `async let`: the first restore starts here and now, not
         // whenever the cooperative pool (as small as two threads, shared with
         // every other test, some of them blocking) next has a thread free.

@@ -15,8 +15,7 @@ struct LaunchTests {
     func launchAndReap(strategy: WaitStrategy) async throws {
         let dir = try TemporaryDirectory()
         let spawner = Spawner(waitStrategy: strategy)
-        var c = Command("/bin/sh", arguments: ["-c", "read -r pid comm state ppid pgrp sid rest < /proc/$$/stat; echo $sid > \(dir.path)/sid; sleep 0.3; exit 4"], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
-        c.newSession = true
+        let c = WorkerCommand("/bin/sh", arguments: ["-c", "read -r pid comm state ppid pgrp sid rest < /proc/$$/stat; echo $sid > \(dir.path)/sid; sleep 0.3; exit 4"])
         let exits = await withCheckedContinuation { (done: CheckedContinuation<(Int32, Outcome), Never>) in
             let pidBox = Mutex<Int32>(0)
             switch spawner.launch(c, onExit: { outcome in done.resume(returning: (pidBox.withLock { $0 }, outcome)) }) {
@@ -36,11 +35,33 @@ struct LaunchTests {
         #expect(sid == String(pid))
     }
 
+    @Test("a worker outlives the probe deadline: launch has no deadline to inherit")
+    func workerOutlivesProbeDeadline() async throws {
+        let dir = try TemporaryDirectory()
+        // A probe's default deadline is 3 s. The worker waits for a file the
+        // test creates only after that deadline has passed for sure, by the
+        // worker's own clock (it records when it started).
+        let go = dir.file("go")
+        let worker = WorkerCommand("/bin/sh", arguments: ["-c", "while [ ! -e \(go) ]; do sleep 0.1; done; exit 7"])
+        let outcome = await withCheckedContinuation { (done: CheckedContinuation<Outcome, Never>) in
+            switch Spawner().launch(worker, onExit: { done.resume(returning: $0) }) {
+            case .launched:
+                Task {
+                    try? await Task.sleep(for: Command("/bin/true").timeout! + .milliseconds(500))
+                    _ = try? dir.write("go", "")
+                }
+            case .failed(let o):
+                done.resume(returning: o)
+            }
+        }
+        #expect(outcome.termination == .exited(7), "the worker ended on its own, not killed at a deadline")
+    }
+
     @Test("a launch that cannot spawn reports the errno and calls nothing")
     func launchFailure() {
         let spawner = Spawner()
         let called = Mutex(false)
-        let r = spawner.launch(Command("/nonexistent/worker", timeout: nil)) { _ in called.withLock { $0 = true } }
+        let r = spawner.launch(WorkerCommand("/nonexistent/worker")) { _ in called.withLock { $0 = true } }
         guard case .failed(let o) = r else { Issue.record("expected failure"); return }
         #expect(o.termination == .spawnFailed(.noSuchFile))
         #expect(!called.withLock { $0 })
@@ -48,8 +69,7 @@ struct LaunchTests {
 
     @Test("a log file that cannot be opened is named in the reason, not mistaken for a missing program")
     func launchUnwritableLog() {
-        var c = Command("/bin/true", timeout: nil, stdoutLimit: 0, stderrLimit: 0)
-        c.outputPath = "/nonexistent/vigil-logs/worker.log"
+        let c = WorkerCommand("/bin/true", logPath: "/nonexistent/vigil-logs/worker.log")
         guard case .failed(let o) = Spawner().launch(c) else { Issue.record("expected failure"); return }
         #expect(o.termination == .spawnFailed(.noSuchFile))
         #expect(o.failureReason(program: "/bin/true", timeout: nil) == "/bin/true could not be started: output file /nonexistent/vigil-logs/worker.log cannot be opened (ENOENT)")
@@ -59,8 +79,7 @@ struct LaunchTests {
     func launchLog() async throws {
         let dir = try TemporaryDirectory()
         let log = dir.file("worker.log")
-        var c = Command("/bin/sh", arguments: ["-c", "echo out; echo err >&2"], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
-        c.outputPath = log
+        let c = WorkerCommand("/bin/sh", arguments: ["-c", "echo out; echo err >&2"], logPath: log)
         let o = await withCheckedContinuation { (done: CheckedContinuation<Outcome, Never>) in
             if case .failed(let o) = Spawner().launch(c, onExit: { done.resume(returning: $0) }) { done.resume(returning: o) }
         }
@@ -79,7 +98,9 @@ struct LaunchTests {
             // The shim itself, with no check before it: the open in the child refuses the link.
             var c = Command("/bin/sh", arguments: ["-c", "echo written"], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
             c.outputPath = dir.file(name)
-            guard case .failed(let o) = Spawner().launch(c) else { Issue.record("\(name): expected failure"); continue }
+            guard case .failed(let o) = Spawner().launch(WorkerCommand("/bin/sh", arguments: ["-c", "echo written"], logPath: dir.file(name))) else {
+                Issue.record("\(name): expected failure"); continue
+            }
             #expect(o.termination == .spawnFailed(.tooManySymlinks))
             #expect(o.failureReason(program: "/bin/sh", timeout: nil) == "/bin/sh could not be started: output file \(dir.file(name)) is a symbolic link, not followed (ELOOP)")
             // The same through a synchronous run.

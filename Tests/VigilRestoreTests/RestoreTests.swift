@@ -321,7 +321,6 @@ struct RestoreTests {
         #expect(c.executable == "node")
         #expect(c.arguments == ["my worker.js", "--id", "42", "--s=bmx-42", "a b", "x y"])
         #expect(c.newSession)
-        #expect(c.timeout == nil)
         #expect(throws: WorkerTemplateError.unbalancedQuote) { try WorkerTemplate.parse("a 'b") }
         #expect(throws: WorkerTemplateError.empty) { try WorkerTemplate.parse("   ") }
     }

@@ -50,7 +50,7 @@ struct WorkerHardeningTests {
         let t = try WorkerTemplate(argv: ["w", "--id={id}", "{socket}"], logPath: "/logs/{session}.log")
         let c = try t.command(for: WorkerRequest(id: "../../x", backend: "tmux", backendSession: "bmx-1"))
         #expect(c.arguments == ["--id=../../x", ""])
-        #expect(c.outputPath == "/logs/bmx-1.log")
+        #expect(c.logPath == "/logs/bmx-1.log")
         // No socket in the record: {socket} is empty, refused in a path.
         let s = try WorkerTemplate(argv: ["w"], logPath: "/logs/{session}/{socket}/out.log")
         #expect(throws: WorkerRefusal.unsafePathValue(placeholder: "{socket}", problem: "is empty")) {

@@ -1,8 +1,7 @@
 // The README's embedding example, kept here so the build checks that it compiles.
 // It is not run: it would need a tmux server named "bots" and a store under /var/lib.
-import VigilBackends
-import VigilCore
-import VigilRestore
+// One import, as the README promises: the umbrella module re-exports the rest.
+import Vigil
 
 func readmeSnippet() async throws {
 let spawner = Spawner()                                  // one reactor thread, yours to keep
@@ -19,8 +18,12 @@ let restorer = Restorer(
     launcher: CommandWorkerLauncher(template: try .parse("node worker.js --attach {session}"), spawner: spawner),
     registry: SessionRegistry(),
     logger: RestoreLogger { event in print(event) })
-let report = try await restorer.restore(storeAt: "/var/lib/bot/sessions.json")
-_ = report
+do {
+    let report = try await restorer.restore(storeAt: "/var/lib/bot/sessions.json")
+    print(report.sessions.count, "records")
+} catch {                                                // typed: a StoreError, with .category and .exitCode
+    print("restore refused:", error)
+}
 }
 
 /// The README's worker-environment example (Workers section), compiled, not run.

@@ -1,0 +1,23 @@
+import Testing
+import Vigil
+import VigilTestSupport
+
+/// `import Vigil` alone reaches every layer: the prober, a backend, the store
+/// and restore. This file imports nothing else of the package.
+@Suite("One import")
+struct UmbrellaTests {
+    @Test("a probe, a store error and a restore decision through `import Vigil` only")
+    func everyLayer() async throws {
+        let spawner = Spawner()
+        let outcome = await spawner.run(Command("/bin/sh", arguments: ["-c", "exit 3"]))
+        #expect(outcome.termination == .exited(3))
+
+        let dir = try TemporaryDirectory()
+        #expect(throws: StoreError.self) { try StoreFile(path: dir.file("absent.json")).load() }
+
+        let decided = Restorer.decide(status: .active, backend: .tmux, cliId: nil,
+                                      probe: .missing(reason: "gone"), expectedCLI: nil, lazy: false)
+        #expect(decided.action == .close)
+        #expect(BackendKind.tmux.description == "tmux")
+    }
+}
