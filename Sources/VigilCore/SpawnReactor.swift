@@ -77,6 +77,9 @@ public final class SpawnReactor: Sendable {
     /// zombies) and then calls `onExit`. Followed children do not count
     /// against `maxConcurrentRuns`: a worker may live for days.
     func launch(_ command: Command, waitStrategy: WaitStrategy, onExit: @escaping @Sendable (Outcome) -> Void) -> Launch {
+        // A worker's group is its own: what it leaves running is not killed.
+        var command = command
+        command.killGroupAfterExit = false
         switch start(command, waitStrategy) {
         case .failure(let failed):
             return .failed(failed.outcome)
