@@ -21,6 +21,8 @@ import Synchronization
 /// reactor goes away (no run can be in flight then: each holds a reference).
 public final class SpawnReactor: Sendable {
     private let core: ReactorCore
+    /// Per-resource bounds on calls in flight (see `gate(for:limit:)`).
+    let gates = GateTable()
 
     /// The bound on children in flight at once.
     public var maxConcurrentRuns: Int { core.maxConcurrentRuns }

@@ -21,7 +21,8 @@ struct RetryTests {
 
     @Test func tmuxFailingTwiceThenAnswering() async throws {
         let dir = try TemporaryDirectory()
-        let fixture = try flaky(dir, name: "tmux", failure: "echo 'server exited unexpectedly' >&2; exit 1", answer: "exit 0")
+        // tmux prints the resolved session's name (has-session ; display-message).
+        let fixture = try flaky(dir, name: "tmux", failure: "echo 'server exited unexpectedly' >&2; exit 1", answer: "echo bmx-aaaa1111; exit 0")
         let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad))
         let probe = await backend.probe("bmx-aaaa1111")
         #expect(probe.answer.state == .exists, "\(probe.answer)")
@@ -61,7 +62,7 @@ struct RetryTests {
 
     @Test func existsIsNotRetried() async throws {
         let dir = try TemporaryDirectory()
-        let fixture = try Fixture(in: dir, name: "tmux", body: "exit 0")
+        let fixture = try Fixture(in: dir, name: "tmux", body: "echo bmx-aaaa1111; exit 0")
         let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad)).probe("bmx-aaaa1111")
         #expect(probe.answer.state == .exists)
         #expect(probe.attempts == 1)
