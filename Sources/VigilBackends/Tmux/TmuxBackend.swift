@@ -194,12 +194,21 @@ public struct TmuxBackend: SessionBackend {
         case noTurn(String)
     }
 
+    /// How long a call may wait for its turn: the time left, less what the
+    /// call itself needs (its timeout, or half the time left when that is
+    /// shorter), so a call that gets a turn is not cut short by the deadline
+    /// and made to look like a server that failed to answer.
+    func turnDeadline(_ start: ContinuousClock.Instant, remaining: Duration?) -> ContinuousClock.Instant? {
+        guard let remaining else { return nil }
+        return start + max(.zero, remaining - min(configuration.timeout, remaining / 2))
+    }
+
     /// Runs `tmux SOCKET ARGUMENTS` once it has a turn at the server's gate,
     /// with a deadline that ends within `remaining` (the wait included).
     func call(_ arguments: [String], remaining: Duration?, stdoutLimit: Int, stderrLimit: Int) async -> Call {
         let clock = ContinuousClock()
         let start = clock.now
-        guard await gate.enter(until: remaining.map { start + $0 }) else { return .noTurn(noTurnReason(cancelled: Task.isCancelled)) }
+        guard await gate.enter(until: turnDeadline(start, remaining: remaining)) else { return .noTurn(noTurnReason(cancelled: Task.isCancelled)) }
         defer { gate.leave() }
         let left = remaining.map { $0 - (clock.now - start) }
         let command = invoker.command(socketArguments + arguments, remaining: left, stdoutLimit: stdoutLimit, stderrLimit: stderrLimit)
@@ -210,7 +219,7 @@ public struct TmuxBackend: SessionBackend {
     func callSynchronously(_ arguments: [String], remaining: Duration?, stdoutLimit: Int, stderrLimit: Int) -> Call {
         let clock = ContinuousClock()
         let start = clock.now
-        guard gate.enterBlocking(until: remaining.map { start + $0 }) else { return .noTurn(noTurnReason(cancelled: false)) }
+        guard gate.enterBlocking(until: turnDeadline(start, remaining: remaining)) else { return .noTurn(noTurnReason(cancelled: false)) }
         defer { gate.leave() }
         let left = remaining.map { $0 - (clock.now - start) }
         let command = invoker.command(socketArguments + arguments, remaining: left, stdoutLimit: stdoutLimit, stderrLimit: stderrLimit)
