@@ -212,4 +212,35 @@ struct TmuxFieldTruthTests {
             #expect(backend.serverGate.holders == 0)
         }
     }
+
+    @Test("no turn before the deadline, or cancelled while waiting: unknown, and nothing runs")
+    func noTurn() async throws {
+        let dir = try TemporaryDirectory()
+        let fixture = try Fixture(in: dir, name: "tmux", body: "exec sleep 1000")
+        let configuration = TmuxConfiguration(executable: fixture.path, socket: .name("vigil-gate-\(nextTestID())"),
+                                              timeout: .seconds(600), retry: .none, maxConcurrentCallsPerServer: 1)
+        let backend = TmuxBackend(configuration: configuration)
+        // One call takes the only turn and hangs.
+        let holder = Task { await backend.probe("bmx-a") }
+        while fixture.calls.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+
+        // Another backend on the same spawner and server shares the gate.
+        var short = configuration
+        short.retry = RetryPolicy(maxAttempts: 1, overallDeadline: .milliseconds(100))
+        let late = await TmuxBackend(configuration: short).probe("bmx-b")
+        #expect(late.answer.state == .unknown)
+        #expect(late.answer.reason.contains("no turn at the tmux server"), "\(late.answer.reason)")
+
+        let waiting = Task { await backend.probe("bmx-c") }
+        while backend.serverGate.waiting < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        waiting.cancel()
+        let cancelled = await waiting.value
+        #expect(cancelled.answer.state == .unknown)
+        #expect(cancelled.answer.reason.contains("cancelled while waiting"), "\(cancelled.answer.reason)")
+
+        holder.cancel()
+        #expect(await holder.value.answer.state == .unknown)
+        #expect(fixture.calls.count == 1, "only the call that had the turn ran")
+        #expect(backend.serverGate.holders == 0)
+    }
 }

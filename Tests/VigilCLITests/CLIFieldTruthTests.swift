@@ -140,6 +140,33 @@ struct CLIFieldTruthTests {
         #expect(after.termination == .exited(0), "\(after.stdout.text)")
     }
 
+    @Test("restore run with another TMUX_TMPDIR than the server's keeps every record and says where the server is")
+    func restoreTmuxTmpdirMismatch() throws {
+        let started = try TemporaryDirectory()
+        let other = try TemporaryDirectory()
+        let server = TmuxServer(label: "cli-tmpdir", tmuxTmpdir: started.path)
+        defer { server.tearDown() }
+        try server.createSession("bmx-aaaaaaaa")
+        try server.createSession("bmx-bbbbbbbb")
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("store.json", """
+        {"version": 1, "sessions": [
+          {"id": "aaaaaaaa-1", "backend": "tmux", "status": "active", "socket": "\(server.socketName)"},
+          {"id": "bbbbbbbb-2", "backend": "tmux", "status": "active", "socket": "\(server.socketName)"}
+        ]}
+        """)
+        let before = try readText(path)
+        let daemon = Environment.inherited(removing: ["TMUX", "TMUX_PANE"], setting: ["TMUX_TMPDIR": other.path])
+        let o = VigilBinary.run(["restore", "--store", path, "--retries", "0", "--json", "--quiet"], environment: daemon)
+        #expect(o.termination == .exited(0), "\(o.stderr.text)")
+        #expect(o.stdout.text.contains("\"keep\":2"), "\(o.stdout.text)")
+        #expect(o.stdout.text.contains(try server.reportedSocketPath()), "the reason names the server's path")
+        #expect(try readText(path) == before, "no live session's record is closed")
+        // With the server's TMUX_TMPDIR, the same restore sees both alive.
+        let right = VigilBinary.run(["restore", "--store", path, "--dry-run", "--json", "--quiet"], environment: server.environment)
+        #expect(right.stdout.text.contains("\"fork\":2"), "\(right.stdout.text)")
+    }
+
     @Test("a client's tty is answered missing, never exists, alone or among other names")
     func clientTTY() throws {
         let server = TmuxServer(label: "cli-tty")
