@@ -168,6 +168,24 @@ struct TmuxFieldTruthTests {
         }
     }
 
+    @Test("a name ending in ';' is asked as itself, not as the name without it")
+    func trailingSemicolon() async throws {
+        try await withTmuxServer { server in
+            try server.createSession("bmx-x")
+            // tmux would end the command at 'bmx-y;': escape it to create it.
+            #expect(server.run(["-f", "/dev/null", "new-session", "-d", "-s", "bmx-y\\;", "sleep", "3600"]).termination == .exited(0))
+            // The hazard: unescaped, '=bmx-x;' asks about bmx-x.
+            #expect(server.run(["has-session", "-t", "=bmx-x;"]).termination == .exited(0))
+            let backend = TmuxBackend(configuration: server.configuration())
+            #expect(await backend.probe("bmx-x;").answer.state == .missing)
+            #expect(await backend.probe("bmx-y;").answer.state == .exists)
+            #expect(await backend.probe("bmx-y").answer.state == .missing)
+            #expect(await backend.kill("bmx-x;").status == .alreadyGone)
+            #expect(server.has("bmx-x"))
+            #expect(await backend.kill("bmx-y;").status == .killed)
+        }
+    }
+
     // MARK: - One server, many callers
 
     @Test("100 concurrent probes through one backend: every answer right, never more than the bound at once")

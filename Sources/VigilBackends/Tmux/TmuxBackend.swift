@@ -244,7 +244,14 @@ public struct TmuxBackend: SessionBackend {
     /// line and exit 0: its target may fail), and stops the list; when it
     /// succeeds, display-message prints what the same target resolved to.
     private func resolveArguments(_ name: String, format: String = displayFormat) -> [String] {
-        ["has-session", "-t", "=" + name, ";", "display-message", "-p", "-t", "=" + name + ":", format]
+        ["has-session", "-t", Self.argument("=" + name), ";", "display-message", "-p", "-t", "=" + name + ":", format]
+    }
+
+    /// `text` as one tmux argument. tmux ends a command at an argument that
+    /// ends in `;` (cmd-parse.c, `cmd_parse_from_arguments`), so `=foo;`
+    /// would ask about `foo`; a backslash before that last `;` keeps it.
+    static func argument(_ text: String) -> String {
+        text.hasSuffix(";") ? String(text.dropLast()) + "\\;" : text
     }
 
     /// `tmux has-session -t =NAME ; display-message -p -t =NAME: '#{session_name}'`,
