@@ -195,6 +195,7 @@ int vigil_job_start(vigil_job *job, const vigil_request *req) {
     job->kill_grace_ns = req->kill_grace_ns < 0 ? 0 : req->kill_grace_ns;
     job->kill_signal = req->kill_signal > 0 ? req->kill_signal : SIGKILL;
     job->new_session = req->new_session;
+    job->kill_group_after_exit = req->kill_group_after_exit;
     job->kind = VIGIL_KIND_RUNNING;
 
     int out_pipe[2] = {-1, -1};
@@ -242,8 +243,13 @@ int vigil_job_start(vigil_job *job, const vigil_request *req) {
     } else {
         flags |= POSIX_SPAWN_SETPGROUP;
     }
+    // Every bit set, not sigfillset: glibc's sigfillset leaves out its two
+    // reserved real-time signals (32, 33), and posix_spawn then sets them to
+    // SIG_IGN in the child, an ignored disposition that survives exec into
+    // the child's own children. With all bits set the child starts with no
+    // signal ignored (SigIgn: 0 in /proc/<pid>/status).
     sigset_t all, none;
-    sigfillset(&all);
+    memset(&all, 0xff, sizeof all);
     sigemptyset(&none);
     if (rc == 0) rc = posix_spawnattr_setflags(&attr, flags);
     if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
@@ -351,8 +357,11 @@ static void vigil_finish_group_if_exited(vigil_job *job) {
 }
 
 /// One waitpid(pid, WNOHANG): never -1, never anyone else's child.
+/// Before it, while the exited child still holds its group id: SIGKILL what
+/// is left of the group after a polite deadline signal, and for probes
+/// (`kill_group_after_exit`) after any exit, so a probe's `cmd &` dies with it.
 static void vigil_try_reap(vigil_job *job, int64_t now) {
-    if (job->kill_sent && job->kill_sent != SIGKILL) vigil_finish_group_if_exited(job);
+    if ((job->kill_sent && job->kill_sent != SIGKILL) || job->kill_group_after_exit) vigil_finish_group_if_exited(job);
     int status = 0;
     pid_t r;
     do { r = waitpid(job->pid, &status, WNOHANG); } while (r < 0 && errno == EINTR);

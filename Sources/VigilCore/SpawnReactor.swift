@@ -21,6 +21,8 @@ import Synchronization
 /// reactor goes away (no run can be in flight then: each holds a reference).
 public final class SpawnReactor: Sendable {
     private let core: ReactorCore
+    /// Per-resource bounds on calls in flight (see `gate(for:limit:)`).
+    let gates = GateTable()
 
     /// The bound on children in flight at once.
     public var maxConcurrentRuns: Int { core.maxConcurrentRuns }
@@ -80,6 +82,9 @@ public final class SpawnReactor: Sendable {
     /// zombies) and then calls `onExit`. Followed children do not count
     /// against `maxConcurrentRuns`: a worker may live for days.
     func launch(_ command: Command, waitStrategy: WaitStrategy, onExit: @escaping @Sendable (Outcome) -> Void) -> Launch {
+        // A worker's group is its own: what it leaves running is not killed.
+        var command = command
+        command.killGroupAfterExit = false
         switch start(command, waitStrategy) {
         case .failure(let failed):
             return .failed(failed.outcome)

@@ -116,6 +116,7 @@ public struct Spawner: Sendable {
         request.kill_signal = command.timeoutSignal.rawValue
         request.wait_mode = strategy.cValue
         request.new_session = command.newSession ? 1 : 0
+        request.kill_group_after_exit = command.killGroupAfterExit ? 1 : 0
         request.argv = UnsafePointer(argv.pointers)
         request.envp = command.environment.block.map { UnsafePointer($0.array.pointers) } ?? vigil_environ()
         withExtendedLifetime((argv, command.environment.block)) {

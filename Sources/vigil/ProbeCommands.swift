@@ -74,9 +74,13 @@ enum ProbeCommand {
       --retries N         extra attempts when the answer is unknown (default 2)
       --json              one JSON object per line: {"name","backend","state","reason","attempts","elapsedMs"}
 
+    One name is asked on its own (tmux: has-session and the resolved session's
+    name); several names are answered from one listing call with exact lookups.
+
     Output: one line per name, "NAME exists|missing|unknown (reason)".
     Exit status: 0 all exist, 1 some missing and none unknown, 2 any unknown, 64 usage error
-    (including a name the backend cannot hold exactly).
+    (including a name the backend cannot hold exactly), 74 the answers could not be written,
+    130/143 interrupted by SIGINT/SIGTERM (the multiplexer calls in flight are ended first).
     """
 
     static func run(_ args: [String]) async -> Int32 {
@@ -98,11 +102,17 @@ enum ProbeCommand {
         }
         let backend = options.backend
         let names = parsed.positionals
-        let results = await withTaskGroup(of: (Int, Retried<SessionProbe>).self) { group in
-            for (i, name) in names.enumerated() { group.addTask { (i, await backend.probe(name)) } }
-            var all = [Retried<SessionProbe>?](repeating: nil, count: names.count)
-            for await (i, r) in group { all[i] = r }
-            return all.map { $0! }
+        let results: [Retried<SessionProbe>]
+        if names.count == 1 {
+            results = [await backend.probe(names[0])]
+        } else {
+            // Several names: one listing and exact lookups, never one client
+            // per name (a thousand at once make a single-threaded tmux
+            // server fall behind until every probe times out).
+            let (listing, answers) = await backend.probeAll(names)
+            results = names.map { name in
+                Retried(answer: answers[name] ?? .unknown(reason: "not answered"), attempts: listing.attempts, elapsed: listing.elapsed)
+            }
         }
         var out = OutputStream(fd: 1)
         for (name, r) in zip(names, results) {
@@ -117,7 +127,7 @@ enum ProbeCommand {
                 out.line("\(name) \(r.answer.state.rawValue) (\(r.answer.reason))")
             }
         }
-        out.flush()
+        if let failed = out.finish("the answers", afterwards: "a probe changes nothing") { return failed }
         let states = results.map(\.answer.state)
         if states.contains(.unknown) { return ExitCode.unknown }
         if states.contains(.missing) { return ExitCode.someMissing }
@@ -133,7 +143,8 @@ enum ListCommand {
     Usage: \(usage)
 
     Options: as for 'vigil probe'; --json prints {"backend","sessions":[...],"reason","attempts","elapsedMs"}.
-    Exit status: 0 listed (possibly empty), 2 the answer is unknown (the reason goes to stderr), 64 usage error.
+    Exit status: 0 listed (possibly empty), 2 the answer is unknown (the reason goes to stderr), 64 usage error,
+    74 the listing could not be written, 130/143 interrupted by SIGINT/SIGTERM.
     """
 
     static func run(_ args: [String]) async -> Int32 {
@@ -156,7 +167,9 @@ enum ListCommand {
                     "backend": .string(options.kind.rawValue), "sessions": .null, "state": .string("unknown"),
                     "reason": .string(reason), "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
                 ]
-                print(JSONValue.object(obj).jsonText())
+                var out = OutputStream(fd: 1)
+                out.line(JSONValue.object(obj).jsonText())
+                if let failed = out.finish("the listing", afterwards: "a listing changes nothing") { return failed }
             }
             printError("\(options.kind.rawValue) sessions unknown: \(reason)")
             return ExitCode.unknown
@@ -173,7 +186,7 @@ enum ListCommand {
             } else {
                 for n in sorted { out.line(n) }
             }
-            out.flush()
+            if let failed = out.finish("the listing", afterwards: "a listing changes nothing") { return failed }
             return ExitCode.ok
         }
     }

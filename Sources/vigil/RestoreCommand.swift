@@ -46,8 +46,11 @@ enum RestoreCommand {
     Exit status: 0 done (also when some sessions were unknown: they are kept,
     and the report and the warnings say why); 64 usage; 65 bad store data;
     66 store not found; 73 store cannot be written (or is not a regular
-    file); 75 store locked by another restore. Nothing is written when an
-    error is reported: the store is checked before the lock file is made.
+    file); 74 the report could not be written to stdout (the store was
+    already committed; the error line says so); 75 store locked by another
+    restore; 130/143 interrupted by SIGINT/SIGTERM (multiplexer calls in
+    flight are ended first). Nothing is written when an error is reported
+    before the commit: the store is checked before the lock file is made.
     """
 
     static func run(_ args: [String]) async -> Int32 {
@@ -125,8 +128,15 @@ enum RestoreCommand {
         }
         var out = OutputStream(fd: 1)
         ReportRendering.write(report, json: parsed.has("json"), to: &out)
-        out.flush()
+        if let failed = out.finish("the report", afterwards: Self.alreadyDone(report)) { return failed }
         return ExitCode.ok
+    }
+
+    /// What had already happened when the report could not be written.
+    static func alreadyDone(_ report: RestoreReport) -> String {
+        if report.dryRun { return "dry run: the store was not changed" }
+        let t = report.totals
+        return "the store was already committed (close \(t[.close] ?? 0), kill \(t[.kill] ?? 0), fork \(t[.fork] ?? 0), keep \(t[.keep] ?? 0))"
     }
 }
 

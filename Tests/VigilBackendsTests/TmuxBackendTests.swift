@@ -243,7 +243,7 @@ struct TmuxBackendTests {
 
     @Test func invalidNamesAreNeverSent() async throws {
         let dir = try TemporaryDirectory()
-        let fixture = try Fixture(in: dir, body: "exit 0")
+        let fixture = try Fixture(in: dir, body: "echo bmx-deadbeef; exit 0")
         let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: quickRetry()))
         for name in ["", "a:b", "a.b", "$1", "tab\there", "é"] {
             let probe = await backend.probe(name)
@@ -257,12 +257,19 @@ struct TmuxBackendTests {
         #expect(fixture.calls.isEmpty)
         // A valid name reaches the executable with exactly the documented command line.
         _ = await backend.probe("bmx-deadbeef")
-        #expect(fixture.calls == ["[has-session][-t][=bmx-deadbeef]"])
+        #expect(fixture.calls == ["[has-session][-t][=bmx-deadbeef][;][display-message][-p][-t][=bmx-deadbeef:][#{session_name}]"])
     }
 
     @Test func commandLines() async throws {
         let dir = try TemporaryDirectory()
-        let fixture = try Fixture(in: dir, body: "exit 0")
+        // Prints what tmux would: the resolved session (with its id for a kill).
+        let fixture = try Fixture(in: dir, body: """
+        case "$*" in
+        *session_id*) echo '$7 bmx-1' ;;
+        *display-message*) echo "$5" | sed 's/^=//' ;;
+        esac
+        exit 0
+        """)
         let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, socket: .name("work"), timeout: testTimeout, retry: .none))
         _ = await backend.probe("bmx-1")
         _ = await backend.list()
@@ -270,10 +277,11 @@ struct TmuxBackendTests {
         let byPath = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, socket: .path("/tmp/s"), timeout: testTimeout, retry: .none))
         _ = byPath.probeSynchronously("bmx-2")
         #expect(fixture.calls == [
-            "[-L][work][has-session][-t][=bmx-1]",
+            "[-L][work][has-session][-t][=bmx-1][;][display-message][-p][-t][=bmx-1:][#{session_name}]",
             "[-L][work][list-sessions][-F][#{session_name}]",
-            "[-L][work][kill-session][-t][=bmx-1]",
-            "[-S][/tmp/s][has-session][-t][=bmx-2]",
+            "[-L][work][has-session][-t][=bmx-1][;][display-message][-p][-t][=bmx-1:][#{session_id} #{session_name}]",
+            "[-L][work][kill-session][-t][$7]",
+            "[-S][/tmp/s][has-session][-t][=bmx-2][;][display-message][-p][-t][=bmx-2:][#{session_name}]",
         ])
     }
 }

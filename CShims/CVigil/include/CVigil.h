@@ -1,7 +1,8 @@
 // CVigil: the C layer under Vigil's prober.
 //
 // It runs one command without a shell (posix_spawnp), in its own process
-// group, with a clean descriptor table, default signal dispositions and an
+// group, with a clean descriptor table, every signal at its default
+// disposition (none ignored, glibc's reserved ones included) and an
 // empty signal mask, and waits for it with a deadline while draining its
 // stdout and stderr. Every outcome stays apart: a spawn errno, an exit code,
 // a terminating signal, a timeout and a wait failure are different kinds.
@@ -68,6 +69,7 @@ typedef struct {
     int wait_mode;             ///< a vigil_wait_mode
     int new_session;           ///< setsid() in the child instead of a new process group
     const char *stdout_path;   ///< when stdout_limit == 0: a file to append to instead of /dev/null
+    int kill_group_after_exit; ///< once the child has exited, SIGKILL what is left of its group (probes)
 } vigil_request;
 
 /// A running or finished job. Plain data owned by the caller; no hidden state.
@@ -94,6 +96,7 @@ typedef struct {
     int new_session;
     vigil_stream out;
     vigil_stream err;
+    int kill_group_after_exit; ///< from the request: SIGKILL the group's leftovers once the child exited
 } vigil_job;
 
 /// Monotonic clock in nanoseconds. C because clock_gettime's macros
