@@ -29,11 +29,10 @@ struct CLIFieldTruthTests {
         defer { kill(serverPID, SIGCONT) }
 
         let dir = try TemporaryDirectory()
-        var command = Command(VigilBinary.path, arguments: [
+        let command = WorkerCommand(VigilBinary.path, arguments: [
             "probe", "--backend", "tmux", "--socket", server.socketName, "--timeout-ms", "600000", "--retries", "0",
             "bmx-stopped",
-        ], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
-        command.outputPath = dir.file("output")
+        ], logPath: dir.file("output"), newSession: false)
         let exit = ExitWaiter()
         let launched = Spawner().launch(command, onExit: { exit.finish($0) })
         guard case .launched(let vigil) = launched else {

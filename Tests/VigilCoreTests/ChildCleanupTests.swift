@@ -45,10 +45,7 @@ struct ChildCleanupTests {
     func launchUnaffected() async throws {
         let dir = try TemporaryDirectory()
         let pidFile = dir.file("background")
-        var c = shell("sleep 1000 >/dev/null 2>&1 & echo $! > \(pidFile); exit 0", timeout: nil)
-        c.stdoutLimit = 0
-        c.stderrLimit = 0
-        c.newSession = true
+        let c = WorkerCommand("/bin/sh", arguments: ["-c", "sleep 1000 >/dev/null 2>&1 & echo $! > \(pidFile); exit 0"])
         let exited = await withCheckedContinuation { (done: CheckedContinuation<Outcome, Never>) in
             switch Spawner().launch(c, onExit: { done.resume(returning: $0) }) {
             case .launched: break
@@ -74,8 +71,7 @@ struct ChildCleanupTests {
     @Test("a launched child starts with no signal ignored either")
     func launchNoSignalIgnored() async throws {
         let dir = try TemporaryDirectory()
-        var c = Command("/bin/grep", arguments: ["^SigIgn", "/proc/self/status"], timeout: nil, stdoutLimit: 0, stderrLimit: 0)
-        c.outputPath = dir.file("status")
+        let c = WorkerCommand("/bin/grep", arguments: ["^SigIgn", "/proc/self/status"], logPath: dir.file("status"))
         let exited = await withCheckedContinuation { (done: CheckedContinuation<Outcome, Never>) in
             switch Spawner().launch(c, onExit: { done.resume(returning: $0) }) {
             case .launched: break

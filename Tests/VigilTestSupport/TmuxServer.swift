@@ -102,9 +102,7 @@ public final class TmuxServer: Sendable {
         let before = Set(clientTTYs())
         var line = ([executable] + socket.arguments + ["attach-session", "-t", "=" + session]).map { "'\($0)'" }.joined(separator: " ")
         line += " >/dev/null 2>&1"
-        var command = Command("script", arguments: ["-qfc", line, "/dev/null"], environment: environment,
-                              timeout: nil, stdoutLimit: 0, stderrLimit: 0)
-        command.newSession = true
+        let command = WorkerCommand("script", arguments: ["-qfc", line, "/dev/null"], environment: environment)
         guard case .launched(let pid) = Spawner().launch(command) else { throw TestFailure("script could not be started") }
         let client = AttachedClient(scriptPID: pid)
         var tty: String? = nil
