@@ -72,7 +72,8 @@ enum ProbeCommand {
       --socket-path PATH  tmux only: server socket path (tmux -S)
       --timeout-ms N      deadline per call in milliseconds (default 3000)
       --retries N         extra attempts when the answer is unknown (default 2)
-      --json              one JSON object per line: {"name","backend","state","reason","attempts","elapsedMs"}
+      --json              one JSON object per line: {"name","backend","state","reason","attempts","elapsedMs","usage"}
+                          (usage: CPU time, context switches and peak memory of the calls' children)
 
     Output: one line per name, "NAME exists|missing|unknown (reason)".
     Exit status: 0 all exist, 1 some missing and none unknown, 2 any unknown, 64 usage error
@@ -111,6 +112,7 @@ enum ProbeCommand {
                     "name": .string(name), "backend": .string(options.kind.rawValue),
                     "state": .string(r.answer.state.rawValue), "reason": .string(r.answer.reason),
                     "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                    "usage": usageJSON(r.usage),
                 ]
                 out.line(JSONValue.object(obj).jsonText())
             } else {
@@ -132,7 +134,7 @@ enum ListCommand {
 
     Usage: \(usage)
 
-    Options: as for 'vigil probe'; --json prints {"backend","sessions":[...],"reason","attempts","elapsedMs"}.
+    Options: as for 'vigil probe'; --json prints {"backend","sessions":[...],"reason","attempts","elapsedMs","usage"}.
     Exit status: 0 listed (possibly empty), 2 the answer is unknown (the reason goes to stderr), 64 usage error.
     """
 
@@ -155,6 +157,7 @@ enum ListCommand {
                 let obj: JSONObject = [
                     "backend": .string(options.kind.rawValue), "sessions": .null, "state": .string("unknown"),
                     "reason": .string(reason), "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                    "usage": usageJSON(r.usage),
                 ]
                 print(JSONValue.object(obj).jsonText())
             }
@@ -168,6 +171,7 @@ enum ListCommand {
                     "backend": .string(options.kind.rawValue), "sessions": .array(sorted.map { .string($0) }),
                     "state": .string("listed"), "reason": .string(reason),
                     "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                    "usage": usageJSON(r.usage),
                 ]
                 out.line(JSONValue.object(obj).jsonText())
             } else {

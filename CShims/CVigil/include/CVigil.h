@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -94,6 +95,10 @@ typedef struct {
     int new_session;
     vigil_stream out;
     vigil_stream err;
+    int has_usage;             ///< 1 once `usage` holds what the reaped child used
+    struct rusage usage;       ///< wait4's: the child and the descendants it waited for
+    long self_maxrss;          ///< this process's own ru_maxrss (getrusage), the larger of the
+                               ///< readings right after the spawn and at the reap; 0 if never read
 } vigil_job;
 
 /// Monotonic clock in nanoseconds. C because clock_gettime's macros

@@ -175,22 +175,22 @@ public struct TmuxBackend: SessionBackend {
     public func probe(_ name: String) async -> Retried<SessionProbe> {
         do { try validate(name) } catch { return rejectedProbe(error) }
         if let refused = refused({ SessionProbe.unknown(reason: $0) }) { return refused }
-        return await configuration.retry.run { _, remaining in
+        return await configuration.retry.run(metered: { _, remaining in
             let command = hasSessionCommand(name, remaining: remaining)
             let outcome = await invoker.spawner.run(command)
-            return Self.classify(outcome, program: invoker.program, timeout: command.timeout)
-        }
+            return (Self.classify(outcome, program: invoker.program, timeout: command.timeout), ChildrenUsage(outcome))
+        })
     }
 
     /// The blocking form of `probe(_:)`.
     public func probeSynchronously(_ name: String) -> Retried<SessionProbe> {
         do { try validate(name) } catch { return rejectedProbe(error) }
         if let refused = refused({ SessionProbe.unknown(reason: $0) }) { return refused }
-        return configuration.retry.runSynchronously { _, remaining in
+        return configuration.retry.runSynchronously(metered: { _, remaining in
             let command = hasSessionCommand(name, remaining: remaining)
             let outcome = invoker.spawner.runSynchronously(command)
-            return Self.classify(outcome, program: invoker.program, timeout: command.timeout)
-        }
+            return (Self.classify(outcome, program: invoker.program, timeout: command.timeout), ChildrenUsage(outcome))
+        })
     }
 
     // MARK: - List
@@ -204,21 +204,23 @@ public struct TmuxBackend: SessionBackend {
     /// `classifyListing(_:program:timeout:source:)`, `unknown` retried.
     public func list() async -> Retried<SessionListing> {
         if let refused = refused({ SessionListing.unknown(reason: $0) }) { return refused }
-        return await configuration.retry.run { _, remaining in
+        return await configuration.retry.run(metered: { _, remaining in
             let command = listCommand(remaining: remaining)
             let outcome = await invoker.spawner.run(command)
-            return Self.classifyListing(outcome, program: invoker.program, timeout: command.timeout, source: listSource)
-        }
+            return (Self.classifyListing(outcome, program: invoker.program, timeout: command.timeout, source: listSource),
+                    ChildrenUsage(outcome))
+        })
     }
 
     /// The blocking form of `list()`.
     public func listSynchronously() -> Retried<SessionListing> {
         if let refused = refused({ SessionListing.unknown(reason: $0) }) { return refused }
-        return configuration.retry.runSynchronously { _, remaining in
+        return configuration.retry.runSynchronously(metered: { _, remaining in
             let command = listCommand(remaining: remaining)
             let outcome = invoker.spawner.runSynchronously(command)
-            return Self.classifyListing(outcome, program: invoker.program, timeout: command.timeout, source: listSource)
-        }
+            return (Self.classifyListing(outcome, program: invoker.program, timeout: command.timeout, source: listSource),
+                    ChildrenUsage(outcome))
+        })
     }
 
     // MARK: - Kill
