@@ -68,10 +68,10 @@ struct ResourceUsageTests {
     }
 
     @Test("the figures include the descendants the child waited for")
-    func waitedForGrandchild() throws {
+    func waitedForGrandchild() async throws {
         // The shell runs python, reaps it, then exits: wait4's rusage covers both.
         let script = "\(Self.python) -c '\(Self.spin)' 250; exit 0"
-        let o = Spawner().runSynchronously(shell(script, timeout: .seconds(120)))
+        let o = await Spawner().run(shell(script, timeout: .seconds(120)))
         #expect(o.termination == .exited(0), "\(o.termination) \(o.stderr.text)")
         let usage = try #require(o.usage)
         #expect(usage.cpuTime >= .milliseconds(249), "\(usage)")
@@ -112,7 +112,7 @@ struct PeakMemoryTests {
     static let MiB = 1 << 20
 
     @Test("a child of a parent that grew its heap by 400 MB is never given the parent's peak")
-    func childOfABigParent() throws {
+    func childOfABigParent() async throws {
         // Grow this process by 400 MB, every page touched, and spawn while it is held.
         let size = 400 * Self.MiB
         let heap = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
@@ -120,7 +120,7 @@ struct PeakMemoryTests {
         memset(heap, 1, size)
 
         let child = 32 * Self.MiB
-        let o = Spawner().runSynchronously(ResourceUsageTests.python(ResourceUsageTests.touch, String(child)))
+        let o = await Spawner().run(ResourceUsageTests.python(ResourceUsageTests.touch, String(child)))
         withExtendedLifetime(heap) {}
         #expect(o.termination == .exited(0), "\(o.termination) \(o.stderr.text)")
         let usage = try #require(o.usage)
@@ -142,7 +142,7 @@ struct PeakMemoryTests {
         #endif // os(Linux)
     }
 
-    @Test("a child that peaks above its parent's mark gets its own peak, exactly", arguments: [RunMode.syncPidfd, .asyncPortable])
+    @Test("a child that peaks above its parent's mark gets its own peak, exactly", arguments: [RunMode.asyncPidfd, .asyncPortable])
     func childAboveItsParent(mode: RunMode) async throws {
         // Size the child from this process's own mark now (other tests in
         // this process may have raised it; it only grows).
