@@ -163,7 +163,7 @@ static void vigil_stream_drain(vigil_stream *s) {
 
 // MARK: - resource usage
 
-/// Raises job->self_maxrss to this process's ru_maxrss now. The mark only
+/// Raises job->usage.self_maxrss to this process's ru_maxrss now. The mark only
 /// grows, so a reading at the reap bounds whatever a child took over at its
 /// exec (Linux: exec_mmap copies the caller's high-water mark into the
 /// child's, after posix_spawn's parent has already been released).
@@ -177,7 +177,24 @@ static void vigil_note_self_maxrss(vigil_job *job) {
 #else
     int who = RUSAGE_SELF;
 #endif
-    if (getrusage(who, &self) == 0 && self.ru_maxrss > job->self_maxrss) job->self_maxrss = self.ru_maxrss;
+    if (getrusage(who, &self) == 0 && (int64_t)self.ru_maxrss > job->usage.self_maxrss)
+        job->usage.self_maxrss = (int64_t)self.ru_maxrss;
+}
+
+static int64_t vigil_timeval_us(struct timeval t) {
+    return (int64_t)t.tv_sec * 1000000LL + (int64_t)t.tv_usec;
+}
+
+/// Keeps what wait4 reported for the reaped child, and reads this
+/// process's own mark again now that the child's exec is long done.
+static void vigil_record_usage(vigil_job *job, const struct rusage *r) {
+    job->has_usage = 1;
+    job->usage.user_us = vigil_timeval_us(r->ru_utime);
+    job->usage.system_us = vigil_timeval_us(r->ru_stime);
+    job->usage.voluntary_switches = (int64_t)r->ru_nvcsw;
+    job->usage.involuntary_switches = (int64_t)r->ru_nivcsw;
+    job->usage.maxrss = (int64_t)r->ru_maxrss;
+    vigil_note_self_maxrss(job);
 }
 
 // MARK: - start
@@ -371,11 +388,11 @@ static void vigil_finish_group_if_exited(vigil_job *job) {
 static void vigil_try_reap(vigil_job *job, int64_t now) {
     if (job->kill_sent && job->kill_sent != SIGKILL) vigil_finish_group_if_exited(job);
     int status = 0;
+    struct rusage usage;
     pid_t r;
-    do { r = wait4(job->pid, &status, WNOHANG, &job->usage); } while (r < 0 && errno == EINTR);
+    do { r = wait4(job->pid, &status, WNOHANG, &usage); } while (r < 0 && errno == EINTR);
     if (r == job->pid) {
-        job->has_usage = 1;
-        vigil_note_self_maxrss(job);
+        vigil_record_usage(job, &usage);
         vigil_record_status(job, status, now);
     } else if (r < 0) {
         // ECHILD: the host ignores SIGCHLD (auto-reap) or reaped our child

@@ -13,21 +13,17 @@ extension ResourceUsage {
     /// - Parameter slack: see `PeakMemory.countingSlack(processors:pageSize:)`.
     static func of(_ job: UnsafeMutablePointer<vigil_job>, slack: Int) -> ResourceUsage? {
         guard job.pointee.has_usage != 0 else { return nil }
-        let r = job.pointee.usage
-        let reported = PeakMemory.bytes(maxRSS: Int(r.ru_maxrss))
-        let mark = job.pointee.self_maxrss > 0 ? PeakMemory.bytes(maxRSS: Int(job.pointee.self_maxrss)) : nil
+        let u = job.pointee.usage
+        let reported = PeakMemory.bytes(maxRSS: Int(u.maxrss))
+        let mark = u.self_maxrss > 0 ? PeakMemory.bytes(maxRSS: Int(u.self_maxrss)) : nil
         return ResourceUsage(
-            userTime: duration(r.ru_utime),
-            systemTime: duration(r.ru_stime),
-            voluntaryContextSwitches: Int(r.ru_nvcsw),
-            involuntaryContextSwitches: Int(r.ru_nivcsw),
+            userTime: .microseconds(u.user_us),
+            systemTime: .microseconds(u.system_us),
+            voluntaryContextSwitches: Int(u.voluntary_switches),
+            involuntaryContextSwitches: Int(u.involuntary_switches),
             peakMemory: PeakMemory.platformRule(reported: reported, spawnerMark: mark, slack: slack),
             spawnerHighWaterMark: mark
         )
-    }
-
-    private static func duration(_ t: timeval) -> Duration {
-        .seconds(Int64(t.tv_sec)) + .microseconds(Int64(t.tv_usec))
     }
 }
 

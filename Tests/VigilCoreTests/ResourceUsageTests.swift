@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CVigil
 import Testing
 @testable import VigilCore
 import VigilTestSupport

@@ -18,7 +18,6 @@
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/resource.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -53,6 +52,18 @@ typedef struct {
     int truncated;
     int fd;          ///< read end, -1 when closed or not captured
 } vigil_stream;
+
+/// What a reaped child used, from the rusage of the wait4 that reaped it
+/// (the child and the descendants it waited for), flattened to integers.
+typedef struct {
+    int64_t user_us;              ///< ru_utime in microseconds
+    int64_t system_us;            ///< ru_stime in microseconds
+    int64_t voluntary_switches;   ///< ru_nvcsw
+    int64_t involuntary_switches; ///< ru_nivcsw
+    int64_t maxrss;               ///< ru_maxrss as the platform gives it (KiB on Linux, bytes on Darwin)
+    int64_t self_maxrss;          ///< this process's own ru_maxrss (getrusage), same unit: the larger
+                                  ///< of the readings right after the spawn and at the reap; 0 if unread
+} vigil_usage;
 
 /// What to run. All pointers are borrowed for the duration of vigil_job_start.
 typedef struct {
@@ -96,9 +107,7 @@ typedef struct {
     vigil_stream out;
     vigil_stream err;
     int has_usage;             ///< 1 once `usage` holds what the reaped child used
-    struct rusage usage;       ///< wait4's: the child and the descendants it waited for
-    long self_maxrss;          ///< this process's own ru_maxrss (getrusage), the larger of the
-                               ///< readings right after the spawn and at the reap; 0 if never read
+    vigil_usage usage;
 } vigil_job;
 
 /// Monotonic clock in nanoseconds. C because clock_gettime's macros
