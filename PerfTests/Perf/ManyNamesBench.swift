@@ -80,7 +80,7 @@ struct ManyNamesBench: Benchmark {
                 guard case .live(let names, _) = listing.answer, names.count == Self.sessions else {
                     throw BenchError("listing: \(listing.answer)")
                 }
-                return ns
+                return Batch(calls: 1, nanoseconds: ns)
             },
             Contender(label: "1,000 names, one listing + lookups (probeAll)") {
                 let start = cperf_now_ns()
@@ -89,7 +89,7 @@ struct ManyNamesBench: Benchmark {
                 var n = 0
                 for name in asked { n += try check(name, answers[name]?.state ?? .unknown, "probeAll") }
                 unknowns.add(n, to: .probeAll)
-                return ns
+                return Batch(calls: 1, nanoseconds: ns)
             },
             Contender(label: "one probe(name) alone") {
                 let name = asked[0]
@@ -97,7 +97,7 @@ struct ManyNamesBench: Benchmark {
                 let state = await backend.probe(name).answer.state
                 let ns = Double(cperf_now_ns() - start)
                 unknowns.add(try check(name, state, "single probe"), to: .single)
-                return ns
+                return Batch(calls: 1, nanoseconds: ns)
             },
         ]
         let rounds = context.rounds(for: self)
@@ -133,7 +133,7 @@ struct ManyNamesBench: Benchmark {
             + "(10 s overall); every answer checked; ms per call; ratios are medians of per-round ratios to the listing. "
             + "Then \(storms.count) storm(s) of \(asked.count) concurrent probe() tasks through one backend (gate \(gate)/server)."
         for (contender, series) in zip(contenders, samples) {
-            if let s = Summary(series) {
+            if let s = Summary(series.map(\.nanoseconds)) {
                 result.rows.append(Row(label: contender.label, unit: .milliseconds, summary: s.scaled(by: 1e-6)))
             }
         }
@@ -150,7 +150,7 @@ struct ManyNamesBench: Benchmark {
         stormRow("  unknown: failed at the server (timeouts)", .count) { Double($0.failedAtServer) }
         let names = ["probeAll / one listing", "one probe(name) / one listing"]
         for (name, series) in zip(names, samples.dropFirst()) {
-            if let s = Summary(pairedRatios(series, samples[0])) {
+            if let s = Summary(pairedRatios(series.map(\.nanoseconds), samples[0].map(\.nanoseconds))) {
                 result.ratios.append(Row(label: name, unit: .ratio, summary: s))
             }
         }

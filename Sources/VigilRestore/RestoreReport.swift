@@ -56,13 +56,19 @@ public struct RestoreReport: Sendable {
     public var dryRun: Bool
     /// Listing calls made (one per backend and socket), for the curious and the benchmarks.
     public var listingCalls: Int
+    /// What the multiplexer children behind the probe answers used: every
+    /// attempt of every listing call (CPU time, context switches, the
+    /// largest peak memory). Kills and workers are not included.
+    public var listingUsage: ChildrenUsage
 
     /// Creates a report.
-    public init(sessions: [SessionOutcome], elapsed: Duration, dryRun: Bool, listingCalls: Int) {
+    public init(sessions: [SessionOutcome], elapsed: Duration, dryRun: Bool, listingCalls: Int,
+                listingUsage: ChildrenUsage = .none) {
         self.sessions = sessions
         self.elapsed = elapsed
         self.dryRun = dryRun
         self.listingCalls = listingCalls
+        self.listingUsage = listingUsage
     }
 
     /// How many records got each action (every action present, zero or not).

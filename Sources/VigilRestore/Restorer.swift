@@ -158,7 +158,8 @@ public struct Restorer: Sendable {
         if options.dryRun {
             // No lock: a dry run writes nothing. A store that --create would make is empty.
             let plan = await self.plan(validated ?? SessionStore())
-            return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls)
+            return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls,
+                                 listingUsage: plan.listingUsage)
         }
         let lock = try file.lock(timeout: options.lockTimeout)
         // Under the lock: keep what was read if the file is the same version,
@@ -192,7 +193,8 @@ public struct Restorer: Sendable {
         }
         await execute(&plan, records: store.records)
         _ = consume lock
-        return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls)
+        return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls,
+                             listingUsage: plan.listingUsage)
     }
 
     /// Probes and decisions for a loaded store; changes nothing.
@@ -202,6 +204,8 @@ public struct Restorer: Sendable {
         var kills: [Int] = []
         var forks: [Int] = []
         var listingCalls: Int
+        /// What the listing children used, every attempt of every group.
+        var listingUsage = ChildrenUsage.none
     }
 
     func plan(_ store: SessionStore) async -> Plan {
@@ -217,7 +221,7 @@ public struct Restorer: Sendable {
 
         // 2. One listing per group, groups in parallel.
         let providers = backends
-        let answers = await withTaskGroup(of: [(Int, SessionProbe)].self) { group in
+        let (answers, listingUsage) = await withTaskGroup(of: ([(Int, SessionProbe)], ChildrenUsage).self) { group in
             for (key, indices) in groups {
                 let backend = providers.backend(for: key.kind, socket: key.socket)
                 var valid: [(Int, String)] = []
@@ -233,24 +237,28 @@ public struct Restorer: Sendable {
                 let wanted = valid
                 group.addTask {
                     var out = rejected
-                    guard !wanted.isEmpty else { return out }
+                    guard !wanted.isEmpty else { return (out, .none) }
                     // One listing; then exact lookups, no per-name table.
                     let found = await backend.lookup()
                     out.reserveCapacity(out.count + wanted.count)
                     for (i, name) in wanted { out.append((i, found.answer(name))) }
-                    return out
+                    return (out, found.listing.usage)
                 }
             }
             var probes = [SessionProbe?](repeating: nil, count: records.count)
-            for await batch in group { for (i, p) in batch { probes[i] = p } }
-            return probes
+            var usage = ChildrenUsage.none
+            for await (batch, used) in group {
+                for (i, p) in batch { probes[i] = p }
+                usage.add(used)
+            }
+            return (probes, usage)
         }
 
         // 3. Decide. Most records of a big store share one answer ("not
         // listed by tmux list-sessions ..."), so decisions are memoised on
         // their inputs: the report then holds a handful of reason strings
         // rather than one per record.
-        var plan = Plan(lines: [], listingCalls: groups.count)
+        var plan = Plan(lines: [], listingCalls: groups.count, listingUsage: listingUsage)
         plan.lines.reserveCapacity(records.count)
         var memo: [DecisionInputs: (action: RestoreAction, reason: String)] = [:]
         for (i, record) in records.enumerated() {

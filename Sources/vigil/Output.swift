@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import VigilCore
+import VigilJSON
 
 /// Exit statuses (sysexits.h where one fits).
 enum ExitCode {
@@ -118,4 +119,25 @@ func table(_ rows: [[String]]) -> [String] {
         }
         return line
     }
+}
+
+/// What the children behind an answer used, as one JSON object:
+/// `{"children","unmeasured","userUs","systemUs","cpuUs","voluntarySwitches",
+/// "involuntarySwitches","peakRss","peakRssBytes"}`. CPU times in whole
+/// microseconds; `peakRss` is `exact`, `atMost` (a bound, not the peak) or
+/// `unavailable` (then `peakRssBytes` is null).
+func usageJSON(_ usage: ChildrenUsage) -> JSONValue {
+    func us(_ d: Duration) -> JSONValue {
+        let c = d.components
+        return .integer(Int(c.seconds) * 1_000_000 + Int(c.attoseconds / 1_000_000_000_000))
+    }
+    let obj: JSONObject = [
+        "children": .integer(usage.children), "unmeasured": .integer(usage.unmeasured),
+        "userUs": us(usage.userTime), "systemUs": us(usage.systemTime), "cpuUs": us(usage.cpuTime),
+        "voluntarySwitches": .integer(usage.voluntaryContextSwitches),
+        "involuntarySwitches": .integer(usage.involuntaryContextSwitches),
+        "peakRss": .string(usage.peakMemory.kind),
+        "peakRssBytes": usage.peakMemory.upperBound.map { .integer($0) } ?? .null,
+    ]
+    return .object(obj)
 }

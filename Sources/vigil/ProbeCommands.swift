@@ -72,7 +72,8 @@ enum ProbeCommand {
       --socket-path PATH  tmux only: server socket path (tmux -S)
       --timeout-ms N      deadline per call in milliseconds (default 3000)
       --retries N         extra attempts when the answer is unknown (default 2)
-      --json              one JSON object per line: {"name","backend","state","reason","attempts","elapsedMs"}
+      --json              one JSON object per line: {"name","backend","state","reason","attempts","elapsedMs","usage"}
+                          (usage: CPU time, context switches and peak memory of the calls' children)
 
     One name is asked on its own (tmux: has-session and the resolved session's
     name); several names are answered from one listing call with exact lookups.
@@ -111,7 +112,7 @@ enum ProbeCommand {
             // server fall behind until every probe times out).
             let (listing, answers) = await backend.probeAll(names)
             results = names.map { name in
-                Retried(answer: answers[name] ?? .unknown(reason: "not answered"), attempts: listing.attempts, elapsed: listing.elapsed)
+                Retried(answer: answers[name] ?? .unknown(reason: "not answered"), attempts: listing.attempts, elapsed: listing.elapsed, usage: listing.usage)
             }
         }
         var out = OutputStream(fd: 1)
@@ -121,6 +122,7 @@ enum ProbeCommand {
                     "name": .string(name), "backend": .string(options.kind.rawValue),
                     "state": .string(r.answer.state.rawValue), "reason": .string(r.answer.reason),
                     "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                    "usage": usageJSON(r.usage),
                 ]
                 out.line(JSONValue.object(obj).jsonText())
             } else {
@@ -142,7 +144,7 @@ enum ListCommand {
 
     Usage: \(usage)
 
-    Options: as for 'vigil probe'; --json prints {"backend","sessions":[...],"reason","attempts","elapsedMs"}.
+    Options: as for 'vigil probe'; --json prints {"backend","sessions":[...],"reason","attempts","elapsedMs","usage"}.
     Exit status: 0 listed (possibly empty), 2 the answer is unknown (the reason goes to stderr), 64 usage error,
     74 the listing could not be written, 130/143 interrupted by SIGINT/SIGTERM.
     """
@@ -166,6 +168,7 @@ enum ListCommand {
                 let obj: JSONObject = [
                     "backend": .string(options.kind.rawValue), "sessions": .null, "state": .string("unknown"),
                     "reason": .string(reason), "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                    "usage": usageJSON(r.usage),
                 ]
                 var out = OutputStream(fd: 1)
                 out.line(JSONValue.object(obj).jsonText())
@@ -181,6 +184,7 @@ enum ListCommand {
                     "backend": .string(options.kind.rawValue), "sessions": .array(sorted.map { .string($0) }),
                     "state": .string("listed"), "reason": .string(reason),
                     "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                    "usage": usageJSON(r.usage),
                 ]
                 out.line(JSONValue.object(obj).jsonText())
             } else {

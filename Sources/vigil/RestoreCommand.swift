@@ -169,6 +169,7 @@ enum ReportRendering {
         let doc: JSONObject = [
             "sessions": .array(sessions), "totals": .object(totalsObject),
             "elapsedMs": .integer(Int(report.elapsed.milliseconds)), "dryRun": .bool(report.dryRun),
+            "listingCalls": .integer(report.listingCalls), "listingUsage": usageJSON(report.listingUsage),
         ]
         return .object(doc)
     }

@@ -20,8 +20,14 @@ struct TmuxBackendTests {
             let probe = await backend.probe("bmx-deadbeef")
             #expect(probe.answer.state == .exists, "\(probe.answer)")
             #expect(probe.attempts == 1)
+            // The answer carries what its one tmux client cost.
+            #expect(probe.usage.children == 1 && probe.usage.unmeasured == 0, "\(probe.usage)")
+            #expect(probe.usage.cpuTime > .zero, "\(probe.usage)")
+            #expect(probe.usage.peakMemory.upperBound != nil, "\(probe.usage)")
             #expect(await backend.hasSession("bmx-deadbeef"))
-            #expect(backend.probeSynchronously("bmx-deadbeef").answer.state == .exists)
+            let blocking = backend.probeSynchronously("bmx-deadbeef")
+            #expect(blocking.answer.state == .exists)
+            #expect(blocking.usage.children == 1 && blocking.usage.cpuTime > .zero, "\(blocking.usage)")
         }
     }
 
@@ -112,8 +118,10 @@ struct TmuxBackendTests {
                 return
             }
             #expect(names == ["bmx-deadbeef", "bmx-0000 two"])
+            #expect(listing.usage.children == 1 && listing.usage.cpuTime > .zero, "\(listing.usage)")
             let (all, answers) = await backend.probeAll(["bmx-deadbeef", "bmx-dead", "bmx-0000 two", "a:b"])
             #expect(all.attempts == 1)
+            #expect(all.usage.children == 1, "one listing call for every name: \(all.usage)")
             #expect(answers["bmx-deadbeef"]?.state == .exists)
             #expect(answers["bmx-dead"]?.state == .missing)
             #expect(answers["bmx-0000 two"]?.state == .exists)
@@ -250,6 +258,7 @@ struct TmuxBackendTests {
             #expect(probe.answer.state == .unknown, "\(name.debugDescription)")
             #expect(probe.answer.reason.contains("invalid tmux session name"))
             #expect(probe.attempts == 0)
+            #expect(probe.usage == .none)
             let killed = await backend.kill(name)
             #expect(killed.status == .rejected)
             #expect(killed.attempts == 0)

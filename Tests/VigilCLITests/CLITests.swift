@@ -97,6 +97,18 @@ struct CLITests {
         #expect(objects[0]["attempts"] == .number("1"))
         #expect(objects[0]["reason"]?.stringValue?.isEmpty == false)
         #expect(objects[0]["elapsedMs"] != nil)
+        // What the tmux client behind each answer cost.
+        for object in objects {
+            let usage = object["usage"]?.objectValue
+            #expect(usage?["children"] == .number("1"), "\(object)")
+            #expect(usage?["unmeasured"] == .number("0"))
+            for key in ["userUs", "systemUs", "cpuUs", "voluntarySwitches", "involuntarySwitches", "peakRssBytes"] {
+                if case .number = usage?[key] {} else { Issue.record("usage.\(key) should be a number: \(object)") }
+            }
+            let cpu = Int(usage?["cpuUs"].flatMap { if case .number(let n) = $0 { n } else { nil } } ?? "") ?? -1
+            #expect(cpu > 0, "\(object)")
+            #expect(["exact", "atMost"].contains(usage?["peakRss"]?.stringValue ?? ""), "\(object)")
+        }
     }
 
     @Test("list prints live names; an unknown answer exits 2 with the reason")
@@ -125,6 +137,13 @@ struct CLITests {
         #expect(o.termination == .exited(2))
         #expect(o.stdout.text.hasPrefix("bmx-x unknown ("))
         #expect(o.stdout.text.contains("ECHILD"))
+        // The child ran, but its figures went with its status: counted as unmeasured.
+        let j = Spawner().runSynchronously(Command("/usr/bin/python3", arguments: [
+            "-c", "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])",
+            VigilBinary.path, "probe", "--json", "--backend", "tmux", "--binary", "/bin/false", "--retries", "0", "bmx-x",
+        ], timeout: .seconds(30)))
+        #expect(j.termination == .exited(2))
+        #expect(j.stdout.text.contains("\"usage\":{\"children\":0,\"unmeasured\":1,"), "\(j.stdout.text)")
     }
 
     // MARK: - restore
@@ -168,6 +187,11 @@ struct CLITests {
         #expect(totals?["keep"] == .number("0"))
         #expect(totals?["skip"] == .number("1"))
         #expect(doc["elapsedMs"] != nil)
+        // One tmux listing answered every record; its cost is in the report.
+        #expect(doc["listingCalls"] == .number("1"))
+        let usage = doc["listingUsage"]?.objectValue
+        #expect(usage?["children"] == .number("1"), "\(doc)")
+        if case .number(let cpu) = usage?["cpuUs"] { #expect((Int(cpu) ?? 0) > 0) } else { Issue.record("listingUsage.cpuUs missing") }
         #expect(waitForFile(dir.file("ran-aaaaaaaa-1")))
         let after = try StoreFile(path: path).load()
         #expect(after.records.map(\.status) == [.active, .closed, .active, .active])

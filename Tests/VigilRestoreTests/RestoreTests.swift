@@ -96,6 +96,11 @@ struct RestoreTests {
         // One listing call per backend and socket: tmux on one socket, zellij, herdr.
         #expect(report.listingCalls == 3)
         #expect(callCount(w.zellij.log) == 1)
+        // The cost of the answers: one tmux listing, one zellij listing and
+        // every attempt at the unreachable herdr (retried on unknown).
+        #expect(report.listingUsage.children == 1 + callCount(w.zellij.log) + callCount(w.herdr.log), "\(report.listingUsage)")
+        #expect(report.listingUsage.unmeasured == 0)
+        #expect(report.listingUsage.cpuTime > .zero)
 
         // Workers really ran, once per fork, with their session name.
         for id in [Self.aliveA, Self.aliveB, Self.zellijLive] {

@@ -54,6 +54,18 @@ typedef struct {
     int fd;          ///< read end, -1 when closed or not captured
 } vigil_stream;
 
+/// What a reaped child used, from the rusage of the wait4 that reaped it
+/// (the child and the descendants it waited for), flattened to integers.
+typedef struct {
+    int64_t user_us;              ///< ru_utime in microseconds
+    int64_t system_us;            ///< ru_stime in microseconds
+    int64_t voluntary_switches;   ///< ru_nvcsw
+    int64_t involuntary_switches; ///< ru_nivcsw
+    int64_t maxrss;               ///< ru_maxrss as the platform gives it (KiB on Linux, bytes on Darwin)
+    int64_t self_maxrss;          ///< this process's own ru_maxrss (getrusage), same unit: the larger
+                                  ///< of the readings right after the spawn and at the reap; 0 if unread
+} vigil_usage;
+
 /// What to run. All pointers are borrowed for the duration of vigil_job_start.
 typedef struct {
     const char *file;          ///< name looked up on PATH by libc, or a path with '/'
@@ -97,6 +109,8 @@ typedef struct {
     vigil_stream out;
     vigil_stream err;
     int kill_group_after_exit; ///< from the request: SIGKILL the group's leftovers once the child exited
+    int has_usage;             ///< 1 once `usage` holds what the reaped child used
+    vigil_usage usage;
 } vigil_job;
 
 /// Monotonic clock in nanoseconds. C because clock_gettime's macros

@@ -265,48 +265,52 @@ public struct TmuxBackend: SessionBackend {
     public func probe(_ name: String) async -> Retried<SessionProbe> {
         do { try validate(name) } catch { return rejectedProbe(error) }
         if let refused = refused({ SessionProbe.unknown(reason: $0) }) { return refused }
-        return await configuration.retry.run { _, remaining in
+        return await configuration.retry.run(metered: { _, remaining in
             let clock = ContinuousClock()
             let start = clock.now
             switch await call(resolveArguments(name), remaining: remaining,
                               stdoutLimit: OutputLimits.probeStdout, stderrLimit: OutputLimits.probeStderr) {
             case .noTurn(let why):
-                return .unknown(reason: why)
+                return (.unknown(reason: why), .none)
             case .ran(let outcome, let timeout):
+                var usage = ChildrenUsage(outcome)
                 switch Self.classifyResolution(outcome, name: name, program: invoker.program, timeout: timeout, sockets: configuration.sockets) {
                 case .answer(let answer):
-                    return answer
+                    return (answer, usage)
                 case .otherSession(let resolved):
                     let left = remaining.map { $0 - (clock.now - start) }
-                    let listing = await listOnce(remaining: left)
-                    return Self.settle(name, resolvedTo: resolved, by: listing)
+                    let (listing, listingUsage) = await listOnce(remaining: left)
+                    usage.add(listingUsage)
+                    return (Self.settle(name, resolvedTo: resolved, by: listing), usage)
                 }
             }
-        }
+        })
     }
 
     /// The blocking form of `probe(_:)`.
     public func probeSynchronously(_ name: String) -> Retried<SessionProbe> {
         do { try validate(name) } catch { return rejectedProbe(error) }
         if let refused = refused({ SessionProbe.unknown(reason: $0) }) { return refused }
-        return configuration.retry.runSynchronously { _, remaining in
+        return configuration.retry.runSynchronously(metered: { _, remaining in
             let clock = ContinuousClock()
             let start = clock.now
             switch callSynchronously(resolveArguments(name), remaining: remaining,
                                      stdoutLimit: OutputLimits.probeStdout, stderrLimit: OutputLimits.probeStderr) {
             case .noTurn(let why):
-                return .unknown(reason: why)
+                return (.unknown(reason: why), .none)
             case .ran(let outcome, let timeout):
+                var usage = ChildrenUsage(outcome)
                 switch Self.classifyResolution(outcome, name: name, program: invoker.program, timeout: timeout, sockets: configuration.sockets) {
                 case .answer(let answer):
-                    return answer
+                    return (answer, usage)
                 case .otherSession(let resolved):
                     let left = remaining.map { $0 - (clock.now - start) }
-                    let listing = listOnceSynchronously(remaining: left)
-                    return Self.settle(name, resolvedTo: resolved, by: listing)
+                    let (listing, listingUsage) = listOnceSynchronously(remaining: left)
+                    usage.add(listingUsage)
+                    return (Self.settle(name, resolvedTo: resolved, by: listing), usage)
                 }
             }
-        }
+        })
     }
 
     /// A name tmux resolved to another session (through a client), settled
@@ -324,21 +328,24 @@ public struct TmuxBackend: SessionBackend {
 
     // MARK: - List
 
-    private func listOnce(remaining: Duration?) async -> SessionListing {
+    /// One listing call, with what its child cost.
+    private func listOnce(remaining: Duration?) async -> (SessionListing, ChildrenUsage) {
         switch await call(["list-sessions", "-F", "#{session_name}"], remaining: remaining,
                           stdoutLimit: OutputLimits.listingStdout, stderrLimit: OutputLimits.listingStderr) {
-        case .noTurn(let why): return .unknown(reason: why)
+        case .noTurn(let why): return (.unknown(reason: why), .none)
         case .ran(let outcome, let timeout):
-            return Self.classifyListing(outcome, program: invoker.program, timeout: timeout, source: listSource, sockets: configuration.sockets)
+            return (Self.classifyListing(outcome, program: invoker.program, timeout: timeout, source: listSource, sockets: configuration.sockets),
+                    ChildrenUsage(outcome))
         }
     }
 
-    private func listOnceSynchronously(remaining: Duration?) -> SessionListing {
+    private func listOnceSynchronously(remaining: Duration?) -> (SessionListing, ChildrenUsage) {
         switch callSynchronously(["list-sessions", "-F", "#{session_name}"], remaining: remaining,
                                  stdoutLimit: OutputLimits.listingStdout, stderrLimit: OutputLimits.listingStderr) {
-        case .noTurn(let why): return .unknown(reason: why)
+        case .noTurn(let why): return (.unknown(reason: why), .none)
         case .ran(let outcome, let timeout):
-            return Self.classifyListing(outcome, program: invoker.program, timeout: timeout, source: listSource, sockets: configuration.sockets)
+            return (Self.classifyListing(outcome, program: invoker.program, timeout: timeout, source: listSource, sockets: configuration.sockets),
+                    ChildrenUsage(outcome))
         }
     }
 
@@ -347,13 +354,13 @@ public struct TmuxBackend: SessionBackend {
     /// An empty set only when no server listens (see the socket check).
     public func list() async -> Retried<SessionListing> {
         if let refused = refused({ SessionListing.unknown(reason: $0) }) { return refused }
-        return await configuration.retry.run { _, remaining in await listOnce(remaining: remaining) }
+        return await configuration.retry.run(metered: { _, remaining in await listOnce(remaining: remaining) })
     }
 
     /// The blocking form of `list()`.
     public func listSynchronously() -> Retried<SessionListing> {
         if let refused = refused({ SessionListing.unknown(reason: $0) }) { return refused }
-        return configuration.retry.runSynchronously { _, remaining in listOnceSynchronously(remaining: remaining) }
+        return configuration.retry.runSynchronously(metered: { _, remaining in listOnceSynchronously(remaining: remaining) })
     }
 
     // MARK: - Kill
@@ -393,7 +400,7 @@ public struct TmuxBackend: SessionBackend {
         let id = String(line[..<space])
         let resolvedName = String(line[line.index(after: space)...])
         guard resolvedName == name else {
-            switch Self.settle(name, resolvedTo: resolvedName, by: await listOnce(remaining: left())) {
+            switch Self.settle(name, resolvedTo: resolvedName, by: await listOnce(remaining: left()).0) {
             case .missing(let reason): return KillResult(status: .alreadyGone, reason: reason)
             case .exists(let reason), .unknown(let reason):
                 return KillResult(status: .failed, reason: "not killed: \(reason)")
