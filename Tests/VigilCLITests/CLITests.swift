@@ -39,7 +39,8 @@ struct CLITests {
         ["probe", "--backend", "zellij", "--socket", "s", "x"], ["restore", "--store", "/x", "--worker", "a 'b"],
         ["probe", "--backend", "tmux", "--timeout-ms", "9223372036854775807", "x"],
         ["probe", "--backend", "tmux", "--retries", "9223372036854775807", "x"],
-        ["restore", "--store", "/x", "--concurrency", "0"],
+        ["restore", "--store", "/x", "--concurrency", "0"], ["restore", "--store", "/x", "--lock", "posix"],
+        ["restore", "--store", "/x", "--lock"], ["restore", "--store", "/x", "--strict-links=yes"],
         ["probe", "--backend", "tmux", "--socket", "", "x"], ["probe", "--backend", "tmux", "--socket", "a/b", "x"],
     ])
     func usage(args: [String]) {
