@@ -62,7 +62,7 @@ extension SessionStore {
     private func spliced(_ layout: DocumentLayout) -> Written {
         let source = layout.source.bytes
         var extra = 0
-        for record in records where record.isModified { extra += 128 }
+        for record in records where record.isModified { extra += record.estimatedSize - (record.sourceRange?.count ?? 0) }
         var writer = JSONWriter(reservingCapacity: source.count + extra)
         var ranges: [Range<Int>] = []
         ranges.reserveCapacity(records.count)

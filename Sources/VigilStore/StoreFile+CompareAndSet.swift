@@ -156,7 +156,9 @@ extension StoreFile {
         guard writing else {
             // Only checks: a consistent read is enough (writers replace the
             // file by rename), and no lock file is made.
-            let current = try readComparing(location.target, with: loaded)
+            var descriptor: Int32 = -1
+            defer { if descriptor >= 0 { _ = system_close(descriptor) } }
+            let current = try readComparing(location.target, with: loaded, keepOpen: &descriptor)
             let verdicts = try verdictsAgainst(current, changes: changes, originals: originals, loaded: loaded,
                                                applyTo: nil, apply: apply)
             return CommitReport(verdicts: verdicts.verdicts, wrote: false, merged: current.differs, lockHeld: nil)
@@ -170,7 +172,9 @@ extension StoreFile {
         let lock = try await self.lock(using: lockProtocol, timeout: lockTimeout, notice: notice)
         let locked = clock.now
         // From here on a throw releases the lock as `lock` goes out of scope.
-        let current = try readComparing(location.target, with: loaded)
+        var keepOpen: Int32 = -1
+        defer { if keepOpen >= 0 { _ = system_close(keepOpen) } }
+        let current = try readComparing(location.target, with: loaded, keepOpen: &keepOpen)
         var bytes: [UInt8]?
         var verdicts: [RecordVerdict]
         if case .same = current {
@@ -189,7 +193,12 @@ extension StoreFile {
             wrote = true
         }
         lock.release()
-        return CommitReport(verdicts: verdicts, wrote: wrote, merged: current.differs, lockHeld: clock.now - locked)
+        let held = clock.now - locked
+        // Freed only now, outside the lock: the replaced file (its pages go
+        // when its last descriptor closes, not at the rename) and the big
+        // buffers (an munmap of tens of MB takes milliseconds).
+        withExtendedLifetime((prepared, bytes)) {}
+        return CommitReport(verdicts: verdicts, wrote: wrote, merged: current.differs, lockHeld: held)
     }
 
     /// The file as it is now, compared with the loaded bytes.
@@ -217,14 +226,16 @@ extension StoreFile {
     /// Reads the file at `target` and compares it with `loaded` as it goes,
     /// in chunks: the common "unchanged" answer needs no second copy of the
     /// store in memory.
-    func readComparing(_ target: String, with loaded: [UInt8]) throws(StoreError) -> CurrentVersion {
+    /// - Parameter keepOpen: receives the open descriptor (-1 if none); the
+    ///   caller closes it, so it decides when the replaced file is freed.
+    func readComparing(_ target: String, with loaded: [UInt8], keepOpen: inout Int32) throws(StoreError) -> CurrentVersion {
         let descriptor: Int32
         switch system_open(target, O_RDONLY | O_NOCTTY | O_NONBLOCK) {
         case .success(let fd): descriptor = fd
         case .failure(let error) where error == .noSuchFile: return .missing
         case .failure(let error): throw StoreError.fromErrno(error, path: path, doing: "cannot open")
         }
-        defer { _ = system_close(descriptor) }
+        keepOpen = descriptor
         let identity: FileIdentity
         switch system_fstat(descriptor) {
         case .success(let info): identity = FileIdentity(info)

@@ -62,8 +62,12 @@ public struct StoreLock: ~Copyable, Sendable {
     deinit {
         // exclusive-create: unlink first, while the descriptor still pins the
         // inode, and only if the name still points at our file (botmux's
-        // `releaseOwnedLock`). flock: closing the descriptor drops the lock.
+        // `releaseOwnedLock`). flock: unlock explicitly before closing. A
+        // child that another thread is spawning holds a copy of the
+        // descriptor until its exec, and a bare close would leave the lock
+        // with that copy until then.
         if let created { unlinkIfSameInode(lockPath, created) }
+        if lockProtocol == .flock { _ = system_flock(descriptor, LOCK_UN) }
         _ = system_close(descriptor)
     }
 }
