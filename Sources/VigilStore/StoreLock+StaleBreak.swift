@@ -220,12 +220,15 @@ struct StaleLockBreaker {
     let payload: [UInt8]
     /// The least age of a lock (and of an owner) before it may be broken.
     let minimumAge: Double
+    /// Permission bits of the owner files made here (the store's).
+    let mode: UInt32
 
-    init(lockPath: String, payload: [UInt8], minimumAgeMilliseconds: Double) {
+    init(lockPath: String, payload: [UInt8], minimumAgeMilliseconds: Double, mode: UInt32) {
         self.lockPath = lockPath
         self.folder = StoreLocation(target: lockPath).folder
         self.payload = payload
         self.minimumAge = minimumAgeMilliseconds
+        self.mode = mode
     }
 
     /// Whether an observation may be broken: a readable holder that is
@@ -349,7 +352,8 @@ struct StaleLockBreaker {
             return nil
         }
         let written = payload.withUnsafeBytes { system_writeAll(descriptor, $0) }
-        guard case .success = written, case .success(let ownedInfo) = system_fstat(descriptor) else { return abandon() }
+        guard case .success = written, case .success = system_fchmod(descriptor, mode),
+              case .success(let ownedInfo) = system_fstat(descriptor) else { return abandon() }
         owned = FileIdentity(ownedInfo)
         guard case .success(let beforePublish) = system_lstat(claimPath),
               FileIdentity(beforePublish).sameInode(as: claim) else { return abandon() }

@@ -338,7 +338,7 @@ struct LockAcquirer: ~Copyable {
                 return nil
             }
             let breaker = StaleLockBreaker(lockPath: lockPath, payload: payload,
-                                           minimumAgeMilliseconds: Self.minimumStaleAgeMilliseconds)
+                                           minimumAgeMilliseconds: Self.minimumStaleAgeMilliseconds, mode: mode)
             switch holder.liveness() {
             case .alive:
                 heldBy = "pid \(holder.pid) (running; held for \(age) ms)"
