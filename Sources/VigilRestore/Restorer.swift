@@ -177,7 +177,7 @@ public struct Restorer: Sendable {
                 ? SessionStore()
                 : try await file.create(lock: options.lockProtocol, timeout: options.lockTimeout, notice: notice)
         }
-        if options.strictLinks, let others = file.otherHardLinks, others > 0 {
+        if options.strictLinks && !options.dryRun, let others = file.otherHardLinks, others > 0 {
             throw StoreError(.cannotWrite, path: path, message: "has \(others) other hard link\(others == 1 ? "" : "s"), which a rewrite would leave on the previous version; refusing (--strict-links)")
         }
         // Probe and decide, still without the lock.
