@@ -50,8 +50,11 @@ public struct SessionOutcome: Sendable, Hashable {
 public struct RestoreReport: Sendable {
     /// One line per store record, in store order.
     public var sessions: [SessionOutcome]
-    /// Wall time from taking the lock to the committed store and launched workers.
+    /// Wall time from reading the store to the committed store and launched workers.
     public var elapsed: Duration
+    /// How long the store's lock was held for the commit; nil when no lock
+    /// was taken (a dry run, or nothing to commit).
+    public var lockHeld: Duration?
     /// True when nothing was changed (`--dry-run`).
     public var dryRun: Bool
     /// Listing calls made (one per backend and socket), for the curious and the benchmarks.
@@ -69,6 +72,7 @@ public struct RestoreReport: Sendable {
         self.dryRun = dryRun
         self.listingCalls = listingCalls
         self.listingUsage = listingUsage
+        self.lockHeld = nil
     }
 
     /// How many records got each action (every action present, zero or not).

@@ -138,3 +138,31 @@ public enum VigilBinary {
         return c
     }
 }
+
+/// Runs `command` to its end on a thread of its own, starting now rather
+/// than whenever the cooperative pool (two threads here, shared with every
+/// other test) next has one free, and calls `onExit` with its outcome (its
+/// output captured, as `runSynchronously` captures it) on that thread.
+///
+/// For tests that start a process and go on while it runs; `Spawner.launch`
+/// is for workers and captures nothing.
+public func runInBackground(_ command: Command, onExit: @escaping @Sendable (Outcome) -> Void) {
+    final class Job: @unchecked Sendable {
+        let command: Command
+        let onExit: @Sendable (Outcome) -> Void
+        init(_ command: Command, _ onExit: @escaping @Sendable (Outcome) -> Void) { self.command = command; self.onExit = onExit }
+    }
+    let context = Unmanaged.passRetained(Job(command, onExit)).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+        job.onExit(Spawner().runSynchronously(job.command))
+        return nil
+    }, context)
+    if rc != 0 {
+        let job = Unmanaged<Job>.fromOpaque(context).takeRetainedValue()
+        job.onExit(Outcome(termination: .spawnFailed(Errno(rawValue: rc))))
+        return
+    }
+    pthread_detach(thread)
+}
