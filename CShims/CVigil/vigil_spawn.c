@@ -15,6 +15,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -160,6 +161,42 @@ static void vigil_stream_drain(vigil_stream *s) {
     }
 }
 
+// MARK: - resource usage
+
+/// Raises job->usage.self_maxrss to this process's ru_maxrss now. The mark only
+/// grows, so a reading at the reap bounds whatever a child took over at its
+/// exec (Linux: exec_mmap copies the caller's high-water mark into the
+/// child's, after posix_spawn's parent has already been released).
+/// RUSAGE_THREAD on Linux: the same ru_maxrss as RUSAGE_SELF (one address
+/// space for all threads) without summing every thread's CPU time.
+/// C because RUSAGE_THREAD is a GNU macro and the reap happens here.
+static void vigil_note_self_maxrss(vigil_job *job) {
+    struct rusage self;
+#if VIGIL_LINUX
+    int who = RUSAGE_THREAD;
+#else
+    int who = RUSAGE_SELF;
+#endif
+    if (getrusage(who, &self) == 0 && (int64_t)self.ru_maxrss > job->usage.self_maxrss)
+        job->usage.self_maxrss = (int64_t)self.ru_maxrss;
+}
+
+static int64_t vigil_timeval_us(struct timeval t) {
+    return (int64_t)t.tv_sec * 1000000LL + (int64_t)t.tv_usec;
+}
+
+/// Keeps what wait4 reported for the reaped child, and reads this
+/// process's own mark again now that the child's exec is long done.
+static void vigil_record_usage(vigil_job *job, const struct rusage *r) {
+    job->has_usage = 1;
+    job->usage.user_us = vigil_timeval_us(r->ru_utime);
+    job->usage.system_us = vigil_timeval_us(r->ru_stime);
+    job->usage.voluntary_switches = (int64_t)r->ru_nvcsw;
+    job->usage.involuntary_switches = (int64_t)r->ru_nivcsw;
+    job->usage.maxrss = (int64_t)r->ru_maxrss;
+    vigil_note_self_maxrss(job);
+}
+
 // MARK: - start
 
 static int64_t vigil_add_clamped(int64_t a, int64_t b) {
@@ -195,6 +232,7 @@ int vigil_job_start(vigil_job *job, const vigil_request *req) {
     job->kill_grace_ns = req->kill_grace_ns < 0 ? 0 : req->kill_grace_ns;
     job->kill_signal = req->kill_signal > 0 ? req->kill_signal : SIGKILL;
     job->new_session = req->new_session;
+    job->kill_group_after_exit = req->kill_group_after_exit;
     job->kind = VIGIL_KIND_RUNNING;
 
     int out_pipe[2] = {-1, -1};
@@ -242,8 +280,13 @@ int vigil_job_start(vigil_job *job, const vigil_request *req) {
     } else {
         flags |= POSIX_SPAWN_SETPGROUP;
     }
+    // Every bit set, not sigfillset: glibc's sigfillset leaves out its two
+    // reserved real-time signals (32, 33), and posix_spawn then sets them to
+    // SIG_IGN in the child, an ignored disposition that survives exec into
+    // the child's own children. With all bits set the child starts with no
+    // signal ignored (SigIgn: 0 in /proc/<pid>/status).
     sigset_t all, none;
-    sigfillset(&all);
+    memset(&all, 0xff, sizeof all);
     sigemptyset(&none);
     if (rc == 0) rc = posix_spawnattr_setflags(&attr, flags);
     if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
@@ -260,6 +303,7 @@ int vigil_job_start(vigil_job *job, const vigil_request *req) {
     if (rc != 0) goto spawn_failed;
 
     job->pid = pid;
+    vigil_note_self_maxrss(job);
     job->out.fd = out_pipe[0];
     job->err.fd = err_pipe[0];
     if (job->out.fd >= 0) vigil_set_nonblock(job->out.fd);
@@ -350,13 +394,19 @@ static void vigil_finish_group_if_exited(vigil_job *job) {
     if (r == 0 && info.si_pid == job->pid) kill(-job->pid, SIGKILL);
 }
 
-/// One waitpid(pid, WNOHANG): never -1, never anyone else's child.
+/// One wait4(pid, WNOHANG): never -1, never anyone else's child. wait4 is
+/// waitpid plus the child's rusage (the kernel fills it in the same call).
+/// Before it, while the exited child still holds its group id: SIGKILL what
+/// is left of the group after a polite deadline signal, and for probes
+/// (`kill_group_after_exit`) after any exit, so a probe's `cmd &` dies with it.
 static void vigil_try_reap(vigil_job *job, int64_t now) {
-    if (job->kill_sent && job->kill_sent != SIGKILL) vigil_finish_group_if_exited(job);
+    if ((job->kill_sent && job->kill_sent != SIGKILL) || job->kill_group_after_exit) vigil_finish_group_if_exited(job);
     int status = 0;
+    struct rusage usage;
     pid_t r;
-    do { r = waitpid(job->pid, &status, WNOHANG); } while (r < 0 && errno == EINTR);
+    do { r = wait4(job->pid, &status, WNOHANG, &usage); } while (r < 0 && errno == EINTR);
     if (r == job->pid) {
+        vigil_record_usage(job, &usage);
         vigil_record_status(job, status, now);
     } else if (r < 0) {
         // ECHILD: the host ignores SIGCHLD (auto-reap) or reaped our child

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -61,4 +62,63 @@ int cperf_floor_once(const char *file, char *const argv[], char *const envp[], i
     rc = cperf_spawn_wait(file, &fa, argv, envp, status);
     posix_spawn_file_actions_destroy(&fa);
     return rc;
+}
+
+static int64_t cperf_timeval_us(struct timeval t) {
+    return (int64_t)t.tv_sec * 1000000LL + (int64_t)t.tv_usec;
+}
+
+static long cperf_self_maxrss(void) {
+    struct rusage self;
+#if defined(__linux__)
+    getrusage(RUSAGE_THREAD, &self);
+#else
+    getrusage(RUSAGE_SELF, &self);
+#endif
+    return self.ru_maxrss;
+}
+
+int cperf_floor_loop_usage(const char *file, char *const argv[], char *const envp[], int iterations,
+                           int64_t *child_cpu_us) {
+    posix_spawn_file_actions_t fa;
+    int rc = cperf_null_stdio(&fa);
+    if (rc != 0) return rc;
+    volatile long mark = 0;
+    for (int i = 0; i < iterations && rc == 0; i++) {
+        pid_t pid = -1;
+        rc = posix_spawnp(&pid, file, &fa, NULL, argv, envp);
+        if (rc != 0) break;
+        mark = cperf_self_maxrss();
+        int status = 0;
+        struct rusage usage;
+        while (wait4(pid, &status, 0, &usage) < 0) {
+            if (errno != EINTR) { rc = errno; break; }
+        }
+        if (rc != 0) break;
+        long now = cperf_self_maxrss();
+        if (now > mark) mark = now;
+        *child_cpu_us += cperf_timeval_us(usage.ru_utime) + cperf_timeval_us(usage.ru_stime);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
+}
+
+int64_t cperf_process_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + (int64_t)ts.tv_nsec;
+}
+
+int64_t cperf_children_cpu_us(void) {
+    struct rusage children;
+    getrusage(RUSAGE_CHILDREN, &children);
+    return cperf_timeval_us(children.ru_utime) + cperf_timeval_us(children.ru_stime);
+}
+
+double cperf_self_maxrss_ns(int iterations) {
+    volatile long sink = 0;
+    int64_t start = cperf_now_ns();
+    for (int i = 0; i < iterations; i++) sink += cperf_self_maxrss();
+    (void)sink;
+    return (double)(cperf_now_ns() - start) / (double)(iterations > 0 ? iterations : 1);
 }

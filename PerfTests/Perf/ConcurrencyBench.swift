@@ -26,6 +26,12 @@ struct ConcurrencyBench: Benchmark {
         var peaks: ProcSampler.Peaks
         var descriptorsBefore: Int
         var zombies: Int
+        /// This process's CPU time for the run, every thread (the sampler's too).
+        var ownCPUMs: Double
+        /// The 1,000 children's CPU time, summed from their `Outcome.usage`.
+        var childrenCPUMs: Double
+        /// Children reaped without figures (must be 0: every one was reaped by Vigil).
+        var unmeasured: Int
     }
 
     func run(in context: BenchContext) async throws -> FigureResult {
@@ -52,6 +58,9 @@ struct ConcurrencyBench: Benchmark {
         row("peak open descriptors", .count) { Double($0.peaks.descriptors) }
         row("  descriptors before the run", .count) { Double($0.descriptorsBefore) }
         row("zombie children afterwards", .count) { Double($0.zombies) }
+        row("vigil's own CPU for the run (all threads)", .milliseconds) { $0.ownCPUMs }
+        row("  children's CPU, all 1,000 (sum of Outcome.usage)", .milliseconds) { $0.childrenCPUMs }
+        row("  children reaped without figures", .count) { Double($0.unmeasured) }
         row("samples taken per run", .count) { Double($0.peaks.samples) }
 
         let worstZombies = runs.map(\.zombies).max() ?? 0
@@ -75,22 +84,25 @@ struct ConcurrencyBench: Benchmark {
         let descriptorsBefore = openDescriptorCount()
 
         let start = cperf_now_ns()
-        let (exited, timedOut, other) = await withTaskGroup(of: Termination.self) { group in
+        let cpuStart = cperf_process_cpu_ns()
+        let (exited, timedOut, other, children) = await withTaskGroup(of: Outcome.self) { group in
             for i in 0..<Self.probes {
                 let command = i % Self.hangEvery == 0 ? hang : quick
-                group.addTask { await spawner.run(command).termination }
+                group.addTask { await spawner.run(command) }
             }
-            var counts = (exited: 0, timedOut: 0, other: [Termination]())
-            for await termination in group {
-                switch termination {
+            var counts = (exited: 0, timedOut: 0, other: [Termination](), children: ChildrenUsage.none)
+            for await outcome in group {
+                counts.children.add(outcome)
+                switch outcome.termination {
                 case .exited(0): counts.exited += 1
                 case .timedOut(.kill): counts.timedOut += 1
-                default: counts.other.append(termination)
+                default: counts.other.append(outcome.termination)
                 }
             }
             return counts
         }
         let wall = cperf_now_ns() - start
+        let ownCPU = cperf_process_cpu_ns() - cpuStart
         let peaks = sampler.stop()
         let zombies = zombieChildren()
 
@@ -100,6 +112,8 @@ struct ConcurrencyBench: Benchmark {
                 + "got \(exited) and \(timedOut); others: \(other.prefix(5))")
         }
         return RunResult(wallMs: Double(wall) / 1_000_000, threadsBefore: threadsBefore, peaks: peaks,
-                         descriptorsBefore: descriptorsBefore, zombies: zombies)
+                         descriptorsBefore: descriptorsBefore, zombies: zombies,
+                         ownCPUMs: Double(ownCPU) / 1_000_000, childrenCPUMs: microseconds(children.cpuTime) / 1000,
+                         unmeasured: children.unmeasured)
     }
 }

@@ -38,7 +38,21 @@ struct Floor: Sendable {
             let rc = cperf_floor_loop(file, argv.pointer, envp.pointer, Int32(batch))
             let elapsed = cperf_now_ns() - start
             if rc != 0 { throw BenchError("floor: spawning \(file) failed: errno \(rc)") }
-            return Double(elapsed) / Double(batch)
+            return Batch(calls: batch, nanoseconds: Double(elapsed))
+        }
+    }
+
+    /// The floor plus exactly the calls Vigil makes to collect a child's
+    /// figures (wait4's rusage, two getrusage of its own mark): compared
+    /// with the plain floor in the same rounds, the cost of the figures.
+    func contenderWithFigures(batch: Int) -> Contender {
+        Contender(label: "floor + figures (wait4 rusage, 2 getrusage)") {
+            var childCPU: Int64 = 0
+            let start = cperf_now_ns()
+            let rc = cperf_floor_loop_usage(file, argv.pointer, envp.pointer, Int32(batch), &childCPU)
+            let elapsed = cperf_now_ns() - start
+            if rc != 0 { throw BenchError("floor + figures: spawning \(file) failed: errno \(rc)") }
+            return Batch(calls: batch, nanoseconds: Double(elapsed), reportedChildCPUMicroseconds: Double(childCPU))
         }
     }
 }

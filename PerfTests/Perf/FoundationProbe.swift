@@ -44,7 +44,7 @@ struct FoundationProbe: Sendable {
     /// A contender that runs `batch` probes one after the other.
     func contender(batch: Int) -> Contender {
         Contender(label: "Foundation.Process (stderr Pipe)") {
-            try nanosecondsPerCall(batch) {
+            try timedBatch(batch) {
                 let code = try exitCode()
                 if code != 0 { throw BenchError("Foundation.Process: \(path) exited \(code)") }
             }

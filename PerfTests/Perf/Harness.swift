@@ -130,48 +130,93 @@ struct BenchContext: Sendable {
 
 // MARK: - Interleaved measurement
 
-/// One side of a comparison: measures a batch and returns nanoseconds per operation.
+/// One side of a comparison: runs a batch of calls and says what it measured.
 struct Contender: Sendable {
     let label: String
-    let measure: @Sendable () async throws -> Double
+    let measure: @Sendable () async throws -> Batch
+}
+
+/// What one contender's batch measured, before the harness adds the CPU figures.
+struct Batch: Sendable {
+    /// Calls in the batch.
+    var calls: Int
+    /// Wall-clock nanoseconds for the whole batch.
+    var nanoseconds: Double
+    /// The children's CPU time (user + system) in µs as the contender's own
+    /// figures report it: Vigil's `Outcome.usage`, the floor's wait4 rusage.
+    /// `nil` for contenders that report none.
+    var reportedChildCPUMicroseconds: Double? = nil
+}
+
+/// One contender's figures for one round, per call.
+struct Sample: Sendable {
+    /// Wall-clock nanoseconds per call.
+    var nanoseconds: Double
+    /// This process's CPU time per call (CLOCK_PROCESS_CPUTIME_ID, every
+    /// thread, the reactor's included): what the caller pays to run a probe.
+    var ownCPUNanoseconds: Double
+    /// The children's CPU per call, in µs, from getrusage(RUSAGE_CHILDREN)
+    /// around the batch: the kernel's own total, independent of Vigil.
+    var childCPUMicroseconds: Double
+    /// The children's CPU per call, in µs, as the contender reported it.
+    var reportedChildCPUMicroseconds: Double?
 }
 
 /// Runs `warmup` unrecorded rounds, then `rounds` recorded ones; each round
 /// runs every contender once, A, B, C, A, B, C... so that whatever the
 /// machine does during the run (another build, a frequency change) hits all
 /// of them alike. The starting contender rotates from round to round so none
-/// of them always runs right after the same neighbour.
+/// of them always runs right after the same neighbour. Around each batch,
+/// outside its timing, this process's CPU clock and its children's CPU
+/// total are read.
 ///
 /// - Returns: per contender (in the order given), one sample per recorded round.
-func interleave(_ contenders: [Contender], rounds: Int, warmup: Int = 1, progress: String) async throws -> [[Double]] {
-    var samples = Array(repeating: [Double](), count: contenders.count)
+func interleave(_ contenders: [Contender], rounds: Int, warmup: Int = 1, progress: String) async throws -> [[Sample]] {
+    var samples = Array(repeating: [Sample](), count: contenders.count)
     for round in -warmup..<rounds {
         if round >= 0 { progressLine("\(progress): round \(round + 1)/\(rounds)") }
         let start = ((round % contenders.count) + contenders.count) % contenders.count
         for k in 0..<contenders.count {
             let i = (start + k) % contenders.count
-            let value = try await contenders[i].measure()
-            if round >= 0 { samples[i].append(value) }
+            let cpuBefore = cperf_process_cpu_ns()
+            let childrenBefore = cperf_children_cpu_us()
+            let batch = try await contenders[i].measure()
+            let childrenAfter = cperf_children_cpu_us()
+            let cpuAfter = cperf_process_cpu_ns()
+            let calls = Double(max(1, batch.calls))
+            if round >= 0 {
+                samples[i].append(Sample(
+                    nanoseconds: batch.nanoseconds / calls,
+                    ownCPUNanoseconds: Double(cpuAfter - cpuBefore) / calls,
+                    childCPUMicroseconds: Double(childrenAfter - childrenBefore) / calls,
+                    reportedChildCPUMicroseconds: batch.reportedChildCPUMicroseconds.map { $0 / calls }))
+            }
         }
     }
     progressDone()
     return samples
 }
 
-/// Times `iterations` calls of `body` and returns nanoseconds per call.
+/// Times `iterations` calls of `body`.
 @inline(__always)
-func nanosecondsPerCall(_ iterations: Int, _ body: () throws -> Void) rethrows -> Double {
+func timedBatch(_ iterations: Int, _ body: () throws -> Void) rethrows -> Batch {
     let start = cperf_now_ns()
     for _ in 0..<iterations { try body() }
-    return Double(cperf_now_ns() - start) / Double(iterations)
+    return Batch(calls: iterations, nanoseconds: Double(cperf_now_ns() - start))
 }
 
-/// The async counterpart of `nanosecondsPerCall`.
+/// The async counterpart of `timedBatch`.
 @inline(__always)
-func nanosecondsPerCall(_ iterations: Int, _ body: () async throws -> Void) async rethrows -> Double {
+func timedBatch(_ iterations: Int, _ body: () async throws -> Void) async rethrows -> Batch {
     let start = cperf_now_ns()
     for _ in 0..<iterations { try await body() }
-    return Double(cperf_now_ns() - start) / Double(iterations)
+    return Batch(calls: iterations, nanoseconds: Double(cperf_now_ns() - start))
+}
+
+/// Microseconds of a duration, as a Double.
+func microseconds(_ d: Duration) -> Double {
+    let c = d.components
+    return Double(c.seconds) * 1e6 + Double(c.attoseconds) / 1e12
 }
 
 // MARK: - Errors and progress

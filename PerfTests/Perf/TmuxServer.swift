@@ -28,11 +28,13 @@ final class TmuxServer: Sendable {
 
     /// Starts the server and checks that the session answers.
     /// - Throws: `BenchError` when tmux is missing or the session cannot be made.
-    init(environment: Environment, spawner: Spawner) throws {
+    /// - Parameter label: part of the socket name for a second private
+    ///   server (`vigil-perf-LABEL-<pid>`); the shared one has none.
+    init(environment: Environment, spawner: Spawner, label: String? = nil) throws {
         guard let path = findExecutable("tmux", searchPath: environment.value(of: "PATH")) else {
-            throw BenchError("tmux not found on PATH (figure 1 needs it; try --filter to skip it)")
+            throw BenchError("tmux not found on PATH (the tmux figures need it; try --filter to skip them)")
         }
-        let socketName = "vigil-perf-\(getpid())"
+        let socketName = label.map { "vigil-perf-\($0)-\(getpid())" } ?? "vigil-perf-\(getpid())"
         func tmux(_ arguments: [String]) -> Outcome {
             TmuxServer.tmux(arguments, socketName: socketName, environment: environment, spawner: spawner)
         }

@@ -13,7 +13,9 @@ let allBenchmarks: [any Benchmark] = [
     ProbeBench(program: .binTrue),
     DeadlineBench(),
     ConcurrencyBench(),
-] + restoreBenchmarks
+] + restoreBenchmarks + [
+    ManyNamesBench(),
+]
 
 // A restore child of figures 5-6 (this binary re-run): one restore, then exit.
 if let code = await RestoreChild.runIfRequested() { exit(code) }

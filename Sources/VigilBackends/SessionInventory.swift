@@ -51,13 +51,13 @@ public enum SessionInventory: Sendable, Hashable, RetryableAnswer {
 }
 
 extension Retried where Answer == SessionInventory {
-    /// The same attempts and time, with the live set as the answer.
+    /// The same attempts, time and usage, with the live set as the answer.
     var listing: Retried<SessionListing> {
-        Retried<SessionListing>(answer: answer.listing, attempts: attempts, elapsed: elapsed)
+        Retried<SessionListing>(answer: answer.listing, attempts: attempts, elapsed: elapsed, usage: usage)
     }
 
-    /// The same attempts and time, with one name's answer.
+    /// The same attempts, time and usage, with one name's answer.
     func probe(_ name: String) -> Retried<SessionProbe> {
-        Retried<SessionProbe>(answer: answer.probe(name), attempts: attempts, elapsed: elapsed)
+        Retried<SessionProbe>(answer: answer.probe(name), attempts: attempts, elapsed: elapsed, usage: usage)
     }
 }

@@ -42,6 +42,12 @@ public struct Command: Sendable {
     /// Start the child in a new session (`setsid`) rather than only a new
     /// process group: for long-lived workers detached from the caller's terminal.
     public var newSession: Bool
+    /// Once the child has exited (and before it is reaped), send SIGKILL to
+    /// whatever is left of its process group, as after a timeout: a probe
+    /// that started `cmd &` leaves nothing running. On by default;
+    /// `Spawner.launch` ignores it (a worker's group is its own business).
+    /// A process that left the group (`setsid`, like a tmux server) is not reached.
+    public var killGroupAfterExit: Bool
 
     /// Creates a command with safe defaults for a probe: 3 s timeout, 64 KiB
     /// of stdout and stderr kept, 50 ms drain, `SIGKILL` at the deadline.
@@ -67,6 +73,7 @@ public struct Command: Sendable {
         self.timeoutSignal = .kill
         self.escalationDelay = .milliseconds(500)
         self.newSession = false
+        self.killGroupAfterExit = true
     }
 }
 

@@ -73,6 +73,7 @@ public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertib
         case ENOSPC: return "ENOSPC"
         case EROFS: return "EROFS"
         case EBADF: return "EBADF"
+        case EPIPE: return "EPIPE"
         default: return "errno \(rawValue)"
         }
     }

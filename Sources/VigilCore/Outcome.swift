@@ -68,6 +68,12 @@ public struct Outcome: Sendable {
     /// executable (a missing working directory, an unwritable log file):
     /// which one. posix_spawn reports both with the same errno.
     public var spawnFailureDetail: String?
+    /// What the child used (CPU time, context switches, peak memory), from
+    /// the `rusage` of the `wait4` that reaped it. `nil` when no child was
+    /// reaped: a spawn failure, a lost exit status (`waitFailed`), a run
+    /// cancelled before its spawn. Present for every other outcome,
+    /// `timedOut` and `cancelled` included.
+    public var usage: ResourceUsage?
 
     /// Creates an outcome; mostly for tests and fakes.
     public init(
@@ -76,7 +82,8 @@ public struct Outcome: Sendable {
         stderr: CapturedOutput = CapturedOutput(),
         elapsed: Duration = .zero,
         pid: Int32? = nil,
-        waitStrategy: WaitStrategy = .portable
+        waitStrategy: WaitStrategy = .portable,
+        usage: ResourceUsage? = nil
     ) {
         self.termination = termination
         self.stdout = stdout
@@ -85,6 +92,7 @@ public struct Outcome: Sendable {
         self.pid = pid
         self.waitStrategy = waitStrategy
         self.spawnFailureDetail = nil
+        self.usage = usage
     }
 
     /// Why this run cannot answer anything, in words a log reader acts on:

@@ -60,12 +60,23 @@ public struct RetryPolicy: Sendable, Hashable {
     public func run<Answer: RetryableAnswer>(
         _ attempt: (_ number: Int, _ remaining: Duration?) async -> Answer
     ) async -> Retried<Answer> {
+        await run(metered: { number, remaining in (await attempt(number, remaining), ChildrenUsage.none) })
+    }
+
+    /// `run(_:)` for attempts that run children: each attempt also returns
+    /// what its children used, and the result carries the total over every
+    /// attempt in `usage`.
+    public func run<Answer: RetryableAnswer>(
+        metered attempt: (_ number: Int, _ remaining: Duration?) async -> (Answer, ChildrenUsage)
+    ) async -> Retried<Answer> {
         var schedule = Schedule(self)
+        var usage = ChildrenUsage.none
         while true {
-            let answer = await attempt(schedule.number, schedule.remaining)
+            let (answer, used) = await attempt(schedule.number, schedule.remaining)
+            usage.add(used)
             // A cancelled caller gets the last answer now, not more attempts.
-            if Task.isCancelled { return schedule.result(answer) }
-            guard let pause = schedule.pause(after: answer) else { return schedule.result(answer) }
+            if Task.isCancelled { return schedule.result(answer, usage) }
+            guard let pause = schedule.pause(after: answer) else { return schedule.result(answer, usage) }
             try? await Task.sleep(for: pause)
         }
     }
@@ -74,10 +85,19 @@ public struct RetryPolicy: Sendable, Hashable {
     public func runSynchronously<Answer: RetryableAnswer>(
         _ attempt: (_ number: Int, _ remaining: Duration?) -> Answer
     ) -> Retried<Answer> {
+        runSynchronously(metered: { number, remaining in (attempt(number, remaining), ChildrenUsage.none) })
+    }
+
+    /// The blocking form of `run(metered:)`.
+    public func runSynchronously<Answer: RetryableAnswer>(
+        metered attempt: (_ number: Int, _ remaining: Duration?) -> (Answer, ChildrenUsage)
+    ) -> Retried<Answer> {
         var schedule = Schedule(self)
+        var usage = ChildrenUsage.none
         while true {
-            let answer = attempt(schedule.number, schedule.remaining)
-            guard let pause = schedule.pause(after: answer) else { return schedule.result(answer) }
+            let (answer, used) = attempt(schedule.number, schedule.remaining)
+            usage.add(used)
+            guard let pause = schedule.pause(after: answer) else { return schedule.result(answer, usage) }
             var ts = timespec(tv_sec: Int(pause.components.seconds), tv_nsec: Int(pause.components.attoseconds / 1_000_000_000))
             var rest = timespec()
             while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
@@ -112,8 +132,8 @@ public struct RetryPolicy: Sendable, Hashable {
             return pause
         }
 
-        func result<Answer>(_ answer: Answer) -> Retried<Answer> {
-            Retried(answer: answer, attempts: number, elapsed: clock.now - start)
+        func result<Answer>(_ answer: Answer, _ usage: ChildrenUsage) -> Retried<Answer> {
+            Retried(answer: answer, attempts: number, elapsed: clock.now - start, usage: usage)
         }
     }
 }
@@ -127,12 +147,16 @@ public struct Retried<Answer: Sendable>: Sendable {
     public var attempts: Int
     /// Wall time across all attempts and pauses.
     public var elapsed: Duration
+    /// What the children of every attempt used (CPU time, context switches,
+    /// the largest peak memory); `.none` when nothing was spawned.
+    public var usage: ChildrenUsage
 
     /// Creates a record.
-    public init(answer: Answer, attempts: Int, elapsed: Duration) {
+    public init(answer: Answer, attempts: Int, elapsed: Duration, usage: ChildrenUsage = .none) {
         self.answer = answer
         self.attempts = attempts
         self.elapsed = elapsed
+        self.usage = usage
     }
 }
 

@@ -21,9 +21,15 @@ import Synchronization
 /// reactor goes away (no run can be in flight then: each holds a reference).
 public final class SpawnReactor: Sendable {
     private let core: ReactorCore
+    /// Per-resource bounds on calls in flight (see `gate(for:limit:)`).
+    let gates = GateTable()
 
     /// The bound on children in flight at once.
     public var maxConcurrentRuns: Int { core.maxConcurrentRuns }
+
+    /// How far two readings of one memory high-water mark may differ on this
+    /// machine (`PeakMemory.countingSlack`), computed once here.
+    var memorySlack: Int { core.memorySlack }
 
     /// Creates a reactor; its thread starts on the first asynchronous run.
     /// - Parameter maxConcurrentRuns: children in flight at once (at least 1, default 256).
@@ -39,7 +45,7 @@ public final class SpawnReactor: Sendable {
         let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
         Spawner.start(job, command, waitStrategy)
         guard job.pointee.kind != Int32(VIGIL_KIND_RUNNING.rawValue) else { return .success(JobBox(job: job)) }
-        var outcome = Spawner.outcome(of: job)
+        var outcome = Spawner.outcome(of: job, memorySlack: core.memorySlack)
         outcome.explainSpawnFailure(command)
         vigil_job_dispose(job)
         job.deallocate()
@@ -80,6 +86,9 @@ public final class SpawnReactor: Sendable {
     /// zombies) and then calls `onExit`. Followed children do not count
     /// against `maxConcurrentRuns`: a worker may live for days.
     func launch(_ command: Command, waitStrategy: WaitStrategy, onExit: @escaping @Sendable (Outcome) -> Void) -> Launch {
+        // A worker's group is its own: what it leaves running is not killed.
+        var command = command
+        command.killGroupAfterExit = false
         switch start(command, waitStrategy) {
         case .failure(let failed):
             return .failed(failed.outcome)
@@ -148,6 +157,8 @@ final class ReactorCore: Sendable {
     }
 
     let maxConcurrentRuns: Int
+    /// `PeakMemory.countingSlack` for this machine: a sysconf, once per reactor.
+    let memorySlack: Int
     private let state = Mutex(State())
     /// Wake pipe: [0] read by the reactor, [1] written by submitters. -1 if it could not be made.
     private let wakeRead: Int32
@@ -155,6 +166,7 @@ final class ReactorCore: Sendable {
 
     init(maxConcurrentRuns: Int) {
         self.maxConcurrentRuns = maxConcurrentRuns
+        self.memorySlack = PeakMemory.countingSlackHere()
         var fds: [Int32] = [-1, -1]
         if vigil_wake_pipe(&fds) != 0 { fds = [-1, -1] }
         wakeRead = fds[0]
@@ -303,7 +315,7 @@ final class ReactorCore: Sendable {
 
     private func finish(_ entry: Entry) {
         _ = state.withLock { $0.live.remove(entry.id) }
-        let outcome = Spawner.outcome(of: entry.box.job)
+        let outcome = Spawner.outcome(of: entry.box.job, memorySlack: memorySlack)
         vigil_job_dispose(entry.box.job)
         entry.box.job.deallocate()
         if entry.holdsSlot { releaseSlot() }

@@ -12,8 +12,9 @@ public enum WaitStrategy: Sendable, Hashable, CustomStringConvertible {
     /// Linux `pidfd_open(2)` polled together with the pipes; falls back to
     /// portable when the kernel refuses it.
     case pidfd
-    /// `waitpid(pid, WNOHANG)` with a backoff from 50 µs to 5 ms between
-    /// checks, polled together with the pipes. Works on every POSIX system.
+    /// `wait4(pid, WNOHANG)` with a backoff from 50 µs to 5 ms between
+    /// checks, polled together with the pipes. Works on every POSIX system
+    /// (wait4 is waitpid plus the child's rusage; every target has it).
     case portable
 
     /// `automatic`, `pidfd` or `portable`.
@@ -63,7 +64,7 @@ public struct Spawner: Sendable {
         defer { job.deallocate() }
         Self.start(job, command, waitStrategy)
         vigil_job_wait(job)
-        var outcome = Self.outcome(of: job)
+        var outcome = Self.outcome(of: job, memorySlack: reactor.memorySlack)
         vigil_job_dispose(job)
         outcome.explainSpawnFailure(command)
         return outcome
@@ -116,6 +117,7 @@ public struct Spawner: Sendable {
         request.kill_signal = command.timeoutSignal.rawValue
         request.wait_mode = strategy.cValue
         request.new_session = command.newSession ? 1 : 0
+        request.kill_group_after_exit = command.killGroupAfterExit ? 1 : 0
         request.argv = UnsafePointer(argv.pointers)
         request.envp = command.environment.block.map { UnsafePointer($0.array.pointers) } ?? vigil_environ()
         withExtendedLifetime((argv, command.environment.block)) {
@@ -146,7 +148,8 @@ public struct Spawner: Sendable {
     }
 
     /// Reads a finished job into an `Outcome` (copies the captured bytes).
-    static func outcome(of job: UnsafeMutablePointer<vigil_job>) -> Outcome {
+    /// - Parameter memorySlack: see `PeakMemory.countingSlack(processors:pageSize:)`.
+    static func outcome(of job: UnsafeMutablePointer<vigil_job>, memorySlack: Int) -> Outcome {
         let j = job.pointee
         let termination: Termination
         switch UInt32(j.kind) {
@@ -163,7 +166,8 @@ public struct Spawner: Sendable {
             stderr: captured(j.err),
             elapsed: .nanoseconds(max(0, j.end_ns - j.start_ns)),
             pid: j.pid > 0 ? j.pid : nil,
-            waitStrategy: j.wait_mode == Int32(VIGIL_WAIT_PIDFD.rawValue) ? .pidfd : .portable
+            waitStrategy: j.wait_mode == Int32(VIGIL_WAIT_PIDFD.rawValue) ? .pidfd : .portable,
+            usage: ResourceUsage.of(job, slack: memorySlack)
         )
     }
 

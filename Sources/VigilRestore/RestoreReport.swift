@@ -50,19 +50,29 @@ public struct SessionOutcome: Sendable, Hashable {
 public struct RestoreReport: Sendable {
     /// One line per store record, in store order.
     public var sessions: [SessionOutcome]
-    /// Wall time from taking the lock to the committed store and launched workers.
+    /// Wall time from reading the store to the committed store and launched workers.
     public var elapsed: Duration
+    /// How long the store's lock was held for the commit; nil when no lock
+    /// was taken (a dry run, or nothing to commit).
+    public var lockHeld: Duration?
     /// True when nothing was changed (`--dry-run`).
     public var dryRun: Bool
     /// Listing calls made (one per backend and socket), for the curious and the benchmarks.
     public var listingCalls: Int
+    /// What the multiplexer children behind the probe answers used: every
+    /// attempt of every listing call (CPU time, context switches, the
+    /// largest peak memory). Kills and workers are not included.
+    public var listingUsage: ChildrenUsage
 
     /// Creates a report.
-    public init(sessions: [SessionOutcome], elapsed: Duration, dryRun: Bool, listingCalls: Int) {
+    public init(sessions: [SessionOutcome], elapsed: Duration, dryRun: Bool, listingCalls: Int,
+                listingUsage: ChildrenUsage = .none) {
         self.sessions = sessions
         self.elapsed = elapsed
         self.dryRun = dryRun
         self.listingCalls = listingCalls
+        self.listingUsage = listingUsage
+        self.lockHeld = nil
     }
 
     /// How many records got each action (every action present, zero or not).

@@ -31,8 +31,15 @@ public struct RestoreOptions: Sendable {
     public var createIfMissing: Bool
     /// What a `missing` session does to its record: `close` (the default) or `keep`.
     public var onMissing: MissingPolicy
+    /// The lock the store's writers agree on: `flock` for Vigil's own
+    /// format, `exclusiveCreate` where the daemon uses botmux's lock.
+    public var lockProtocol: StoreLockProtocol
+    /// Refuse a store file with other hard links (by default it is
+    /// committed, with a notice that the other names keep the old version).
+    public var strictLinks: Bool
 
-    /// The defaults: no CLI check, not lazy, not dry, 16 at once, 5 s lock wait.
+    /// The defaults: no CLI check, not lazy, not dry, 16 at once, 5 s lock
+    /// wait, `flock`, hard links committed with a notice.
     public init(
         expectedCLI: String? = nil,
         lazy: Bool = false,
@@ -41,7 +48,9 @@ public struct RestoreOptions: Sendable {
         lockTimeout: Duration = .seconds(5),
         naming: SessionNaming = SessionNaming(),
         createIfMissing: Bool = false,
-        onMissing: MissingPolicy = .close
+        onMissing: MissingPolicy = .close,
+        lockProtocol: StoreLockProtocol = .flock,
+        strictLinks: Bool = false
     ) {
         self.expectedCLI = expectedCLI
         self.lazy = lazy
@@ -51,6 +60,8 @@ public struct RestoreOptions: Sendable {
         self.naming = naming
         self.createIfMissing = createIfMissing
         self.onMissing = onMissing
+        self.lockProtocol = lockProtocol
+        self.strictLinks = strictLinks
     }
 }
 
@@ -61,7 +72,8 @@ public struct RestoreOptions: Sendable {
 /// record, `unknown` keeps it, a live session with another CLI is killed and
 /// kept, and a live session gets a worker. All closes land in one atomic
 /// store write, before any kill or fork, so a failed write leaves the world
-/// as it was.
+/// as it was. The store's lock is held only for that write (milliseconds),
+/// never across a probe or a spawn.
 public struct Restorer: Sendable {
     /// The restore's knobs.
     public var options: RestoreOptions
@@ -149,55 +161,89 @@ public struct Restorer: Sendable {
 
     // MARK: - Restore
 
+    /// The reason given for a decision that was not committed because its
+    /// record changed after it was read.
+    public static let changedMeanwhile = "changed by another writer during restore"
+    /// The reason given for a decision whose record was removed after it was read.
+    public static let removedMeanwhile = "removed by another writer during restore"
+
     /// Runs one restore of the store at `path`.
+    ///
+    /// The store is read, probed and decided on without its lock; the lock
+    /// is taken only to commit (StoreFile's compare-and-set): a decision is
+    /// applied only to a record that is still byte for byte what it was made
+    /// from, otherwise the record is left as the other writer made it and
+    /// reported `skip` ("changed by another writer during restore"). Kills
+    /// and worker launches follow the commit, for committed decisions only.
     ///
     /// - Returns: one report line per record, in store order.
     /// - Throws: `StoreError` when the store is missing, unreadable, invalid,
-    ///   locked by another restore, or cannot be written. Nothing has been
-    ///   killed, forked or written when it throws.
+    ///   locked past the timeout (or the task is cancelled while waiting for
+    ///   the lock), or cannot be written. Nothing has been killed, forked or
+    ///   written when it throws.
     public func restore(storeAt path: String) async throws(StoreError) -> RestoreReport {
         let clock = ContinuousClock()
         let start = clock.now
         let file = StoreFile(path: path)
         let logger = self.logger
         let notice: (StoreNotice) -> Void = { logger.info("\($0)") }
-        // Validate first, without the lock: a store that is missing, not a
-        // regular file or not valid is refused before anything (not even
+        // Read and validate without the lock: a store that is missing, not
+        // a regular file or not valid is refused before anything (not even
         // the lock file) is written.
-        var validated: SessionStore?
+        var store: SessionStore
         do throws(StoreError) {
-            validated = try file.load(notice: notice)
+            store = try file.load(notice: notice)
         } catch {
             guard error.category == .notFound && options.createIfMissing else { throw error }
-            validated = nil
+            // A dry run creates nothing: the store --create would make is empty.
+            store = options.dryRun
+                ? SessionStore()
+                : try await file.create(lock: options.lockProtocol, timeout: options.lockTimeout, notice: notice)
         }
-        if options.dryRun {
-            // No lock: a dry run writes nothing. A store that --create would make is empty.
-            let plan = await self.plan(validated ?? SessionStore())
-            return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls)
+        if options.strictLinks && !options.dryRun, let others = file.otherHardLinks, others > 0 {
+            throw StoreError(.cannotWrite, path: path, message: "has \(others) other hard link\(others == 1 ? "" : "s"), which a rewrite would leave on the previous version; refusing (--strict-links)")
         }
-        let lock = try file.lock(timeout: options.lockTimeout)
-        // Under the lock: keep what was read if the file is the same version,
-        // else read it again (another writer finished while we waited).
-        var store: SessionStore
-        if let validated, file.isUnchanged(since: validated) {
-            store = validated
-        } else {
-            store = try file.load(createIfMissing: options.createIfMissing, notice: notice)
-        }
-        validated = nil
+        // Probe and decide, still without the lock.
         var plan = await self.plan(store)
+        if options.dryRun {
+            return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls,
+                                 listingUsage: plan.listingUsage)
+        }
 
-        // All closes (and the kill markers) in one atomic, durable write,
-        // before anything irreversible happens.
-        if !plan.closes.isEmpty || !plan.kills.isEmpty {
+        // Commit: closes and kill markers written, forks checked, each only
+        // where the record is still what it was decided from.
+        var lockHeld: Duration?
+        let decided = plan.closes + plan.kills + plan.forks
+        if !decided.isEmpty {
             let now = StoreClock.nowISO8601()
-            for i in plan.closes { store.records[i].close(at: now, reason: plan.lines[i].reason) }
-            for i in plan.kills {
-                store.records[i][field: "killedAt"] = .string(now)
-                store.records[i][field: "killReason"] = .string(plan.lines[i].reason)
+            let lines = plan.lines
+            let changes = decided.map { RecordChange(id: lines[$0].id, writes: lines[$0].action != .fork) }
+            let commit = try await file.commit(
+                &store, changes: changes, lock: options.lockProtocol, lockTimeout: options.lockTimeout,
+                strictLinks: options.strictLinks, notice: notice
+            ) { document, change, position in
+                let line = lines[decided[change]]
+                switch line.action {
+                case .close:
+                    document.records[position].close(at: now, reason: line.reason)
+                case .kill:
+                    document.records[position][field: "killedAt"] = .string(now)
+                    document.records[position][field: "killReason"] = .string(line.reason)
+                case .fork, .keep, .skip:
+                    break
+                }
             }
-            try file.commit(&store, holding: lock, notice: notice)
+            lockHeld = commit.lockHeld
+            for (change, verdict) in commit.verdicts.enumerated() where verdict != .applied {
+                let i = decided[change]
+                let was = plan.lines[i].action
+                plan.lines[i].action = .skip
+                plan.lines[i].reason = verdict == .changed ? Self.changedMeanwhile : Self.removedMeanwhile
+                logger.warning("did not \(was.rawValue) \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)", session: lines[i].id)
+            }
+            plan.closes.removeAll { plan.lines[$0].action != .close }
+            plan.kills.removeAll { plan.lines[$0].action != .kill }
+            plan.forks.removeAll { plan.lines[$0].action != .fork }
         }
         for i in plan.closes {
             registry.evict(plan.lines[i].id)
@@ -207,8 +253,10 @@ public struct Restorer: Sendable {
             logger.warning("kept \(line.backend) session \(line.backendSession): \(line.reason)", session: line.id)
         }
         await execute(&plan, records: store.records)
-        _ = consume lock
-        return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls)
+        var report = RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls,
+                                   listingUsage: plan.listingUsage)
+        report.lockHeld = lockHeld
+        return report
     }
 
     /// Probes and decisions for a loaded store; changes nothing.
@@ -218,6 +266,8 @@ public struct Restorer: Sendable {
         var kills: [Int] = []
         var forks: [Int] = []
         var listingCalls: Int
+        /// What the listing children used, every attempt of every group.
+        var listingUsage = ChildrenUsage.none
     }
 
     func plan(_ store: SessionStore) async -> Plan {
@@ -233,7 +283,7 @@ public struct Restorer: Sendable {
 
         // 2. One listing per group, groups in parallel.
         let providers = backends
-        let answers = await withTaskGroup(of: [(Int, SessionProbe)].self) { group in
+        let (answers, listingUsage) = await withTaskGroup(of: ([(Int, SessionProbe)], ChildrenUsage).self) { group in
             for (key, indices) in groups {
                 let backend = providers.backend(for: key.kind, socket: key.socket)
                 var valid: [(Int, String)] = []
@@ -249,24 +299,28 @@ public struct Restorer: Sendable {
                 let wanted = valid
                 group.addTask {
                     var out = rejected
-                    guard !wanted.isEmpty else { return out }
+                    guard !wanted.isEmpty else { return (out, .none) }
                     // One listing; then exact lookups, no per-name table.
                     let found = await backend.lookup()
                     out.reserveCapacity(out.count + wanted.count)
                     for (i, name) in wanted { out.append((i, found.answer(name))) }
-                    return out
+                    return (out, found.listing.usage)
                 }
             }
             var probes = [SessionProbe?](repeating: nil, count: records.count)
-            for await batch in group { for (i, p) in batch { probes[i] = p } }
-            return probes
+            var usage = ChildrenUsage.none
+            for await (batch, used) in group {
+                for (i, p) in batch { probes[i] = p }
+                usage.add(used)
+            }
+            return (probes, usage)
         }
 
         // 3. Decide. Most records of a big store share one answer ("not
         // listed by tmux list-sessions ..."), so decisions are memoised on
         // their inputs: the report then holds a handful of reason strings
         // rather than one per record.
-        var plan = Plan(lines: [], listingCalls: groups.count)
+        var plan = Plan(lines: [], listingCalls: groups.count, listingUsage: listingUsage)
         plan.lines.reserveCapacity(records.count)
         var memo: [DecisionInputs: (action: RestoreAction, reason: String)] = [:]
         for (i, record) in records.enumerated() {

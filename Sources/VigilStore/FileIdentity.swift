@@ -23,6 +23,11 @@ struct FileIdentity: Sendable, Hashable {
     let group: gid_t
     /// `st_mode & S_IFMT`.
     let type: UInt32
+    /// Hard links to the inode (`st_nlink`).
+    let linkCount: Int
+    /// Status change time (`st_ctim`): a link, an unlink or a chmod moves it.
+    let changedSeconds: Int
+    let changedNanoseconds: Int
 
     static let typeMask: UInt32 = 0o170000
     static let regularFile: UInt32 = 0o100000
@@ -30,6 +35,32 @@ struct FileIdentity: Sendable, Hashable {
 
     var isRegularFile: Bool { type == Self.regularFile }
     var isSymbolicLink: Bool { type == Self.symbolicLink }
+
+    /// Whether two identities name the same inode (device and inode number).
+    func sameInode(as other: FileIdentity) -> Bool {
+        device == other.device && inode == other.inode
+    }
+
+    /// Modification time in milliseconds since the epoch, as Node's
+    /// `stats.mtimeMs` computes it (`sec * 1e3 + nsec / 1e6`).
+    var modifiedMilliseconds: Double {
+        Double(modifiedSeconds) * 1e3 + Double(modifiedNanoseconds) / 1e6
+    }
+
+    /// Status change time in milliseconds since the epoch (`stats.ctimeMs`).
+    var changedMilliseconds: Double {
+        Double(changedSeconds) * 1e3 + Double(changedNanoseconds) / 1e6
+    }
+
+    /// Whether the modification time differs from `other`'s.
+    func sameModificationTime(as other: FileIdentity) -> Bool {
+        modifiedSeconds == other.modifiedSeconds && modifiedNanoseconds == other.modifiedNanoseconds
+    }
+
+    /// Whether the status change time differs from `other`'s.
+    func sameChangeTime(as other: FileIdentity) -> Bool {
+        changedSeconds == other.changedSeconds && changedNanoseconds == other.changedNanoseconds
+    }
 
     /// Whether two identities name the same unchanged file (permissions and
     /// owner are not part of the content).
@@ -51,6 +82,9 @@ extension FileIdentity {
         owner = info.st_uid
         group = info.st_gid
         type = UInt32(info.st_mode) & Self.typeMask
+        linkCount = Int(info.st_nlink)
+        changedSeconds = Int(info.st_ctim.tv_sec)
+        changedNanoseconds = Int(info.st_ctim.tv_nsec)
     }
 }
 #else
@@ -65,6 +99,9 @@ extension FileIdentity {
         owner = info.st_uid
         group = info.st_gid
         type = UInt32(info.st_mode) & Self.typeMask
+        linkCount = Int(info.st_nlink)
+        changedSeconds = Int(info.st_ctimespec.tv_sec)
+        changedNanoseconds = Int(info.st_ctimespec.tv_nsec)
     }
 }
 #endif // os(Linux)

@@ -37,7 +37,10 @@ extension SessionRecord {
     /// document buffer once.
     var estimatedSize: Int {
         switch body {
-        case .raw(_, let range): range.count + (isModified ? 128 : 0)
+        case .raw(_, let range) where !isModified: range.count
+        case .raw(_, let range):
+            // Patched: the typed members are written again, edits appended.
+            range.count + 96 + (closedAt?.utf8.count ?? 0) + (closeReason?.utf8.count ?? 0) + 192 * fieldEdits.count
         case .object: 512
         }
     }

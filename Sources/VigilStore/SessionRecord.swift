@@ -158,6 +158,13 @@ public struct SessionRecord: Sendable {
         self.body = .raw(source, range)
     }
 
+    /// The record's bytes in the document it was read from (or last
+    /// written to), nil for a record built in memory.
+    var sourceRange: Range<Int>? {
+        if case .raw(_, let range) = body { return range }
+        return nil
+    }
+
     // MARK: - Closing
 
     /// Marks the session closed: `status` becomes `closed`, and `closedAt` and

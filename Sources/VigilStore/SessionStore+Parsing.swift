@@ -33,7 +33,26 @@ extension SessionStore {
             throw StoreError(.invalidData, path: path, message: problem)
         }
         self.init(records: scan.records, otherFields: scan.otherFields)
+        self.layout = DocumentLayout(
+            source: source, sessions: scan.sessionsRange, recordRanges: scan.recordRanges,
+            otherFields: scan.otherFields, idIndex: scan.idIndex)
     }
+}
+
+/// 1-based line and column (in Unicode scalars) of byte `offset`, for
+/// messages that name a record by where it starts.
+func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> String {
+    var line = 1
+    var column = 1
+    for byte in bytes[..<min(offset, bytes.count)] {
+        if byte == UInt8(ascii: "\n") {
+            line += 1
+            column = 1
+        } else if byte & 0xC0 != 0x80 {
+            column += 1
+        }
+    }
+    return "line \(line), column \(column)"
 }
 
 /// What a scan found: the records, other members, and the most important
@@ -42,6 +61,12 @@ struct StoreScan {
     var records: [SessionRecord] = []
     var otherFields: JSONObject = [:]
     var problem: String?
+    /// The `sessions` array, from its `[` to just after its `]`.
+    var sessionsRange: Range<Int> = 0..<0
+    /// Each record's bytes, in order.
+    var recordRanges: [Range<Int>] = []
+    /// Record ids to their position (the first record with each id).
+    var idIndex: [String: Int] = [:]
 }
 
 /// A known member's value as scanned.
@@ -107,7 +132,9 @@ private struct StoreReader {
                     }
                     sawSessions = true
                     if scanner.current == UInt8(ascii: "[") && !scanner.atEnd {
-                        try readSessions(into: &scan.records)
+                        let start = scanner.position
+                        try readSessions(into: &scan)
+                        scan.sessionsRange = start..<scanner.position
                     } else {
                         let value = try scanner.parseValue(depth: 1)
                         shapeProblem = shapeProblem ?? "\"sessions\" is \(value.kindDescription), expected an array"
@@ -142,7 +169,7 @@ private struct StoreReader {
         }
     }
 
-    mutating func readSessions(into records: inout [SessionRecord]) throws(JSONSyntaxError) {
+    mutating func readSessions(into scan: inout StoreScan) throws(JSONSyntaxError) {
         try scanner.enter(depth: 2)
         scanner.position += 1
         scanner.skipWhitespace()
@@ -154,7 +181,21 @@ private struct StoreReader {
         while true {
             scanner.skipWhitespace()
             if scanner.current == UInt8(ascii: "{") && !scanner.atEnd {
-                if let record = try readRecord(index: index) { records.append(record) }
+                if let record = try readRecord(index: index) {
+                    let position = scan.records.count
+                    if let first = scan.idIndex.updateValue(position, forKey: record.id) {
+                        // Two records for one session would mean two workers for it.
+                        scan.idIndex[record.id] = first
+                        if recordProblem == nil {
+                            recordProblem = "duplicate id \(JSONValue.string(record.id).jsonText()): "
+                                + "sessions[\(first)] (\(locate(scan.recordRanges[first].lowerBound))) and "
+                                + "sessions[\(index)] (\(locate(record.sourceRange!.lowerBound)))"
+                        }
+                    } else {
+                        scan.records.append(record)
+                        scan.recordRanges.append(record.sourceRange!)
+                    }
+                }
             } else {
                 let value = try scanner.parseValue(depth: 2)
                 recordProblem = recordProblem ?? "sessions[\(index)] is \(value.kindDescription), expected an object"
@@ -164,6 +205,9 @@ private struct StoreReader {
             if try scanner.endOfList(close: UInt8(ascii: "]"), "',' or ']' after an array element") { return }
         }
     }
+
+    /// `line L, column C` of a byte offset.
+    func locate(_ offset: Int) -> String { lineAndColumn(of: offset, in: source.bytes) }
 
     /// Validates one record object (cursor on its `{`), picking out the known
     /// members. Returns nil (and notes the problem) if the record is invalid.
@@ -247,6 +291,9 @@ private struct StoreReader {
             }
         }
         let recordID = try required(.id)
+        if recordID.isEmpty {
+            throw RecordProblem(id: nil, message: "\"id\" is empty", at: lineAndColumn(of: range.lowerBound, in: source.bytes))
+        }
         let backendText = try required(.backend)
         guard let backend = StoreBackend(rawValue: backendText) else {
             throw problem("\"backend\" is \"\(backendText)\", expected one of tmux, zellij, herdr, pty")
@@ -271,9 +318,18 @@ private struct StoreReader {
 private struct RecordProblem: Error {
     let id: String?
     let message: String
+    /// Where the record starts, for problems that cannot name it by its id.
+    var location: String? = nil
 
-    /// ` (id "abc")`, or nothing.
+    init(id: String?, message: String, at location: String? = nil) {
+        self.id = id
+        self.message = message
+        self.location = location
+    }
+
+    /// ` (id "abc")`, ` (line 3, column 5)`, or nothing.
     var idSuffix: String {
+        if let location { return " (\(location))" }
         guard let id else { return "" }
         return " (id \(JSONValue.string(id).jsonText()))"
     }

@@ -1,42 +1,115 @@
 // Writing a store document into one byte buffer.
 //
-// Layout (normalized, one record per line so a diff of two stores reads well):
+// A document read from a file is written back as the bytes it was read from,
+// with each changed record's range replaced by its patched bytes (see
+// SessionRecord+Writing.swift): every other byte, top-level members before
+// `sessions` and after it, `version` as written, whitespace and the final
+// newline or its absence, stays as it was. This is a splice of byte ranges,
+// not a re-layout, so it costs one copy of the document.
+//
+// Only when the document's shape was changed in memory does Vigil lay out
+// part of it itself:
+// - records added, removed or reordered: the `sessions` array is rewritten,
+//   one record per line, between the original bytes before and after it;
+// - `otherFields` changed, or a document built in memory: the whole document
+//   in Vigil's layout,
 //
 //     {"version": 1, "sessions": [
 //     <record>,
 //     <record>
 //     ], "otherKey": <value>}
 //
-// An unmodified record is its original bytes, copied; a modified one is
-// patched (see SessionRecord+Writing.swift). The empty store is exactly
-// `{"version": 1, "sessions": []}`. The file ends with a newline.
+//   with a final newline. The empty store is exactly
+//   `{"version": 1, "sessions": []}` and a newline.
+//
+// In every case an unmodified record is its original bytes, copied.
 
 import VigilJSON
 extension SessionStore {
     /// The document as UTF-8 bytes, ready to be written.
     public func serialized() -> [UInt8] {
-        serializedWithRanges().bytes
+        serializedWithLayout().bytes
     }
 
-    /// The document's bytes and where each record landed in them (so a commit
-    /// can re-point the records at the written bytes).
-    func serializedWithRanges() -> (bytes: [UInt8], ranges: [Range<Int>]) {
-        var capacity = 64
-        for record in records { capacity += record.estimatedSize + 2 }
-        var writer = JSONWriter(reservingCapacity: capacity)
+    /// A serialized document and where its parts landed, so a commit can
+    /// re-point the records (and the layout) at the written bytes.
+    struct Written {
+        var bytes: [UInt8]
+        var ranges: [Range<Int>]
+        var sessions: Range<Int>
+    }
+
+    /// The document's bytes, by the cheapest path that keeps every
+    /// unchanged byte (see the file comment).
+    func serializedWithLayout() -> Written {
+        guard let layout, otherFields == layout.otherFields else { return serializedInVigilLayout() }
+        if recordsAreInPlace(layout) { return spliced(layout) }
+        return withSessionsRewritten(layout)
+    }
+
+    /// Whether the records are the ones read, in their order (possibly
+    /// modified, never added, removed or moved).
+    func recordsAreInPlace(_ layout: DocumentLayout) -> Bool {
+        guard records.count == layout.recordRanges.count else { return false }
+        for (index, record) in records.enumerated() {
+            guard case .raw(let source, let range) = record.body, source === layout.source,
+                  range == layout.recordRanges[index] else { return false }
+        }
+        return true
+    }
+
+    /// The source bytes with each modified record's range replaced.
+    private func spliced(_ layout: DocumentLayout) -> Written {
+        let source = layout.source.bytes
+        var extra = 0
+        for record in records where record.isModified { extra += record.estimatedSize - (record.sourceRange?.count ?? 0) }
+        var writer = JSONWriter(reservingCapacity: source.count + extra)
         var ranges: [Range<Int>] = []
         ranges.reserveCapacity(records.count)
+        var cursor = 0 // source bytes before this are in the output
+        source.withUnsafeBufferPointer { buffer in
+            for (index, record) in records.enumerated() {
+                let range = layout.recordRanges[index]
+                if record.isModified {
+                    writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<range.lowerBound]))
+                    let start = writer.bytes.count
+                    record.write(into: &writer)
+                    ranges.append(start..<writer.bytes.count)
+                    cursor = range.upperBound
+                } else {
+                    let shift = writer.bytes.count - cursor
+                    ranges.append((range.lowerBound + shift)..<(range.upperBound + shift))
+                }
+            }
+        }
+        let sessions = layout.sessions.lowerBound..<(layout.sessions.upperBound + writer.bytes.count - cursor)
+        source.withUnsafeBufferPointer { buffer in
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor...]))
+        }
+        return Written(bytes: writer.bytes, ranges: ranges, sessions: sessions)
+    }
 
+    /// The source's bytes around the `sessions` array, the array laid out anew.
+    private func withSessionsRewritten(_ layout: DocumentLayout) -> Written {
+        let source = layout.source.bytes
+        var writer = JSONWriter(reservingCapacity: source.count + estimatedRecordBytes)
+        source.withUnsafeBufferPointer { buffer in
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<layout.sessions.lowerBound]))
+        }
+        let (ranges, sessions) = writeSessions(into: &writer)
+        source.withUnsafeBufferPointer { buffer in
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[layout.sessions.upperBound...]))
+        }
+        return Written(bytes: writer.bytes, ranges: ranges, sessions: sessions)
+    }
+
+    /// The whole document in Vigil's layout.
+    func serializedInVigilLayout() -> Written {
+        var writer = JSONWriter(reservingCapacity: 64 + estimatedRecordBytes)
         writer.append("{\"version\": ")
         writer.appendUTF8(of: String(SessionStore.currentVersion))
-        writer.append(", \"sessions\": [")
-        for (index, record) in records.enumerated() {
-            writer.append(index == 0 ? "\n" : ",\n")
-            let start = writer.bytes.count
-            record.write(into: &writer)
-            ranges.append(start..<writer.bytes.count)
-        }
-        writer.append(records.isEmpty ? "]" : "\n]")
+        writer.append(", \"sessions\": ")
+        let (ranges, sessions) = writeSessions(into: &writer)
         for member in otherFields.members where member.key != "version" && member.key != "sessions" {
             writer.append(", ")
             writer.writeString(member.key)
@@ -44,15 +117,42 @@ extension SessionStore {
             writer.write(member.value, style: .compact, indent: 0)
         }
         writer.append("}\n")
-        return (writer.bytes, ranges)
+        return Written(bytes: writer.bytes, ranges: ranges, sessions: sessions)
     }
 
-    /// After the bytes were written: every record points into them and is
-    /// no longer modified.
-    mutating func adopt(written bytes: [UInt8], ranges: [Range<Int>]) {
-        let source = StoreSource(bytes)
-        for index in records.indices {
-            records[index].markWritten(source: source, range: ranges[index])
+    /// `[`, one record per line, `]`.
+    private func writeSessions(into writer: inout JSONWriter) -> (ranges: [Range<Int>], sessions: Range<Int>) {
+        let arrayStart = writer.bytes.count
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(records.count)
+        writer.append("[")
+        for (index, record) in records.enumerated() {
+            writer.append(index == 0 ? "\n" : ",\n")
+            let start = writer.bytes.count
+            record.write(into: &writer)
+            ranges.append(start..<writer.bytes.count)
         }
+        writer.append(records.isEmpty ? "]" : "\n]")
+        return (ranges, arrayStart..<writer.bytes.count)
+    }
+
+    private var estimatedRecordBytes: Int {
+        var capacity = 0
+        for record in records { capacity += record.estimatedSize + 2 }
+        return capacity
+    }
+
+    /// After the bytes were written: every record points into them, none is
+    /// modified, and the layout describes them.
+    mutating func adopt(_ written: Written) {
+        let source = StoreSource(written.bytes)
+        var idIndex: [String: Int] = [:]
+        idIndex.reserveCapacity(records.count)
+        for index in records.indices {
+            records[index].markWritten(source: source, range: written.ranges[index])
+            if idIndex[records[index].id] == nil { idIndex[records[index].id] = index }
+        }
+        layout = DocumentLayout(source: source, sessions: written.sessions, recordRanges: written.ranges,
+                                otherFields: otherFields, idIndex: idIndex)
     }
 }

@@ -4,9 +4,12 @@
 
 /// A session store document: `{"version": 1, "sessions": [...], ...}`.
 ///
-/// Records keep their order; top-level members other than `version` and
-/// `sessions` are kept in `otherFields`, in order, and written after
-/// `sessions`.
+/// Records keep their order. A document read from a file is written back
+/// as those bytes with only the changed records replaced: every top-level
+/// member keeps its place and its bytes (`version` and whitespace included).
+/// Top-level members other than `version` and `sessions` are also offered in
+/// `otherFields`; changing them (or adding, removing or reordering records)
+/// rewrites the affected part in Vigil's layout (see SessionStore+Writing.swift).
 public import VigilJSON
 public struct SessionStore: Sendable {
     /// The only document version this code understands.
@@ -24,6 +27,10 @@ public struct SessionStore: Sendable {
     /// that would silently drop another writer's changes.
     var origin: FileIdentity?
 
+    /// Where everything was in the bytes the document was read from (or last
+    /// written to); nil for a document built in memory.
+    var layout: DocumentLayout?
+
     /// Creates a document in memory.
     /// - Parameters:
     ///   - records: the sessions, in order.
@@ -33,6 +40,7 @@ public struct SessionStore: Sendable {
         self.records = records
         self.otherFields = JSONObject(otherFields.members.filter { $0.key != "version" && $0.key != "sessions" })
         self.origin = nil
+        self.layout = nil
     }
 
     /// How many records are modified since loading (they will be
@@ -45,4 +53,19 @@ public struct SessionStore: Sendable {
     public func firstIndex(ofID id: String) -> Int? {
         records.firstIndex { $0.id == id }
     }
+}
+
+/// The byte layout of a document as read: the source, the `sessions` array,
+/// each record's range, the other members as parsed, and the ids.
+struct DocumentLayout: Sendable {
+    /// The bytes read.
+    let source: StoreSource
+    /// The `sessions` array, from `[` to just after `]`.
+    let sessions: Range<Int>
+    /// Each record's bytes, in document order.
+    let recordRanges: [Range<Int>]
+    /// The top-level members other than `version` and `sessions`, as read.
+    let otherFields: JSONObject
+    /// Record id to position (first occurrence).
+    let idIndex: [String: Int]
 }

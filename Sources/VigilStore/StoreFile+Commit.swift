@@ -6,7 +6,10 @@
 //    file and leave its target stale. The caller is told (a notice).
 // 2. Refuse if the file is not the one we loaded (device, inode, size,
 //    mtime): someone else wrote it meanwhile and replacing it would lose
-//    their change.
+//    their change. (The compare-and-set commit, StoreFile+CompareAndSet.swift,
+//    compares bytes instead and merges per record.) A store with other hard
+//    links is replaced with a notice (those names keep the old version) or,
+//    with strictLinks, refused.
 // 3. Write the whole document into `.<name>.vigil-tmp-<pid>-<random>` in the
 //    same folder (rename is only atomic within one file system), created
 //    O_EXCL|O_NOFOLLOW so we never write through a planted link. Give it the
@@ -50,6 +53,9 @@ extension StoreFile {
     /// - Parameters:
     ///   - store: the document to write; loaded from this file (or new).
     ///   - lock: this store's lock, held by the caller.
+    ///   - strictLinks: refuse (`.cannotWrite`) a store file with other hard
+    ///     links; by default it is replaced and `notice` says that the other
+    ///     names still show the previous version.
     ///   - notice: told when the path is a symlink (the target is written),
     ///     and about stale temporary files removed.
     /// - Throws: `.locked` if the file changed (or vanished) since `store`
@@ -61,6 +67,7 @@ extension StoreFile {
     public func commit(
         _ store: inout SessionStore,
         holding lock: borrowing StoreLock,
+        strictLinks: Bool = false,
         notice: (StoreNotice) -> Void = { _ in }
     ) throws(StoreError) {
         precondition(lock.lockPath == lockPath, "commit to \(path) while holding \(lock.lockPath)")
@@ -79,12 +86,44 @@ extension StoreFile {
                 throw StoreError(.locked, path: path, message: "changed on disk since it was loaded (another writer?); nothing written, load it again")
             }
         }
+        let written = store.serializedWithLayout()
+        let identity = try writeAndRename(written.bytes, at: location, replacing: current, strictLinks: strictLinks, notice: notice)
+        store.adopt(written)
+        store.origin = identity
+        if injectedFault == .afterRename {
+            throw StoreError(.cannotWrite, path: path, message: "the new document is in place, but syncing its folder failed (injected)", underlyingErrno: EIO)
+        }
+        try syncFolder(location.folder)
+    }
+
+    /// Steps 3 and 4 of the protocol: checks the file being replaced, writes
+    /// `bytes` into a synced temporary file beside it and renames it over the
+    /// store. The caller syncs the folder (step 5).
+    /// - Parameters:
+    ///   - current: the file being replaced (nil: none); its mode and owner
+    ///     are kept, a new store gets 0600.
+    ///   - strictLinks: refuse a store with other hard links instead of
+    ///     replacing it with a notice.
+    /// - Returns: the identity of the file now at the store's place.
+    func writeAndRename(
+        _ bytes: [UInt8],
+        at location: StoreLocation,
+        replacing current: FileIdentity?,
+        strictLinks: Bool,
+        notice: (StoreNotice) -> Void
+    ) throws(StoreError) -> FileIdentity {
         if let current, !current.isRegularFile {
             throw StoreError(.cannotWrite, path: path, message: "not a regular file")
         }
+        if let current, current.linkCount > 1 {
+            // rename(2) gives the store's name a new inode; the other names
+            // keep the old one. Tell the user, or refuse when asked to.
+            if strictLinks {
+                throw StoreError(.cannotWrite, path: path, message: "has \(current.linkCount - 1) other hard link\(current.linkCount == 2 ? "" : "s"), which a rewrite would leave on the previous version; refusing (--strict-links)")
+            }
+            notice(.hardLinksLeftBehind(path: path, otherLinks: current.linkCount - 1))
+        }
         removeStaleTemporaries(in: location, notice: notice)
-
-        let (bytes, ranges) = store.serializedWithRanges()
         let temporary = try writeTemporary(
             bytes, in: location,
             permissions: current?.permissions ?? 0o600,
@@ -98,12 +137,7 @@ extension StoreFile {
             _ = system_unlink(temporary.path)
             throw StoreError.fromErrno(error, path: path, doing: "cannot replace \(location.target)")
         }
-        store.adopt(written: bytes, ranges: ranges)
-        store.origin = temporary.identity
-        if injectedFault == .afterRename {
-            throw StoreError(.cannotWrite, path: path, message: "the new document is in place, but syncing its folder failed (injected)", underlyingErrno: EIO)
-        }
-        try syncFolder(location.folder)
+        return temporary.identity
     }
 
     /// The file to write: the store itself, or the target of a symlink.

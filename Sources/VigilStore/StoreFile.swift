@@ -13,10 +13,21 @@ import Darwin
 
 /// A session store file: `load`, `lock`, `commit`.
 ///
-/// The usual sequence for a writer:
+/// A visitor that decides slowly (restore probes for seconds) loads without
+/// the lock and commits per record with compare-and-set, holding the lock
+/// only for the final read and write (StoreFile+CompareAndSet.swift):
 ///
 ///     let file = StoreFile(path: path)
-///     let lock = try file.lock(timeout: .seconds(5))
+///     var store = try file.load()
+///     let id = store.records[0].id                      // decided on, slowly
+///     let report = try await file.commit(&store, changes: [RecordChange(id: id)],
+///                                        lock: .flock) { document, _, position in
+///         document.records[position].close(at: StoreClock.nowISO8601(), reason: "backend-gone")
+///     }                                                  // report.verdicts[0]: .applied, .changed or .removed
+///
+/// A writer that holds the lock across its own read-modify-write:
+///
+///     let lock = try file.lock(.flock, timeout: .seconds(5))
 ///     var store = try file.load()
 ///     store.records[0].close(at: StoreClock.nowISO8601(), reason: "backend-gone")
 ///     try file.commit(&store, holding: lock)
@@ -149,21 +160,52 @@ public struct StoreFile: Sendable {
         return .success(bytes)
     }
 
+    /// How many other hard links the store file has (0 for a file with one
+    /// name), or nil if it cannot be examined. A commit replaces the store's
+    /// name with a new file; the other names keep the previous version.
+    public var otherHardLinks: Int? {
+        guard case .success(let info) = system_stat(path) else { return nil }
+        return max(0, FileIdentity(info).linkCount - 1)
+    }
+
     // MARK: - Creating
+
+    /// Creates an empty store (`{"version": 1, "sessions": []}`, mode 0600)
+    /// under the store's lock, unless one exists by then (which is read).
+    ///
+    /// A store path that is a symbolic link to nothing is refused before the
+    /// lock is taken, so a refusal leaves no lock file behind.
+    /// - Throws: as `load(createIfMissing:notice:)` and `lock(using:timeout:notice:)`.
+    public func create(
+        lock lockProtocol: StoreLockProtocol,
+        timeout: Duration,
+        notice: (StoreNotice) -> Void = { _ in }
+    ) async throws(StoreError) -> SessionStore {
+        try refuseCreatingThroughSymlink()
+        let lock = try await self.lock(using: lockProtocol, timeout: timeout, notice: notice)
+        let store = try load(createIfMissing: true, notice: notice)
+        lock.release()
+        return store
+    }
+
+    /// A dangling symlink reads as "no such file"; creating through it
+    /// would put the store wherever the link points, silently.
+    func refuseCreatingThroughSymlink() throws(StoreError) {
+        if case .success(let info) = system_lstat(path), FileIdentity(info).isSymbolicLink,
+           case .failure(let error) = system_stat(path), error == .noSuchFile {
+            throw StoreError(.notFound, path: path, message: "is a symlink to a file that does not exist; not creating a store through it")
+        }
+    }
 
     /// Writes an empty store where none exists, without ever replacing one:
     /// the temporary file is hard-linked to the store name (`link` fails if
     /// the name exists) rather than renamed over it.
     func create(notice: (StoreNotice) -> Void) throws(StoreError) -> SessionStore {
-        // A dangling symlink reads as "no such file"; creating through it
-        // would put the store wherever the link points, silently.
-        if case .success(let info) = system_lstat(path), FileIdentity(info).isSymbolicLink {
-            throw StoreError(.notFound, path: path, message: "is a symlink to a file that does not exist; not creating a store through it")
-        }
+        try refuseCreatingThroughSymlink()
         var store = SessionStore()
-        let bytes = store.serialized()
+        let written = store.serializedWithLayout()
         let location = StoreLocation(target: path)
-        let temporary = try writeTemporary(bytes, in: location, permissions: 0o600, owner: nil)
+        let temporary = try writeTemporary(written.bytes, in: location, permissions: 0o600, owner: nil)
         switch system_link(temporary.path, path) {
         case .success:
             _ = system_unlink(temporary.path)
@@ -184,6 +226,7 @@ public struct StoreFile: Sendable {
             throw StoreError.fromErrno(error, path: path, doing: "cannot create")
         }
         try syncFolder(location.folder)
+        store.adopt(written)
         store.origin = temporary.identity
         notice(.created(path: path))
         return store

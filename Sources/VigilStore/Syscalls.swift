@@ -212,3 +212,81 @@ func system_clockTime(_ clock: clockid_t) -> (seconds: Int, nanoseconds: Int) {
     clock_gettime(clock, &now)
     return (Int(now.tv_sec), Int(now.tv_nsec))
 }
+
+/// The first `limit` bytes of a small file (a `/proc` entry, a lock file's
+/// payload), read with one open and a few reads. `nil` when it cannot be
+/// opened or read.
+func system_readSmallFile(_ path: String, limit: Int = 4096, flags: Int32 = 0) -> [UInt8]? {
+    guard case .success(let descriptor) = system_open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | flags) else { return nil }
+    defer { _ = system_close(descriptor) }
+    return system_readUpTo(descriptor, limit: limit)
+}
+
+/// Up to `limit` bytes from the descriptor's current offset; `nil` on a read error.
+func system_readUpTo(_ descriptor: Int32, limit: Int) -> [UInt8]? {
+    var bytes = [UInt8](repeating: 0, count: limit)
+    var count = 0
+    while count < limit {
+        let result = bytes.withUnsafeMutableBytes { raw in
+            system_read(descriptor, UnsafeMutableRawBufferPointer(rebasing: raw[count...]))
+        }
+        switch result {
+        case .success(0): return Array(bytes[..<count])
+        case .success(let read): count += read
+        case .failure: return nil
+        }
+    }
+    return bytes
+}
+
+/// Wall-clock milliseconds since the epoch, whole, like JavaScript's `Date.now()`.
+func system_nowMilliseconds() -> Double {
+    let now = system_clockTime(CLOCK_REALTIME)
+    return Double(now.seconds * 1000 + now.nanoseconds / 1_000_000)
+}
+
+// MARK: - statx
+
+#if os(Linux)
+/// `statx(2)`'s signature. Glibc declares `statx` only under `_GNU_SOURCE`,
+/// which Swift's Glibc module does not set, so it is looked up with `dlsym`
+/// (it is in glibc since 2.28; without it the caller falls back to fstat).
+private typealias StatxFunction = @convention(c) (
+    Int32, UnsafePointer<CChar>, Int32, UInt32, UnsafeMutableRawPointer
+) -> Int32
+
+/// `AT_EMPTY_PATH` (a `_GNU_SOURCE` constant): statx the descriptor itself.
+private let atEmptyPath: Int32 = 0x1000
+/// `STATX_BASIC_STATS | STATX_BTIME`: the mask libuv (and so Node) asks for.
+private let statxBasicStatsAndBirth: UInt32 = 0xFFF
+
+/// What a lock file's stale-claim name is made from, as Node's `fs.fstat`
+/// reports it through libuv's statx: the device as glibc's `makedev` of the
+/// major and minor numbers, the inode, and the birth time (zero where the
+/// file system records none).
+func system_statxIdentity(_ descriptor: Int32) -> (device: UInt64, inode: UInt64, birthSeconds: Int64, birthNanoseconds: UInt32)? {
+    guard let symbol = dlsym(nil, "statx") else { return nil }
+    let statx = unsafeBitCast(symbol, to: StatxFunction.self)
+    // struct statx is 256 bytes; the offsets below are its fixed Linux UAPI layout.
+    var buffer = [UInt8](repeating: 0, count: 256)
+    let result = buffer.withUnsafeMutableBytes { raw in
+        valueOrErrno { "".withCString { statx(descriptor, $0, atEmptyPath, statxBasicStatsAndBirth, raw.baseAddress!) } }
+    }
+    guard case .success = result else { return nil }
+    return buffer.withUnsafeBytes { raw in
+        let inode = raw.loadUnaligned(fromByteOffset: 32, as: UInt64.self)
+        let birthSeconds = raw.loadUnaligned(fromByteOffset: 80, as: Int64.self)
+        let birthNanoseconds = raw.loadUnaligned(fromByteOffset: 88, as: UInt32.self)
+        let major = UInt64(raw.loadUnaligned(fromByteOffset: 136, as: UInt32.self))
+        let minor = UInt64(raw.loadUnaligned(fromByteOffset: 140, as: UInt32.self))
+        // glibc's makedev.
+        let device = ((major & 0x0000_0fff) << 8) | ((major & 0xffff_f000) << 32)
+            | (minor & 0x0000_00ff) | ((minor & 0xffff_ff00) << 12)
+        return (device, inode, birthSeconds, birthNanoseconds)
+    }
+}
+#else
+func system_statxIdentity(_ descriptor: Int32) -> (device: UInt64, inode: UInt64, birthSeconds: Int64, birthNanoseconds: UInt32)? {
+    nil
+}
+#endif // os(Linux)

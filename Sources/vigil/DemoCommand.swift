@@ -141,8 +141,9 @@ enum DemoCommand {
             let left = tmuxRun(["list-sessions", "-F", "#{session_name}"]).stdout.text.split(separator: "\n")
             out.line("tmux sessions left on -L \(socket): \(left.joined(separator: ", "))")
         }
-        out.flush()
+        let written = out.flush()
         cleanUp()
+        if !written, let failed = out.finish("the report", afterwards: "the demo cleaned up after itself") { return failed }
         return ExitCode.ok
     }
 

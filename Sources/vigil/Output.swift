@@ -3,6 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VigilCore
+import VigilJSON
 
 /// Exit statuses (sysexits.h where one fits).
 enum ExitCode {
@@ -15,15 +17,41 @@ enum ExitCode {
     static let unavailable: Int32 = 69  // EX_UNAVAILABLE
     static let software: Int32 = 70     // EX_SOFTWARE
     static let cannotCreate: Int32 = 73 // EX_CANTCREAT
+    static let ioError: Int32 = 74      // EX_IOERR: the report could not be written
     static let tempFail: Int32 = 75     // EX_TEMPFAIL
 }
 
-/// Buffered output with explicit flushing; one write(2) per flush.
+/// Which of the standard descriptors 0, 1 and 2 were closed when vigil
+/// started. Each is reopened on /dev/null at once, so no file the run opens
+/// later (the store's temporary file, its lock) can land on descriptor 1 and
+/// receive the report; writes meant for a closed one still fail, with EBADF.
+let closedAtStart: Set<Int32> = {
+    var closed: Set<Int32> = []
+    for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) == -1 && errno == EBADF {
+        closed.insert(fd)
+        let null = open("/dev/null", O_RDWR)
+        if null >= 0 && null != fd {
+            // The lowest free descriptor was not `fd` (cannot happen in
+            // order 0, 1, 2, but never leave a stray one behind).
+            _ = dup2(null, fd)
+            close(null)
+        }
+    }
+    return closed
+}()
+
+/// Buffered output with explicit flushing; one write(2) per flush. The
+/// first failed write is kept in `failure` and drops what follows.
 struct OutputStream {
     let fd: Int32
     var buffer: [UInt8] = []
+    /// Why output was lost (EPIPE, ENOSPC, EBADF for a descriptor closed at start), or `nil`.
+    private(set) var failure: Errno? = nil
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32) {
+        self.fd = fd
+        if closedAtStart.contains(fd) { failure = Errno(rawValue: EBADF) }
+    }
 
     mutating func line(_ text: String = "") {
         buffer.append(contentsOf: text.utf8)
@@ -36,15 +64,31 @@ struct OutputStream {
         if buffer.count > 1 << 16 { flush() }
     }
 
-    mutating func flush() {
-        buffer.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { break }
+    /// Writes what is buffered. - Returns: false once any write has failed.
+    @discardableResult
+    mutating func flush() -> Bool {
+        if failure == nil {
+            failure = buffer.withUnsafeBytes { raw -> Errno? in
+                var off = 0
+                while off < raw.count {
+                    let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                    if n > 0 { off += n; continue }
+                    if n < 0 && errno == EINTR { continue }
+                    return Errno(rawValue: n < 0 ? errno : EIO)
+                }
+                return nil
             }
         }
         buffer.removeAll(keepingCapacity: true)
+        return failure == nil
+    }
+
+    /// Flushes; on failure prints one `Error:` line saying what was lost and
+    /// `afterwards` (what had already happened), and returns exit 74.
+    mutating func finish(_ what: String, afterwards: String) -> Int32? {
+        guard !flush(), let failure else { return nil }
+        printError("cannot write \(what) to stdout: \(failure); \(afterwards)")
+        return ExitCode.ioError
     }
 }
 
@@ -75,4 +119,25 @@ func table(_ rows: [[String]]) -> [String] {
         }
         return line
     }
+}
+
+/// What the children behind an answer used, as one JSON object:
+/// `{"children","unmeasured","userUs","systemUs","cpuUs","voluntarySwitches",
+/// "involuntarySwitches","peakRss","peakRssBytes"}`. CPU times in whole
+/// microseconds; `peakRss` is `exact`, `atMost` (a bound, not the peak) or
+/// `unavailable` (then `peakRssBytes` is null).
+func usageJSON(_ usage: ChildrenUsage) -> JSONValue {
+    func us(_ d: Duration) -> JSONValue {
+        let c = d.components
+        return .integer(Int(c.seconds) * 1_000_000 + Int(c.attoseconds / 1_000_000_000_000))
+    }
+    let obj: JSONObject = [
+        "children": .integer(usage.children), "unmeasured": .integer(usage.unmeasured),
+        "userUs": us(usage.userTime), "systemUs": us(usage.systemTime), "cpuUs": us(usage.cpuTime),
+        "voluntarySwitches": .integer(usage.voluntaryContextSwitches),
+        "involuntarySwitches": .integer(usage.involuntaryContextSwitches),
+        "peakRss": .string(usage.peakMemory.kind),
+        "peakRssBytes": usage.peakMemory.upperBound.map { .integer($0) } ?? .null,
+    ]
+    return .object(obj)
 }

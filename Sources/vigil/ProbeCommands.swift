@@ -72,11 +72,16 @@ enum ProbeCommand {
       --socket-path PATH  tmux only: server socket path (tmux -S)
       --timeout-ms N      deadline per call in milliseconds (default 3000)
       --retries N         extra attempts when the answer is unknown (default 2)
-      --json              one JSON object per line: {"name","backend","state","reason","attempts","elapsedMs"}
+      --json              one JSON object per line: {"name","backend","state","reason","attempts","elapsedMs","usage"}
+                          (usage: CPU time, context switches and peak memory of the calls' children)
+
+    One name is asked on its own (tmux: has-session and the resolved session's
+    name); several names are answered from one listing call with exact lookups.
 
     Output: one line per name, "NAME exists|missing|unknown (reason)".
     Exit status: 0 all exist, 1 some missing and none unknown, 2 any unknown, 64 usage error
-    (including a name the backend cannot hold exactly).
+    (including a name the backend cannot hold exactly), 74 the answers could not be written,
+    130/143 interrupted by SIGINT/SIGTERM (the multiplexer calls in flight are ended first).
     """
 
     static func run(_ args: [String]) async -> Int32 {
@@ -98,11 +103,17 @@ enum ProbeCommand {
         }
         let backend = options.backend
         let names = parsed.positionals
-        let results = await withTaskGroup(of: (Int, Retried<SessionProbe>).self) { group in
-            for (i, name) in names.enumerated() { group.addTask { (i, await backend.probe(name)) } }
-            var all = [Retried<SessionProbe>?](repeating: nil, count: names.count)
-            for await (i, r) in group { all[i] = r }
-            return all.map { $0! }
+        let results: [Retried<SessionProbe>]
+        if names.count == 1 {
+            results = [await backend.probe(names[0])]
+        } else {
+            // Several names: one listing and exact lookups, never one client
+            // per name (a thousand at once make a single-threaded tmux
+            // server fall behind until every probe times out).
+            let (listing, answers) = await backend.probeAll(names)
+            results = names.map { name in
+                Retried(answer: answers[name] ?? .unknown(reason: "not answered"), attempts: listing.attempts, elapsed: listing.elapsed, usage: listing.usage)
+            }
         }
         var out = OutputStream(fd: 1)
         for (name, r) in zip(names, results) {
@@ -111,13 +122,14 @@ enum ProbeCommand {
                     "name": .string(name), "backend": .string(options.kind.rawValue),
                     "state": .string(r.answer.state.rawValue), "reason": .string(r.answer.reason),
                     "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                    "usage": usageJSON(r.usage),
                 ]
                 out.line(JSONValue.object(obj).jsonText())
             } else {
                 out.line("\(name) \(r.answer.state.rawValue) (\(r.answer.reason))")
             }
         }
-        out.flush()
+        if let failed = out.finish("the answers", afterwards: "a probe changes nothing") { return failed }
         let states = results.map(\.answer.state)
         if states.contains(.unknown) { return ExitCode.unknown }
         if states.contains(.missing) { return ExitCode.someMissing }
@@ -132,8 +144,9 @@ enum ListCommand {
 
     Usage: \(usage)
 
-    Options: as for 'vigil probe'; --json prints {"backend","sessions":[...],"reason","attempts","elapsedMs"}.
-    Exit status: 0 listed (possibly empty), 2 the answer is unknown (the reason goes to stderr), 64 usage error.
+    Options: as for 'vigil probe'; --json prints {"backend","sessions":[...],"reason","attempts","elapsedMs","usage"}.
+    Exit status: 0 listed (possibly empty), 2 the answer is unknown (the reason goes to stderr), 64 usage error,
+    74 the listing could not be written, 130/143 interrupted by SIGINT/SIGTERM.
     """
 
     static func run(_ args: [String]) async -> Int32 {
@@ -155,8 +168,11 @@ enum ListCommand {
                 let obj: JSONObject = [
                     "backend": .string(options.kind.rawValue), "sessions": .null, "state": .string("unknown"),
                     "reason": .string(reason), "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                    "usage": usageJSON(r.usage),
                 ]
-                print(JSONValue.object(obj).jsonText())
+                var out = OutputStream(fd: 1)
+                out.line(JSONValue.object(obj).jsonText())
+                if let failed = out.finish("the listing", afterwards: "a listing changes nothing") { return failed }
             }
             printError("\(options.kind.rawValue) sessions unknown: \(reason)")
             return ExitCode.unknown
@@ -168,12 +184,13 @@ enum ListCommand {
                     "backend": .string(options.kind.rawValue), "sessions": .array(sorted.map { .string($0) }),
                     "state": .string("listed"), "reason": .string(reason),
                     "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
+                    "usage": usageJSON(r.usage),
                 ]
                 out.line(JSONValue.object(obj).jsonText())
             } else {
                 for n in sorted { out.line(n) }
             }
-            out.flush()
+            if let failed = out.finish("the listing", afterwards: "a listing changes nothing") { return failed }
             return ExitCode.ok
         }
     }

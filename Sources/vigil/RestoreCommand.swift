@@ -5,7 +5,7 @@ import VigilStore
 import VigilRestore
 
 enum RestoreCommand {
-    static let usage = "vigil restore --store PATH [--worker 'COMMAND ARG...'] [--worker-log PATH] [--worker-env-clear] [--worker-env KEY=VALUE]... [--expect-cli ID] [--on-missing close|keep] [--lazy] [--dry-run] [--json] [--tmux PATH] [--zellij PATH] [--herdr PATH] [--timeout-ms N] [--concurrency N]   |   vigil restore --botmux [DIR] [--bot APPID] [--on-missing close|keep] [--dry-run] [--json]"
+    static let usage = "vigil restore --store PATH [--worker 'COMMAND ARG...'] [--worker-log PATH] [--worker-env-clear] [--worker-env KEY=VALUE]... [--expect-cli ID] [--on-missing close|keep] [--lazy] [--dry-run] [--json] [--tmux PATH] [--zellij PATH] [--herdr PATH] [--timeout-ms N] [--concurrency N] [--lock flock|exclusive-create]   |   vigil restore --botmux [DIR] [--bot APPID] [--on-missing close|keep] [--dry-run] [--json]"
     static let help = """
     Reconcile a session store with the sessions that survived, in one pass.
 
@@ -39,10 +39,20 @@ enum RestoreCommand {
       --timeout-ms N        deadline per multiplexer call (default 3000)
       --retries N           extra attempts when an answer is unknown (default 2)
       --concurrency N       kills and worker launches in flight at once (default 16)
-      --lock-timeout-ms N   wait this long for another restore's lock (default 5000)
+      --lock PROTOCOL       the lock the store's writers share: flock (default; flock(2) on
+                            STORE.lock, a file that stays) or exclusive-create (botmux's:
+                            STORE.lock created with O_EXCL, holding the pid, removed on release)
+      --lock-timeout-ms N   wait this long for the store's lock at commit time (default 5000)
+      --strict-links        refuse a store file with other hard links (default: commit it and
+                            say that the other names keep the previous version)
       --create              create an empty store when none exists
       --on-missing close|keep   what a missing session does to its record (default close)
       --quiet               no per-session log lines on stderr (store notices still print)
+
+    The store is read, probed and decided on without its lock; the lock is held
+    only to commit, for one read and one write. A record another writer changed
+    meanwhile is left as it is and reported skip ("changed by another writer
+    during restore"); kills and workers follow for committed decisions only.
 
     botmux (its data directory as botmux keeps it; see README "botmux"):
       --botmux [DIR]        restore every store of a botmux data directory in place; without
@@ -58,10 +68,15 @@ enum RestoreCommand {
       --dry-run still reports.
 
     Exit status: 0 done (also when some sessions were unknown: they are kept,
-    and the report and the warnings say why); 64 usage; 65 bad store data;
-    66 store not found; 73 store cannot be written (or is not a regular
-    file); 75 store locked by another restore. Nothing is written when an
-    error is reported: the store is checked before the lock file is made.
+    and the report and the warnings say why); 64 usage; 65 bad store data
+    (also an empty or duplicate id); 66 store not found; 73 store cannot be
+    written (not a regular file, a lock path that is a symlink or not a
+    regular file, other hard links with --strict-links); 74 the report could
+    not be written to stdout (the store was already committed; the error
+    line says so); 75 store locked by another writer past the timeout;
+    130/143 interrupted by SIGINT/SIGTERM (multiplexer calls in flight are
+    ended first). Nothing is written when an error is reported before the
+    commit: the store is checked before the lock file is made.
     """
 
     static func run(_ args: [String]) async -> Int32 {
@@ -74,8 +89,8 @@ enum RestoreCommand {
         do throws(UsageError) {
             parsed = try parseArguments(BotmuxCommand.splitInlineDirectory(args), OptionSpec(
                 valued: ["store", "worker", "worker-log", "expect-cli", "tmux", "zellij", "herdr", "timeout-ms", "retries", "concurrency",
-                         "lock-timeout-ms", "on-missing", "bot"],
-                flags: ["lazy", "dry-run", "json", "create", "quiet", "worker-env-clear", "botmux"],
+                         "lock-timeout-ms", "lock", "on-missing", "bot"],
+                flags: ["lazy", "dry-run", "json", "create", "quiet", "worker-env-clear", "strict-links", "botmux"],
                 repeated: ["worker-env"]))
             if parsed.has("help") { print(help); return ExitCode.ok }
             if parsed.has("botmux") { return await BotmuxCommand.run(parsed) }
@@ -88,6 +103,13 @@ enum RestoreCommand {
             options.dryRun = parsed.has("dry-run")
             options.createIfMissing = parsed.has("create")
             if let policy = try BotmuxCommand.missingPolicy(parsed) { options.onMissing = policy }
+            options.strictLinks = parsed.has("strict-links")
+            if let name = parsed.value("lock") {
+                guard let lockProtocol = StoreLockProtocol(rawValue: name) else {
+                    throw UsageError(message: "option '--lock' needs flock or exclusive-create, got '\(name)'")
+                }
+                options.lockProtocol = lockProtocol
+            }
             if let n = try parsed.integer("concurrency", min: 1, max: Limits.concurrency) { options.concurrency = n }
             if let n = try parsed.integer("lock-timeout-ms", min: 0, max: Limits.timeoutMs) { options.lockTimeout = .milliseconds(n) }
             let timeoutMs = try parsed.integer("timeout-ms", min: 1, max: Limits.timeoutMs) ?? 3000
@@ -143,8 +165,15 @@ enum RestoreCommand {
         }
         var out = OutputStream(fd: 1)
         ReportRendering.write(report, json: parsed.has("json"), to: &out)
-        out.flush()
+        if let failed = out.finish("the report", afterwards: Self.alreadyDone(report)) { return failed }
         return ExitCode.ok
+    }
+
+    /// What had already happened when the report could not be written.
+    static func alreadyDone(_ report: RestoreReport) -> String {
+        if report.dryRun { return "dry run: the store was not changed" }
+        let t = report.totals
+        return "the store was already committed (close \(t[.close] ?? 0), kill \(t[.kill] ?? 0), fork \(t[.fork] ?? 0), keep \(t[.keep] ?? 0))"
     }
 }
 
@@ -177,6 +206,7 @@ enum ReportRendering {
         let doc: JSONObject = [
             "sessions": .array(sessions), "totals": .object(totalsObject),
             "elapsedMs": .integer(Int(report.elapsed.milliseconds)), "dryRun": .bool(report.dryRun),
+            "listingCalls": .integer(report.listingCalls), "listingUsage": usageJSON(report.listingUsage),
         ]
         return .object(doc)
     }

@@ -20,7 +20,8 @@ Commands:
 
 Exit status: 0 success; probe 1 some missing, 2 any unknown; 64 usage;
 65 bad store data; 66 store not found; 69 backend unavailable (demo);
-73 store cannot be written; 75 store locked by another restore.
+73 store cannot be written; 74 the output could not be written;
+75 store locked by another restore; 130/143 interrupted by SIGINT/SIGTERM.
 """
 
 func runMain() async -> Int32 {
@@ -46,4 +47,18 @@ func runMain() async -> Int32 {
     }
 }
 
-exit(await runMain())
+// Before anything else, and before any other thread exists: the standard
+// descriptors (a closed one is held on /dev/null, see `closedAtStart`),
+// SIGPIPE ignored (a closed pipe is then EPIPE, exit 74, not a silent
+// death), SIGINT/SIGTERM blocked and taken by a watcher thread.
+_ = closedAtStart
+signal(SIGPIPE, SIG_IGN)
+let interrupts = Interrupts.install()
+let root = Task { await runMain() }
+interrupts.onInterrupt { root.cancel() }
+let status = await root.value
+if let sig = interrupts.signal {
+    printError("interrupted by \(Interrupts.name(sig)): the multiplexer calls in flight were ended")
+    exit(128 + sig)
+}
+exit(status)

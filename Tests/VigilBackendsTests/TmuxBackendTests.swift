@@ -20,8 +20,14 @@ struct TmuxBackendTests {
             let probe = await backend.probe("bmx-deadbeef")
             #expect(probe.answer.state == .exists, "\(probe.answer)")
             #expect(probe.attempts == 1)
+            // The answer carries what its one tmux client cost.
+            #expect(probe.usage.children == 1 && probe.usage.unmeasured == 0, "\(probe.usage)")
+            #expect(probe.usage.cpuTime > .zero, "\(probe.usage)")
+            #expect(probe.usage.peakMemory.upperBound != nil, "\(probe.usage)")
             #expect(await backend.hasSession("bmx-deadbeef"))
-            #expect(backend.probeSynchronously("bmx-deadbeef").answer.state == .exists)
+            let blocking = backend.probeSynchronously("bmx-deadbeef")
+            #expect(blocking.answer.state == .exists)
+            #expect(blocking.usage.children == 1 && blocking.usage.cpuTime > .zero, "\(blocking.usage)")
         }
     }
 
@@ -112,8 +118,10 @@ struct TmuxBackendTests {
                 return
             }
             #expect(names == ["bmx-deadbeef", "bmx-0000 two"])
+            #expect(listing.usage.children == 1 && listing.usage.cpuTime > .zero, "\(listing.usage)")
             let (all, answers) = await backend.probeAll(["bmx-deadbeef", "bmx-dead", "bmx-0000 two", "a:b"])
             #expect(all.attempts == 1)
+            #expect(all.usage.children == 1, "one listing call for every name: \(all.usage)")
             #expect(answers["bmx-deadbeef"]?.state == .exists)
             #expect(answers["bmx-dead"]?.state == .missing)
             #expect(answers["bmx-0000 two"]?.state == .exists)
@@ -243,13 +251,14 @@ struct TmuxBackendTests {
 
     @Test func invalidNamesAreNeverSent() async throws {
         let dir = try TemporaryDirectory()
-        let fixture = try Fixture(in: dir, body: "exit 0")
+        let fixture = try Fixture(in: dir, body: "echo bmx-deadbeef; exit 0")
         let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: quickRetry()))
         for name in ["", "a:b", "a.b", "$1", "tab\there", "é"] {
             let probe = await backend.probe(name)
             #expect(probe.answer.state == .unknown, "\(name.debugDescription)")
             #expect(probe.answer.reason.contains("invalid tmux session name"))
             #expect(probe.attempts == 0)
+            #expect(probe.usage == .none)
             let killed = await backend.kill(name)
             #expect(killed.status == .rejected)
             #expect(killed.attempts == 0)
@@ -257,12 +266,19 @@ struct TmuxBackendTests {
         #expect(fixture.calls.isEmpty)
         // A valid name reaches the executable with exactly the documented command line.
         _ = await backend.probe("bmx-deadbeef")
-        #expect(fixture.calls == ["[has-session][-t][=bmx-deadbeef]"])
+        #expect(fixture.calls == ["[has-session][-t][=bmx-deadbeef][;][display-message][-p][-t][=bmx-deadbeef:][#{session_name}]"])
     }
 
     @Test func commandLines() async throws {
         let dir = try TemporaryDirectory()
-        let fixture = try Fixture(in: dir, body: "exit 0")
+        // Prints what tmux would: the resolved session (with its id for a kill).
+        let fixture = try Fixture(in: dir, body: """
+        case "$*" in
+        *session_id*) echo '$7 bmx-1' ;;
+        *display-message*) echo "$5" | sed 's/^=//' ;;
+        esac
+        exit 0
+        """)
         let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, socket: .name("work"), timeout: testTimeout, retry: .none))
         _ = await backend.probe("bmx-1")
         _ = await backend.list()
@@ -270,10 +286,11 @@ struct TmuxBackendTests {
         let byPath = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, socket: .path("/tmp/s"), timeout: testTimeout, retry: .none))
         _ = byPath.probeSynchronously("bmx-2")
         #expect(fixture.calls == [
-            "[-L][work][has-session][-t][=bmx-1]",
+            "[-L][work][has-session][-t][=bmx-1][;][display-message][-p][-t][=bmx-1:][#{session_name}]",
             "[-L][work][list-sessions][-F][#{session_name}]",
-            "[-L][work][kill-session][-t][=bmx-1]",
-            "[-S][/tmp/s][has-session][-t][=bmx-2]",
+            "[-L][work][has-session][-t][=bmx-1][;][display-message][-p][-t][=bmx-1:][#{session_id} #{session_name}]",
+            "[-L][work][kill-session][-t][$7]",
+            "[-S][/tmp/s][has-session][-t][=bmx-2][;][display-message][-p][-t][=bmx-2:][#{session_name}]",
         ])
     }
 }

@@ -39,7 +39,8 @@ struct CLITests {
         ["probe", "--backend", "zellij", "--socket", "s", "x"], ["restore", "--store", "/x", "--worker", "a 'b"],
         ["probe", "--backend", "tmux", "--timeout-ms", "9223372036854775807", "x"],
         ["probe", "--backend", "tmux", "--retries", "9223372036854775807", "x"],
-        ["restore", "--store", "/x", "--concurrency", "0"],
+        ["restore", "--store", "/x", "--concurrency", "0"], ["restore", "--store", "/x", "--lock", "posix"],
+        ["restore", "--store", "/x", "--lock"], ["restore", "--store", "/x", "--strict-links=yes"],
         ["probe", "--backend", "tmux", "--socket", "", "x"], ["probe", "--backend", "tmux", "--socket", "a/b", "x"],
     ])
     func usage(args: [String]) {
@@ -97,6 +98,18 @@ struct CLITests {
         #expect(objects[0]["attempts"] == .number("1"))
         #expect(objects[0]["reason"]?.stringValue?.isEmpty == false)
         #expect(objects[0]["elapsedMs"] != nil)
+        // What the tmux client behind each answer cost.
+        for object in objects {
+            let usage = object["usage"]?.objectValue
+            #expect(usage?["children"] == .number("1"), "\(object)")
+            #expect(usage?["unmeasured"] == .number("0"))
+            for key in ["userUs", "systemUs", "cpuUs", "voluntarySwitches", "involuntarySwitches", "peakRssBytes"] {
+                if case .number = usage?[key] {} else { Issue.record("usage.\(key) should be a number: \(object)") }
+            }
+            let cpu = Int(usage?["cpuUs"].flatMap { if case .number(let n) = $0 { n } else { nil } } ?? "") ?? -1
+            #expect(cpu > 0, "\(object)")
+            #expect(["exact", "atMost"].contains(usage?["peakRss"]?.stringValue ?? ""), "\(object)")
+        }
     }
 
     @Test("list prints live names; an unknown answer exits 2 with the reason")
@@ -125,6 +138,13 @@ struct CLITests {
         #expect(o.termination == .exited(2))
         #expect(o.stdout.text.hasPrefix("bmx-x unknown ("))
         #expect(o.stdout.text.contains("ECHILD"))
+        // The child ran, but its figures went with its status: counted as unmeasured.
+        let j = Spawner().runSynchronously(Command("/usr/bin/python3", arguments: [
+            "-c", "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])",
+            VigilBinary.path, "probe", "--json", "--backend", "tmux", "--binary", "/bin/false", "--retries", "0", "bmx-x",
+        ], timeout: .seconds(30)))
+        #expect(j.termination == .exited(2))
+        #expect(j.stdout.text.contains("\"usage\":{\"children\":0,\"unmeasured\":1,"), "\(j.stdout.text)")
     }
 
     // MARK: - restore
@@ -168,6 +188,11 @@ struct CLITests {
         #expect(totals?["keep"] == .number("0"))
         #expect(totals?["skip"] == .number("1"))
         #expect(doc["elapsedMs"] != nil)
+        // One tmux listing answered every record; its cost is in the report.
+        #expect(doc["listingCalls"] == .number("1"))
+        let usage = doc["listingUsage"]?.objectValue
+        #expect(usage?["children"] == .number("1"), "\(doc)")
+        if case .number(let cpu) = usage?["cpuUs"] { #expect((Int(cpu) ?? 0) > 0) } else { Issue.record("listingUsage.cpuUs missing") }
         #expect(waitForFile(dir.file("ran-aaaaaaaa-1")))
         let after = try StoreFile(path: path).load()
         #expect(after.records.map(\.status) == [.active, .closed, .active, .active])
@@ -235,32 +260,47 @@ struct CLITests {
         held.release()
     }
 
-    @Test("two restores at once: the second waits for the lock, then fails with 75; the first completes")
+    @Test("two restores at once: neither holds the lock while probing; the record is closed once, the other restore reports it changed by another writer")
     func concurrentRestores() throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("store.json", """
         {"version": 1, "sessions": [{"id": "aaaaaaaa-1", "backend": "tmux", "status": "active"}]}
         """)
-        // A slow tmux: the first restore holds the lock while it waits for it.
-        let started = dir.file("started")
-        let tmux = try dir.fixture("tmux", "#!/bin/sh\ntouch \(started)\nsleep 2\necho 'no server running on /tmp/x' >&2\nexit 1\n")
-        let first = WorkerCommand(VigilBinary.path, arguments: ["restore", "--store", path, "--tmux", tmux, "--quiet"], newSession: false)
-        // Launched, not `async let`: the first restore starts here and now, not
+        // A gated tmux: each listing marks that it started, then waits for
+        // `go`. Both restores must reach their listing at the same time,
+        // which they cannot if the first held the store's lock while probing.
+        let gate = dir.file("go")
+        let tmux = try dir.fixture("tmux", "#!/bin/sh\ntouch \(dir.path)/started-$$\nwhile [ ! -e \(gate) ]; do sleep 0.01; done\necho 'no server running on /tmp/x' >&2\nexit 1\n")
+        let outcomes = Mutex<[Outcome]>([])
+        // Launched, not `async let`: each restore starts here and now, not
         // whenever the cooperative pool (as small as two threads, shared with
         // every other test, some of them blocking) next has a thread free.
-        let firstOutcome = Mutex<Outcome?>(nil)
-        if case .failed(let o) = Spawner().launch(first, onExit: { o in firstOutcome.withLock { $0 = o } }) {
-            Issue.record("the first restore did not start: \(o.termination)")
+        for _ in 0..<2 {
+            var c = Command(VigilBinary.path, arguments: ["restore", "--store", path, "--tmux", tmux, "--json", "--quiet",
+                                                          "--lock-timeout-ms", "60000"], timeout: .seconds(120))
+            c.stdoutLimit = 1 << 16
+            c.stderrLimit = 1 << 16
+            runInBackground(c) { o in outcomes.withLock { $0.append(o) } }
         }
-        #expect(waitForFile(started))
-        let second = VigilBinary.run(["restore", "--store", path, "--tmux", tmux, "--lock-timeout-ms", "300", "--quiet"])
-        #expect(second.termination == .exited(75))
-        #expect(second.stderr.text.hasPrefix("Error: "))
-        #expect(second.stderr.text.contains("lock"))
-        #expect(waitUntil(milliseconds: 30_000) { firstOutcome.withLock { $0 != nil } })
-        #expect(firstOutcome.withLock { $0 }?.termination == .exited(0))
+        let bothProbing = waitUntil(milliseconds: 60_000) { folderNames(dir.path).filter { $0.hasPrefix("started-") }.count == 2 }
+        #expect(bothProbing, "the second restore never reached its probe while the first was probing")
+        try writeFile(gate, "")
+        #expect(waitUntil(milliseconds: 120_000) { outcomes.withLock { $0.count == 2 } })
+        let done = outcomes.withLock { $0 }
+        #expect(done.map(\.termination) == [.exited(0), .exited(0)], "\(done.map(\.stderr.text))")
+        var actions: [String] = []
+        for outcome in done {
+            let doc = try json(outcome.stdout.text)
+            let line = doc["sessions"]?.arrayValue?.first?.objectValue
+            actions.append(line?["action"]?.stringValue ?? "?")
+            if line?["action"] == .string("skip") {
+                #expect(line?["reason"] == .string("changed by another writer during restore"))
+            }
+        }
+        #expect(actions.sorted() == ["close", "skip"], "one restore closes the record, the other finds it changed")
         let after = try StoreFile(path: path).load()
         #expect(after.records.map(\.status) == [.closed])
+        #expect(after.records[0].closeReason?.contains("gone") == true)
     }
 
     @Test("a restore killed with SIGKILL at any moment leaves a store that parses")

@@ -96,6 +96,11 @@ struct RestoreTests {
         // One listing call per backend and socket: tmux on one socket, zellij, herdr.
         #expect(report.listingCalls == 3)
         #expect(callCount(w.zellij.log) == 1)
+        // The cost of the answers: one tmux listing, one zellij listing and
+        // every attempt at the unreachable herdr (retried on unknown).
+        #expect(report.listingUsage.children == 1 + callCount(w.zellij.log) + callCount(w.herdr.log), "\(report.listingUsage)")
+        #expect(report.listingUsage.unmeasured == 0)
+        #expect(report.listingUsage.cpuTime > .zero)
 
         // Workers really ran, once per fork, with their session name.
         for id in [Self.aliveA, Self.aliveB, Self.zellijLive] {
@@ -208,6 +213,91 @@ struct RestoreTests {
         held.release()
         let report = try await w.restorer(options).restore(storeAt: w.storePath)
         #expect(report.totals[.close] == 3)
+    }
+
+    @Test("a record another writer changes while restore probes is left as they made it: no close, no kill, no worker")
+    func changedWhileProbing() async throws {
+        let w = try makeWorld()
+        let s = w.tmux.socketName
+        // tmux behind a gate: restore is held inside its listing, after it
+        // read and decided nothing yet, for as long as the test likes.
+        let started = w.dir.file("listing-started")
+        let gate = w.dir.file("go")
+        let gated = try w.dir.fixture("gated-tmux", "#!/bin/sh\ntouch \(started)\nwhile [ ! -e \(gate) ]; do sleep 0.01; done\nexec tmux \"$@\"\n")
+        let backends = StandardBackends(tmux: gated, zellij: w.zellij.binary, herdr: w.herdr.binary,
+                                        timeout: .seconds(60), retry: RetryPolicy(maxAttempts: 1))
+        let registry = SessionRegistry()
+        let restorer = Restorer(options: RestoreOptions(expectedCLI: "claude"), backends: backends,
+                                launcher: CommandWorkerLauncher(template: try WorkerTemplate(argv: [w.worker, "{id}", "{session}"]), logger: .silent),
+                                registry: registry, logger: .silent)
+        let path = w.storePath
+        let run = Task { () -> Result<RestoreReport, StoreError> in
+            do throws(StoreError) { return .success(try await restorer.restore(storeAt: path)) } catch { return .failure(error) }
+        }
+        var waited = 0
+        while access(started, F_OK) != 0 && waited < 60_000 {
+            try await Task.sleep(for: .milliseconds(10))
+            waited += 10
+        }
+        try #require(access(started, F_OK) == 0, "restore never reached its listing")
+
+        // The daemon saves meanwhile, under the same lock (which restore must
+        // not be holding): it touches a record restore will close, one it will
+        // kill and one it will fork, and adds one.
+        let touched = [
+            recordJSON(id: Self.goneC, backend: "tmux", socket: s),
+            recordJSON(id: Self.otherCLI, backend: "tmux", socket: s, cli: "codex"),
+            recordJSON(id: Self.aliveA, backend: "tmux", socket: s),
+        ]
+        let added = recordJSON(id: "abcdef12-new", backend: "pty")
+        let lock = try StoreFile(path: path).lock(.flock, timeout: .seconds(10))
+        var text = try readText(path)
+        for record in touched { text = text.replacingOnce(record, with: record.replacingOnce("\"chat\": 42", with: "\"chat\": 43")) }
+        text = text.replacingOnce("\n]", with: ",\n  " + added + "\n]")
+        try writeFile(path + ".daemon-tmp", text)
+        #expect(rename(path + ".daemon-tmp", path) == 0)
+        lock.release()
+        try writeFile(gate, "")
+
+        let report = try await run.value.get()
+        func line(_ id: String) -> SessionOutcome? { report.sessions.first { $0.id == id } }
+        for id in [Self.goneC, Self.otherCLI, Self.aliveA] {
+            #expect(line(id)?.action == .skip, "\(id)")
+            #expect(line(id)?.reason == "changed by another writer during restore", "\(id)")
+            #expect(line(id)?.workerPID == nil)
+        }
+        #expect(report.sessions.first { $0.id == "abcdef12-new" } == nil, "restore read the store before the daemon added it")
+        // Restore's other decisions were applied.
+        #expect(line(Self.goneD)?.action == .close)
+        #expect(line(Self.zellijExited)?.action == .close)
+        #expect(line(Self.aliveB)?.action == .fork)
+        #expect(w.tmux.has(naming.name(forID: Self.otherCLI)), "a decision that was not committed kills nothing")
+        #expect(waitForFile(w.dir.file("worker-\(Self.aliveB).ran")))
+        #expect(access(w.dir.file("worker-\(Self.aliveA).ran"), F_OK) != 0, "nor forks")
+        #expect(registry.entry(Self.aliveA) == nil)
+
+        let after = try readText(path)
+        for record in touched {
+            #expect(after.contains(record.replacingOnce("\"chat\": 42", with: "\"chat\": 43")), "the daemon's version, byte for byte")
+        }
+        #expect(after.contains(added))
+        let store = try loadStore(path)
+        #expect(store.records.first { $0.id == Self.goneD }?.status == .closed)
+        #expect(store.records.first { $0.id == Self.goneC }?.status == .active)
+        #expect(store.records.count == Self.expected.count + 1)
+    }
+
+    @Test("with the exclusive-create lock, restore leaves no lock file behind", arguments: [false, true])
+    func exclusiveCreateLeavesNoLockFile(create: Bool) async throws {
+        let w = try makeWorld()
+        var options = RestoreOptions(expectedCLI: "claude", lockProtocol: .exclusiveCreate)
+        options.createIfMissing = create
+        let path = create ? w.dir.file("new.json") : w.storePath
+        let report = try await w.restorer(options).restore(storeAt: path)
+        #expect(report.totals[.close] == (create ? 0 : 3))
+        #expect(report.lockHeld != nil || create)
+        #expect(!folderNames(w.dir.path).contains { $0.hasSuffix(".lock") || $0.hasPrefix(".botmux-stale-claim") })
+        if create { #expect(permissions(path) == 0o600) }
     }
 
     @Test("a missing store is an error unless creation is asked for")
@@ -323,5 +413,15 @@ struct RestoreTests {
         #expect(c.newSession)
         #expect(throws: WorkerTemplateError.unbalancedQuote) { try WorkerTemplate.parse("a 'b") }
         #expect(throws: WorkerTemplateError.empty) { try WorkerTemplate.parse("   ") }
+    }
+}
+
+extension String {
+    /// `self` with the first occurrence of `part` replaced (unchanged when absent).
+    func replacingOnce(_ part: String, with replacement: String) -> String {
+        guard let range = firstRange(of: part) else { return self }
+        var copy = self
+        copy.replaceSubrange(range, with: replacement)
+        return copy
     }
 }

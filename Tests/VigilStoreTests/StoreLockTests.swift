@@ -7,6 +7,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import Synchronization
 import Testing
 @testable import VigilStore
 import VigilTestSupport
@@ -92,4 +93,111 @@ import VigilTestSupport
             holder.wait()
         }
     }
+}
+
+/// What both protocols refuse, and what they create.
+@Suite struct LockFileSafetyTests {
+    @Test(arguments: StoreLockProtocol.allCases)
+    func aSymlinkAtTheLockPathIsRefusedAndNotFollowed(_ lockProtocol: StoreLockProtocol) throws {
+        try withTemporaryDirectory { dir in
+            let file = StoreFile(path: dir + "/sessions.json")
+            // A link planted in a shared folder, to a file and to nowhere.
+            try writeFile(dir + "/victim", "precious\n", mode: 0o600)
+            for target in [dir + "/victim", dir + "/nowhere"] {
+                unlink(file.lockPath)
+                #expect(symlink(target, file.lockPath) == 0)
+                let error = storeError { () throws(StoreError) in _ = try file.lock(lockProtocol, timeout: .milliseconds(100)) }
+                #expect(error?.category == .cannotWrite)
+                #expect(error?.exitCode == 73)
+                #expect(error?.message == "lock file \(file.lockPath) is a symbolic link; refusing to follow it")
+                #expect(try readText(dir + "/victim") == "precious\n")
+                #expect(access(dir + "/nowhere", F_OK) != 0, "nothing created through the link")
+                #expect(isSymbolicLink(file.lockPath))
+            }
+        }
+    }
+
+    @Test(arguments: StoreLockProtocol.allCases)
+    func aLockPathThatIsNotARegularFileIsRefused(_ lockProtocol: StoreLockProtocol) throws {
+        try withTemporaryDirectory { dir in
+            let file = StoreFile(path: dir + "/sessions.json")
+            #expect(mkdir(file.lockPath, 0o700) == 0)
+            var error = storeError { () throws(StoreError) in _ = try file.lock(lockProtocol, timeout: .milliseconds(100)) }
+            #expect(error?.exitCode == 73)
+            #expect(error?.message == "lock file \(file.lockPath) is not a regular file")
+            rmdir(file.lockPath)
+            #expect(mkfifo(file.lockPath, 0o600) == 0)
+            error = storeError { () throws(StoreError) in _ = try file.lock(lockProtocol, timeout: .milliseconds(100)) }
+            #expect(error?.exitCode == 73, "a FIFO is refused, not opened for writing or waited on")
+            #expect(error?.message == "lock file \(file.lockPath) is not a regular file")
+        }
+    }
+
+    @Test(arguments: StoreLockProtocol.allCases, [0o600, 0o640, 0o664] as [UInt32])
+    func aNewLockFileGetsTheStoresMode(_ lockProtocol: StoreLockProtocol, _ mode: UInt32) throws {
+        try withTemporaryDirectory { dir in
+            let path = dir + "/sessions.json"
+            try writeFile(path, sampleStore, mode: mode_t(mode))
+            let lock = try StoreFile(path: path).lock(lockProtocol, timeout: .zero)
+            #expect(permissions(path + ".lock") == mode)
+            lock.release()
+        }
+    }
+
+    @Test func anExistingFlockFileKeepsItsMode() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir + "/sessions.json"
+            try writeFile(path, sampleStore, mode: 0o600)
+            try writeFile(path + ".lock", "", mode: 0o644)
+            let lock = try StoreFile(path: path).lock(.flock, timeout: .zero)
+            #expect(permissions(path + ".lock") == 0o644)
+            lock.release()
+        }
+    }
+
+    /// The async wait suspends its task: with more waiters than the
+    /// cooperative pool has threads, a heartbeat task still ticks while they
+    /// wait, and cancelling them ends their waits without the lock. (A
+    /// blocking wait would starve the heartbeat until the waiters' ten-minute
+    /// timeout, far past the time limit.)
+    @Test(.timeLimit(.minutes(1)), arguments: StoreLockProtocol.allCases)
+    func theAsyncWaitHoldsNoThreadAndEndsWhenCancelled(_ lockProtocol: StoreLockProtocol) async throws {
+        let dir = try TemporaryDirectory()
+        let file = StoreFile(path: dir.file("sessions.json"))
+        let held = try file.lock(lockProtocol, timeout: .zero)
+        let started = Counter()
+        var waiters: [Task<StoreError?, Never>] = []
+        for _ in 0..<8 {
+            waiters.append(Task {
+                started.value.add(1, ordering: .relaxed)
+                do throws(StoreError) {
+                    _ = try await file.lock(using: lockProtocol, timeout: .seconds(600))
+                    return nil
+                } catch {
+                    return error
+                }
+            })
+        }
+        var ticks = 0
+        while ticks < 50 || started.value.load(ordering: .relaxed) < 8 {
+            try await Task.sleep(for: .milliseconds(2))
+            ticks += 1
+        }
+        for waiter in waiters { waiter.cancel() }
+        for waiter in waiters {
+            let error = await waiter.value
+            #expect(error?.category == .locked)
+            #expect(error?.message.hasPrefix("cancelled while waiting for lock \(file.lockPath)") == true, "\(error?.message ?? "took the lock")")
+        }
+        held.release()
+        // None of the cancelled waiters holds it.
+        let again = try file.lock(lockProtocol, timeout: .zero)
+        again.release()
+        withExtendedLifetime(dir) {}
+    }
+}
+
+/// A counter tasks can share.
+final class Counter: Sendable {
+    let value = Atomic<Int>(0)
 }

@@ -120,3 +120,49 @@ func generatedStore(count: Int, status: String = "active") -> String {
     text += "]}"
     return text
 }
+
+// MARK: - Lock files
+
+/// Sets the modification (and access) time of `path` to `seconds` ago.
+func age(_ path: String, seconds: Int) throws {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    let then = timeval(tv_sec: now.tv_sec - seconds, tv_usec: 0)
+    let times = [then, then]
+    guard utimes(path, times) == 0 else { throw TestFailure("utimes \(path): errno \(errno)") }
+}
+
+/// Field 22 of /proc/<pid>/stat, read here independently of the code under test.
+func startTime(of pid: pid_t) throws -> String {
+    let text = try readText("/proc/\(pid)/stat")
+    guard let close = text.lastIndex(of: ")") else { throw TestFailure("no ) in /proc/\(pid)/stat") }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    // fields[0] is field 3 (state), so field 22 is fields[19].
+    return String(fields[19])
+}
+
+/// The kernel's boot id, lowercased.
+func bootID() throws -> String {
+    try readText("/proc/sys/kernel/random/boot_id").split(separator: "\n").first.map { String($0).lowercased() } ?? ""
+}
+
+/// A pid that no process has: a child that already exited and was reaped.
+func deadPID() throws -> pid_t {
+    let child = try Child.spawn(["/bin/sh", "-c", "exit 0"])
+    child.wait()
+    return child.pid
+}
+
+/// Names in `folder` that belong to a lock protocol: the lock itself and
+/// botmux's stale-claim, owner and candidate files.
+func lockProtocolFiles(in folder: String) -> [String] {
+    folderNames(folder).filter { $0.hasSuffix(".lock") || $0.hasPrefix(".botmux-stale-claim-") }
+}
+
+/// The payload botmux writes for a holder.
+func botmuxPayload(pid: pid_t, processStart: String?, bootID: String?) -> String {
+    var text = "{\"pid\":\(pid)"
+    if let processStart { text += ",\"procStart\":\"\(processStart)\"" }
+    if let bootID { text += ",\"bootId\":\"\(bootID)\"" }
+    return text + "}"
+}

@@ -74,6 +74,28 @@ public func isOurZombie(_ pid: Int32) -> Bool {
     processState(pid) == "Z" && parentPID(pid) == getpid()
 }
 
+/// The value of field `name` (`SigIgn`, `PPid`...) in /proc/PID/status, or
+/// `nil` when the process is gone.
+public func procStatusField(_ pid: Int32, _ name: String) -> String? {
+    guard let text = try? readText("/proc/\(pid)/status") else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
+        return String(line.dropFirst(name.count + 1).drop { $0 == " " || $0 == "\t" })
+    }
+    return nil
+}
+
+/// True when `pid` is gone, a zombie, or has SIGKILL pending (it cannot
+/// block or ignore it, so it is as good as gone). No waiting: a check of the
+/// moment, for asserting that something was killed without a time bound.
+public func isGoneOrDying(_ pid: Int32) -> Bool {
+    guard isRunning(pid) else { return true }
+    let sigkill = UInt64(1) << (UInt64(SIGKILL) - 1)
+    for field in ["SigPnd", "ShdPnd"] {
+        if let hex = procStatusField(pid, field), let mask = UInt64(hex, radix: 16), mask & sigkill != 0 { return true }
+    }
+    return !isRunning(pid)
+}
+
 // MARK: - The test executable and the vigil binary
 
 /// The path of the running test executable, from /proc/self/exe.
@@ -115,4 +137,32 @@ public enum VigilBinary {
         c.stderrLimit = 64 << 20
         return c
     }
+}
+
+/// Runs `command` to its end on a thread of its own, starting now rather
+/// than whenever the cooperative pool (two threads here, shared with every
+/// other test) next has one free, and calls `onExit` with its outcome (its
+/// output captured, as `runSynchronously` captures it) on that thread.
+///
+/// For tests that start a process and go on while it runs; `Spawner.launch`
+/// is for workers and captures nothing.
+public func runInBackground(_ command: Command, onExit: @escaping @Sendable (Outcome) -> Void) {
+    final class Job: @unchecked Sendable {
+        let command: Command
+        let onExit: @Sendable (Outcome) -> Void
+        init(_ command: Command, _ onExit: @escaping @Sendable (Outcome) -> Void) { self.command = command; self.onExit = onExit }
+    }
+    let context = Unmanaged.passRetained(Job(command, onExit)).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+        job.onExit(Spawner().runSynchronously(job.command))
+        return nil
+    }, context)
+    if rc != 0 {
+        let job = Unmanaged<Job>.fromOpaque(context).takeRetainedValue()
+        job.onExit(Outcome(termination: .spawnFailed(Errno(rawValue: rc))))
+        return
+    }
+    pthread_detach(thread)
 }

@@ -78,6 +78,49 @@ public final class TmuxServer: Sendable {
         run(["has-session", "-t", "=\(name)"]).termination == .exited(0)
     }
 
+    /// The server's pid, asked of the server itself.
+    public func serverPID() throws -> Int32 {
+        let o = run(["display-message", "-p", "#{pid}"])
+        guard o.termination == .exited(0), let pid = Int32(Outcome.firstLine(of: o.stdout.text)) else {
+            throw TestFailure("tmux display-message #{pid}: \(o.failureReason(program: "tmux", timeout: .seconds(20)))")
+        }
+        return pid
+    }
+
+    /// The socket path the server reports (`#{socket_path}`).
+    public func reportedSocketPath() throws -> String {
+        let o = run(["display-message", "-p", "#{socket_path}"])
+        let path = Outcome.firstLine(of: o.stdout.text)
+        guard o.termination == .exited(0), path.hasPrefix("/") else { throw TestFailure("tmux display-message #{socket_path}: \(o)") }
+        return path
+    }
+
+    /// Attaches a real client to `session` through `script` (which gives it
+    /// a pty), and waits until the server lists it.
+    /// - Returns: the client; `detach()` it (or let it go) to end it.
+    public func attachClient(to session: String) throws -> AttachedClient {
+        let before = Set(clientTTYs())
+        var line = ([executable] + socket.arguments + ["attach-session", "-t", "=" + session]).map { "'\($0)'" }.joined(separator: " ")
+        line += " >/dev/null 2>&1"
+        let command = WorkerCommand("script", arguments: ["-qfc", line, "/dev/null"], environment: environment)
+        guard case .launched(let pid) = Spawner().launch(command) else { throw TestFailure("script could not be started") }
+        let client = AttachedClient(scriptPID: pid)
+        var tty: String? = nil
+        _ = waitUntil(milliseconds: 20_000) {
+            tty = clientTTYs().first { !before.contains($0) }
+            return tty != nil
+        }
+        guard let tty else { throw TestFailure("no client attached to \(session)") }
+        client.tty = tty
+        return client
+    }
+
+    /// `#{client_tty}` of every client attached to the server.
+    public func clientTTYs() -> [String] {
+        let o = run(["list-clients", "-F", "#{client_tty}"])
+        return o.termination == .exited(0) ? o.stdout.text.split(separator: "\n").map(String.init) : []
+    }
+
     /// Kills the server (ignoring "no server") and removes the socket file,
     /// which tmux 3.3a leaves behind after kill-server. Once; later calls do nothing.
     public func tearDown() {
@@ -96,4 +139,22 @@ public func withTmuxServer<R>(
     let server = TmuxServer(label: label, socket: socket, tmuxTmpdir: tmuxTmpdir)
     defer { server.tearDown() }
     return try await body(server)
+}
+
+/// A tmux client attached through `script`; its process group is killed by
+/// `detach()` or when the value goes away.
+public final class AttachedClient: @unchecked Sendable {
+    /// `script`'s pid, leader of the client's own session and group.
+    public let scriptPID: Int32
+    /// The client's tty as tmux names it (`/dev/pts/N`).
+    public var tty: String = ""
+
+    init(scriptPID: Int32) { self.scriptPID = scriptPID }
+
+    deinit { detach() }
+
+    /// Ends `script` and the client (SIGKILL to the group).
+    public func detach() {
+        kill(-scriptPID, SIGKILL)
+    }
 }

@@ -1,7 +1,8 @@
 // CVigil: the C layer under Vigil's prober.
 //
 // It runs one command without a shell (posix_spawnp), in its own process
-// group, with a clean descriptor table, default signal dispositions and an
+// group, with a clean descriptor table, every signal at its default
+// disposition (none ignored, glibc's reserved ones included) and an
 // empty signal mask, and waits for it with a deadline while draining its
 // stdout and stderr. Every outcome stays apart: a spawn errno, an exit code,
 // a terminating signal, a timeout and a wait failure are different kinds.
@@ -53,6 +54,18 @@ typedef struct {
     int fd;          ///< read end, -1 when closed or not captured
 } vigil_stream;
 
+/// What a reaped child used, from the rusage of the wait4 that reaped it
+/// (the child and the descendants it waited for), flattened to integers.
+typedef struct {
+    int64_t user_us;              ///< ru_utime in microseconds
+    int64_t system_us;            ///< ru_stime in microseconds
+    int64_t voluntary_switches;   ///< ru_nvcsw
+    int64_t involuntary_switches; ///< ru_nivcsw
+    int64_t maxrss;               ///< ru_maxrss as the platform gives it (KiB on Linux, bytes on Darwin)
+    int64_t self_maxrss;          ///< this process's own ru_maxrss (getrusage), same unit: the larger
+                                  ///< of the readings right after the spawn and at the reap; 0 if unread
+} vigil_usage;
+
 /// What to run. All pointers are borrowed for the duration of vigil_job_start.
 typedef struct {
     const char *file;          ///< name looked up on PATH by libc, or a path with '/'
@@ -68,6 +81,7 @@ typedef struct {
     int wait_mode;             ///< a vigil_wait_mode
     int new_session;           ///< setsid() in the child instead of a new process group
     const char *stdout_path;   ///< when stdout_limit == 0: a file to append to instead of /dev/null
+    int kill_group_after_exit; ///< once the child has exited, SIGKILL what is left of its group (probes)
 } vigil_request;
 
 /// A running or finished job. Plain data owned by the caller; no hidden state.
@@ -94,6 +108,9 @@ typedef struct {
     int new_session;
     vigil_stream out;
     vigil_stream err;
+    int kill_group_after_exit; ///< from the request: SIGKILL the group's leftovers once the child exited
+    int has_usage;             ///< 1 once `usage` holds what the reaped child used
+    vigil_usage usage;
 } vigil_job;
 
 /// Monotonic clock in nanoseconds. C because clock_gettime's macros

@@ -31,6 +31,30 @@ int cperf_floor_loop(const char *file, char *const argv[], char *const envp[], i
 /// (for example that `tmux has-session` really answers 0).
 int cperf_floor_once(const char *file, char *const argv[], char *const envp[], int *status);
 
+/// cperf_floor_loop with what Vigil adds to collect each child's figures:
+/// wait4 with an rusage instead of waitpid, and this process's own
+/// ru_maxrss read twice (after the spawn and at the reap, getrusage
+/// RUSAGE_THREAD on Linux), exactly the calls the shim makes. The children's
+/// user + system time is added to `*child_cpu_us`. The difference to
+/// cperf_floor_loop, measured in the same run, is the cost of the figures.
+/// C so that the comparison contains no Swift at all.
+int cperf_floor_loop_usage(const char *file, char *const argv[], char *const envp[], int iterations,
+                           int64_t *child_cpu_us);
+
+/// Nanoseconds per getrusage(RUSAGE_THREAD) (RUSAGE_SELF off Linux), over
+/// `iterations` calls in a row: the read of its own mark that Vigil makes
+/// twice per child, timed alone. C for the same reason as the loops.
+double cperf_self_maxrss_ns(int iterations);
+
+/// This process's CPU time (all threads, user + system) in nanoseconds:
+/// CLOCK_PROCESS_CPUTIME_ID. C because the clock id is a macro.
+int64_t cperf_process_cpu_ns(void);
+
+/// User + system time of the children this process has waited for, in
+/// microseconds: getrusage(RUSAGE_CHILDREN). C because RUSAGE_CHILDREN is a
+/// macro (an enum on glibc).
+int64_t cperf_children_cpu_us(void);
+
 /// The exit code (0...255) of a wait status, or -1 when the child did not
 /// exit normally. C because WIFEXITED/WEXITSTATUS are macros.
 int cperf_exit_code(int status);

@@ -38,6 +38,8 @@ struct Invoker: Sendable {
 enum OutputLimits {
     /// stderr of a probe: one message line is all a classifier reads.
     static let probeStderr = 4 * 1024
+    /// stdout of a probe: the resolved session's id and name, one line.
+    static let probeStdout = 4 * 1024
     /// stdout of a listing: 16 MiB, about a million session names. A store of
     /// 100,000 records may have 100,000 live sessions; a listing cut short
     /// answers `unknown` for all of them (safe, but then nothing is closed).

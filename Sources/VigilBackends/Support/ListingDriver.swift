@@ -15,25 +15,25 @@ struct ListingDriver: Sendable {
                         stdoutLimit: OutputLimits.listingStdout, stderrLimit: OutputLimits.listingStderr)
     }
 
-    /// One listing run, not retried.
-    func listOnce(remaining: Duration?) async -> SessionInventory {
+    /// One listing run, not retried, with what its child used.
+    func listOnce(remaining: Duration?) async -> (SessionInventory, ChildrenUsage) {
         let command = listCommand(remaining: remaining)
         let outcome = await invoker.spawner.run(command)
-        return classify(outcome, invoker.program, command.timeout)
+        return (classify(outcome, invoker.program, command.timeout), ChildrenUsage(outcome))
     }
 
     /// The listing, `unknown` retried.
     func inventory() async -> Retried<SessionInventory> {
-        await retry.run { _, remaining in await listOnce(remaining: remaining) }
+        await retry.run(metered: { _, remaining in await listOnce(remaining: remaining) })
     }
 
     /// The blocking form of `inventory()`.
     func inventorySynchronously() -> Retried<SessionInventory> {
-        retry.runSynchronously { _, remaining in
+        retry.runSynchronously(metered: { _, remaining in
             let command = listCommand(remaining: remaining)
             let outcome = invoker.spawner.runSynchronously(command)
-            return classify(outcome, invoker.program, command.timeout)
-        }
+            return (classify(outcome, invoker.program, command.timeout), ChildrenUsage(outcome))
+        })
     }
 
     /// One listing with dormant sessions kept, as a lookup.
@@ -64,7 +64,7 @@ struct ListingDriver: Sendable {
         let start = clock.now
         func left() -> Duration? { remaining.map { $0 - (clock.now - start) } }
 
-        let inventory = await listOnce(remaining: remaining)
+        let (inventory, _) = await listOnce(remaining: remaining)
         let running: Bool
         switch inventory {
         case .unknown(let reason):

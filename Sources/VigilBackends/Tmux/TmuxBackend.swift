@@ -48,6 +48,17 @@ public struct TmuxConfiguration: Sendable {
     public var retry: RetryPolicy
     /// Runs the children.
     public var spawner: Spawner
+    /// tmux calls in flight at once to one server (4 by default): a tmux
+    /// server is single-threaded, and a thousand clients at once make it
+    /// fall behind until callers time out. Calls past the bound wait their
+    /// turn (suspended, cancellable, within the retry policy's deadline).
+    /// The bound is per server and per reactor: every backend that shares
+    /// the `spawner`'s reactor and asks the same socket (with the same
+    /// `TMUX_TMPDIR`) shares it; the first one made sets the number.
+    public var maxConcurrentCallsPerServer: Int
+    /// Where the kernel's unix socket table is read to confirm tmux's "no
+    /// server" answers (`/proc/net/unix` by default; see `UnixSocketSource`).
+    public var sockets: UnixSocketSource
 
     /// Creates a configuration; every argument has the default the issue names.
     public init(
@@ -57,7 +68,9 @@ public struct TmuxConfiguration: Sendable {
         keepTmuxEnvironment: Bool = false,
         timeout: Duration = .seconds(3),
         retry: RetryPolicy = RetryPolicy(),
-        spawner: Spawner = Spawner()
+        spawner: Spawner = Spawner(),
+        maxConcurrentCallsPerServer: Int = 4,
+        sockets: UnixSocketSource = .system
     ) {
         self.executable = executable
         self.socket = socket
@@ -66,24 +79,36 @@ public struct TmuxConfiguration: Sendable {
         self.timeout = timeout
         self.retry = retry
         self.spawner = spawner
+        self.maxConcurrentCallsPerServer = maxConcurrentCallsPerServer
+        self.sockets = sockets
     }
 }
 
-/// tmux sessions, asked with `tmux has-session -t =NAME`.
+/// tmux sessions, asked with `tmux has-session -t =NAME ; display-message -p -t =NAME: '#{session_name}'`.
 ///
 /// The `=` makes the match exact: without it tmux accepts a unique prefix or
 /// an fnmatch pattern, so `bmx-dead` would "exist" when only `bmx-deadbeef`
-/// does. Listing uses `list-sessions -F '#{session_name}'`.
+/// does. Even with `=`, tmux resolves a name that is no session to the
+/// session of a client of that name (a tty such as `pts/7` or `/dev/pts/7`,
+/// or `client-PID`), so `has-session` would say yes; asking for the
+/// resolved session's name and comparing it makes that impossible (see
+/// `probe(_:)`). Listing uses `list-sessions -F '#{session_name}'`.
 public struct TmuxBackend: SessionBackend {
     /// The configuration as given.
     public let configuration: TmuxConfiguration
     let invoker: Invoker
-    let hasSessionPrefix: [String]
-    let killSessionPrefix: [String]
+    let socketArguments: [String]
     let listArguments: [String]
     let listSource: String
     /// Set when the configured socket cannot be used exactly; then nothing is run.
     let socketProblem: String?
+    /// Bounds the calls in flight to this server (shared through the spawner's reactor).
+    let gate: ConcurrencyGate
+
+    /// The gate every call to this server passes (see
+    /// `TmuxConfiguration.maxConcurrentCallsPerServer`); shared by all
+    /// backends on the same reactor that ask the same server.
+    public var serverGate: ConcurrencyGate { gate }
 
     /// The names tmux cannot hold or look up exactly.
     static let rules = NameRules(
@@ -113,12 +138,13 @@ public struct TmuxBackend: SessionBackend {
         }
         invoker = Invoker(program: configuration.executable, environment: environment,
                           timeout: configuration.timeout, spawner: configuration.spawner)
-        let socketArguments = configuration.socket.arguments
-        hasSessionPrefix = socketArguments + ["has-session", "-t"]
-        killSessionPrefix = socketArguments + ["kill-session", "-t"]
+        socketArguments = configuration.socket.arguments
         listArguments = socketArguments + ["list-sessions", "-F", "#{session_name}"]
         listSource = "tmux list-sessions (\(configuration.socket))"
         socketProblem = Self.socketProblem(configuration.socket)
+        // One server: the socket as named, resolved under this TMUX_TMPDIR.
+        let serverKey = "tmux \(configuration.socket) TMUX_TMPDIR=\(environment.value(of: "TMUX_TMPDIR") ?? "")"
+        gate = configuration.spawner.reactor.gate(for: serverKey, limit: configuration.maxConcurrentCallsPerServer)
     }
 
     /// Why tmux could not be asked about `socket` exactly, or `nil`.
@@ -160,83 +186,240 @@ public struct TmuxBackend: SessionBackend {
         try Self.rules.validate(name, for: .tmux)
     }
 
-    // MARK: - Probe
+    // MARK: - Calls through the server's gate
 
-    @inline(__always)
-    private func hasSessionCommand(_ name: String, remaining: Duration?) -> Command {
-        var arguments = hasSessionPrefix
-        arguments.append("=" + name)
-        // Nothing on stdout is read: send it to /dev/null rather than a pipe.
-        return invoker.command(arguments, remaining: remaining, stdoutLimit: 0, stderrLimit: OutputLimits.probeStderr)
+    /// One tmux call, or why it never ran.
+    enum Call {
+        case ran(Outcome, timeout: Duration?)
+        case noTurn(String)
     }
 
-    /// `tmux has-session -t =NAME`, classified by `classify(_:program:timeout:)`,
-    /// `unknown` retried.
+    /// How long a call may wait for its turn: the time left, less what the
+    /// call itself needs (its timeout, or half the time left when that is
+    /// shorter), so a call that gets a turn is not cut short by the deadline
+    /// and made to look like a server that failed to answer.
+    func turnDeadline(_ start: ContinuousClock.Instant, remaining: Duration?) -> ContinuousClock.Instant? {
+        guard let remaining else { return nil }
+        return start + max(.zero, remaining - min(configuration.timeout, remaining / 2))
+    }
+
+    /// Runs `tmux SOCKET ARGUMENTS` once it has a turn at the server's gate,
+    /// with a deadline that ends within `remaining` (the wait included).
+    func call(_ arguments: [String], remaining: Duration?, stdoutLimit: Int, stderrLimit: Int) async -> Call {
+        let clock = ContinuousClock()
+        let start = clock.now
+        guard await gate.enter(until: turnDeadline(start, remaining: remaining)) else { return .noTurn(noTurnReason(cancelled: Task.isCancelled)) }
+        defer { gate.leave() }
+        let left = remaining.map { $0 - (clock.now - start) }
+        let command = invoker.command(socketArguments + arguments, remaining: left, stdoutLimit: stdoutLimit, stderrLimit: stderrLimit)
+        return .ran(await invoker.spawner.run(command), timeout: command.timeout)
+    }
+
+    /// The blocking form of `call`.
+    func callSynchronously(_ arguments: [String], remaining: Duration?, stdoutLimit: Int, stderrLimit: Int) -> Call {
+        let clock = ContinuousClock()
+        let start = clock.now
+        guard gate.enterBlocking(until: turnDeadline(start, remaining: remaining)) else { return .noTurn(noTurnReason(cancelled: false)) }
+        defer { gate.leave() }
+        let left = remaining.map { $0 - (clock.now - start) }
+        let command = invoker.command(socketArguments + arguments, remaining: left, stdoutLimit: stdoutLimit, stderrLimit: stderrLimit)
+        return .ran(invoker.spawner.runSynchronously(command), timeout: command.timeout)
+    }
+
+    private func noTurnReason(cancelled: Bool) -> String {
+        cancelled
+            ? "cancelled while waiting for a turn at the tmux server (\(configuration.socket))"
+            : "no turn at the tmux server (\(configuration.socket)) before the deadline: "
+                + "\(gate.limit) calls at once per server, \(gate.waiting) waiting"
+    }
+
+    // MARK: - Probe
+
+    /// What the resolution prints: the resolved session's name.
+    private static let displayFormat = "#{session_name}"
+
+    /// `has-session -t =NAME ; display-message -p -t =NAME: FORMAT`: one
+    /// client, two commands. has-session fails with tmux's usual messages
+    /// when nothing resolves (display-message alone would print an empty
+    /// line and exit 0: its target may fail), and stops the list; when it
+    /// succeeds, display-message prints what the same target resolved to.
+    private func resolveArguments(_ name: String, format: String = displayFormat) -> [String] {
+        ["has-session", "-t", Self.argument("=" + name), ";", "display-message", "-p", "-t", "=" + name + ":", format]
+    }
+
+    /// `text` as one tmux argument. tmux ends a command at an argument that
+    /// ends in `;` (cmd-parse.c, `cmd_parse_from_arguments`), so `=foo;`
+    /// would ask about `foo`; a backslash before that last `;` keeps it.
+    static func argument(_ text: String) -> String {
+        text.hasSuffix(";") ? String(text.dropLast()) + "\\;" : text
+    }
+
+    /// `tmux has-session -t =NAME ; display-message -p -t =NAME: '#{session_name}'`,
+    /// classified by `classifyResolution(_:name:program:timeout:sockets:)`, `unknown` retried.
+    ///
+    /// `exists` only when tmux printed exactly NAME: tmux looks a session up
+    /// by its exact name first and only then reads the target as a client
+    /// (cmd-find.c, `cmd_find_get_session`, seen on 3.3a), so another name
+    /// means a client's session. That answer is then settled by a listing
+    /// (exact, whatever tmux's lookup order): `missing` unless listed.
     public func probe(_ name: String) async -> Retried<SessionProbe> {
         do { try validate(name) } catch { return rejectedProbe(error) }
         if let refused = refused({ SessionProbe.unknown(reason: $0) }) { return refused }
-        return await configuration.retry.run { _, remaining in
-            let command = hasSessionCommand(name, remaining: remaining)
-            let outcome = await invoker.spawner.run(command)
-            return Self.classify(outcome, program: invoker.program, timeout: command.timeout)
-        }
+        return await configuration.retry.run(metered: { _, remaining in
+            let clock = ContinuousClock()
+            let start = clock.now
+            switch await call(resolveArguments(name), remaining: remaining,
+                              stdoutLimit: OutputLimits.probeStdout, stderrLimit: OutputLimits.probeStderr) {
+            case .noTurn(let why):
+                return (.unknown(reason: why), .none)
+            case .ran(let outcome, let timeout):
+                var usage = ChildrenUsage(outcome)
+                switch Self.classifyResolution(outcome, name: name, program: invoker.program, timeout: timeout, sockets: configuration.sockets) {
+                case .answer(let answer):
+                    return (answer, usage)
+                case .otherSession(let resolved):
+                    let left = remaining.map { $0 - (clock.now - start) }
+                    let (listing, listingUsage) = await listOnce(remaining: left)
+                    usage.add(listingUsage)
+                    return (Self.settle(name, resolvedTo: resolved, by: listing), usage)
+                }
+            }
+        })
     }
 
     /// The blocking form of `probe(_:)`.
     public func probeSynchronously(_ name: String) -> Retried<SessionProbe> {
         do { try validate(name) } catch { return rejectedProbe(error) }
         if let refused = refused({ SessionProbe.unknown(reason: $0) }) { return refused }
-        return configuration.retry.runSynchronously { _, remaining in
-            let command = hasSessionCommand(name, remaining: remaining)
-            let outcome = invoker.spawner.runSynchronously(command)
-            return Self.classify(outcome, program: invoker.program, timeout: command.timeout)
+        return configuration.retry.runSynchronously(metered: { _, remaining in
+            let clock = ContinuousClock()
+            let start = clock.now
+            switch callSynchronously(resolveArguments(name), remaining: remaining,
+                                     stdoutLimit: OutputLimits.probeStdout, stderrLimit: OutputLimits.probeStderr) {
+            case .noTurn(let why):
+                return (.unknown(reason: why), .none)
+            case .ran(let outcome, let timeout):
+                var usage = ChildrenUsage(outcome)
+                switch Self.classifyResolution(outcome, name: name, program: invoker.program, timeout: timeout, sockets: configuration.sockets) {
+                case .answer(let answer):
+                    return (answer, usage)
+                case .otherSession(let resolved):
+                    let left = remaining.map { $0 - (clock.now - start) }
+                    let (listing, listingUsage) = listOnceSynchronously(remaining: left)
+                    usage.add(listingUsage)
+                    return (Self.settle(name, resolvedTo: resolved, by: listing), usage)
+                }
+            }
+        })
+    }
+
+    /// A name tmux resolved to another session (through a client), settled
+    /// by an exact listing.
+    static func settle(_ name: String, resolvedTo resolved: String, by listing: SessionListing) -> SessionProbe {
+        let note = "tmux resolved \"\(name)\" to session \"\(resolved)\" (the name of a client, not of a session)"
+        switch listing {
+        case .live(let names, let source):
+            if names.contains(name) { return .exists(reason: "listed by \(source); \(note)") }
+            return .missing(reason: "no session of that name: \(note), and \(source) does not list it")
+        case .unknown(let reason):
+            return .unknown(reason: "\(note); the listing to settle it failed: \(reason)")
         }
     }
 
     // MARK: - List
 
-    private func listCommand(remaining: Duration?) -> Command {
-        invoker.command(listArguments, remaining: remaining,
-                        stdoutLimit: OutputLimits.listingStdout, stderrLimit: OutputLimits.listingStderr)
+    /// One listing call, with what its child cost.
+    private func listOnce(remaining: Duration?) async -> (SessionListing, ChildrenUsage) {
+        switch await call(["list-sessions", "-F", "#{session_name}"], remaining: remaining,
+                          stdoutLimit: OutputLimits.listingStdout, stderrLimit: OutputLimits.listingStderr) {
+        case .noTurn(let why): return (.unknown(reason: why), .none)
+        case .ran(let outcome, let timeout):
+            return (Self.classifyListing(outcome, program: invoker.program, timeout: timeout, source: listSource, sockets: configuration.sockets),
+                    ChildrenUsage(outcome))
+        }
+    }
+
+    private func listOnceSynchronously(remaining: Duration?) -> (SessionListing, ChildrenUsage) {
+        switch callSynchronously(["list-sessions", "-F", "#{session_name}"], remaining: remaining,
+                                 stdoutLimit: OutputLimits.listingStdout, stderrLimit: OutputLimits.listingStderr) {
+        case .noTurn(let why): return (.unknown(reason: why), .none)
+        case .ran(let outcome, let timeout):
+            return (Self.classifyListing(outcome, program: invoker.program, timeout: timeout, source: listSource, sockets: configuration.sockets),
+                    ChildrenUsage(outcome))
+        }
     }
 
     /// `tmux list-sessions -F '#{session_name}'`, classified by
-    /// `classifyListing(_:program:timeout:source:)`, `unknown` retried.
+    /// `classifyListing(_:program:timeout:source:sockets:)`, `unknown` retried.
+    /// An empty set only when no server listens (see the socket check).
     public func list() async -> Retried<SessionListing> {
         if let refused = refused({ SessionListing.unknown(reason: $0) }) { return refused }
-        return await configuration.retry.run { _, remaining in
-            let command = listCommand(remaining: remaining)
-            let outcome = await invoker.spawner.run(command)
-            return Self.classifyListing(outcome, program: invoker.program, timeout: command.timeout, source: listSource)
-        }
+        return await configuration.retry.run(metered: { _, remaining in await listOnce(remaining: remaining) })
     }
 
     /// The blocking form of `list()`.
     public func listSynchronously() -> Retried<SessionListing> {
         if let refused = refused({ SessionListing.unknown(reason: $0) }) { return refused }
-        return configuration.retry.runSynchronously { _, remaining in
-            let command = listCommand(remaining: remaining)
-            let outcome = invoker.spawner.runSynchronously(command)
-            return Self.classifyListing(outcome, program: invoker.program, timeout: command.timeout, source: listSource)
-        }
+        return configuration.retry.runSynchronously(metered: { _, remaining in listOnceSynchronously(remaining: remaining) })
     }
 
     // MARK: - Kill
 
-    /// `tmux kill-session -t =NAME`: exit 0 is `killed`; "can't find session"
-    /// or no server is `alreadyGone`; anything else `failed`, retried.
+    /// Resolves `=NAME:` to a session id, then `tmux kill-session -t $ID`:
+    /// never the session of a client that happens to have that name. Exit 0
+    /// is `killed`; no such session or no server (confirmed) is
+    /// `alreadyGone`; anything else `failed`, retried.
     public func kill(_ name: String) async -> KillResult {
         do { try validate(name) } catch { return KillResult(status: .rejected, reason: error.description, attempts: 0) }
         if let problem = socketProblem { return KillResult(status: .rejected, reason: "not asked: \(problem)", attempts: 0) }
         let retried = await configuration.retry.run { _, remaining in
-            var arguments = killSessionPrefix
-            arguments.append("=" + name)
-            let command = invoker.command(arguments, remaining: remaining, stdoutLimit: 0, stderrLimit: OutputLimits.probeStderr)
-            let outcome = await invoker.spawner.run(command)
-            return Self.classifyKill(outcome, program: invoker.program, timeout: command.timeout)
+            await killOnce(name, remaining: remaining)
         }
         var result = retried.answer
         result.attempts = retried.attempts
         return result
+    }
+
+    private func killOnce(_ name: String, remaining: Duration?) async -> KillResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        func left() -> Duration? { remaining.map { $0 - (clock.now - start) } }
+        let resolved = await call(resolveArguments(name, format: "#{session_id} #{session_name}"), remaining: remaining,
+                                  stdoutLimit: OutputLimits.probeStdout, stderrLimit: OutputLimits.probeStderr)
+        guard case .ran(let outcome, let timeout) = resolved else {
+            if case .noTurn(let why) = resolved { return KillResult(status: .failed, reason: why) }
+            return KillResult(status: .failed, reason: "not asked")
+        }
+        guard outcome.termination == .exited(0) else {
+            return KillResult.from(Self.classify(outcome, program: invoker.program, timeout: timeout, sockets: configuration.sockets))
+        }
+        let line = TextLines.nonEmptyLines(outcome.stdout.bytes).first ?? ""
+        guard !outcome.stdout.truncated, let space = line.firstIndex(of: " "), line.hasPrefix("$") else {
+            return KillResult(status: .failed, reason: "\(invoker.program) display-message printed \"\(line.prefix(100))\", not a session id and name")
+        }
+        let id = String(line[..<space])
+        let resolvedName = String(line[line.index(after: space)...])
+        guard resolvedName == name else {
+            switch Self.settle(name, resolvedTo: resolvedName, by: await listOnce(remaining: left()).0) {
+            case .missing(let reason): return KillResult(status: .alreadyGone, reason: reason)
+            case .exists(let reason), .unknown(let reason):
+                return KillResult(status: .failed, reason: "not killed: \(reason)")
+            }
+        }
+        switch await call(["kill-session", "-t", id], remaining: left(), stdoutLimit: 0, stderrLimit: OutputLimits.probeStderr) {
+        case .noTurn(let why): return KillResult(status: .failed, reason: why)
+        case .ran(let outcome, let timeout):
+            return Self.classifyKill(outcome, program: invoker.program, timeout: timeout, sockets: configuration.sockets)
+        }
+    }
+}
+
+extension KillResult {
+    /// A probe's answer read as the outcome of a kill: `missing` is `alreadyGone`, anything else `failed`.
+    static func from(_ probe: SessionProbe) -> KillResult {
+        switch probe {
+        case .missing(let reason): return KillResult(status: .alreadyGone, reason: reason)
+        case .exists(let reason), .unknown(let reason): return KillResult(status: .failed, reason: reason)
+        }
     }
 }

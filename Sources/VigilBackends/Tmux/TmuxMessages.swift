@@ -35,8 +35,9 @@ struct TmuxMessageRule: Sendable {
         /// A server answered: no session by that name. `missing` for a probe;
         /// for a listing it is unexpected, so `unknown`.
         case noSuchSession
-        /// No server on that socket, so no sessions at all: `missing` for a
-        /// probe, an authoritative empty set for a listing.
+        /// tmux found no server on that socket: `missing` for a probe, an
+        /// authoritative empty set for a listing, but only once the socket
+        /// table confirms that no server listens there (`confirmNoServer`).
         case noServer
         /// No authoritative answer.
         case unknown
@@ -66,12 +67,14 @@ extension TmuxBackend {
         // client.c, client_main: connect(2) failed with ECONNREFUSED:
         // "no server running on %s" (2.x to 3.5; seen on 3.3a). A socket file
         // with nothing listening: a server that exited, or a stale file (a
-        // regular file at the socket path gives ECONNREFUSED too).
+        // regular file at the socket path gives ECONNREFUSED too), or a
+        // file that replaced the socket of a live server: hence the check.
         TmuxMessageRule(pattern: .prefix("no server running on "), meaning: .noServer,
                         explanation: "no server: nothing is listening on the socket"),
         // client.c, client_main: any other connect errno: "error connecting
         // to %s (%s)" with strerror (2.x to 3.5; seen on 3.3a). ENOENT: no
-        // socket file, so no server was ever started there (or it was removed).
+        // socket file. No server was started there, or its file was deleted
+        // under the live server (a /tmp cleaner): hence the check.
         TmuxMessageRule(pattern: .prefixAndSuffix("error connecting to ", " (No such file or directory)"), meaning: .noServer,
                         explanation: "no server: the socket file does not exist"),
         // Same line, any errno but ENOENT (EACCES, ENOTDIR, ELOOP, EMFILE...):
@@ -135,16 +138,77 @@ extension TmuxBackend {
     }
 }
 
+// MARK: - The "no server" check
+
+extension TmuxBackend {
+    /// The socket path in a "no server" line: `no server running on PATH`
+    /// or `error connecting to PATH (No such file or directory)`.
+    static func noServerPath(_ line: String) -> String? {
+        let running = "no server running on "
+        if line.hasPrefix(running) { return String(line.dropFirst(running.count)) }
+        let connecting = "error connecting to ", enoent = " (No such file or directory)"
+        if line.hasPrefix(connecting) && line.hasSuffix(enoent) && line.count > connecting.count + enoent.count {
+            return String(line.dropFirst(connecting.count).dropLast(enoent.count))
+        }
+        return nil
+    }
+
+    /// Whether tmux's "no server" line holds: confirmed only when the socket
+    /// table shows nothing listening at the path it names, nor a server of
+    /// the same socket name in another directory.
+    ///
+    /// - Returns: `.success` with a note for the reason when confirmed,
+    ///   `.failure` with the reason of the `unknown` answer otherwise.
+    static func confirmNoServer(_ line: String, sockets: UnixSocketSource) -> Result<String, NoServerRefuted> {
+        guard let path = noServerPath(line) else {
+            return .failure(NoServerRefuted(reason: "tmux says there is no server (\(line)), but names no socket path to check; not called missing"))
+        }
+        let fileGone = line.hasPrefix("error connecting to ")
+        switch sockets.presence(at: path) {
+        case .noListener:
+            return .success("no server listens at \(path) (/proc/net/unix)")
+        case .listening(let inode):
+            let pid = sockets.owner(inode)
+            let server = pid.map { "a tmux server (pid \($0))" } ?? "a server"
+            let what = fileGone
+                ? "its socket file was deleted under it (a /tmp cleaner?)"
+                : "the file at that path is not the socket it listens on (replaced or stale)"
+            let fix = pid.map { "kill -USR1 \($0)" } ?? "kill -USR1 <server pid> (find it with: ss -xlp | grep \(path))"
+            return .failure(NoServerRefuted(reason:
+                "\(server) still listens on \(path) but tmux cannot reach it: \(what); its sessions are alive. "
+                + "Recover with `\(fix)`, which makes tmux recreate its socket (\(line))"))
+        case .sameNameElsewhere(let other, let inode):
+            let pid = sockets.owner(inode).map { " (pid \($0))" } ?? ""
+            return .failure(NoServerRefuted(reason:
+                "no server at \(path), but a tmux server\(pid) with the same socket name listens at \(other): "
+                + "TMUX_TMPDIR (or the socket path) differs from the one that started it? Not called missing; "
+                + "point this caller at \(other) to ask it (\(line))"))
+        case .cannotTell(let reason):
+            return .failure(NoServerRefuted(reason:
+                "tmux says there is no server (\(line)), but whether one still listens cannot be checked: \(reason); not called missing"))
+        }
+    }
+
+    /// Why a "no server" line was not taken as proof.
+    struct NoServerRefuted: Error {
+        let reason: String
+    }
+}
+
 // MARK: - Classification
 
 extension TmuxBackend {
-    /// Classifies one `tmux has-session -t =NAME` run. Pure: exit status and
-    /// stderr in, answer out.
+    /// Classifies one `tmux has-session -t =NAME` (or `kill-session`) run.
+    /// Exit status and stderr in, answer out; the only thing read besides
+    /// is the socket table, and only on a "no server" message.
     ///
-    /// - exit 0: `exists`.
-    /// - exit 1 with "can't find session", "no current target", "no server
-    ///   running on", or "error connecting to ... (No such file or
-    ///   directory)": `missing`.
+    /// - exit 0: `exists` (for has-session, "the target resolved": a client
+    ///   name resolves too, which is why `probe` asks `display-message`).
+    /// - exit 1 with "can't find session" or "no current target": `missing`.
+    /// - exit 1 with "no server running on PATH" or "error connecting to
+    ///   PATH (No such file or directory)": `missing` only when `sockets`
+    ///   shows no server listening at PATH (nor one of the same socket name
+    ///   elsewhere); otherwise `unknown`, with a reason that says how to recover.
     /// - exit 1 with any other message (another connect errno, unsafe socket
     ///   directory, protocol version mismatch, lost server, anything
     ///   unrecognised, no message, truncated stderr): `unknown`.
@@ -154,28 +218,77 @@ extension TmuxBackend {
     ///   - outcome: the finished run.
     ///   - program: the executable as configured, for reasons.
     ///   - timeout: the deadline that applied, for the timeout wording.
-    public static func classify(_ outcome: Outcome, program: String = "tmux", timeout: Duration? = nil) -> SessionProbe {
+    ///   - sockets: where the socket table is read for the "no server" rows.
+    public static func classify(_ outcome: Outcome, program: String = "tmux", timeout: Duration? = nil,
+                                sockets: UnixSocketSource = .system) -> SessionProbe {
         switch outcome.termination {
         case .exited(0):
             return .exists(reason: "\(program) has-session exit 0")
         case .exited(1):
-            let (meaning, explanation, line) = interpret(outcome.stderr)
-            switch meaning {
-            case .noSuchSession, .noServer:
-                return .missing(reason: "\(explanation) (\(line))")
-            case .unknown:
-                return .unknown(reason: line.isEmpty ? "\(program) exit 1: \(explanation)" : "\(program) exit 1: \(explanation) (\(line))")
-            }
+            return classifyFailure(outcome, program: program, sockets: sockets)
         default:
             return .unknown(reason: outcome.failureReason(program: program, timeout: timeout))
         }
     }
 
-    /// Classifies one `tmux list-sessions -F '#{session_name}'` run. Pure.
+    /// Exit 1: the message table, and the socket check for "no server".
+    private static func classifyFailure(_ outcome: Outcome, program: String, sockets: UnixSocketSource) -> SessionProbe {
+        let (meaning, explanation, line) = interpret(outcome.stderr)
+        switch meaning {
+        case .noSuchSession:
+            return .missing(reason: "\(explanation) (\(line))")
+        case .noServer:
+            switch confirmNoServer(line, sockets: sockets) {
+            case .success(let note): return .missing(reason: "\(explanation) (\(line)); \(note)")
+            case .failure(let refuted): return .unknown(reason: refuted.reason)
+            }
+        case .unknown:
+            return .unknown(reason: line.isEmpty ? "\(program) exit 1: \(explanation)" : "\(program) exit 1: \(explanation) (\(line))")
+        }
+    }
+
+    /// What a resolution run says: an answer, or "tmux resolved the name to
+    /// another session" (a client's), which a listing must settle.
+    public enum Resolution: Sendable, Hashable {
+        /// The answer.
+        case answer(SessionProbe)
+        /// tmux printed this session name instead of the one asked.
+        case otherSession(String)
+    }
+
+    /// Classifies one `tmux has-session -t =NAME ; display-message -p -t
+    /// =NAME: '#{session_name}'` run.
+    ///
+    /// - exit 0 and stdout exactly `NAME` and a newline: `exists`.
+    /// - exit 0 and another name: `.otherSession` (tmux read NAME as a client).
+    /// - exit 0 and empty or cut stdout: `unknown`.
+    /// - otherwise as `classify(_:program:timeout:sockets:)`.
+    public static func classifyResolution(_ outcome: Outcome, name: String, program: String = "tmux", timeout: Duration? = nil,
+                                          sockets: UnixSocketSource = .system) -> Resolution {
+        guard outcome.termination == .exited(0) else {
+            return .answer(classify(outcome, program: program, timeout: timeout, sockets: sockets))
+        }
+        var printed = outcome.stdout.bytes[...]
+        guard !outcome.stdout.truncated, printed.last == UInt8(ascii: "\n") else {
+            return .answer(.unknown(reason: "\(program) exit 0 without a whole line on stdout"))
+        }
+        printed = printed.dropLast()
+        if printed.last == UInt8(ascii: "\r") { printed = printed.dropLast() }
+        if printed.elementsEqual(name.utf8) {
+            return .answer(.exists(reason: "\(program) resolved =\(name) to session \(name)"))
+        }
+        if printed.isEmpty || printed.contains(UInt8(ascii: "\n")) {
+            return .answer(.unknown(reason: "\(program) printed no single session name"))
+        }
+        return .otherSession(String(decoding: printed, as: UTF8.self))
+    }
+
+    /// Classifies one `tmux list-sessions -F '#{session_name}'` run.
     ///
     /// - exit 0 with stdout within its limit: the live set, one name a line.
     /// - exit 1 where every message says there is no server ("no server
-    ///   running on", ENOENT on connect): an authoritative empty set.
+    ///   running on", ENOENT on connect) and the socket table confirms that
+    ///   nothing listens there: an authoritative empty set.
     /// - anything else, including truncated stdout: `unknown`.
     ///
     /// - Parameters:
@@ -183,8 +296,10 @@ extension TmuxBackend {
     ///   - program: the executable as configured, for reasons.
     ///   - timeout: the deadline that applied, for the timeout wording.
     ///   - source: how the listing is named in reasons, e.g. "tmux list-sessions (-L work)".
+    ///   - sockets: where the socket table is read for the "no server" rows.
     public static func classifyListing(
-        _ outcome: Outcome, program: String = "tmux", timeout: Duration? = nil, source: String = "tmux list-sessions"
+        _ outcome: Outcome, program: String = "tmux", timeout: Duration? = nil, source: String = "tmux list-sessions",
+        sockets: UnixSocketSource = .system
     ) -> SessionListing {
         switch outcome.termination {
         case .exited(0):
@@ -194,22 +309,24 @@ extension TmuxBackend {
             return .live(Set(TextLines.nonEmptyLines(outcome.stdout.bytes)), reason: source)
         case .exited(1):
             let (meaning, explanation, line) = interpret(outcome.stderr)
-            if meaning == .noServer { return .live([], reason: "\(source): \(explanation) (\(line))") }
+            if meaning == .noServer {
+                switch confirmNoServer(line, sockets: sockets) {
+                case .success(let note): return .live([], reason: "\(source): \(explanation) (\(line)); \(note)")
+                case .failure(let refuted): return .unknown(reason: "\(source): \(refuted.reason)")
+                }
+            }
             return .unknown(reason: line.isEmpty ? "\(program) exit 1: \(explanation)" : "\(program) exit 1: \(explanation) (\(line))")
         default:
             return .unknown(reason: outcome.failureReason(program: program, timeout: timeout))
         }
     }
 
-    /// Classifies one `tmux kill-session -t =NAME` run with the same table:
-    /// exit 0 is `killed`, a `missing` answer is `alreadyGone`, the rest `failed`.
-    static func classifyKill(_ outcome: Outcome, program: String, timeout: Duration?) -> KillResult {
+    /// Classifies one `tmux kill-session` run with the same table: exit 0 is
+    /// `killed`, a `missing` answer is `alreadyGone`, the rest `failed`.
+    static func classifyKill(_ outcome: Outcome, program: String, timeout: Duration?, sockets: UnixSocketSource) -> KillResult {
         if outcome.termination == .exited(0) {
             return KillResult(status: .killed, reason: "\(program) kill-session exit 0")
         }
-        switch classify(outcome, program: program, timeout: timeout) {
-        case .missing(let reason): return KillResult(status: .alreadyGone, reason: reason)
-        case .exists(let reason), .unknown(let reason): return KillResult(status: .failed, reason: reason)
-        }
+        return KillResult.from(classify(outcome, program: program, timeout: timeout, sockets: sockets))
     }
 }

@@ -1,0 +1,341 @@
+// The optimistic commit: decide without the lock, then apply each decision
+// only to a record that is still byte for byte what it was decided from.
+//
+// A visitor such as restore reads the store, spends seconds probing, and
+// then wants to write a few changes. Holding the daemon's lock all that time
+// would stop the daemon from saving; writing blindly afterwards would drop
+// whatever the daemon saved meanwhile. So:
+//
+// 1. Without the lock: the caller loads the document and decides, per
+//    record id, what to change (`RecordChange`); the edits are applied to
+//    the loaded document and the result is laid out in memory.
+// 2. Take the lock (async: the task is suspended while waiting).
+// 3. Read the file again. If it is byte for byte what was loaded (the
+//    common case), the prepared bytes are what to write.
+//    Otherwise parse the new version and, for every change, find the record
+//    by id: if its bytes equal the bytes the decision was made from, apply
+//    the change to the new version (`.applied`); if they differ, leave it
+//    (`.changed`); if it is gone, `.removed`. Everything else in the new
+//    version, another writer's new records included, is kept as it is.
+// 4. If anything is to be written: temporary file, fsync, rename, fsync of
+//    the folder (StoreFile+Commit.swift), all under the lock.
+// 5. Release. The lock is held for one read and one write of the store.
+//
+// Only the record's bytes and its id take part, never the document's
+// layout, so any format whose records have ids and byte ranges can use this
+// (`RecordDocument`). A writer that does not take the same lock is not
+// excluded: between step 3's read and step 4's rename its update can still
+// be lost. Writers of a store must agree on its `StoreLockProtocol`.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif // canImport(Glibc)
+
+/// A store document that a compare-and-set commit can merge into a newer
+/// version of its file: records with unique ids, each at a byte range of the
+/// bytes the document was parsed from.
+public protocol RecordDocument: Sendable {
+    /// Parses and validates a document (the commit uses it to read the
+    /// version on disk when it differs from the loaded one).
+    init(parsing bytes: [UInt8], path: String) throws(StoreError)
+    /// The bytes the document was parsed from; empty for one built in memory.
+    var sourceBytes: [UInt8] { get }
+    /// Where the record with `id` was in `sourceBytes` when parsed (edits
+    /// made since do not move it), or nil if there is none.
+    func sourceLocation(ofRecord id: String) -> RecordLocation?
+    /// Whether the document differs from `sourceBytes` (nothing is written
+    /// when it does not).
+    var hasChanges: Bool { get }
+    /// The bytes to write.
+    func serialized() -> [UInt8]
+}
+
+/// A record's place in the bytes its document was parsed from.
+public struct RecordLocation: Sendable, Hashable {
+    /// The record's position among the document's records.
+    public var position: Int
+    /// Its bytes.
+    public var range: Range<Int>
+
+    /// Creates a location.
+    public init(position: Int, range: Range<Int>) {
+        self.position = position
+        self.range = range
+    }
+}
+
+/// One decision to commit, about one record.
+public struct RecordChange: Sendable, Hashable {
+    /// The record's id.
+    public var id: String
+    /// Whether the record is edited (false: only checked to be unchanged,
+    /// e.g. before launching a worker for it).
+    public var writes: Bool
+
+    /// A change to the record with `id`; `writes: false` only checks it.
+    public init(id: String, writes: Bool = true) {
+        self.id = id
+        self.writes = writes
+    }
+}
+
+/// What became of one `RecordChange`.
+public enum RecordVerdict: String, Sendable, Hashable {
+    /// The record was byte for byte what the decision was made from: the
+    /// edit is in the committed file (for a check: the record is unchanged).
+    case applied
+    /// Another writer changed the record meanwhile; nothing was applied to it.
+    case changed
+    /// Another writer removed the record meanwhile.
+    case removed
+}
+
+/// The outcome of a compare-and-set commit.
+public struct CommitReport: Sendable {
+    /// One verdict per change, in the order given.
+    public var verdicts: [RecordVerdict]
+    /// Whether a new version of the file was written.
+    public var wrote: Bool
+    /// Whether the file had changed since it was loaded (so the changes were
+    /// merged into another writer's version).
+    public var merged: Bool
+    /// How long the lock was held; nil when no lock was needed (nothing to write).
+    public var lockHeld: Duration?
+}
+
+extension StoreFile {
+    /// Commits per-record changes decided on a document loaded earlier,
+    /// without losing anything another writer saved meanwhile.
+    ///
+    /// `apply` is called with the change's index and the record's position,
+    /// first on `document` (before the lock is taken) and, if the file
+    /// changed since it was loaded, again on the newer version, only for the
+    /// records that are still byte for byte as loaded. It must change only
+    /// that record. A commit whose changes only check (`writes: false`)
+    /// takes no lock and writes nothing.
+    ///
+    /// - Parameters:
+    ///   - document: the loaded document; on return it holds the edits as
+    ///     applied to the loaded version (load the file again to go on).
+    ///   - changes: the decisions; every id must name a record of `document`.
+    ///   - lockProtocol: the lock every writer of this store takes.
+    ///   - lockTimeout: how long to wait for it.
+    ///   - strictLinks: refuse a store file with other hard links instead of
+    ///     replacing it with a notice.
+    ///   - notice: told about a symlinked store, a broken stale lock, other
+    ///     hard links, and stale temporary files removed.
+    /// - Returns: a verdict per change, and what was written.
+    /// - Throws: `.locked` if the lock was not obtained (or the task was
+    ///   cancelled while waiting); `.invalidData` if another writer left an
+    ///   invalid document; `.cannotWrite`/`.notFound` as `commit(_:holding:)`.
+    ///   Nothing was written when it throws before the rename.
+    public func commit<Document: RecordDocument>(
+        _ document: inout Document,
+        changes: [RecordChange],
+        lock lockProtocol: StoreLockProtocol = .flock,
+        lockTimeout: Duration = .seconds(5),
+        strictLinks: Bool = false,
+        notice: (StoreNotice) -> Void = { _ in },
+        apply: (inout Document, _ change: Int, _ position: Int) -> Void
+    ) async throws(StoreError) -> CommitReport {
+        let originals = changes.map { change -> RecordLocation in
+            guard let location = document.sourceLocation(ofRecord: change.id) else {
+                preconditionFailure("commit: no record \(change.id) in the loaded document")
+            }
+            return location
+        }
+        let loaded = document.sourceBytes
+        for (index, change) in changes.enumerated() where change.writes {
+            apply(&document, index, originals[index].position)
+        }
+        let writing = changes.contains { $0.writes }
+        let location = try resolveTarget(notice: notice)
+
+        guard writing else {
+            // Only checks: a consistent read is enough (writers replace the
+            // file by rename), and no lock file is made.
+            var descriptor: Int32 = -1
+            defer { if descriptor >= 0 { _ = system_close(descriptor) } }
+            let current = try readComparing(location.target, with: loaded, keepOpen: &descriptor)
+            let verdicts = try verdictsAgainst(current, changes: changes, originals: originals, loaded: loaded,
+                                               applyTo: nil, apply: apply)
+            return CommitReport(verdicts: verdicts.verdicts, wrote: false, merged: current.differs, lockHeld: nil)
+        }
+
+        // Laid out before the lock: in the common case the file has not
+        // changed and these are the bytes to write.
+        let prepared = document.hasChanges ? document.serialized() : nil
+
+        let clock = ContinuousClock()
+        let lock = try await self.lock(using: lockProtocol, timeout: lockTimeout, notice: notice)
+        let locked = clock.now
+        // From here on a throw releases the lock as `lock` goes out of scope.
+        var keepOpen: Int32 = -1
+        defer { if keepOpen >= 0 { _ = system_close(keepOpen) } }
+        let current = try readComparing(location.target, with: loaded, keepOpen: &keepOpen)
+        var bytes: [UInt8]?
+        var verdicts: [RecordVerdict]
+        if case .same = current {
+            verdicts = [RecordVerdict](repeating: .applied, count: changes.count)
+            bytes = prepared
+        } else {
+            let merged = try verdictsAgainst(current, changes: changes, originals: originals, loaded: loaded,
+                                             applyTo: Document.self, apply: apply)
+            verdicts = merged.verdicts
+            bytes = merged.document.flatMap { $0.hasChanges ? $0.serialized() : nil }
+        }
+        var wrote = false
+        if let bytes, let identity = current.identity {
+            _ = try writeAndRename(bytes, at: location, replacing: identity, strictLinks: strictLinks, notice: notice)
+            try syncFolder(location.folder)
+            wrote = true
+        }
+        lock.release()
+        let held = clock.now - locked
+        // Freed only now, outside the lock: the replaced file (its pages go
+        // when its last descriptor closes, not at the rename) and the big
+        // buffers (an munmap of tens of MB takes milliseconds).
+        withExtendedLifetime((prepared, bytes)) {}
+        return CommitReport(verdicts: verdicts, wrote: wrote, merged: current.differs, lockHeld: held)
+    }
+
+    /// The file as it is now, compared with the loaded bytes.
+    enum CurrentVersion {
+        /// Byte for byte the loaded version.
+        case same(FileIdentity)
+        /// Another version, with its bytes.
+        case different([UInt8], FileIdentity)
+        /// No file any more.
+        case missing
+
+        var identity: FileIdentity? {
+            switch self {
+            case .same(let identity), .different(_, let identity): identity
+            case .missing: nil
+            }
+        }
+
+        var differs: Bool {
+            if case .same = self { return false }
+            return true
+        }
+    }
+
+    /// Reads the file at `target` and compares it with `loaded` as it goes,
+    /// in chunks: the common "unchanged" answer needs no second copy of the
+    /// store in memory.
+    /// - Parameter keepOpen: receives the open descriptor (-1 if none); the
+    ///   caller closes it, so it decides when the replaced file is freed.
+    func readComparing(_ target: String, with loaded: [UInt8], keepOpen: inout Int32) throws(StoreError) -> CurrentVersion {
+        let descriptor: Int32
+        switch system_open(target, O_RDONLY | O_NOCTTY | O_NONBLOCK) {
+        case .success(let fd): descriptor = fd
+        case .failure(let error) where error == .noSuchFile: return .missing
+        case .failure(let error): throw StoreError.fromErrno(error, path: path, doing: "cannot open")
+        }
+        keepOpen = descriptor
+        let identity: FileIdentity
+        switch system_fstat(descriptor) {
+        case .success(let info): identity = FileIdentity(info)
+        case .failure(let error): throw StoreError.fromErrno(error, path: path, doing: "cannot stat")
+        }
+        guard identity.isRegularFile else { throw StoreError(.cannotWrite, path: path, message: "not a regular file") }
+        if identity.size != loaded.count {
+            switch Self.readToEnd(descriptor, expectedSize: identity.size) {
+            case .success(let bytes): return bytes == loaded ? .same(identity) : .different(bytes, identity)
+            case .failure(let error): throw StoreError.fromErrno(error, path: path, doing: "cannot read")
+            }
+        }
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = 0
+        while true {
+            let read: Int
+            switch chunk.withUnsafeMutableBytes({ system_read(descriptor, $0) }) {
+            case .success(let count): read = count
+            case .failure(let error): throw StoreError.fromErrno(error, path: path, doing: "cannot read")
+            }
+            if read == 0 {
+                return offset == loaded.count ? .same(identity) : .different(Array(loaded[..<offset]), identity)
+            }
+            let equal = offset + read <= loaded.count && chunk.withUnsafeBytes { now in
+                loaded.withUnsafeBytes { was in
+                    memcmp(now.baseAddress!, was.baseAddress! + offset, read) == 0
+                }
+            }
+            if !equal {
+                // From here on it is another version: keep what matched, read the rest.
+                var bytes = Array(loaded[..<offset])
+                bytes.append(contentsOf: chunk[..<read])
+                switch Self.readToEnd(descriptor, expectedSize: 0) {
+                case .success(let rest): bytes.append(contentsOf: rest)
+                case .failure(let error): throw StoreError.fromErrno(error, path: path, doing: "cannot read")
+                }
+                return .different(bytes, identity)
+            }
+            offset += read
+        }
+    }
+
+    /// Verdicts for `changes` against a version that is not the loaded one;
+    /// with `applyTo`, the applicable changes applied to that version.
+    private func verdictsAgainst<Document: RecordDocument>(
+        _ current: CurrentVersion,
+        changes: [RecordChange],
+        originals: [RecordLocation],
+        loaded: [UInt8],
+        applyTo: Document.Type?,
+        apply: (inout Document, Int, Int) -> Void
+    ) throws(StoreError) -> (verdicts: [RecordVerdict], document: Document?) {
+        switch current {
+        case .same:
+            return ([RecordVerdict](repeating: .applied, count: changes.count), nil)
+        case .missing:
+            return ([RecordVerdict](repeating: .removed, count: changes.count), nil)
+        case .different(let bytes, _):
+            var newer: Document
+            do throws(StoreError) {
+                newer = try Document(parsing: bytes, path: path)
+            } catch {
+                throw StoreError(.invalidData, path: path, message: "another writer left a document that is not valid; nothing written (\(error.message))")
+            }
+            var verdicts: [RecordVerdict] = []
+            verdicts.reserveCapacity(changes.count)
+            for (index, change) in changes.enumerated() {
+                guard let now = newer.sourceLocation(ofRecord: change.id) else {
+                    verdicts.append(.removed)
+                    continue
+                }
+                let before = originals[index].range
+                let unchanged = now.range.count == before.count && bytes[now.range].elementsEqual(loaded[before])
+                guard unchanged else {
+                    verdicts.append(.changed)
+                    continue
+                }
+                verdicts.append(.applied)
+                if applyTo != nil && change.writes { apply(&newer, index, now.position) }
+            }
+            return (verdicts, applyTo == nil ? nil : newer)
+        }
+    }
+}
+
+// MARK: - Vigil's store as a RecordDocument
+
+extension SessionStore: RecordDocument {
+    /// The bytes this document was read from (or last written to).
+    public var sourceBytes: [UInt8] { layout?.source.bytes ?? [] }
+
+    /// Where the record with `id` was in `sourceBytes`.
+    public func sourceLocation(ofRecord id: String) -> RecordLocation? {
+        guard let layout, let position = layout.idIndex[id] else { return nil }
+        return RecordLocation(position: position, range: layout.recordRanges[position])
+    }
+
+    /// Whether writing the document now would change its bytes.
+    public var hasChanges: Bool {
+        guard let layout else { return true }
+        return otherFields != layout.otherFields || !recordsAreInPlace(layout) || records.contains { $0.isModified }
+    }
+}
