@@ -15,9 +15,9 @@
 // 5. Kill the backing sessions that run another CLI than their bot's, no
 //    lock held. As in botmux, a record is closed only when its kill worked:
 //    a failed kill keeps it active, so no live CLI is left without a record.
-// 6. Commit: per store, take the lock, re-check the heartbeat, re-read,
-//    apply each close only to a record byte for byte as it was decided
-//    from, write, rename, release (BotmuxRestorer+Commit.swift).
+// 6. Commit, store by store: check the heartbeat again, take the lock,
+//    re-read, apply each close only to a record byte for byte as it was
+//    decided from, write, rename, release (BotmuxRestorer+Commit.swift).
 
 import VigilCore
 import VigilBackends
@@ -110,8 +110,8 @@ public struct BotmuxRestorer: Sendable {
     /// - Throws: `StoreError`: `.notFound` (66) for a missing data directory,
     ///   store or `$BOTS_CONFIG` file; `.invalidData` (65) for a store or
     ///   bots.json that is not valid; `.locked` (75) when a bot's daemon is
-    ///   live (not with `dryRun`) or a store stays locked; `.cannotWrite` (73).
-    ///   Nothing has been killed or written when it throws before step 5.
+    ///   live (not with `dryRun`); `.cannotWrite` (73) when a store cannot be
+    ///   read. Nothing has been killed or written when it throws.
     public func restore() async throws(StoreError) -> BotmuxReport {
         let clock = ContinuousClock()
         let start = clock.now
