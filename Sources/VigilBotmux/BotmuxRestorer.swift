@@ -214,9 +214,13 @@ public struct BotmuxRestorer: Sendable {
     func probeAndDecide(_ entries: [Entry], loaded: [Loaded], bots: BotmuxBots) async -> ([BotmuxSessionOutcome], Int) {
         var wanted: [BackendKind: [(Int, String)]] = [:]
         var answers = [SessionProbe?](repeating: nil, count: entries.count)
+        // One backend per kind for the whole run (making one snapshots the
+        // environment: never per record).
+        var made: [BackendKind: any SessionBackend] = [:]
         for (index, entry) in entries.enumerated() {
             guard case .probe(let kind, let name) = entry.mapped.target else { continue }
-            let backend = backends.backend(for: kind, socket: nil)
+            let backend = made[kind] ?? backends.backend(for: kind, socket: nil)
+            made[kind] = backend
             do throws(SessionNameError) {
                 try backend.validate(name)
                 wanted[kind, default: []].append((index, name))
@@ -224,11 +228,11 @@ public struct BotmuxRestorer: Sendable {
                 answers[index] = .unknown(reason: "session name cannot be probed: \(error)")
             }
         }
-        let providers = backends
         let listed = await withTaskGroup(of: [(Int, SessionProbe)].self) { group in
             for (kind, names) in wanted {
+                let backend = made[kind]!
                 group.addTask {
-                    let found = await providers.backend(for: kind, socket: nil).lookup()
+                    let found = await backend.lookup()
                     return names.map { ($0.0, found.answer($0.1)) }
                 }
             }
@@ -274,7 +278,9 @@ public struct BotmuxRestorer: Sendable {
             guard lines[index].outcome.action == .kill, case .probe(let kind, let name) = entries[index].mapped.target else { return nil }
             return (index, kind, name)
         }
-        let providers = backends
+        var made: [BackendKind: any SessionBackend] = [:]
+        for (_, kind, _) in targets where made[kind] == nil { made[kind] = backends.backend(for: kind, socket: nil) }
+        let killers = made
         let limit = options.concurrency
         let results = await withTaskGroup(of: (Int, KillResult).self) { group in
             var next = 0
@@ -282,7 +288,8 @@ public struct BotmuxRestorer: Sendable {
             func start(_ group: inout TaskGroup<(Int, KillResult)>) {
                 let (index, kind, name) = targets[next]
                 next += 1
-                group.addTask { (index, await providers.backend(for: kind, socket: nil).kill(name)) }
+                let backend = killers[kind]!
+                group.addTask { (index, await backend.kill(name)) }
             }
             while next < targets.count && next < limit { start(&group) }
             for await (index, result) in group {
