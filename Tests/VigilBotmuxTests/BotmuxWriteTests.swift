@@ -12,7 +12,7 @@ import Testing
 import VigilCore
 import VigilJSON
 @testable import VigilBotmux
-import VigilStore
+@testable import VigilStore
 import VigilTestSupport
 
 @Suite("vigil restore --botmux: writing", .serialized, .timeLimit(.minutes(3)))
@@ -108,6 +108,15 @@ struct BotmuxWriteTests {
         let legacyWanted = try expected(before["sessions.json"]!, closing: [s.legacyOwn], at: legacyStamp)
         #expect(try readFile(legacy) == legacyWanted, "the superseded copy and the record of no bot are left alone")
         #expect(onlyStores(world))
+    }
+
+    @Test("the temporary file's name never matches sessions*.json, so botmux never reads it as a store")
+    func temporaryName() {
+        for store in ["/d/sessions.json", "/d/sessions-cli_a.json"] {
+            let name = StoreLocation(target: store).temporaryPrefix + "123-abcdef"
+            #expect(BotmuxStoreFile.owner(ofName: name) == nil)
+            #expect(!name.hasPrefix("sessions") && !name.hasSuffix(".json"), "\(name)")
+        }
     }
 
     @Test("a lock held by a live second process (botmux's exclusive-create lock): restore waits, then exits 75 with nothing written")
