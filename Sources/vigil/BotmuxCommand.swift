@@ -105,13 +105,20 @@ enum BotmuxCommand {
         } else {
             for line in text(report) { out.line(line) }
         }
-        out.flush()
+        if let failed = out.finish("the report", afterwards: alreadyDone(report)) { return failed }
         // Stores that could not be written: the report above says what was
         // done; the first failure decides the exit status (75 locked, 73 ...).
         guard let first = report.failures.first else { return ExitCode.ok }
         let more = report.failures.count > 1 ? " (and \(report.failures.count - 1) more store\(report.failures.count > 2 ? "s" : "") not written)" : ""
         printError(first.description + more)
         return first.exitCode
+    }
+
+    /// What was already done when the report cannot be printed (exit 74).
+    static func alreadyDone(_ report: BotmuxReport) -> String {
+        if report.dryRun { return "dry run: no store was changed" }
+        let t = report.totals
+        return "the stores were already committed (close \(t[.close] ?? 0), kill \(t[.kill] ?? 0), keep \(t[.keep] ?? 0))"
     }
 
     // MARK: - Rendering

@@ -136,10 +136,7 @@ struct BotmuxWriteTests {
         os.close(fd)
         time.sleep(120)
         """)
-        var command = Command("python3", arguments: [holder, lockPath], timeout: nil)
-        command.stdoutLimit = 0
-        command.stderrLimit = 0
-        command.newSession = true
+        let command = WorkerCommand("python3", arguments: [holder, lockPath], logPath: world.root.file("holder.log"))
         guard case .launched(let pid) = Spawner().launch(command) else { throw TestFailure("cannot start python3") }
         defer { kill(pid, SIGKILL) }
         #expect(waitUntil(milliseconds: 10_000) { (try? readText(lockPath))?.contains("bootId") == true })
@@ -182,12 +179,20 @@ struct BotmuxWriteTests {
     }
 
     /// A tmux stand-in whose kill-session does what another process would
-    /// do while restore runs (before its commit), then reports success.
+    /// do while restore runs (before its commit), then reports success. It
+    /// answers the calls Vigil's tmux backend makes: `list-sessions -F`, the
+    /// exact-name resolution `has-session -t =NAME ; display-message -p ...`
+    /// (printing `$<n> NAME`), and `kill-session -t $<n>`.
     func fakeTmux(_ world: BotmuxWorld, live: [String], onKill: String) throws -> String {
         try world.root.fixture("fake-tmux", """
         #!/bin/sh
         case "$1" in
           list-sessions) printf '%s\\n' \(live.map { "'\($0)'" }.joined(separator: " ")); exit 0 ;;
+          has-session) name="${3#=}"
+            for live in \(live.map { "'\($0)'" }.joined(separator: " ")); do
+              if [ "$live" = "$name" ]; then echo "\\$1 $name"; exit 0; fi
+            done
+            echo "can't find session: $name" >&2; exit 1 ;;
           kill-session) \(onKill); exit 0 ;;
         esac
         exit 1
