@@ -67,7 +67,8 @@ extension BotmuxRestorer {
             let changes = indices.map { RecordChange(id: document.records[entries[$0].record].commitID) }
             do throws(StoreError) {
                 let report = try await StoreFile(path: item.file.path).commit(
-                    &document, changes: changes, lock: .exclusiveCreate, lockTimeout: options.lockTimeout, notice: notice
+                    &document, changes: changes, lock: .exclusiveCreate, lockTimeout: options.lockTimeout,
+                    strictLinks: options.strictLinks, notice: notice
                 ) { document, _, position in
                     document.pendingEdits[document.records[position].key] = edit
                 }

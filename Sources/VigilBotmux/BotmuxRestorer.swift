@@ -40,17 +40,21 @@ public struct BotmuxRestoreOptions: Sendable {
     public var concurrency: Int
     /// How long to wait for a store's lock.
     public var lockTimeout: Duration
+    /// Refuse to write a store file with other hard links (by default it is
+    /// written, with a notice that the other names keep the old version).
+    public var strictLinks: Bool
 
     /// The defaults: discovery, every bot, keep missing sessions, 16 at
     /// once, 5 s lock wait (botmux's own `MAX_WAIT_MS`).
     public init(dataDirectory: String? = nil, bot: String? = nil, onMissing: MissingPolicy = .keep,
-                dryRun: Bool = false, concurrency: Int = 16, lockTimeout: Duration = .seconds(5)) {
+                dryRun: Bool = false, concurrency: Int = 16, lockTimeout: Duration = .seconds(5), strictLinks: Bool = false) {
         self.dataDirectory = dataDirectory
         self.bot = bot
         self.onMissing = onMissing
         self.dryRun = dryRun
         self.concurrency = max(1, concurrency)
         self.lockTimeout = lockTimeout
+        self.strictLinks = strictLinks
     }
 }
 

@@ -68,6 +68,10 @@ enum BotmuxCommand {
             }
             if let policy = try missingPolicy(parsed) { options.onMissing = policy }
             options.dryRun = parsed.has("dry-run")
+            options.strictLinks = parsed.has("strict-links")
+            if let lock = parsed.value("lock"), lock != StoreLockProtocol.exclusiveCreate.rawValue {
+                throw UsageError(message: "'--lock \(lock)' does not apply to '--botmux': botmux locks its stores with exclusive-create")
+            }
             if let n = try parsed.integer("concurrency", min: 1, max: Limits.concurrency) { options.concurrency = n }
             if let n = try parsed.integer("lock-timeout-ms", min: 0, max: Limits.timeoutMs) { options.lockTimeout = .milliseconds(n) }
             let timeoutMs = try parsed.integer("timeout-ms", min: 1, max: Limits.timeoutMs) ?? 3000

@@ -63,7 +63,8 @@ enum RestoreCommand {
       default claude-code). A live session of another CLI is killed and its record closed.
       tmux is asked on its default server (TMUX_TMPDIR picks the socket directory).
       --worker (and the other worker options), --expect-cli, --lazy and --create do not
-      apply (exit 64).
+      apply (exit 64). The lock is botmux's exclusive-create (--lock flock is refused);
+      --lock-timeout-ms and --strict-links apply to each store.
       A bot whose daemon is live (heartbeat at most 90 s old) is refused with exit 75;
       --dry-run still reports.
 

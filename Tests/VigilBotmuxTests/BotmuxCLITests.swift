@@ -192,7 +192,7 @@ struct BotmuxCLITests {
         ["--botmux", "--worker", "node w.js"], ["--botmux", "--store", "/x"], ["--botmux", "--expect-cli", "codex"],
         ["--botmux", "--lazy"], ["--botmux", "--create"], ["--botmux", "--worker-log", "/tmp/l"], ["--botmux", "--worker-env", "A=1"], ["--botmux", "--worker-env-clear"],
         ["--bot", "cli_a", "--store", "/x"], ["--botmux", "--on-missing", "drop"], ["--store", "/x", "--on-missing", "maybe"],
-        ["--botmux", "a", "b"], ["--botmux", "--bot", ""], ["--botmux="],
+        ["--botmux", "a", "b"], ["--botmux", "--bot", ""], ["--botmux="], ["--botmux", "--lock", "flock"],
     ])
     func usage(args: [String]) {
         let o = VigilBinary.run(["restore"] + args)
