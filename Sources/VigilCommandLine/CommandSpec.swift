@@ -8,6 +8,8 @@ public struct UsageError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// Creates an error.
     public init(_ message: String) { self.message = message }
+    /// Creates an error.
+    public init(message: String) { self.message = message }
     /// The message.
     public var description: String { message }
 }
@@ -154,9 +156,8 @@ public struct CommandSpec: Sendable {
     ///
     /// `--` ends the options; `-h`/`--help` is always a flag named `help`.
     /// - Throws: `UsageError` naming the first unknown option, missing or
-    ///   unexpected value, value outside `choices`, repeated option that is
-    ///   not repeatable, excluded pair, or positional argument where none is
-    ///   accepted.
+    ///   unexpected value, value outside `choices`, excluded pair, or
+    ///   positional argument where none is accepted.
     public func parse(_ args: [String]) throws(UsageError) -> ParsedArguments {
         var result = ParsedArguments()
         var byName: [String: OptionSpec] = [:]
@@ -181,8 +182,11 @@ public struct CommandSpec: Sendable {
                 name = String(name[..<eq])
             }
             guard let option = byName[name] else { throw UsageError("unknown option '--\(name)'") }
-            if !option.repeatable && (result.flags.contains(name) || result.values[name] != nil) {
-                throw UsageError("option '--\(name)' is given twice")
+            // Given twice: a repeatable option keeps every value, any other
+            // option the last one (as most command lines do).
+            if !option.repeatable {
+                result.values[name] = nil
+                result.flags.remove(name)
             }
             switch option.value {
             case .none:
@@ -243,6 +247,8 @@ public struct ParsedArguments: Sendable {
     public func value(_ name: String) -> String? { values[name]?.last }
     /// Every value of a repeatable option, in order.
     public func all(_ name: String) -> [String] { values[name] ?? [] }
+    /// Every value of a repeatable option, in order (same as `all`).
+    public func values(_ name: String) -> [String] { values[name] ?? [] }
     /// Whether flag `name` was given (or an optional-value option without its value).
     public func has(_ flag: String) -> Bool { flags.contains(flag) }
     /// Whether `name` was given at all, with or without a value.

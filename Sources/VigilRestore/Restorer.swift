@@ -37,6 +37,9 @@ public struct RestoreOptions: Sendable {
     /// Refuse a store file with other hard links (by default it is
     /// committed, with a notice that the other names keep the old version).
     public var strictLinks: Bool
+    /// Told when restore enters each phase (from the restoring task; keep it
+    /// short): for a progress line. `nil` by default.
+    public var onPhase: (@Sendable (RestorePhase) -> Void)?
 
     /// The defaults: no CLI check, not lazy, not dry, 16 at once, 5 s lock
     /// wait, `flock`, hard links committed with a notice.
@@ -62,6 +65,29 @@ public struct RestoreOptions: Sendable {
         self.onMissing = onMissing
         self.lockProtocol = lockProtocol
         self.strictLinks = strictLinks
+        self.onPhase = nil
+    }
+}
+
+/// The phases of one restore, in order, as `RestoreOptions.onPhase` hears them.
+public enum RestorePhase: Sendable, Hashable, CustomStringConvertible {
+    /// Listing the multiplexers' sessions: this many listing calls.
+    case listing(calls: Int)
+    /// Writing the decisions into the store (under its lock).
+    case committing(records: Int)
+    /// Killing sessions that run another CLI.
+    case killing(sessions: Int)
+    /// Launching workers for live sessions.
+    case launching(workers: Int)
+
+    /// `listing 3 servers`, `committing 1,200 records`, ...
+    public var description: String {
+        switch self {
+        case .listing(let n): return "listing sessions (\(n) listing call\(n == 1 ? "" : "s"))"
+        case .committing(let n): return "committing \(n) record\(n == 1 ? "" : "s") to the store"
+        case .killing(let n): return "killing \(n) session\(n == 1 ? "" : "s")"
+        case .launching(let n): return "launching \(n) worker\(n == 1 ? "" : "s")"
+        }
     }
 }
 
@@ -215,6 +241,7 @@ public struct Restorer: Sendable {
         var lockHeld: Duration?
         let decided = plan.closes + plan.kills + plan.forks
         if !decided.isEmpty {
+            options.onPhase?(.committing(records: decided.count))
             let now = StoreClock.nowISO8601()
             let lines = plan.lines
             let changes = decided.map { RecordChange(id: lines[$0].id, writes: lines[$0].action != .fork) }
@@ -282,6 +309,7 @@ public struct Restorer: Sendable {
         }
 
         // 2. One listing per group, groups in parallel.
+        if !groups.isEmpty { options.onPhase?(.listing(calls: groups.count)) }
         let providers = backends
         let (answers, listingUsage) = await withTaskGroup(of: ([(Int, SessionProbe)], ChildrenUsage).self) { group in
             for (key, indices) in groups {
@@ -353,6 +381,7 @@ public struct Restorer: Sendable {
     func execute(_ plan: inout Plan, records: [SessionRecord]) async {
         let providers = backends
         let lines = plan.lines
+        if !plan.kills.isEmpty { options.onPhase?(.killing(sessions: plan.kills.count)) }
         let killResults = await bounded(plan.kills, limit: options.concurrency) { i -> String in
             let record = records[i]
             let kind = BackendKind(store: record.backend)!
@@ -364,6 +393,7 @@ public struct Restorer: Sendable {
             logger.warning("killed \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)", session: lines[i].id)
         }
         let launcher = self.launcher
+        if !plan.forks.isEmpty && !(launcher is NoWorkerLauncher) { options.onPhase?(.launching(workers: plan.forks.count)) }
         let forkResults = await bounded(plan.forks, limit: options.concurrency) { i -> WorkerLaunchResult in
             let record = records[i]
             return await launcher.launch(WorkerRequest(id: record.id, backend: record.backend.rawValue,

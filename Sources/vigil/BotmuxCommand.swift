@@ -8,6 +8,7 @@ import VigilJSON
 import VigilStore
 import VigilRestore
 import VigilBotmux
+import VigilCommandLine
 
 enum BotmuxCommand {
     /// Options of `restore` that make no sense for a botmux data directory.
@@ -22,43 +23,14 @@ enum BotmuxCommand {
         ("create", "--botmux never creates a store"),
     ]
 
-    /// `--botmux=DIR` becomes `--botmux DIR`, so the flag can carry its
-    /// optional directory either way.
-    static func splitInlineDirectory(_ args: [String]) -> [String] {
-        var out: [String] = []
-        var optionsEnded = false
-        for arg in args {
-            if !optionsEnded && arg.hasPrefix("--botmux=") {
-                out.append("--botmux")
-                out.append(String(arg.dropFirst("--botmux=".count)))
-            } else {
-                if arg == "--" { optionsEnded = true }
-                out.append(arg)
-            }
-        }
-        return out
-    }
-
-    /// `--on-missing close|keep`, or nil when not given.
-    static func missingPolicy(_ parsed: ParsedArguments) throws(UsageError) -> MissingPolicy? {
-        guard let text = parsed.value("on-missing") else { return nil }
-        guard let policy = MissingPolicy(rawValue: text) else {
-            throw UsageError(message: "option '--on-missing' takes close or keep, got '\(text)'")
-        }
-        return policy
-    }
-
     static func run(_ parsed: ParsedArguments) async -> Int32 {
         var options = BotmuxRestoreOptions()
         var backends = StandardBackends()
         do throws(UsageError) {
-            for (name, why) in inapplicable where parsed.value(name) != nil || parsed.has(name) || !parsed.values(name).isEmpty {
+            for (name, why) in inapplicable where parsed.given(name) {
                 throw UsageError(message: "'--\(name)' does not apply to '--botmux': \(why)")
             }
-            if parsed.positionals.count > 1 {
-                throw UsageError(message: "unexpected argument '\(parsed.positionals[1])' ('--botmux' takes one data directory)")
-            }
-            if let dir = parsed.positionals.first {
+            if let dir = parsed.value("botmux") {
                 guard !dir.isEmpty else { throw UsageError(message: "the botmux data directory is an empty string") }
                 options.dataDirectory = dir
             }
@@ -66,7 +38,7 @@ enum BotmuxCommand {
                 guard !bot.isEmpty, !bot.contains("/") else { throw UsageError(message: "'--bot' needs a larkAppId, got '\(bot)'") }
                 options.bot = bot
             }
-            if let policy = try missingPolicy(parsed) { options.onMissing = policy }
+            if let policy = parsed.value("on-missing").flatMap(MissingPolicy.init(rawValue:)) { options.onMissing = policy }
             options.dryRun = parsed.has("dry-run")
             options.strictLinks = parsed.has("strict-links")
             if let lock = parsed.value("lock"), lock != StoreLockProtocol.exclusiveCreate.rawValue {
@@ -86,9 +58,12 @@ enum BotmuxCommand {
             return ExitCode.usage
         }
 
-        let logger: RestoreLogger = parsed.has("quiet")
-            ? RestoreLogger { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
-            : .standardError
+        // Per-session lines only with --verbose (as for restore --store); what
+        // is not about one session (notices) always.
+        let perSession = parsed.has("verbose") && !parsed.has("quiet")
+        let logger: RestoreLogger = perSession
+            ? .standardError
+            : RestoreLogger { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
         let restorer = BotmuxRestorer(
             options: options, environment: BotmuxEnvironment.current(Environment.inherit.entries),
             backends: backends, logger: logger)
@@ -102,12 +77,18 @@ enum BotmuxCommand {
         for notice in report.notices {
             logger.emit(RestoreEvent(level: .info, message: notice))
         }
+        if let reportPath = parsed.value("report") {
+            if let problem = ReportRendering.writeFile(json(report), to: reportPath) {
+                printError("cannot write the report to \(reportPath): \(problem); \(alreadyDone(report))")
+                return ExitCode.ioError
+            }
+        }
         var out = OutputStream(fd: 1)
         if parsed.has("json") {
             out.bytes(json(report).serialized())
             out.line()
         } else {
-            for line in text(report) { out.line(line) }
+            for line in text(report, verbose: parsed.has("verbose"), fullReport: parsed.value("report")) { out.line(line) }
         }
         if let failed = out.finish("the report", afterwards: alreadyDone(report)) { return failed }
         // Stores that could not be written: the report above says what was
@@ -160,28 +141,37 @@ enum BotmuxCommand {
         return .object(doc)
     }
 
-    /// The table, one summary line per bot, and the overall summary.
-    static func text(_ report: BotmuxReport) -> [String] {
-        var rows: [[String]] = [["BOT", "ID", "BACKEND", "SESSION", "PROBE", "ACTION", "REASON"]]
-        for line in report.sessions {
-            let s = line.outcome
-            rows.append([line.bot ?? "-", s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue, s.reason])
-        }
-        var lines = table(rows)
-        lines.append("")
-        func summary(_ totals: [RestoreAction: Int]) -> String {
-            RestoreAction.allCases.map { "\($0.rawValue) \(totals[$0] ?? 0)" }.joined(separator: ", ")
-        }
-        for bot in report.bots {
+    /// Per bot: its CLI, totals and live daemon; one line each.
+    static func botLines(_ report: BotmuxReport) -> [String] {
+        report.bots.map { bot in
             let count = bot.totals.values.reduce(0, +)
             var line = "bot \(bot.bot ?? "(none: legacy records without larkAppId)")"
             line += bot.expectedCLI.map { " (cli \($0))" } ?? " (not in bots.json: no CLI check)"
-            line += ": \(count) records: \(summary(bot.totals))"
+            line += ": \(count) records: " + RestoreAction.allCases.map { "\($0.rawValue) \(bot.totals[$0] ?? 0)" }.joined(separator: ", ")
             if let live = bot.liveDaemon { line += "; daemon live (\(live))" }
-            lines.append(line)
+            return line.escapingControlCharacters
         }
-        let dryRun = report.dryRun ? " (dry run: nothing changed)" : ""
-        lines.append("\(report.sessions.count) records in \(report.dataDirectory.path) (\(report.dataDirectory.source.rawValue)): \(summary(report.totals)); \(report.elapsed.milliseconds) ms\(dryRun)")
+    }
+
+    /// `verbose`: the table of every record (with its bot), the lines per
+    /// bot and the totals. Otherwise restore's summary (totals, the first
+    /// records of each action) after the lines per bot.
+    static func text(_ report: BotmuxReport, verbose: Bool, fullReport: String?) -> [String] {
+        let source = "\(report.dataDirectory.path) (\(report.dataDirectory.source.rawValue))".escapingControlCharacters
+        guard verbose else {
+            return ["botmux data directory \(source)"] + botLines(report) + [""]
+                + ReportRendering.summary(report.restoreReport, fullReport: fullReport)
+        }
+        var rows: [[String]] = [["BOT", "ID", "BACKEND", "SESSION", "PROBE", "ACTION", "REASON"]]
+        for line in report.sessions {
+            let s = line.outcome
+            rows.append([line.bot ?? "-", s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue, s.reason]
+                .map(\.escapingControlCharacters))
+        }
+        var lines = table(rows)
+        lines.append("")
+        lines += botLines(report)
+        lines.append("botmux data directory \(source): " + ReportRendering.totalsLine(report.restoreReport))
         return lines
     }
 }

@@ -8,32 +8,18 @@ import VigilBackends
 import VigilJSON
 import VigilStore
 import VigilRestore
+import VigilCommandLine
 
 /// `vigil demo`: the whole job on a private tmux server, then a clean-up of
 /// everything it made (the server, its sessions, the temporary store).
 enum DemoCommand {
-    static let usage = "vigil demo [--tmux PATH] [--json] [--keep]"
-    static let help = """
-    Run a restore end to end on a private tmux server (a unique -L socket):
-    create a few sessions, write a temporary store that also names sessions
-    that are gone, run restore, print the report and clean up.
-
-    Usage: \(usage)
-
-    Options:
-      --tmux PATH   the tmux executable (default: tmux on PATH)
-      --json        print the report as JSON instead of a table
-      --keep        leave the tmux server and the store in place, and say where
-
-    Exit status: 0 done, 64 usage, 69 tmux not available, 70 the demo itself failed.
-    """
+    static var usage: String { CommandTable.demo.usage }
 
     static func run(_ args: [String]) async -> Int32 {
         let parsed: ParsedArguments
         do throws(UsageError) {
-            parsed = try parseArguments(args, OptionSpec(valued: ["tmux"], flags: ["json", "keep"]))
-            if parsed.has("help") { print(help); return ExitCode.ok }
-            if let extra = parsed.positionals.first { throw UsageError(message: "unexpected argument '\(extra)'") }
+            parsed = try CommandTable.demo.parse(args)
+            if parsed.has("help") { print(CommandTable.demo.help); return ExitCode.ok }
         } catch {
             printError(error.message, usage: usage)
             return ExitCode.usage

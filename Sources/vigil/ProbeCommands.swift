@@ -3,11 +3,10 @@ import VigilBackends
 import VigilJSON
 import VigilStore
 import VigilRestore
+import VigilCommandLine
 
 /// Options shared by `probe` and `list`: which backend, how to reach it.
 struct BackendOptions {
-    static let valued: Set<String> = ["backend", "binary", "socket", "socket-path", "timeout-ms", "retries"]
-
     var kind: BackendKind
     var backend: any SessionBackend
     var timeout: Duration
@@ -59,50 +58,38 @@ struct BackendOptions {
 }
 
 enum ProbeCommand {
-    static let usage = "vigil probe --backend tmux|zellij|herdr [--binary PATH] [--socket NAME | --socket-path PATH] [--timeout-ms N] [--retries N] [--json] NAME..."
-    static let help = """
-    Ask a multiplexer whether sessions exist. No shell is involved.
-
-    Usage: \(usage)
-
-    Options:
-      --backend KIND      tmux, zellij or herdr (required)
-      --binary PATH       the multiplexer executable (default: its name, looked up on PATH)
-      --socket NAME       tmux only: server socket name (tmux -L)
-      --socket-path PATH  tmux only: server socket path (tmux -S)
-      --timeout-ms N      deadline per call in milliseconds (default 3000)
-      --retries N         extra attempts when the answer is unknown (default 2)
-      --json              one JSON object per line: {"name","backend","state","reason","attempts","elapsedMs","usage"}
-                          (usage: CPU time, context switches and peak memory of the calls' children)
-
-    One name is asked on its own (tmux: has-session and the resolved session's
-    name); several names are answered from one listing call with exact lookups.
-
-    Output: one line per name, "NAME exists|missing|unknown (reason)".
-    Exit status: 0 all exist, 1 some missing and none unknown, 2 any unknown, 64 usage error
-    (including a name the backend cannot hold exactly), 74 the answers could not be written,
-    130/143 interrupted by SIGINT/SIGTERM (the multiplexer calls in flight are ended first).
-    """
+    static var usage: String { CommandTable.probe.usage }
 
     static func run(_ args: [String]) async -> Int32 {
         let parsed: ParsedArguments
         let options: BackendOptions
         do throws(UsageError) {
-            parsed = try parseArguments(args, OptionSpec(valued: BackendOptions.valued, flags: ["json"]))
-            if parsed.has("help") { print(help); return ExitCode.ok }
+            parsed = try CommandTable.probe.parse(args)
+            if parsed.has("help") { print(CommandTable.probe.help); return ExitCode.ok }
             options = try BackendOptions(parsed)
             if parsed.positionals.isEmpty { throw UsageError(message: "missing session NAME") }
-            for name in parsed.positionals {
-                do throws(SessionNameError) { try options.backend.validate(name) } catch {
-                    throw UsageError(message: "\(error)")
-                }
-            }
         } catch {
             printError(error.message, usage: usage)
             return ExitCode.usage
         }
         let backend = options.backend
-        let names = parsed.positionals
+        // A name the backend cannot hold exactly is an error line (and exit
+        // 64 at the end); the other names are still answered.
+        var refused: [String] = []
+        var names: [String] = []
+        for name in parsed.positionals {
+            do throws(SessionNameError) {
+                try backend.validate(name)
+                names.append(name)
+            } catch {
+                refused.append("\(error)")
+            }
+        }
+        for problem in refused { printError(problem) }
+        guard !names.isEmpty else {
+            printError("no session name to ask about", usage: usage)
+            return ExitCode.usage
+        }
         let results: [Retried<SessionProbe>]
         if names.count == 1 {
             results = [await backend.probe(names[0])]
@@ -119,7 +106,7 @@ enum ProbeCommand {
         for (name, r) in zip(names, results) {
             if parsed.has("json") {
                 let obj: JSONObject = [
-                    "name": .string(name), "backend": .string(options.kind.rawValue),
+                    "schema": .integer(1), "name": .string(name), "backend": .string(options.kind.rawValue),
                     "state": .string(r.answer.state.rawValue), "reason": .string(r.answer.reason),
                     "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
                     "usage": usageJSON(r.usage),
@@ -130,6 +117,7 @@ enum ProbeCommand {
             }
         }
         if let failed = out.finish("the answers", afterwards: "a probe changes nothing") { return failed }
+        if !refused.isEmpty { return ExitCode.usage }
         let states = results.map(\.answer.state)
         if states.contains(.unknown) { return ExitCode.unknown }
         if states.contains(.missing) { return ExitCode.someMissing }
@@ -138,25 +126,15 @@ enum ProbeCommand {
 }
 
 enum ListCommand {
-    static let usage = "vigil list --backend tmux|zellij|herdr [--binary PATH] [--socket NAME | --socket-path PATH] [--timeout-ms N] [--retries N] [--json]"
-    static let help = """
-    Print the live session names of a backend, one per line, sorted.
-
-    Usage: \(usage)
-
-    Options: as for 'vigil probe'; --json prints {"backend","sessions":[...],"reason","attempts","elapsedMs","usage"}.
-    Exit status: 0 listed (possibly empty), 2 the answer is unknown (the reason goes to stderr), 64 usage error,
-    74 the listing could not be written, 130/143 interrupted by SIGINT/SIGTERM.
-    """
+    static var usage: String { CommandTable.list.usage }
 
     static func run(_ args: [String]) async -> Int32 {
         let parsed: ParsedArguments
         let options: BackendOptions
         do throws(UsageError) {
-            parsed = try parseArguments(args, OptionSpec(valued: BackendOptions.valued, flags: ["json"]))
-            if parsed.has("help") { print(help); return ExitCode.ok }
+            parsed = try CommandTable.list.parse(args)
+            if parsed.has("help") { print(CommandTable.list.help); return ExitCode.ok }
             options = try BackendOptions(parsed)
-            if let extra = parsed.positionals.first { throw UsageError(message: "unexpected argument '\(extra)'") }
         } catch {
             printError(error.message, usage: usage)
             return ExitCode.usage
@@ -166,7 +144,7 @@ enum ListCommand {
         case .unknown(let reason):
             if parsed.has("json") {
                 let obj: JSONObject = [
-                    "backend": .string(options.kind.rawValue), "sessions": .null, "state": .string("unknown"),
+                    "schema": .integer(1), "backend": .string(options.kind.rawValue), "sessions": .null, "state": .string("unknown"),
                     "reason": .string(reason), "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
                     "usage": usageJSON(r.usage),
                 ]
@@ -181,7 +159,7 @@ enum ListCommand {
             let sorted = names.sorted()
             if parsed.has("json") {
                 let obj: JSONObject = [
-                    "backend": .string(options.kind.rawValue), "sessions": .array(sorted.map { .string($0) }),
+                    "schema": .integer(1), "backend": .string(options.kind.rawValue), "sessions": .array(sorted.map { .string($0) }),
                     "state": .string("listed"), "reason": .string(reason),
                     "attempts": .integer(r.attempts), "elapsedMs": .integer(Int(r.elapsed.milliseconds)),
                     "usage": usageJSON(r.usage),

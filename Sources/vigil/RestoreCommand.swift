@@ -1,84 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VigilCore
 import VigilBackends
 import VigilJSON
 import VigilStore
 import VigilRestore
+import VigilCommandLine
 
 enum RestoreCommand {
-    static let usage = "vigil restore --store PATH [--worker 'COMMAND ARG...'] [--worker-log PATH] [--worker-env-clear] [--worker-env KEY=VALUE]... [--expect-cli ID] [--on-missing close|keep] [--lazy] [--dry-run] [--json] [--tmux PATH] [--zellij PATH] [--herdr PATH] [--timeout-ms N] [--concurrency N] [--lock flock|exclusive-create]   |   vigil restore --botmux [DIR] [--bot APPID] [--on-missing close|keep] [--dry-run] [--json]"
-    static let help = """
-    Reconcile a session store with the sessions that survived, in one pass.
+    static let spec = CommandSpec(
+        name: "restore",
+        summary: "Reconcile a session store with the sessions that survived, in one pass.",
+        options: [
+            .valued("store", "PATH", #"the session store (JSON, {"version": 1, "sessions": [...]}) (required, or --botmux)"#, completion: .file),
+            .valued("botmux", "DIR", "restore every store of a botmux data directory in place (see below); without DIR: $SESSION_DATA_DIR, else ~/.botmux/.data-dir, else ~/.botmux/data", completion: .directory, optional: true),
+            .valued("bot", "APPID", "with --botmux: only this bot's store (and its records in the legacy sessions.json)"),
+            .valued("on-missing", "POLICY", "what a missing session does to its record: close (default; --botmux: keep, the daemon cold-resumes it) or keep", choices: ["close", "keep"]),
+            .valued("worker", "'CMD ARGS'", "worker to launch per live session; {id} {session} {backend} {socket} are replaced; split into words without a shell (quotes allowed)"),
+            .valued("worker-log", "PATH", "append workers' stdout/stderr here (default /dev/null); a placeholder value that is empty, holds '/', a NUL or a control character, or starts with '.' is refused (the record is kept, no worker); a symlink, FIFO, socket, folder or hard-linked file at the path is refused too; a new log is created 0600", completion: .file),
+            .flag("worker-env-clear", "start workers with an empty environment (default: vigil's own)"),
+            .valued("worker-env", "KEY=VALUE", "set a variable in the workers' environment (a key given twice takes the later value)", repeatable: true),
+            .valued("expect-cli", "ID", "the CLI the daemon runs now; live sessions of another cliId are killed"),
+            .flag("lazy", "keep live sessions registered without launching workers"),
+            .flag("dry-run", "decide and report; no store write, no kill, no fork, no lock file"),
+            .flag("json", "print the whole report as one JSON document (schema 1)"),
+            .valued("tmux", "PATH", "the tmux executable (default: tmux on PATH)", completion: .command),
+            .valued("zellij", "PATH", "the zellij executable (default: zellij on PATH)", completion: .command),
+            .valued("herdr", "PATH", "the herdr executable (default: herdr on PATH)", completion: .command),
+            .valued("timeout-ms", "N", "deadline per multiplexer call (default 3000)"),
+            .valued("retries", "N", "extra attempts when an answer is unknown (default 2)"),
+            .valued("concurrency", "N", "kills and worker launches in flight at once (default 16)"),
+            .valued("lock", "PROTOCOL", "the lock the store's writers share: flock (default; flock(2) on STORE.lock, a file that stays) or exclusive-create (botmux's: STORE.lock created with O_EXCL, holding the pid, removed on release)", choices: ["flock", "exclusive-create"]),
+            .valued("lock-timeout-ms", "N", "wait this long for the store's lock at commit time (default 5000)"),
+            .flag("strict-links", "refuse a store file with other hard links (default: commit it and say that the other names keep the previous version)"),
+            .flag("create", "create an empty store when none exists"),
+            .flag("verbose", "print every record (the whole table) and one log line per session on stderr"),
+            .valued("report", "PATH", "also write the whole report as JSON (schema 1) to PATH (created 0600, or replaced; never through a symlink)", completion: .file),
+            .flag("quiet", "no per-session log lines on stderr, even with --verbose (store notices still print)"),
+        ],
+        exclusive: [["store", "botmux"]],
+        discussion: """
+        For each active tmux/zellij/herdr record (one listing call per backend and socket):
+          missing           -> close  (status "closed", closedAt, closeReason; one atomic store write)
+          unknown           -> keep   (left active for lazy recovery)
+          exists, other CLI -> kill   (backing session killed, record kept active without a worker)
+          exists            -> fork   (worker launched; with --lazy: keep, no worker)
+          closed or pty     -> skip
 
-    Usage: \(usage)
+        Output: a summary (totals per action, the first records of each action with
+        their reasons, where the full report is); --verbose prints every record;
+        --json prints the whole report as one JSON document; --report PATH writes
+        it to a file as well. On a terminal, a phase that takes over a second
+        (listing, committing, killing, launching) shows a progress line on stderr.
 
-    For each active tmux/zellij/herdr record (one listing call per backend and socket):
-      missing          -> close   (status "closed", closedAt, closeReason; one atomic store write)
-      unknown          -> keep    (left active for lazy recovery)
-      exists, other CLI-> kill    (backing session killed, record kept active without a worker)
-      exists           -> fork    (worker launched; with --lazy: keep, no worker)
-      closed or pty    -> skip
+        The store is read, probed and decided on without its lock; the lock is held
+        only to commit, for one read and one write. A record another writer changed
+        meanwhile is left as it is and reported skip ("changed by another writer
+        during restore"); kills and workers follow for committed decisions only.
 
-    Options:
-      --store PATH          the session store (JSON, {"version": 1, "sessions": [...]}) (required)
-      --worker 'CMD ARGS'   worker to launch per live session; {id} {session} {backend} {socket}
-                            are replaced; split into words without a shell (quotes allowed)
-      --worker-log PATH     append workers' stdout/stderr here (default /dev/null); placeholders
-                            allowed, but a value that is empty, holds '/', a NUL or a control
-                            character, or starts with '.' is refused (the record is kept, no
-                            worker); a symbolic link, FIFO, socket, folder or hard-linked file
-                            at the path is refused too (never followed or opened);
-                            a new log is created 0600
-      --worker-env-clear    start workers with an empty environment (default: vigil's own)
-      --worker-env KEY=VALUE  set a variable in the workers' environment (repeatable; a key
-                            given twice takes the later value)
-      --expect-cli ID       the CLI the daemon runs now; live sessions of another cliId are killed
-      --lazy                keep live sessions registered without launching workers
-      --dry-run             decide and report; no store write, no kill, no fork
-      --json                print the report as one JSON document
-      --tmux PATH, --zellij PATH, --herdr PATH   multiplexer executables (default: on PATH)
-      --timeout-ms N        deadline per multiplexer call (default 3000)
-      --retries N           extra attempts when an answer is unknown (default 2)
-      --concurrency N       kills and worker launches in flight at once (default 16)
-      --lock PROTOCOL       the lock the store's writers share: flock (default; flock(2) on
-                            STORE.lock, a file that stays) or exclusive-create (botmux's:
-                            STORE.lock created with O_EXCL, holding the pid, removed on release)
-      --lock-timeout-ms N   wait this long for the store's lock at commit time (default 5000)
-      --strict-links        refuse a store file with other hard links (default: commit it and
-                            say that the other names keep the previous version)
-      --create              create an empty store when none exists
-      --on-missing close|keep   what a missing session does to its record (default close)
-      --quiet               no per-session log lines on stderr (store notices still print)
+        botmux (its data directory as botmux keeps it; see README "botmux"):
+        every sessions-<larkAppId>.json and the legacy sessions.json, written back as
+        botmux's JSON.stringify would. The expected CLI is each bot's cliId in bots.json
+        ($BOTS_CONFIG, else ~/.botmux/bots.json; default claude-code): a live session of
+        another CLI is killed and its record closed; missing sessions are kept unless
+        --on-missing close. tmux is asked on its default server (TMUX_TMPDIR picks the
+        socket directory). The lock is botmux's exclusive-create (--lock flock is
+        refused). --worker (and the other worker options), --expect-cli, --lazy and
+        --create do not apply (exit 64). A bot whose daemon is live (heartbeat at most
+        90 s old) is refused with exit 75; --dry-run still reports.
+        """,
+        epilogue: """
+        Exit status: 0 done (also when some sessions were unknown: they are kept,
+        and the report and the warnings say why); 64 usage; 65 bad store data
+        (also an empty or duplicate id); 66 store not found; 73 store cannot be
+        written (not a regular file, a lock path that is a symlink or not a
+        regular file, other hard links with --strict-links); 74 the report could
+        not be written to stdout (the store was already committed; the error
+        line says so); 75 store locked by another writer past the timeout;
+        130/143 interrupted by SIGINT/SIGTERM (multiplexer calls in flight are
+        ended first). Nothing is written when an error is reported before the
+        commit: the store is checked before the lock file is made. --botmux: 75
+        also when a bot's daemon is live; a store that cannot be written is left as
+        it was, the others are written, and the first failure sets the status.
+        """)
 
-    The store is read, probed and decided on without its lock; the lock is held
-    only to commit, for one read and one write. A record another writer changed
-    meanwhile is left as it is and reported skip ("changed by another writer
-    during restore"); kills and workers follow for committed decisions only.
-
-    botmux (its data directory as botmux keeps it; see README "botmux"):
-      --botmux [DIR]        restore every store of a botmux data directory in place; without
-                            DIR: $SESSION_DATA_DIR, else ~/.botmux/.data-dir, else ~/.botmux/data
-      --bot APPID           only this bot's store (and its records in the legacy sessions.json)
-      --on-missing close|keep   default keep: the daemon cold-resumes a missing session
-      The expected CLI is each bot's cliId in bots.json ($BOTS_CONFIG, else ~/.botmux/bots.json;
-      default claude-code). A live session of another CLI is killed and its record closed.
-      tmux is asked on its default server (TMUX_TMPDIR picks the socket directory).
-      --worker (and the other worker options), --expect-cli, --lazy and --create do not
-      apply (exit 64). The lock is botmux's exclusive-create (--lock flock is refused);
-      --lock-timeout-ms and --strict-links apply to each store.
-      A bot whose daemon is live (heartbeat at most 90 s old) is refused with exit 75;
-      --dry-run still reports.
-
-    Exit status: 0 done (also when some sessions were unknown: they are kept,
-    and the report and the warnings say why); 64 usage; 65 bad store data
-    (also an empty or duplicate id); 66 store not found; 73 store cannot be
-    written (not a regular file, a lock path that is a symlink or not a
-    regular file, other hard links with --strict-links); 74 the report could
-    not be written to stdout (the store was already committed; the error
-    line says so); 75 store locked by another writer past the timeout;
-    130/143 interrupted by SIGINT/SIGTERM (multiplexer calls in flight are
-    ended first). Nothing is written when an error is reported before the
-    commit: the store is checked before the lock file is made.
-    """
+    static var usage: String { spec.usage }
 
     static func run(_ args: [String]) async -> Int32 {
         let parsed: ParsedArguments
@@ -88,14 +97,10 @@ enum RestoreCommand {
         var workerEnvironment = WorkerEnvironment()
         let storePath: String
         do throws(UsageError) {
-            parsed = try parseArguments(BotmuxCommand.splitInlineDirectory(args), OptionSpec(
-                valued: ["store", "worker", "worker-log", "expect-cli", "tmux", "zellij", "herdr", "timeout-ms", "retries", "concurrency",
-                         "lock-timeout-ms", "lock", "on-missing", "bot"],
-                flags: ["lazy", "dry-run", "json", "create", "quiet", "worker-env-clear", "strict-links", "botmux"],
-                repeated: ["worker-env"]))
-            if parsed.has("help") { print(help); return ExitCode.ok }
-            if parsed.has("botmux") { return await BotmuxCommand.run(parsed) }
-            if parsed.value("bot") != nil { throw UsageError(message: "'--bot' applies to '--botmux' only") }
+            parsed = try spec.parse(args)
+            if parsed.has("help") { print(spec.help); return ExitCode.ok }
+            if parsed.given("botmux") { return await BotmuxCommand.run(parsed) }
+            if parsed.given("bot") { throw UsageError(message: "'--bot' applies to '--botmux' only") }
             guard let s = parsed.value("store"), !s.isEmpty else { throw UsageError(message: "missing required option '--store PATH' (or '--botmux [DIR]')") }
             storePath = s
             if let extra = parsed.positionals.first { throw UsageError(message: "unexpected argument '\(extra)'") }
@@ -103,7 +108,7 @@ enum RestoreCommand {
             options.lazy = parsed.has("lazy")
             options.dryRun = parsed.has("dry-run")
             options.createIfMissing = parsed.has("create")
-            if let policy = try BotmuxCommand.missingPolicy(parsed) { options.onMissing = policy }
+            if let policy = parsed.value("on-missing").flatMap(MissingPolicy.init(rawValue:)) { options.onMissing = policy }
             options.strictLinks = parsed.has("strict-links")
             if let name = parsed.value("lock") {
                 guard let lockProtocol = StoreLockProtocol(rawValue: name) else {
@@ -146,9 +151,14 @@ enum RestoreCommand {
 
         // --quiet drops the per-session lines, never what restore says about
         // the store itself (a symlink followed, a store created).
-        let logger: RestoreLogger = parsed.has("quiet")
-            ? RestoreLogger { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
-            : .standardError
+        // Per-session lines only with --verbose (a 100,000-record restore
+        // would print 100,000 of them); store notices always.
+        let perSession = parsed.has("verbose") && !parsed.has("quiet")
+        let logger: RestoreLogger = perSession
+            ? .standardError
+            : RestoreLogger { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
+        let progress = ProgressLine.onTerminal(enabled: !parsed.has("json"))
+        if let progress { options.onPhase = { progress.enter($0) } }
         let launcher: any WorkerLauncher
         if let template, !options.dryRun {
             launcher = CommandWorkerLauncher(template: template, environment: workerEnvironment.environment,
@@ -160,12 +170,21 @@ enum RestoreCommand {
         let report: RestoreReport
         do throws(StoreError) {
             report = try await restorer.restore(storeAt: storePath)
+            progress?.finish()
         } catch {
+            progress?.finish()
             printError(error.description)
             return error.exitCode
         }
+        if let reportPath = parsed.value("report") {
+            if let problem = ReportRendering.writeFile(report, to: reportPath) {
+                printError("cannot write the report to \(reportPath): \(problem); \(Self.alreadyDone(report))")
+                return ExitCode.ioError
+            }
+        }
         var out = OutputStream(fd: 1)
-        ReportRendering.write(report, json: parsed.has("json"), to: &out)
+        ReportRendering.write(report, json: parsed.has("json"), verbose: parsed.has("verbose"),
+                              fullReport: parsed.value("report"), to: &out)
         if let failed = out.finish("the report", afterwards: Self.alreadyDone(report)) { return failed }
         return ExitCode.ok
     }
@@ -180,14 +199,39 @@ enum RestoreCommand {
 
 /// The report as JSON and as a table.
 enum ReportRendering {
-    /// The report as one JSON document, or as the table and its summary line.
-    static func write(_ report: RestoreReport, json: Bool, to out: inout OutputStream) {
+    /// Records listed per action in the summary.
+    static let summaryRows = 5
+
+    /// The report as one JSON document, the whole table (`verbose`), or the summary.
+    static func write(_ report: RestoreReport, json: Bool, verbose: Bool = true, fullReport: String? = nil, to out: inout OutputStream) {
         if json {
             out.bytes(self.json(report).serialized())
             out.line()
-        } else {
+        } else if verbose {
             for line in text(report) { out.line(line) }
+        } else {
+            for line in summary(report, fullReport: fullReport) { out.line(line) }
         }
+    }
+
+    /// Writes the JSON report to `path`: created 0600 (an existing file is
+    /// truncated), never through a symbolic link.
+    /// - Returns: `nil`, or what went wrong.
+    static func writeFile(_ report: RestoreReport, to path: String) -> String? {
+        writeFile(json(report), to: path)
+    }
+
+    /// Writes a JSON document to `path`, as `writeFile(_:to:)` does.
+    static func writeFile(_ document: JSONValue, to path: String) -> String? {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0o600)
+        guard fd >= 0 else { return "\(Errno(rawValue: errno))" }
+        var file = OutputStream(fd: fd)
+        file.bytes(document.serialized())
+        file.line()
+        let written = file.flush()
+        let problem = written ? nil : file.failure.map { "\($0)" } ?? "write failed"
+        close(fd)
+        return problem
     }
 
     static func json(_ report: RestoreReport) -> JSONValue {
@@ -205,7 +249,7 @@ enum ReportRendering {
         var totalsObject = JSONObject()
         for a in RestoreAction.allCases { totalsObject.append(a.rawValue, .integer(totals[a] ?? 0)) }
         let doc: JSONObject = [
-            "sessions": .array(sessions), "totals": .object(totalsObject),
+            "schema": .integer(1), "sessions": .array(sessions), "totals": .object(totalsObject),
             "elapsedMs": .integer(Int(report.elapsed.milliseconds)), "dryRun": .bool(report.dryRun),
             "listingCalls": .integer(report.listingCalls), "listingUsage": usageJSON(report.listingUsage),
         ]
@@ -220,10 +264,44 @@ enum ReportRendering {
                          s.workerPID.map(String.init) ?? "-", s.reason].map(\.escapingControlCharacters))
         }
         var lines = table(rows)
+        lines.append("")
+        lines.append(totalsLine(report))
+        return lines
+    }
+
+    /// Totals, then the first few records of each action with their reasons,
+    /// then where the rest is: a few dozen lines whatever the store's size.
+    static func summary(_ report: RestoreReport, fullReport: String?) -> [String] {
+        var lines = [totalsLine(report)]
+        var shown: [RestoreAction: [SessionOutcome]] = [:]
+        var counts: [RestoreAction: Int] = [:]
+        for s in report.sessions {
+            counts[s.action, default: 0] += 1
+            if shown[s.action, default: []].count < summaryRows { shown[s.action, default: []].append(s) }
+        }
+        for action in [RestoreAction.close, .kill, .keep, .fork, .skip] {
+            guard let count = counts[action], count > 0 else { continue }
+            lines.append("")
+            lines.append("\(action) (\(count)):")
+            let rows = (shown[action] ?? []).map { s in
+                ["  " + s.id, s.backend, s.backendSession, s.reason + (s.workerPID.map { " (worker pid \($0))" } ?? "")]
+                    .map(\.escapingControlCharacters)
+            }
+            lines += table(rows)
+            if count > summaryRows { lines.append("  ... and \(count - summaryRows) more") }
+        }
+        lines.append("")
+        if let fullReport {
+            lines.append("Full report: \(fullReport) (JSON); every record: --verbose.")
+        } else {
+            lines.append("Full report: --verbose (every record), --json, or --report PATH.")
+        }
+        return lines
+    }
+
+    static func totalsLine(_ report: RestoreReport) -> String {
         let t = report.totals
         let summary = RestoreAction.allCases.map { "\($0.rawValue) \(t[$0] ?? 0)" }.joined(separator: ", ")
-        lines.append("")
-        lines.append("\(report.sessions.count) records: \(summary); \(report.elapsed.milliseconds) ms\(report.dryRun ? " (dry run: nothing changed)" : "")")
-        return lines
+        return "\(report.sessions.count) records: \(summary); \(report.elapsed.milliseconds) ms\(report.dryRun ? " (dry run: nothing changed)" : "")"
     }
 }

@@ -54,11 +54,11 @@ struct BotmuxCLITests {
     // MARK: - Report and refusals (nothing written)
 
     @Test("dry run: every store read, every skip rule reported, the decisions per bot, nothing changed")
-    func dryRunReport() throws {
+    func dryRunReport() async throws {
         let world = try BotmuxWorld()
-        let s = try BotmuxScenario.build(in: world)
+        let s = try await BotmuxScenario.build(in: world)
         let before = try world.snapshot()
-        let o = world.vigil(["restore", "--botmux", world.data, "--dry-run", "--json"])
+        let o = await world.vigil(["restore", "--botmux", world.data, "--dry-run", "--json"])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         let report = try ParsedReport(o.stdout.text)
         #expect(report.document["dryRun"] == .bool(true))
@@ -102,36 +102,37 @@ struct BotmuxCLITests {
 
         // Nothing changed: files, lock files, tmux sessions.
         #expect(try world.snapshot() == before)
-        for name in s.liveSessions { #expect(world.tmux.has(name), "\(name)") }
+        let live = await world.liveSessions()
+        for name in s.liveSessions { #expect(live.contains(name), "\(name)") }
     }
 
     @Test("a live daemon is refused with exit 75 naming the bot and its heartbeat's age; nothing probed, killed or written")
-    func liveDaemonRefused() throws {
+    func liveDaemonRefused() async throws {
         let world = try BotmuxWorld()
-        let s = try BotmuxScenario.build(in: world, aliveCount: 3, missingCount: 3)
+        let s = try await BotmuxScenario.build(in: world, aliveCount: 3, missingCount: 3)
         let before = try world.snapshot()
-        let o = world.vigil(["restore", "--botmux", world.data])
+        let o = await world.vigil(["restore", "--botmux", world.data])
         #expect(o.termination == .exited(75))
         let lines = o.stderr.text.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("Error: "), "\(o.stderr.text)")
         #expect(o.stderr.text.contains("bot cli_c's daemon is live (heartbeat ") && o.stderr.text.contains(" s ago, pid 4711)"))
         #expect(o.stdout.text.isEmpty)
         #expect(try world.snapshot() == before)
-        #expect(world.tmux.has(BotmuxMapping.sessionName(forID: s.mismatchAlive)))
+        #expect(await world.liveSessions().contains(BotmuxMapping.sessionName(forID: s.mismatchAlive)))
 
         // The same for the one bot (--bot), and a stale heartbeat does not count.
-        #expect(world.vigil(["restore", "--botmux", world.data, "--bot", "cli_c"]).termination == .exited(75))
+        #expect(await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_c"]).termination == .exited(75))
         try world.heartbeat("cli_c", age: 90_500)
-        let dry = world.vigil(["restore", "--botmux", world.data, "--bot", "cli_c", "--dry-run", "--json"])
+        let dry = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_c", "--dry-run", "--json"])
         #expect(dry.termination == .exited(0))
         #expect(try ParsedReport(dry.stdout.text).bot("cli_c")?["liveDaemon"] == .null)
     }
 
     @Test("--on-missing close decides close for missing sessions, keep for a suspended one; --bot limits the run to one bot")
-    func closePolicyAndOneBot() throws {
+    func closePolicyAndOneBot() async throws {
         let world = try BotmuxWorld()
-        let s = try BotmuxScenario.build(in: world, aliveCount: 2, missingCount: 5)
-        let o = world.vigil(["restore", "--botmux=\(world.data)", "--bot", "cli_a", "--on-missing", "close", "--dry-run", "--json"])
+        let s = try await BotmuxScenario.build(in: world, aliveCount: 2, missingCount: 5)
+        let o = await world.vigil(["restore", "--botmux=\(world.data)", "--bot", "cli_a", "--on-missing", "close", "--dry-run", "--json"])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         let report = try ParsedReport(o.stdout.text)
         for id in s.missing.dropFirst() { #expect(report.line(id)?.action == "close") }
@@ -145,44 +146,44 @@ struct BotmuxCLITests {
     // MARK: - Discovery from the command line
 
     @Test("without DIR: SESSION_DATA_DIR, then the breadcrumb, then ~/.botmux/data")
-    func discovery() throws {
+    func discovery() async throws {
         let world = try BotmuxWorld()
-        _ = try BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)
+        _ = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)
         let args = ["restore", "--botmux", "--bot", "cli_a", "--dry-run", "--json"]
 
-        let viaEnv = world.vigil(args, ["SESSION_DATA_DIR": world.data])
+        let viaEnv = await world.vigil(args, ["SESSION_DATA_DIR": world.data])
         #expect(viaEnv.termination == .exited(0), "\(viaEnv.stderr.text)")
         #expect(try ParsedReport(viaEnv.stdout.text).document["dataDirectory"]?["source"] == .string("SESSION_DATA_DIR"))
 
         try writeFile(world.home + "/.botmux/.data-dir", world.data + "\n")
-        let viaCrumb = world.vigil(args)
+        let viaCrumb = await world.vigil(args)
         #expect(viaCrumb.termination == .exited(0), "\(viaCrumb.stderr.text)")
         #expect(try ParsedReport(viaCrumb.stdout.text).document["dataDirectory"]?["path"] == .string(world.data))
 
         try writeFile(world.home + "/.botmux/.data-dir", "relative/path")
-        let fallback = world.vigil(args)
+        let fallback = await world.vigil(args)
         #expect(fallback.termination == .exited(66), "no ~/.botmux/data here")
         #expect(fallback.stderr.text.contains(world.home + "/.botmux/data"))
     }
 
     @Test("BOTS_CONFIG names the bots file; without any bots file there is no CLI check (and a notice)")
-    func botsConfig() throws {
+    func botsConfig() async throws {
         let world = try BotmuxWorld()
-        let s = try BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)
+        let s = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)
         let fleet = try world.root.write("fleet.json", #"[{"larkAppId":"cli_a","larkAppSecret":"x","cliId":"codex","backendType":"tmux"}]"#)
-        let o = world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--dry-run", "--json"], ["BOTS_CONFIG": fleet])
+        let o = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--dry-run", "--json"], ["BOTS_CONFIG": fleet])
         let report = try ParsedReport(o.stdout.text)
         #expect(report.line(s.mismatchAlive)?.action == "keep", "codex is now the bot's CLI")
         #expect(report.line(s.alive[0])?.action == "kill", "claude-code sessions now mismatch")
 
         removeTree(world.home + "/.botmux/bots.json")
-        let none = world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--dry-run", "--json"])
+        let none = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--dry-run", "--json"])
         let bare = try ParsedReport(none.stdout.text)
         #expect(bare.line(s.mismatchAlive)?.action == "keep")
         #expect(bare.line(s.botDefault)?.action == "skip", "no bot backendType without bots.json")
         #expect(none.stderr.text.contains("no bots configuration"))
 
-        let missing = world.vigil(["restore", "--botmux", world.data, "--dry-run"], ["BOTS_CONFIG": world.root.file("gone.json")])
+        let missing = await world.vigil(["restore", "--botmux", world.data, "--dry-run"], ["BOTS_CONFIG": world.root.file("gone.json")])
         #expect(missing.termination == .exited(66))
     }
 
@@ -194,8 +195,8 @@ struct BotmuxCLITests {
         ["--bot", "cli_a", "--store", "/x"], ["--botmux", "--on-missing", "drop"], ["--store", "/x", "--on-missing", "maybe"],
         ["--botmux", "a", "b"], ["--botmux", "--bot", ""], ["--botmux="], ["--botmux", "--lock", "flock"],
     ])
-    func usage(args: [String]) {
-        let o = VigilBinary.run(["restore"] + args)
+    func usage(args: [String]) async {
+        let o = await VigilBinary.runAsync(["restore"] + args)
         #expect(o.termination == .exited(64))
         let lines = o.stderr.text.split(separator: "\n")
         #expect(lines.count == 1 && lines.first?.hasPrefix("Error: ") == true, "\(o.stderr.text)")
@@ -203,29 +204,29 @@ struct BotmuxCLITests {
     }
 
     @Test("a store whose key is not its sessionId is refused with exit 65 naming the key; nothing written")
-    func badStore() throws {
+    func badStore() async throws {
         let world = try BotmuxWorld()
-        _ = try BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)
+        _ = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)
         try writeFile(world.data + "/sessions-cli_b.json", "{\n  \"k1\": {\n    \"sessionId\": \"k2\"\n  }\n}")
         let before = try world.snapshot()
-        let o = world.vigil(["restore", "--botmux", world.data, "--on-missing", "close"])
+        let o = await world.vigil(["restore", "--botmux", world.data, "--on-missing", "close"])
         #expect(o.termination == .exited(65))
         #expect(o.stderr.text.contains("sessions-cli_b.json: line 2, column 3: key \"k1\" holds a session whose sessionId is \"k2\""), "\(o.stderr.text)")
         #expect(try world.snapshot() == before)
 
         try writeFile(world.data + "/sessions-cli_b.json", "[]")
-        let array = world.vigil(["restore", "--botmux", world.data, "--dry-run"])
+        let array = await world.vigil(["restore", "--botmux", world.data, "--dry-run"])
         #expect(array.termination == .exited(65))
         #expect(array.stderr.text.contains("is an array"))
     }
 
     @Test("a missing data directory, or a bot without a store, is exit 66")
-    func notFound() throws {
+    func notFound() async throws {
         let world = try BotmuxWorld()
-        #expect(world.vigil(["restore", "--botmux", world.root.file("nope"), "--dry-run"]).termination == .exited(66))
-        #expect(world.vigil(["restore", "--botmux", world.data, "--dry-run"]).termination == .exited(66), "an empty data directory")
-        _ = try BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)
-        let o = world.vigil(["restore", "--botmux", world.data, "--bot", "cli_zz", "--dry-run"])
+        #expect(await world.vigil(["restore", "--botmux", world.root.file("nope"), "--dry-run"]).termination == .exited(66))
+        #expect(await world.vigil(["restore", "--botmux", world.data, "--dry-run"]).termination == .exited(66), "an empty data directory")
+        _ = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)
+        let o = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_zz", "--dry-run"])
         #expect(o.termination == .exited(66))
         #expect(o.stderr.text.contains("no store of bot cli_zz"))
     }

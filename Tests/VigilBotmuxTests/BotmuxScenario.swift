@@ -46,7 +46,7 @@ struct BotmuxScenario {
 
     /// Builds it in `world`: `aliveCount` live sessions and `missingCount`
     /// gone ones for cli_a, besides the special records.
-    static func build(in world: BotmuxWorld, aliveCount: Int = 30, missingCount: Int = 270) throws -> BotmuxScenario {
+    static func build(in world: BotmuxWorld, aliveCount: Int = 30, missingCount: Int = 270) async throws -> BotmuxScenario {
         var s = BotmuxScenario()
         typealias W = BotmuxWorld
         s.alive = (0..<aliveCount).map { uuid(0xa000_0000 + UInt32($0), $0) }
@@ -86,20 +86,20 @@ struct BotmuxScenario {
             a.append(W.session(id, bot: "cli_a", cli: cli, backend: backend, status: status, extra))
             s.skipped[id] = fragment
         }
-        try world.writeStore("sessions-cli_a.json", a)
+        try await world.writeStore("sessions-cli_a.json", a)
 
         var b: [JSONObject] = s.botB.map { W.session($0, bot: "cli_b", cli: "codex") }
         b.append(W.session(s.botBMismatch, bot: "cli_b", cli: "claude-code"))
         let noBackend = uuid(0xe200_0001, 1)
         b.append(W.session(noBackend, bot: "cli_b", cli: "codex", backend: nil))
         s.skipped[noBackend] = "no persistent backend recorded"
-        try world.writeStore("sessions-cli_b.json", b)
+        try await world.writeStore("sessions-cli_b.json", b)
 
-        try world.writeStore("sessions-cli_c.json", s.botC.map { W.session($0, bot: "cli_c") })
+        try await world.writeStore("sessions-cli_c.json", s.botC.map { W.session($0, bot: "cli_c") })
 
         var superseded = W.session(s.legacySuperseded, bot: "cli_a", cli: "codex")
         superseded["title"] = .string("an older copy")
-        try world.writeStore("sessions.json", [
+        try await world.writeStore("sessions.json", [
             superseded,
             W.session(s.legacyOwn, bot: "cli_a"),
             W.session(s.legacyNoBot, bot: nil, cli: "codex"),
@@ -114,7 +114,7 @@ struct BotmuxScenario {
         try world.heartbeat("cli_a", age: 600_000)
         try world.heartbeat("cli_c", age: 5_000, pid: 4711)
 
-        for name in s.liveSessions { try world.tmux.createSession(name) }
+        try await world.createSessions(s.liveSessions)
         return s
     }
 }

@@ -32,13 +32,14 @@ enum Node {
 
     static var available: Bool { path != nil }
 
-    /// Runs `node -e SCRIPT ARGS...` in `directory`; stdout on success.
-    static func run(_ script: String, _ args: [String] = [], in directory: String? = nil) throws -> String {
+    /// Runs `node -e SCRIPT ARGS...` in `directory`; stdout on success. Waits
+    /// on the spawner's reactor: no thread of the cooperative pool is held.
+    static func run(_ script: String, _ args: [String] = [], in directory: String? = nil) async throws -> String {
         guard let path else { throw TestFailure("node is not installed") }
         var command = Command(path, arguments: ["-e", script] + args, timeout: .seconds(120))
         command.workingDirectory = directory
         command.stdoutLimit = 64 << 20
-        let outcome = Spawner().runSynchronously(command)
+        let outcome = await Spawner().run(command)
         guard outcome.termination == .exited(0) else {
             throw TestFailure("node failed: \(outcome.termination) \(outcome.stderr.text)")
         }

@@ -79,14 +79,14 @@ final class BotmuxWorld: @unchecked Sendable {
 
     /// Writes `sessions` as a store keyed by sessionId, as botmux would.
     @discardableResult
-    func writeStore(_ name: String, _ sessions: [JSONObject]) throws -> String {
+    func writeStore(_ name: String, _ sessions: [JSONObject]) async throws -> String {
         var store = JSONObject()
         for session in sessions { store.append(session["sessionId"]!.stringValue!, .object(session)) }
         let path = data + "/" + name
         if Node.available {
             let compact = root.file("compact-\(name)")
             try writeFile(compact, JSONValue.object(store).serialized(.compact))
-            _ = try Node.run("const fs=require('fs');fs.writeFileSync(process.argv[2],JSON.stringify(JSON.parse(fs.readFileSync(process.argv[1],'utf8')),null,2))",
+            _ = try await Node.run("const fs=require('fs');fs.writeFileSync(process.argv[2],JSON.stringify(JSON.parse(fs.readFileSync(process.argv[1],'utf8')),null,2))",
                              [compact, path])
             unlink(compact)
         } else {
@@ -116,9 +116,31 @@ final class BotmuxWorld: @unchecked Sendable {
                    setting: ["HOME": home, "TMUX_TMPDIR": tmuxTmpdir].merging(extra) { $1 })
     }
 
-    /// Runs `vigil ARGS...` as a user would in this world.
-    func vigil(_ args: [String], _ extra: [String: String] = [:]) -> Outcome {
-        VigilBinary.run(args, environment: environment(extra))
+    /// Runs `vigil ARGS...` as a user would in this world (waiting on the
+    /// reactor: no thread of the cooperative pool is held meanwhile).
+    func vigil(_ args: [String], _ extra: [String: String] = [:]) async -> Outcome {
+        await VigilBinary.runAsync(args, environment: environment(extra))
+    }
+
+    /// Creates detached tmux sessions running `sleep` on the world's default
+    /// server, all in one tmux call (commands joined by `;`).
+    func createSessions(_ names: [String]) async throws {
+        guard !names.isEmpty else { return }
+        var args = ["-f", "/dev/null"]
+        for (index, name) in names.enumerated() {
+            if index > 0 { args.append(";") }
+            args += ["new-session", "-d", "-s", name, "sleep", "3600"]
+        }
+        let o = await Spawner().run(Command(tmux.executable, arguments: tmux.socket.arguments + args,
+                                            environment: tmux.environment, timeout: .seconds(60)))
+        guard o.termination == .exited(0) else { throw TestFailure("tmux new-session: \(o.termination) \(o.stderr.text)") }
+    }
+
+    /// The names of the sessions alive on the world's tmux server now.
+    func liveSessions() async -> Set<String> {
+        let o = await Spawner().run(Command(tmux.executable, arguments: tmux.socket.arguments + ["list-sessions", "-F", "#{session_name}"],
+                                            environment: tmux.environment, timeout: .seconds(20)))
+        return Set(o.stdout.text.split(separator: "\n").map(String.init))
     }
 
     /// The bytes of every file in the data directory (not the heartbeats), by name.

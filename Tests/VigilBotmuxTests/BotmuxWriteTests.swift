@@ -26,12 +26,12 @@ struct BotmuxWriteTests {
     /// What botmux would have written: `JSON.stringify` of `original` with
     /// `ids` closed at `timestamp`, by Node when installed, else by the
     /// writer the StringifyTests hold to Node's bytes.
-    func expected(_ original: [UInt8], closing ids: [String], at timestamp: String) throws -> [UInt8] {
+    func expected(_ original: [UInt8], closing ids: [String], at timestamp: String) async throws -> [UInt8] {
         guard Node.available else { return try closing(ids, in: original, at: timestamp) }
         let dir = try TemporaryDirectory("vigil-botmux-expect")
         try writeFile(dir.file("in.json"), original)
         try writeFile(dir.file("ids.json"), JSONValue.array(ids.map { .string($0) }).serialized())
-        _ = try Node.run("""
+        _ = try await Node.run("""
         const fs = require('fs');
         const obj = JSON.parse(fs.readFileSync('in.json', 'utf8'));
         for (const id of JSON.parse(fs.readFileSync('ids.json', 'utf8'))) {
@@ -51,11 +51,11 @@ struct BotmuxWriteTests {
     }
 
     @Test("default policy: the session of another CLI is killed and its record closed, a gone one of another CLI closed; missing sessions kept; bytes as JSON.stringify")
-    func keepPolicy() throws {
+    func keepPolicy() async throws {
         let world = try BotmuxWorld()
-        let s = try BotmuxScenario.build(in: world)
+        let s = try await BotmuxScenario.build(in: world)
         let before = try world.snapshot()
-        let o = world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--json"])
+        let o = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--json"])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         let report = try ParsedReport(o.stdout.text)
         #expect(report.document["dryRun"] == .bool(false))
@@ -68,30 +68,31 @@ struct BotmuxWriteTests {
         #expect(stamp.utf8.count == 24 && stamp.hasSuffix("Z") && stamp.dropLast(4).hasSuffix("."), "toISOString form: \(stamp)")
         #expect(try closedAt(s.mismatchMissing, in: store) == stamp, "one timestamp per store commit")
         let written = try readFile(store)
-        let wanted = try expected(before["sessions-cli_a.json"]!, closing: [s.mismatchAlive, s.mismatchMissing], at: stamp)
+        let wanted = try await expected(before["sessions-cli_a.json"]!, closing: [s.mismatchAlive, s.mismatchMissing], at: stamp)
         #expect(written == wanted, "\(firstDifference(written, wanted))")
         for name in ["sessions.json", "sessions-cli_b.json", "sessions-cli_c.json"] {
             #expect(try readFile(world.data + "/" + name) == before[name], "\(name) untouched")
         }
-        #expect(!world.tmux.has(BotmuxMapping.sessionName(forID: s.mismatchAlive)), "killed")
+        let live = await world.liveSessions()
+        #expect(!live.contains(BotmuxMapping.sessionName(forID: s.mismatchAlive)), "killed")
         for name in s.liveSessions where name != BotmuxMapping.sessionName(forID: s.mismatchAlive) {
-            #expect(world.tmux.has(name), "\(name) alive")
+            #expect(live.contains(name), "\(name) alive")
         }
         #expect(onlyStores(world))
 
         // Again: nothing left to do, nothing written.
-        let again = world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--json"])
+        let again = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--json"])
         #expect(again.termination == .exited(0))
         #expect(try readFile(store) == written)
         #expect(try ParsedReport(again.stdout.text).line(s.mismatchAlive)?.action == "skip")
     }
 
     @Test("--on-missing close: every missing session of the bot is closed (legacy file too), the suspended one kept; bytes as JSON.stringify")
-    func closePolicy() throws {
+    func closePolicy() async throws {
         let world = try BotmuxWorld()
-        let s = try BotmuxScenario.build(in: world)
+        let s = try await BotmuxScenario.build(in: world)
         let before = try world.snapshot()
-        let o = world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--on-missing", "close", "--json", "--quiet"])
+        let o = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--on-missing", "close", "--json", "--quiet"])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         let report = try ParsedReport(o.stdout.text)
         #expect(report.document["totals"]?["close"] == .integer(s.missing.count + 2))
@@ -99,13 +100,13 @@ struct BotmuxWriteTests {
         let store = world.data + "/sessions-cli_a.json"
         let stamp = try #require(try closedAt(s.missing[5], in: store))
         let written = try readFile(store)
-        let wanted = try expected(before["sessions-cli_a.json"]!, closing: s.missing + [s.mismatchAlive, s.mismatchMissing], at: stamp)
+        let wanted = try await expected(before["sessions-cli_a.json"]!, closing: s.missing + [s.mismatchAlive, s.mismatchMissing], at: stamp)
         #expect(written == wanted, "\(firstDifference(written, wanted))")
         #expect(try closedAt(s.suspended, in: store) == nil)
 
         let legacy = world.data + "/sessions.json"
         let legacyStamp = try #require(try closedAt(s.legacyOwn, in: legacy))
-        let legacyWanted = try expected(before["sessions.json"]!, closing: [s.legacyOwn], at: legacyStamp)
+        let legacyWanted = try await expected(before["sessions.json"]!, closing: [s.legacyOwn], at: legacyStamp)
         #expect(try readFile(legacy) == legacyWanted, "the superseded copy and the record of no bot are left alone")
         #expect(onlyStores(world))
     }
@@ -120,9 +121,9 @@ struct BotmuxWriteTests {
     }
 
     @Test("a lock held by a live second process (botmux's exclusive-create lock): restore waits, then exits 75 with nothing written")
-    func liveLock() throws {
+    func liveLock() async throws {
         let world = try BotmuxWorld()
-        let s = try BotmuxScenario.build(in: world, aliveCount: 2, missingCount: 4)
+        let s = try await BotmuxScenario.build(in: world, aliveCount: 2, missingCount: 4)
         let lockPath = world.data + "/sessions-cli_a.json.lock"
         // A real process takes the lock as botmux does: O_CREAT|O_EXCL and
         // its identity in the file; it holds it until it is killed.
@@ -139,13 +140,13 @@ struct BotmuxWriteTests {
         let command = WorkerCommand("python3", arguments: [holder, lockPath], logPath: world.root.file("holder.log"))
         guard case .launched(let pid) = Spawner().launch(command) else { throw TestFailure("cannot start python3") }
         defer { kill(pid, SIGKILL) }
-        #expect(waitUntil(milliseconds: 10_000) { (try? readText(lockPath))?.contains("bootId") == true })
+        #expect(await eventually(milliseconds: 10_000) { (try? readText(lockPath))?.contains("bootId") == true })
         let before = try world.snapshot()
         let held = try readFile(lockPath)
 
         let clock = ContinuousClock()
         let started = clock.now
-        let o = world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--lock-timeout-ms", "1500", "--json"])
+        let o = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--lock-timeout-ms", "1500", "--json"])
         let waited = clock.now - started
         #expect(o.termination == .exited(75), "\(o.stderr.text)")
         let last = o.stderr.text.split(separator: "\n").last ?? ""
@@ -160,19 +161,19 @@ struct BotmuxWriteTests {
     }
 
     @Test("a lock left by a dead holder (another pid, long gone) is broken as botmux breaks it, and the store is written")
-    func deadLock() throws {
+    func deadLock() async throws {
         let world = try BotmuxWorld()
-        let s = try BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 2)
+        let s = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 2)
         let lockPath = world.data + "/sessions-cli_a.json.lock"
         // A holder that exited: a real process's pid, reaped, so no process has it now.
-        let gone = Spawner().runSynchronously(Command("/bin/true", timeout: .seconds(20)))
+        let gone = await Spawner().run(Command("/bin/true", timeout: .seconds(20)))
         #expect(gone.termination == .exited(0))
         let boot = (try? readText("/proc/sys/kernel/random/boot_id"))?.split(separator: "\n").first.map(String.init) ?? ""
         try writeFile(lockPath, #"{"pid":\#(gone.pid ?? 999_999),"procStart":"1","bootId":"\#(boot)"}"#, mode: 0o600)
         var old = [timespec(tv_sec: time(nil) - 60, tv_nsec: 0), timespec(tv_sec: time(nil) - 60, tv_nsec: 0)]
         #expect(utimensat(AT_FDCWD, lockPath, &old, 0) == 0)
 
-        let o = world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--json"])
+        let o = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--json"])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         #expect(try closedAt(s.mismatchMissing, in: world.data + "/sessions-cli_a.json") != nil)
         #expect(fileStatus(lockPath) == nil, "the stale lock is gone and ours was released")
@@ -200,9 +201,9 @@ struct BotmuxWriteTests {
     }
 
     @Test("a record another writer changes while restore runs is left as they made it and reported; the rest is committed into their version")
-    func changedMeanwhile() throws {
+    func changedMeanwhile() async throws {
         let world = try BotmuxWorld()
-        let s = try BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 2)
+        let s = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 2)
         let store = world.data + "/sessions-cli_a.json"
         // Their version: the gone codex session got a new title, and a new session appeared.
         let original = try readFile(store)
@@ -215,26 +216,26 @@ struct BotmuxWriteTests {
         #expect(try BotmuxStore(parsing: Array(withNew.utf8), path: "theirs").records.count == loaded.records.count + 1)
         let tmux = try fakeTmux(world, live: [BotmuxMapping.sessionName(forID: s.mismatchAlive)],
                                 onKill: "cp '\(alternative)' '\(store).x' && mv '\(store).x' '\(store)'")
-        let o = world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--tmux", tmux, "--json"])
+        let o = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--tmux", tmux, "--json"])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         let report = try ParsedReport(o.stdout.text)
         #expect(report.line(s.mismatchMissing)?.action == "skip")
         #expect(report.line(s.mismatchMissing)?.reason.hasPrefix("changed by another writer during restore") == true)
         let stamp = try #require(try closedAt(s.mismatchAlive, in: store))
-        let wanted = try expected(Array(withNew.utf8), closing: [s.mismatchAlive], at: stamp)
+        let wanted = try await expected(Array(withNew.utf8), closing: [s.mismatchAlive], at: stamp)
         let written = try readFile(store)
         #expect(written == wanted, "\(firstDifference(written, wanted))")
     }
 
     @Test("a daemon that comes up while restore runs keeps its store: not written, exit 75, the kill reported")
-    func daemonCameUp() throws {
+    func daemonCameUp() async throws {
         let world = try BotmuxWorld()
-        let s = try BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 2)
+        let s = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 2)
         let beat = world.data + "/dashboard-daemons/cli_a.json"
         let tmux = try fakeTmux(world, live: [BotmuxMapping.sessionName(forID: s.mismatchAlive)],
                                 onKill: "printf '{\"ipcPort\":4100,\"larkAppId\":\"cli_a\",\"pid\":99,\"lastHeartbeat\":%s}' \"$(date +%s%3N)\" > '\(beat)'")
         let before = try world.snapshot()
-        let o = world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--tmux", tmux, "--json"])
+        let o = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--tmux", tmux, "--json"])
         #expect(o.termination == .exited(75), "\(o.stderr.text)")
         #expect(o.stderr.text.contains("bot cli_a's daemon is live"))
         #expect(try world.snapshot() == before)

@@ -12,7 +12,7 @@ struct StringifyTests {
     static let timestamp = "2026-11-21T12:30:45.123Z"
 
     @Test("closing three records of a botmux-written store gives Node's bytes (checked-in fixture)")
-    func fixtureStore() throws {
+    func fixtureStore() async throws {
         let written = try closing(
             ["0a1b2c3d-0000-4000-8000-000000000001", "0a1b2c3d-0000-4000-8000-000000000002", "0a1b2c3d-0000-4000-8000-000000000005"],
             in: try fixture("store.json"), at: Self.timestamp)
@@ -22,7 +22,7 @@ struct StringifyTests {
     }
 
     @Test("a store botmux did not write: changed records are laid out as JSON.stringify, escapes, duplicate keys and index keys as JavaScript (checked-in fixture)")
-    func fixtureOdd() throws {
+    func fixtureOdd() async throws {
         let written = try closing(["0a1b2c3d-0000-4000-8000-0000000000aa", "0a1b2c3d-0000-4000-8000-0000000000bb"],
                                   in: try fixture("odd.json"), at: Self.timestamp)
         let expected = try fixture("odd.closed.json")
@@ -30,14 +30,14 @@ struct StringifyTests {
     }
 
     @Test("nothing to change: the bytes of a botmux-written store come back unchanged")
-    func unchanged() throws {
+    func unchanged() async throws {
         let input = try fixture("store.json")
         #expect(try closing([], in: input, at: Self.timestamp) == input)
         #expect(try closing([], in: Array("{}".utf8), at: Self.timestamp) == Array("{}".utf8))
     }
 
     @Test("untouched records keep their bytes even when they are not laid out as botmux would")
-    func untouchedKeepBytes() throws {
+    func untouchedKeepBytes() async throws {
         let input = Array(#"{"a":{"sessionId":"a","status":"active","n":1.50},"b" : { "status" : "active" , "x":"\u00e9" }}"#.utf8)
         let written = try closing(["a"], in: input, at: Self.timestamp)
         let text = String(decoding: written, as: UTF8.self)
@@ -46,7 +46,7 @@ struct StringifyTests {
     }
 
     @Test("numbers are kept as written, never rounded through a Double")
-    func numbersAsWritten() throws {
+    func numbersAsWritten() async throws {
         let input = Array(#"{"a":{"status":"active","big":12345678901234567890123,"e":1E400,"f":1.0}}"#.utf8)
         let text = String(decoding: try closing(["a"], in: input, at: Self.timestamp), as: UTF8.self)
         #expect(text.contains("\"big\": 12345678901234567890123,"))
@@ -63,9 +63,9 @@ struct StringifyTests {
     }
 
     @Test("toISOString agrees with Node at the current time", .enabled(if: Node.available))
-    func isoTimestampAgainstNode() throws {
+    func isoTimestampAgainstNode() async throws {
         let milliseconds = BotmuxRestorer.wallClock()
-        let node = try Node.run("process.stdout.write(new Date(Number(process.argv[1])).toISOString())", [String(milliseconds)])
+        let node = try await Node.run("process.stdout.write(new Date(Number(process.argv[1])).toISOString())", [String(milliseconds)])
         #expect(BotmuxDecision.isoTimestamp(millisecondsSinceEpoch: milliseconds) == node)
     }
 
@@ -123,9 +123,9 @@ struct StringifyTests {
 
     @Test("random stores written by Node: Vigil's closes give Node's bytes", .enabled(if: Node.available),
           arguments: [1, 2, 3, 5, 8, 13, 21, 34])
-    func randomAgainstNode(seed: Int) throws {
+    func randomAgainstNode(seed: Int) async throws {
         let dir = try TemporaryDirectory("vigil-botmux-node")
-        _ = try Node.run(Self.randomStoreScript, [String(seed), Self.timestamp], in: dir.path)
+        _ = try await Node.run(Self.randomStoreScript, [String(seed), Self.timestamp], in: dir.path)
         let ids = try JSONValue.parse(try readFile(dir.file("ids.json"))).arrayValue?.compactMap(\.stringValue) ?? []
         let written = try closing(ids, in: try readFile(dir.file("store.json")), at: Self.timestamp)
         let expected = try readFile(dir.file("expected.json"))
@@ -134,12 +134,12 @@ struct StringifyTests {
     }
 
     @Test("Node reads Vigil's output back to the same value it would have written", .enabled(if: Node.available))
-    func nodeReadsBack() throws {
+    func nodeReadsBack() async throws {
         let dir = try TemporaryDirectory("vigil-botmux-node")
         let written = try closing(["0a1b2c3d-0000-4000-8000-0000000000aa", "0a1b2c3d-0000-4000-8000-0000000000bb"],
                                   in: try fixture("odd.json"), at: Self.timestamp)
         try writeFile(dir.file("out.json"), written)
-        let same = try Node.run("const fs=require('fs');const t=fs.readFileSync('out.json','utf8');process.stdout.write(String(JSON.stringify(JSON.parse(t),null,2)===t))", in: dir.path)
+        let same = try await Node.run("const fs=require('fs');const t=fs.readFileSync('out.json','utf8');process.stdout.write(String(JSON.stringify(JSON.parse(t),null,2)===t))", in: dir.path)
         #expect(same == "true")
     }
 }

@@ -201,17 +201,24 @@ struct CLITests {
         #expect(!server.has("bmx-cccccccc"))
     }
 
-    @Test("restore prints a table by default and --dry-run changes nothing")
+    @Test("restore prints a summary by default, the table with --verbose, and --dry-run changes nothing")
     func restoreTableDryRun() throws {
         let dir = try TemporaryDirectory()
         let server = TmuxServer(label: "cli-dry")
         try server.createSession("bmx-cccccccc")
         let path = try store(dir, socket: server.socketName)
         let before = try readText(path)
-        let o = VigilBinary.run(["restore", "--store", path, "--dry-run", "--expect-cli", "claude", "--quiet"])
+        let o = VigilBinary.run(["restore", "--store", path, "--dry-run", "--expect-cli", "claude", "--verbose", "--quiet"])
         #expect(o.termination == .exited(0))
         #expect(o.stdout.text.hasPrefix("ID "))
         #expect(o.stdout.text.contains("dry run"))
+        // Without --verbose: the summary, which names where the full report is.
+        let summary = VigilBinary.run(["restore", "--store", path, "--dry-run", "--expect-cli", "claude"])
+        #expect(summary.termination == .exited(0))
+        #expect(summary.stdout.text.hasPrefix("4 records: fork 0, close 2, keep 0, kill 1, skip 1;"), "\(summary.stdout.text)")
+        #expect(summary.stdout.text.contains("\nkill (1):\n"))
+        #expect(summary.stdout.text.contains("Full report: --verbose"))
+        #expect(summary.stderr.text.isEmpty, "no per-session lines without --verbose: \(summary.stderr.text)")
         #expect(try readText(path) == before)
         #expect(server.has("bmx-cccccccc"))
     }

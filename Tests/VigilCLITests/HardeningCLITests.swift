@@ -90,7 +90,7 @@ struct HardeningCLITests {
         ]}
         """)
         let before = try readText(store)
-        let o = await VigilBinary.runAsync(["restore", "--store", store, "--json", "--worker", "\(worker) {id} {session}",
+        let o = await VigilBinary.runAsync(["restore", "--store", store, "--json", "--verbose", "--worker", "\(worker) {id} {session}",
                                  "--worker-log", "\(logs)/{id}.log"])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         let doc = try JSONValue.parse(o.stdout.text)
@@ -121,7 +121,7 @@ struct HardeningCLITests {
         let store = try dir.write("s.json", """
         {"version": 1, "sessions": [{"id": "esc\\u001b]0;pwned\\u0007-1", "backend": "tmux", "status": "active", "socket": "\(server.socketName)", "backendSession": "bmx-esc"}]}
         """)
-        let o = await VigilBinary.runAsync(["restore", "--store", store])
+        let o = await VigilBinary.runAsync(["restore", "--store", store, "--verbose"])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
         #expect(o.stdout.text.contains("close"))
         for stream in [o.stdout.bytes, o.stderr.bytes] {
@@ -164,7 +164,8 @@ struct HardeningCLITests {
         var outputs: [(String, Outcome)] = []
         outputs.append(("dry run", await VigilBinary.runAsync(base + ["--dry-run"])))
         outputs.append(("dry run --json", await VigilBinary.runAsync(base + ["--dry-run", "--json"])))
-        let first = await VigilBinary.runAsync(base)
+        outputs.append(("dry run summary", await VigilBinary.runAsync(base + ["--dry-run", "--report", dir.file("report.json")])))
+        let first = await VigilBinary.runAsync(base + ["--verbose"])
         outputs.append(("restore", first))
         outputs.append(("restore again --json", await VigilBinary.runAsync(base + ["--json"])))
         outputs.append(("lazy --json", await VigilBinary.runAsync(base + ["--lazy", "--json"])))
@@ -199,12 +200,13 @@ struct HardeningCLITests {
         try await Task.sleep(for: .milliseconds(100))
         var texts = outputs.flatMap { [("\($0.0) stdout", $0.1.stdout.text), ("\($0.0) stderr", $0.1.stderr.text)] }
         for name in folderNames(logs) { texts.append((name, try readText("\(logs)/\(name)"))) }
+        texts.append(("--report file", try readText(dir.file("report.json"))))
         #expect(folderNames(logs) == ["fork0001-a.log"])
         for (name, text) in texts {
             #expect(!text.contains(Self.secret), "\(name) leaks the token: \(text)")
             #expect(!text.contains(Self.prompt), "\(name) leaks the prompt: \(text)")
         }
-        #expect(texts.count == 17)
+        #expect(texts.count == 20)
         // The store still holds them: they are the daemon's.
         #expect(try readText(store).contains(Self.prompt))
     }

@@ -45,6 +45,8 @@ struct CommandSpecTests {
         #expect(try Self.spec.parse(["--botmux", "/d"]).value("botmux") == "/d")
         #expect(try Self.spec.parse(["--botmux", "--json"]).value("botmux") == nil)
         #expect(try Self.spec.parse(["--botmux=/d", "n"]).positionals == ["n"])
+        // A plain option given twice: the last value counts.
+        #expect(try Self.spec.parse(["--socket", "a", "--socket", "b"]).value("socket") == "b")
     }
 
     @Test("refusals are one line naming the option", arguments: [
@@ -53,7 +55,6 @@ struct CommandSpecTests {
         (["--backend"], "option '--backend' needs a value"),
         (["--backend", "screen"], "option '--backend' must be one of tmux, zellij, herdr, got 'screen'"),
         (["--json=1"], "option '--json' takes no value"),
-        (["--json", "--json"], "option '--json' is given twice"),
         (["--socket", "a", "--socket-path", "/b"], "options '--socket' and '--socket-path' cannot be used together"),
     ])
     func refusals(args: [String], message: String) {
