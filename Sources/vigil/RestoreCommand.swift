@@ -16,7 +16,7 @@ enum RestoreCommand {
         summary: "Reconcile a session store with the sessions that survived, in one pass.",
         options: [
             .valued("store", "PATH", #"the session store (JSON, {"version": 1, "sessions": [...]}) (required, or --botmux)"#, completion: .file),
-            .valued("botmux", "DIR", "restore every store of a botmux data directory in place (see below); without DIR: $SESSION_DATA_DIR, else ~/.botmux/.data-dir, else ~/.botmux/data", completion: .directory, optional: true),
+            .valued("botmux", "DIR", "restore every store of a botmux data directory in place (see botmux above); without DIR: $SESSION_DATA_DIR, else ~/.botmux/.data-dir, else ~/.botmux/data", completion: .directory, optional: true),
             .valued("bot", "APPID", "with --botmux: only this bot's store (and its records in the legacy sessions.json)"),
             .valued("on-missing", "POLICY", "what a missing session does to its record: close (default; --botmux: keep, the daemon cold-resumes it) or keep", choices: ["close", "keep"]),
             .valued("worker", "'CMD ARGS'", "worker to launch per live session; {id} {session} {backend} {socket} are replaced; split into words without a shell (quotes allowed)"),
