@@ -160,22 +160,24 @@ struct TmuxBackendTests {
     /// keeping TMUX shows the hazard it guards against.
     @Test func tmuxEnvironmentIsStripped() async throws {
         let dir = try TemporaryDirectory()
-        try await withTmuxServer(socket: .default, tmuxTmpdir: dir.path) { server in
-            try server.createSession("bmx-deadbeef")
-            let bogus = Environment.inherited(setting: [
-                "TMUX_TMPDIR": dir.path,
-                "TMUX": dir.file("not-a-socket") + ",4242,0",
-                "TMUX_PANE": "%99",
-            ])
-            let stripped = TmuxBackend(configuration: TmuxConfiguration(socket: .default, environment: bogus, timeout: testTimeout, retry: quickRetry()))
-            let probe = await stripped.probe("bmx-deadbeef")
-            #expect(probe.answer.state == .exists, "\(probe.answer)")
+        try await withDefaultSocketServers {
+            try await withTmuxServer(socket: .default, tmuxTmpdir: dir.path) { server in
+                try server.createSession("bmx-deadbeef")
+                let bogus = Environment.inherited(setting: [
+                    "TMUX_TMPDIR": dir.path,
+                    "TMUX": dir.file("not-a-socket") + ",4242,0",
+                    "TMUX_PANE": "%99",
+                ])
+                let stripped = TmuxBackend(configuration: TmuxConfiguration(socket: .default, environment: bogus, timeout: testTimeout, retry: quickRetry()))
+                let probe = await stripped.probe("bmx-deadbeef")
+                #expect(probe.answer.state == .exists, "\(probe.answer)")
 
-            let kept = TmuxBackend(configuration: TmuxConfiguration(
-                socket: .default, environment: bogus, keepTmuxEnvironment: true, timeout: testTimeout, retry: quickRetry()))
-            let misled = await kept.probe("bmx-deadbeef")
-            #expect(misled.answer.state == .missing, "\(misled.answer)")
-            #expect(misled.answer.reason.contains("not-a-socket"))
+                let kept = TmuxBackend(configuration: TmuxConfiguration(
+                    socket: .default, environment: bogus, keepTmuxEnvironment: true, timeout: testTimeout, retry: quickRetry()))
+                let misled = await kept.probe("bmx-deadbeef")
+                #expect(misled.answer.state == .missing, "\(misled.answer)")
+                #expect(misled.answer.reason.contains("not-a-socket"))
+            }
         }
     }
 

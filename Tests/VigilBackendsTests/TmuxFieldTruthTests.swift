@@ -70,23 +70,27 @@ struct TmuxFieldTruthTests {
     func tmuxTmpdirMismatch() async throws {
         let started = try TemporaryDirectory()
         let other = try TemporaryDirectory()
-        try await withTmuxServer(socket: .default, tmuxTmpdir: started.path) { server in
-            try server.createSession("bmx-aaaa1111")
-            let serverPath = try server.reportedSocketPath()
-            let daemon = TmuxBackend(configuration: TmuxConfiguration(
-                socket: .default, environment: .inherited(setting: ["TMUX_TMPDIR": other.path]),
-                timeout: testTimeout, retry: .none))
-            let probe = await daemon.probe("bmx-aaaa1111")
-            #expect(probe.answer.state == .unknown, "\(probe.answer)")
-            #expect(probe.answer.reason.contains(serverPath), "\(probe.answer.reason)")
-            #expect(probe.answer.reason.contains("TMUX_TMPDIR"), "\(probe.answer.reason)")
-            guard case .unknown(let why) = await daemon.list().answer else {
-                Issue.record("a listing from the wrong TMUX_TMPDIR must not be an empty set")
-                return
+        // The only `default` server of this test process while it runs: the
+        // reason names "the" other server of that socket name.
+        try await withDefaultSocketServers(exclusive: true) {
+            try await withTmuxServer(socket: .default, tmuxTmpdir: started.path) { server in
+                try server.createSession("bmx-aaaa1111")
+                let serverPath = try server.reportedSocketPath()
+                let daemon = TmuxBackend(configuration: TmuxConfiguration(
+                    socket: .default, environment: .inherited(setting: ["TMUX_TMPDIR": other.path]),
+                    timeout: testTimeout, retry: .none))
+                let probe = await daemon.probe("bmx-aaaa1111")
+                #expect(probe.answer.state == .unknown, "\(probe.answer)")
+                #expect(probe.answer.reason.contains(serverPath), "\(probe.answer.reason)")
+                #expect(probe.answer.reason.contains("TMUX_TMPDIR"), "\(probe.answer.reason)")
+                guard case .unknown(let why) = await daemon.list().answer else {
+                    Issue.record("a listing from the wrong TMUX_TMPDIR must not be an empty set")
+                    return
+                }
+                #expect(why.contains(serverPath))
+                // Asked through the right TMUX_TMPDIR, the same session exists.
+                #expect(await TmuxBackend(configuration: server.configuration()).probe("bmx-aaaa1111").answer.state == .exists)
             }
-            #expect(why.contains(serverPath))
-            // Asked through the right TMUX_TMPDIR, the same session exists.
-            #expect(await TmuxBackend(configuration: server.configuration()).probe("bmx-aaaa1111").answer.state == .exists)
         }
     }
 

@@ -55,7 +55,7 @@ struct BotmuxCLITests {
 
     @Test("dry run: every store read, every skip rule reported, the decisions per bot, nothing changed")
     func dryRunReport() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         let s = try await BotmuxScenario.build(in: world)
         let before = try world.snapshot()
         let o = await world.vigil(["restore", "--botmux", world.data, "--dry-run", "--json"])
@@ -108,7 +108,7 @@ struct BotmuxCLITests {
 
     @Test("a live daemon is refused with exit 75 naming the bot and its heartbeat's age; nothing probed, killed or written")
     func liveDaemonRefused() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         let s = try await BotmuxScenario.build(in: world, aliveCount: 3, missingCount: 3)
         let before = try world.snapshot()
         let o = await world.vigil(["restore", "--botmux", world.data])
@@ -130,7 +130,7 @@ struct BotmuxCLITests {
 
     @Test("--on-missing close decides close for missing sessions, keep for a suspended one; --bot limits the run to one bot")
     func closePolicyAndOneBot() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         let s = try await BotmuxScenario.build(in: world, aliveCount: 2, missingCount: 5)
         let o = await world.vigil(["restore", "--botmux=\(world.data)", "--bot", "cli_a", "--on-missing", "close", "--dry-run", "--json"])
         #expect(o.termination == .exited(0), "\(o.stderr.text)")
@@ -147,7 +147,7 @@ struct BotmuxCLITests {
 
     @Test("without DIR: SESSION_DATA_DIR, then the breadcrumb, then ~/.botmux/data")
     func discovery() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         _ = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)
         let args = ["restore", "--botmux", "--bot", "cli_a", "--dry-run", "--json"]
 
@@ -168,7 +168,7 @@ struct BotmuxCLITests {
 
     @Test("BOTS_CONFIG names the bots file; without any bots file there is no CLI check (and a notice)")
     func botsConfig() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         let s = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)
         let fleet = try world.root.write("fleet.json", #"[{"larkAppId":"cli_a","larkAppSecret":"x","cliId":"codex","backendType":"tmux"}]"#)
         let o = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--dry-run", "--json"], ["BOTS_CONFIG": fleet])
@@ -205,7 +205,7 @@ struct BotmuxCLITests {
 
     @Test("a store whose key is not its sessionId is refused with exit 65 naming the key; nothing written")
     func badStore() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         _ = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)
         try writeFile(world.data + "/sessions-cli_b.json", "{\n  \"k1\": {\n    \"sessionId\": \"k2\"\n  }\n}")
         let before = try world.snapshot()
@@ -222,7 +222,7 @@ struct BotmuxCLITests {
 
     @Test("a missing data directory, or a bot without a store, is exit 66")
     func notFound() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         #expect(await world.vigil(["restore", "--botmux", world.root.file("nope"), "--dry-run"]).termination == .exited(66))
         #expect(await world.vigil(["restore", "--botmux", world.data, "--dry-run"]).termination == .exited(66), "an empty data directory")
         _ = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 1)

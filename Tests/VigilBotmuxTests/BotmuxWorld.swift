@@ -45,7 +45,19 @@ final class BotmuxWorld: @unchecked Sendable {
     let tmuxTmpdir: String
     let tmux: TmuxServer
 
-    init() throws {
+    /// A new world, holding `DefaultSocketServers.lock` in shared mode until
+    /// it goes away (its tmux server is a `default` one: see that lock).
+    static func make() async throws -> BotmuxWorld {
+        await DefaultSocketServers.lock.acquire(exclusive: false)
+        do {
+            return try BotmuxWorld()
+        } catch {
+            await DefaultSocketServers.lock.release(exclusive: false)
+            throw error
+        }
+    }
+
+    private init() throws {
         root = try TemporaryDirectory("vigil-botmux")
         home = try root.makeDirectory("home", mode: 0o755)
         try root.makeDirectory("home/.botmux", mode: 0o755)
@@ -55,7 +67,10 @@ final class BotmuxWorld: @unchecked Sendable {
         tmux = TmuxServer(socket: .default, tmuxTmpdir: tmuxTmpdir)
     }
 
-    deinit { tmux.tearDown() }
+    deinit {
+        tmux.tearDown()
+        Task { await DefaultSocketServers.lock.release(exclusive: false) }
+    }
 
     /// A session object with the members botmux writes, in its order, then `extra`.
     static func session(_ id: String, bot: String?, cli: String? = "claude-code", backend: String? = "tmux",

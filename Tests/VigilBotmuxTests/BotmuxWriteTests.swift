@@ -52,7 +52,7 @@ struct BotmuxWriteTests {
 
     @Test("default policy: the session of another CLI is killed and its record closed, a gone one of another CLI closed; missing sessions kept; bytes as JSON.stringify")
     func keepPolicy() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         let s = try await BotmuxScenario.build(in: world)
         let before = try world.snapshot()
         let o = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--json"])
@@ -89,7 +89,7 @@ struct BotmuxWriteTests {
 
     @Test("--on-missing close: every missing session of the bot is closed (legacy file too), the suspended one kept; bytes as JSON.stringify")
     func closePolicy() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         let s = try await BotmuxScenario.build(in: world)
         let before = try world.snapshot()
         let o = await world.vigil(["restore", "--botmux", world.data, "--bot", "cli_a", "--on-missing", "close", "--json", "--quiet"])
@@ -122,7 +122,7 @@ struct BotmuxWriteTests {
 
     @Test("a lock held by a live second process (botmux's exclusive-create lock): restore waits, then exits 75 with nothing written")
     func liveLock() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         let s = try await BotmuxScenario.build(in: world, aliveCount: 2, missingCount: 4)
         let lockPath = world.data + "/sessions-cli_a.json.lock"
         // A real process takes the lock as botmux does: O_CREAT|O_EXCL and
@@ -162,7 +162,7 @@ struct BotmuxWriteTests {
 
     @Test("a lock left by a dead holder (another pid, long gone) is broken as botmux breaks it, and the store is written")
     func deadLock() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         let s = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 2)
         let lockPath = world.data + "/sessions-cli_a.json.lock"
         // A holder that exited: a real process's pid, reaped, so no process has it now.
@@ -202,7 +202,7 @@ struct BotmuxWriteTests {
 
     @Test("a record another writer changes while restore runs is left as they made it and reported; the rest is committed into their version")
     func changedMeanwhile() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         let s = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 2)
         let store = world.data + "/sessions-cli_a.json"
         // Their version: the gone codex session got a new title, and a new session appeared.
@@ -229,7 +229,7 @@ struct BotmuxWriteTests {
 
     @Test("a daemon that comes up while restore runs keeps its store: not written, exit 75, the kill reported")
     func daemonCameUp() async throws {
-        let world = try BotmuxWorld()
+        let world = try await BotmuxWorld.make()
         let s = try await BotmuxScenario.build(in: world, aliveCount: 1, missingCount: 2)
         let beat = world.data + "/dashboard-daemons/cli_a.json"
         let tmux = try fakeTmux(world, live: [BotmuxMapping.sessionName(forID: s.mismatchAlive)],
