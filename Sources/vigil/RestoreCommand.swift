@@ -128,7 +128,7 @@ enum RestoreCommand {
         // --quiet drops the per-session lines, never what restore says about
         // the store itself (a symlink followed, a store created).
         let logger: RestoreLogger = parsed.has("quiet")
-            ? RestoreLogger { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
+            ? RestoreLogger(sessionEvents: false) { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
             : .standardError
         let launcher: any WorkerLauncher
         if let template, !options.dryRun {
