@@ -116,6 +116,9 @@ struct RestoreFloorBench: Benchmark {
                 if let s = Summary(vigil.map { $0.wallNs / 1e6 }) {
                     result.rows.append(Row(label: "vigil \(label)", unit: .milliseconds, summary: s))
                 }
+                if let s = Summary(floor.map { $0.cpuNs / 1e6 }) {
+                    result.rows.append(Row(label: "  floor \(label): CPU (user+sys)", unit: .milliseconds, summary: s))
+                }
                 if let s = Summary(vigil.map { $0.cpuNs / 1e6 }) {
                     result.rows.append(Row(label: "  vigil \(label): CPU (user+sys)", unit: .milliseconds, summary: s))
                 }
@@ -131,6 +134,9 @@ struct RestoreFloorBench: Benchmark {
                 let timeRatio = Summary(pairedRatios(vigil.map(\.wallNs), floor.map(\.wallNs)))
                 if let timeRatio {
                     result.ratios.append(Row(label: "time vigil / floor, \(label)", unit: .ratio, summary: timeRatio))
+                }
+                if let s = Summary(pairedRatios(vigil.map(\.cpuNs), floor.map(\.cpuNs))) {
+                    result.ratios.append(Row(label: "CPU vigil / floor, \(label)", unit: .ratio, summary: s))
                 }
                 let rssRatio = Summary(pairedRatios(vigil.map(\.peakRSS), floor.map(\.peakRSS)))
                 if let rssRatio {
