@@ -37,9 +37,19 @@ public struct RestoreEvent: Sendable, CustomStringConvertible {
 /// one line per event to stderr.
 public struct RestoreLogger: Sendable {
     let sink: @Sendable (RestoreEvent) -> Void
+    /// Whether events about single sessions (those with a `sessionID`) are
+    /// wanted. When false they are never built: at 100,000 records their
+    /// messages would cost more than the rest of the restore's bookkeeping.
+    public let wantsSessionEvents: Bool
 
     /// A logger that calls `sink` for every event (from any thread).
-    public init(_ sink: @escaping @Sendable (RestoreEvent) -> Void) { self.sink = sink }
+    /// - Parameter sessionEvents: false to receive only events about the
+    ///   store itself (sessionID nil); per-session events are then skipped
+    ///   before they are made.
+    public init(sessionEvents: Bool = true, _ sink: @escaping @Sendable (RestoreEvent) -> Void) {
+        self.sink = sink
+        self.wantsSessionEvents = sessionEvents
+    }
 
     /// Hands `event` to the sink.
     public func emit(_ event: RestoreEvent) { sink(event) }
@@ -62,7 +72,7 @@ public struct RestoreLogger: Sendable {
     }
 
     /// Drops every event.
-    public static let silent = RestoreLogger { _ in }
+    public static let silent = RestoreLogger(sessionEvents: false) { _ in }
 
     func info(_ message: String, session: String? = nil) {
         sink(RestoreEvent(level: .info, sessionID: session, message: message))
@@ -70,6 +80,12 @@ public struct RestoreLogger: Sendable {
 
     func warning(_ message: String, session: String? = nil) {
         sink(RestoreEvent(level: .warning, sessionID: session, message: message))
+    }
+
+    /// A warning about one session, built only if such events are wanted.
+    func warning(session: String, _ message: @autoclosure () -> String) {
+        guard wantsSessionEvents else { return }
+        sink(RestoreEvent(level: .warning, sessionID: session, message: message()))
     }
 }
 

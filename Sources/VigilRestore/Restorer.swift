@@ -250,7 +250,7 @@ public struct Restorer: Sendable {
                 let was = plan.lines[i].action
                 plan.lines[i].action = .skip
                 plan.lines[i].reason = verdict == .changed ? Self.changedMeanwhile : Self.removedMeanwhile
-                logger.warning("did not \(was.rawValue) \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)", session: lines[i].id)
+                logger.warning(session: lines[i].id, "did not \(was.rawValue) \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)")
             }
             plan.closes.removeAll { plan.lines[$0].action != .close }
             plan.kills.removeAll { plan.lines[$0].action != .kill }
@@ -258,10 +258,10 @@ public struct Restorer: Sendable {
         }
         for i in plan.closes {
             registry.evict(plan.lines[i].id)
-            logger.warning("closed \(plan.lines[i].backend) session \(plan.lines[i].backendSession): \(plan.lines[i].reason)", session: plan.lines[i].id)
+            logger.warning(session: plan.lines[i].id, "closed \(plan.lines[i].backend) session \(plan.lines[i].backendSession): \(plan.lines[i].reason)")
         }
-        for line in plan.lines where line.action == .keep && line.probe == .unknown {
-            logger.warning("kept \(line.backend) session \(line.backendSession): \(line.reason)", session: line.id)
+        for line in plan.lines where logger.wantsSessionEvents && line.action == .keep && line.probe == .unknown {
+            logger.warning(session: line.id, "kept \(line.backend) session \(line.backendSession): \(line.reason)")
         }
         await execute(&plan, records: store.records)
         var report = RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls,
@@ -373,7 +373,7 @@ public struct Restorer: Sendable {
         }
         for (i, outcome) in killResults {
             plan.lines[i].reason += " (\(outcome))"
-            logger.warning("killed \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)", session: lines[i].id)
+            logger.warning(session: lines[i].id, "killed \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)")
         }
         let launcher = self.launcher
         if !plan.forks.isEmpty && !(launcher is NoWorkerLauncher) { options.onPhase?(.launching(workers: plan.forks.count)) }
@@ -388,12 +388,12 @@ public struct Restorer: Sendable {
                 plan.lines[i].workerPID = pid
             case .notLaunched(let why):
                 plan.lines[i].reason += "; no worker launched: \(why)"
-                logger.warning("no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)", session: lines[i].id)
+                logger.warning(session: lines[i].id, "no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)")
             case .refused(let why):
                 // The record's values cannot be used safely: kept, as for unknown.
                 plan.lines[i].action = .keep
                 plan.lines[i].reason += "; kept without a worker: \(why)"
-                logger.warning("no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)", session: lines[i].id)
+                logger.warning(session: lines[i].id, "no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)")
             }
         }
         // Every active persistent record that was not closed stays registered.

@@ -217,6 +217,7 @@ private struct StoreReader {
         scanner.position += 1
         var fields = [ScannedField](repeating: .absent, count: RecordKey.allCases.count)
         var duplicate: String?
+        var killedAt = false
         scanner.skipWhitespace()
         if scanner.current == UInt8(ascii: "}") && !scanner.atEnd {
             scanner.position += 1
@@ -239,6 +240,8 @@ private struct StoreReader {
                         fields[known.rawValue] = .other(kind)
                     }
                 } else {
+                    // Noted so that restore's question "was it killed?" needs no second scan.
+                    if scanner.token(key, equals: "killedAt") { killedAt = true }
                     try scanner.skipValue(depth: 3)
                 }
                 scanner.skipWhitespace()
@@ -248,7 +251,7 @@ private struct StoreReader {
         guard recordProblem == nil else { return nil } // only the first bad record is reported
         let range = start..<scanner.position
         do {
-            return try makeRecord(fields, duplicate: duplicate, range: range)
+            return try makeRecord(fields, duplicate: duplicate, range: range, killedAt: killedAt)
         } catch {
             recordProblem = "sessions[\(index)]\(error.idSuffix): \(error.message)"
             return nil
@@ -266,7 +269,7 @@ private struct StoreReader {
         }
     }
 
-    func makeRecord(_ fields: [ScannedField], duplicate: String?, range: Range<Int>) throws(RecordProblem) -> SessionRecord {
+    func makeRecord(_ fields: [ScannedField], duplicate: String?, range: Range<Int>, killedAt: Bool) throws(RecordProblem) -> SessionRecord {
         var id: String?
         if case .string(let value) = fields[RecordKey.id.rawValue] { id = value }
         func problem(_ message: String) -> RecordProblem { RecordProblem(id: id, message: message) }
@@ -309,7 +312,7 @@ private struct StoreReader {
             cliId: try optional(.cliId),
             closedAt: try optional(.closedAt),
             closeReason: try optional(.closeReason),
-            source: source, range: range
+            source: source, range: range, mayHoldKilledAt: killedAt
         )
     }
 }

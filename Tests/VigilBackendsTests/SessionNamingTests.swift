@@ -40,6 +40,14 @@ private let nameRows: [NameRow] = [
     NameRow(kind: .herdr, name: "", code: .empty),
     NameRow(kind: .herdr, name: "a\rb", code: .controlCharacter),
     NameRow(kind: .herdr, name: "--force", code: .forbiddenFirstCharacter),
+    // Printable ASCII is checked by bytes, anything else by Unicode scalars
+    // and characters: the same answers both ways.
+    NameRow(kind: .tmux, name: "é.b", code: .forbiddenCharacter),
+    NameRow(kind: .tmux, name: "a\r\nb", code: .controlCharacter),
+    NameRow(kind: .zellij, name: "é/b", code: .forbiddenCharacter),
+    NameRow(kind: .zellij, name: "~/b", code: .forbiddenCharacter),
+    NameRow(kind: .herdr, name: "a\u{1F}", code: .controlCharacter),
+    NameRow(kind: .herdr, name: "é\u{9F}", code: .controlCharacter),
 ]
 
 private func backend(_ kind: BackendKind) -> any SessionBackend {

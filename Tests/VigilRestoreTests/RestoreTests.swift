@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 import VigilJSON
 import Testing
 import VigilBackends
@@ -80,6 +81,26 @@ struct RestoreTests {
         (herdrX, .keep, .unknown), (zellijLive, .fork, .exists), (closed, .skip, nil), (goneD, .close, .missing),
         (zellijExited, .close, .missing), (aliveB, .fork, .exists),
     ]
+
+    @Test("a logger that wants no per-session events gets none, and the restore decides the same")
+    func loggerWithoutSessionEvents() async throws {
+        for wanted in [true, false] {
+            let w = try makeWorld()
+            let events = Mutex<[RestoreEvent]>([])
+            var restorer = try w.restorer()
+            restorer.logger = RestoreLogger(sessionEvents: wanted) { event in events.withLock { $0.append(event) } }
+            let report = try await restorer.restore(storeAt: w.storePath)
+            #expect(report.sessions.map(\.action) == Self.expected.map(\.1))
+            let perSession = events.withLock { $0.filter { $0.sessionID != nil } }
+            if wanted {
+                // Closes, the kill and the unknown keep are told one by one.
+                #expect(Set(perSession.compactMap(\.sessionID)).isSuperset(of: [Self.goneC, Self.goneD, Self.otherCLI, Self.herdrX]))
+            } else {
+                #expect(perSession.isEmpty, "\(perSession)")
+            }
+            #expect(RestoreLogger.silent.wantsSessionEvents == false)
+        }
+    }
 
     @Test("alive, gone, unreachable and mismatched sessions get fork, close, keep and kill")
     func decisions() async throws {

@@ -192,6 +192,29 @@ import Testing
         #expect(text.contains(#""raw":"naïve 日本語","killedAt":"2026-11-25T10:00:00Z"}"#))
     }
 
+    /// The loader notes which records hold a `killedAt` member, so that
+    /// restore's question costs no second scan; the answer must not change.
+    @Test func killedAtIsFoundWhereverAndHoweverItIsSpelled() throws {
+        let text = #"""
+        {"version": 1, "sessions": [
+        {"id": "a", "backend": "tmux", "status": "active", "x": {"killedAt": "nested, not it"}},
+        {"id": "b", "backend": "tmux", "status": "active", "killedAt": "2026-11-25T10:00:00Z", "y": 1},
+        {"id": "c", "backend": "tmux", "status": "active", "killedAt": "escaped"},
+        {"id": "d", "backend": "tmux", "status": "active", "killedAt": null},
+        {"id": "e", "backend": "tmux", "status": "active", "killedAtX": "not it"}
+        ]}
+        """#
+        var store = try SessionStore(parsing: Array(text.utf8))
+        #expect(store.records.map { $0[field: "killedAt"] } == [nil, .string("2026-11-25T10:00:00Z"), .string("escaped"), .null, nil])
+        // Set on a record that had none, then written and read back: found.
+        store.records[0][field: "killedAt"] = .string("2026-11-26T00:00:00Z")
+        #expect(store.records[0][field: "killedAt"] == .string("2026-11-26T00:00:00Z"))
+        let written = store.serializedWithLayout()
+        store.adopt(written)
+        #expect(store.records[0][field: "killedAt"] == .string("2026-11-26T00:00:00Z"))
+        #expect(try SessionStore(parsing: written.bytes).records[0][field: "killedAt"] == .string("2026-11-26T00:00:00Z"))
+    }
+
     @Test func patchingKeepsTheDaemonMembersBytes() throws {
         var store = try SessionStore(parsing: Array(sampleStore.utf8))
         store.records[0].close(at: "2026-11-25T10:00:00Z", reason: "gone")
