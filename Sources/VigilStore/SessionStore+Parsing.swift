@@ -86,6 +86,8 @@ private struct StoreReader {
     var versionProblem: String?
     var shapeProblem: String?
     var recordProblem: String?
+    /// The `sessions` index of the record `recordProblem` is about.
+    var recordProblemIndex: Int?
 
     init(scanner: JSONScanner, source: StoreSource) {
         self.scanner = scanner
@@ -182,27 +184,45 @@ private struct StoreReader {
             scanner.skipWhitespace()
             if scanner.current == UInt8(ascii: "{") && !scanner.atEnd {
                 if let record = try readRecord(index: index) {
-                    let position = scan.records.count
-                    if let first = scan.idIndex.updateValue(position, forKey: record.id) {
-                        // Two records for one session would mean two workers for it.
-                        scan.idIndex[record.id] = first
-                        if recordProblem == nil {
-                            recordProblem = "duplicate id \(JSONValue.string(record.id).jsonText()): "
-                                + "sessions[\(first)] (\(locate(scan.recordRanges[first].lowerBound))) and "
-                                + "sessions[\(index)] (\(locate(record.sourceRange!.lowerBound)))"
-                        }
-                    } else {
-                        scan.records.append(record)
-                        scan.recordRanges.append(record.sourceRange!)
-                    }
+                    scan.records.append(record)
+                    scan.recordRanges.append(record.sourceRange!)
                 }
             } else {
                 let value = try scanner.parseValue(depth: 2)
-                recordProblem = recordProblem ?? "sessions[\(index)] is \(value.kindDescription), expected an object"
+                if recordProblem == nil {
+                    recordProblem = "sessions[\(index)] is \(value.kindDescription), expected an object"
+                    recordProblemIndex = index
+                }
             }
             index += 1
             scanner.skipWhitespace()
-            if try scanner.endOfList(close: UInt8(ascii: "]"), "',' or ']' after an array element") { return }
+            if try scanner.endOfList(close: UInt8(ascii: "]"), "',' or ']' after an array element") {
+                indexIDs(into: &scan)
+                return
+            }
+        }
+    }
+
+    /// The id table, built once the records are counted (sized up front, no
+    /// rehashing as it grows). Records are kept only up to the first bad
+    /// one, so a record's position is its index in `sessions`; a duplicate
+    /// id before the first bad record is the problem reported.
+    mutating func indexIDs(into scan: inout StoreScan) {
+        scan.idIndex.reserveCapacity(scan.records.count)
+        for (position, record) in scan.records.enumerated() {
+            guard let first = scan.idIndex.updateValue(position, forKey: record.id) else { continue }
+            // Two records for one session would mean two workers for it.
+            scan.idIndex[record.id] = first
+            if position < (recordProblemIndex ?? Int.max) {
+                recordProblem = "duplicate id \(JSONValue.string(record.id).jsonText()): "
+                    + "sessions[\(first)] (\(locate(scan.recordRanges[first].lowerBound))) and "
+                    + "sessions[\(position)] (\(locate(scan.recordRanges[position].lowerBound)))"
+                recordProblemIndex = position
+            }
+            // The document is refused: the rest needs no table.
+            scan.records.removeSubrange(position...)
+            scan.recordRanges.removeSubrange(position...)
+            return
         }
     }
 
@@ -254,6 +274,7 @@ private struct StoreReader {
             return try makeRecord(fields, duplicate: duplicate, range: range, killedAt: killedAt)
         } catch {
             recordProblem = "sessions[\(index)]\(error.idSuffix): \(error.message)"
+            recordProblemIndex = index
             return nil
         }
     }

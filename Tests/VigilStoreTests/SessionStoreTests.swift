@@ -327,6 +327,13 @@ import Testing
          "sessions[0] (line 2, column 3): \"id\" is empty"),
         ("duplicate id", "{\"version\": 1, \"sessions\": [\n  {\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"},\n  {\"id\": \"b\", \"backend\": \"tmux\", \"status\": \"active\"},\n    {\"id\": \"a\", \"backend\": \"zellij\", \"status\": \"closed\"}]}",
          "duplicate id \"a\": sessions[0] (line 2, column 3) and sessions[2] (line 4, column 5)"),
+        // The first bad record is reported, whether its problem is a duplicate id or not.
+        ("duplicate id before a bad record", "{\"version\": 1, \"sessions\": [{\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}, {\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}, {\"id\": \"c\", \"backend\": \"tmux\"}]}",
+         "duplicate id \"a\": sessions[0] (line 1, column 29) and sessions[1] (line 1, column 81)"),
+        ("bad record before a duplicate id", "{\"version\": 1, \"sessions\": [{\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}, {\"id\": \"c\", \"backend\": \"tmux\"}, {\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}]}",
+         "sessions[1] (id \"c\"): missing \"status\""),
+        ("a non-object before a duplicate id", "{\"version\": 1, \"sessions\": [{\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}, 7, {\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}]}",
+         "sessions[1] is a number, expected an object"),
     ]
 
     @Test(arguments: invalidStores)
