@@ -42,13 +42,11 @@ public final class SpawnReactor: Sendable {
     /// Spawns `command` into a new job. A spawn that failed is finished
     /// here (nothing to wait for): its outcome comes back, the job is freed.
     private func start(_ command: Command, _ waitStrategy: WaitStrategy) -> Result<JobBox, SpawnFailure> {
-        let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
-        Spawner.start(job, command, waitStrategy)
-        guard job.pointee.kind != Int32(VIGIL_KIND_RUNNING.rawValue) else { return .success(JobBox(job: job)) }
+        let job = Spawner.start(command, waitStrategy)
+        guard vigil_job_kind(job) != Int32(VIGIL_KIND_RUNNING.rawValue) else { return .success(JobBox(job: job)) }
         var outcome = Spawner.outcome(of: job, memorySlack: core.memorySlack)
         outcome.explainSpawnFailure(command)
-        vigil_job_dispose(job)
-        job.deallocate()
+        vigil_job_free(job)
         return .failure(SpawnFailure(outcome: outcome))
     }
 
@@ -93,7 +91,7 @@ public final class SpawnReactor: Sendable {
         case .failure(let failed):
             return .failed(failed.outcome)
         case .success(let box):
-            let pid = box.job.pointee.pid
+            let pid = vigil_job_pid(box.job)
             core.submit(ReactorCore.Entry(id: core.register(), box: box, completion: .callback(onExit), holdsSlot: false))
             return .launched(pid: pid)
         }
@@ -116,7 +114,7 @@ public enum Launch: Sendable {
 /// A started job handed between threads. `@unchecked Sendable`: the job is
 /// touched by the submitting thread until `submit`, by the reactor thread after.
 struct JobBox: @unchecked Sendable {
-    let job: UnsafeMutablePointer<vigil_job>
+    let job: OpaquePointer
 }
 
 final class ReactorCore: Sendable {
@@ -316,8 +314,7 @@ final class ReactorCore: Sendable {
     private func finish(_ entry: Entry) {
         _ = state.withLock { $0.live.remove(entry.id) }
         let outcome = Spawner.outcome(of: entry.box.job, memorySlack: memorySlack)
-        vigil_job_dispose(entry.box.job)
-        entry.box.job.deallocate()
+        vigil_job_free(entry.box.job)
         if entry.holdsSlot { releaseSlot() }
         switch entry.completion {
         case .resume(let continuation): continuation.resume(returning: outcome)
