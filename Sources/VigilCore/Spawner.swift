@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 internal import CVigil
+import VigilSystem
 
 /// How a run learns that its child exited.
 ///

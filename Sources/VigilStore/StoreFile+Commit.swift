@@ -30,6 +30,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import VigilSystem
 
 /// A step at which a test makes a commit fail, to check the cleanup.
 enum CommitFault: Sendable, Equatable {

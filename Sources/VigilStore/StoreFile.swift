@@ -10,6 +10,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import VigilSystem
 
 /// A session store file: `load`, `lock`, `commit`.
 ///
