@@ -27,6 +27,11 @@ public final class SpawnReactor: Sendable {
     /// The bound on children in flight at once.
     public var maxConcurrentRuns: Int { core.maxConcurrentRuns }
 
+    /// How many threads this reactor has started so far (one, unless it
+    /// could not make one and tried again): what a test counts to see that
+    /// backends sharing a spawner share its thread.
+    package var threadsStarted: Int { core.threadsStarted }
+
     /// How far two readings of one memory high-water mark may differ on this
     /// machine (`PeakMemory.countingSlack`), computed once here.
     var memorySlack: Int { core.memorySlack }
@@ -146,6 +151,7 @@ final class ReactorCore: Sendable {
         var arrivingWaiters: Set<UInt64> = []
         var cancelledArrivals: Set<UInt64> = []
         var threadStarted = false
+        var threadsStarted = 0
         var shuttingDown = false
         var nextID: UInt64 = 0
         /// Ids registered and not yet finished.
@@ -238,6 +244,7 @@ final class ReactorCore: Sendable {
             s.pending.append(entry)
             if s.threadStarted { return false }
             s.threadStarted = true
+            s.threadsStarted += 1
             return true
         }
         if startThread { spawnThread() } else { wake() }
@@ -261,6 +268,8 @@ final class ReactorCore: Sendable {
         }
         if accepted { wake() }
     }
+
+    var threadsStarted: Int { state.withLock { $0.threadsStarted } }
 
     func shutDown() {
         state.withLock { $0.shuttingDown = true }
