@@ -32,7 +32,8 @@ import Darwin
 #endif // canImport(Glibc)
 import VigilSystem
 
-/// A step at which a test makes a commit fail, to check the cleanup.
+/// A step at which a test makes a commit fail, to check the cleanup: passed
+/// to `commit(_:holding:strictLinks:notice:injecting:)`, never stored.
 enum CommitFault: Sendable, Equatable {
     /// After the temporary file was created, before anything was written.
     case afterCreatingTemporary
@@ -71,6 +72,17 @@ extension StoreFile {
         strictLinks: Bool = false,
         notice: (StoreNotice) -> Void = { _ in }
     ) throws(StoreError) {
+        try commit(&store, holding: lock, strictLinks: strictLinks, notice: notice, injecting: nil)
+    }
+
+    /// `commit`, failing at `fault` when one is given (tests check the cleanup with it).
+    func commit(
+        _ store: inout SessionStore,
+        holding lock: borrowing StoreLock,
+        strictLinks: Bool,
+        notice: (StoreNotice) -> Void,
+        injecting fault: CommitFault?
+    ) throws(StoreError) {
         precondition(lock.lockPath == lockPath, "commit to \(path) while holding \(lock.lockPath)")
         let location = try resolveTarget(notice: notice)
         let current: FileIdentity?
@@ -88,10 +100,10 @@ extension StoreFile {
             }
         }
         let written = store.serializedWithLayout()
-        let identity = try writeAndRename(written.bytes, at: location, replacing: current, strictLinks: strictLinks, notice: notice)
+        let identity = try writeAndRename(written.bytes, at: location, replacing: current, strictLinks: strictLinks, notice: notice, fault: fault)
         store.adopt(written)
         store.origin = identity
-        if injectedFault == .afterRename {
+        if fault == .afterRename {
             throw StoreError(.cannotWrite, path: path, message: "the new document is in place, but syncing its folder failed (injected)", underlyingErrno: EIO)
         }
         try syncFolder(location.folder)
@@ -111,7 +123,8 @@ extension StoreFile {
         at location: StoreLocation,
         replacing current: FileIdentity?,
         strictLinks: Bool,
-        notice: (StoreNotice) -> Void
+        notice: (StoreNotice) -> Void,
+        fault: CommitFault? = nil
     ) throws(StoreError) -> FileIdentity {
         if let current, !current.isRegularFile {
             throw StoreError(.cannotWrite, path: path, message: "not a regular file")
@@ -128,9 +141,10 @@ extension StoreFile {
         let temporary = try writeTemporary(
             bytes, in: location,
             permissions: current?.permissions ?? 0o600,
-            owner: current.map { ($0.owner, $0.group) }
+            owner: current.map { ($0.owner, $0.group) },
+            fault: fault
         )
-        if injectedFault == .beforeRename {
+        if fault == .beforeRename {
             _ = system_unlink(temporary.path)
             throw StoreError.fromErrno(Errno(EIO), path: path, doing: "cannot write (injected before rename)")
         }
@@ -162,7 +176,8 @@ extension StoreFile {
         _ bytes: [UInt8],
         in location: StoreLocation,
         permissions: UInt32,
-        owner: (uid_t, gid_t)?
+        owner: (uid_t, gid_t)?,
+        fault: CommitFault? = nil
     ) throws(StoreError) -> (path: String, identity: FileIdentity) {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let temporary = location.folder + "/" + location.temporaryPrefix + "\(system_getpid())-" + suffix
@@ -189,11 +204,11 @@ extension StoreFile {
         if case .failure(let error) = system_fchmod(descriptor, permissions) {
             throw fail(error, "cannot set the mode of \(temporary)")
         }
-        if injectedFault == .afterCreatingTemporary {
+        if fault == .afterCreatingTemporary {
             throw fail(Errno(ENOSPC), "cannot write \(temporary) (injected)")
         }
         let written: Result<Void, Errno> = bytes.withUnsafeBytes { raw in
-            if injectedFault == .duringWrite {
+            if fault == .duringWrite {
                 _ = system_writeAll(descriptor, UnsafeRawBufferPointer(rebasing: raw[..<(raw.count / 2)]))
                 return .failure(Errno(ENOSPC))
             }

@@ -37,9 +37,6 @@ public struct StoreFile: Sendable {
     /// The store's path as given (may be relative, may be a symbolic link).
     public let path: String
 
-    /// A failure to inject into the next commit (tests only).
-    var injectedFault: CommitFault?
-
     /// Names a store file; nothing is touched until `load`, `lock` or `commit`.
     public init(path: String) {
         self.path = path
