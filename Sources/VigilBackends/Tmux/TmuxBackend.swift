@@ -61,7 +61,7 @@ public struct TmuxConfiguration: Sendable {
     /// server" answers (`/proc/net/unix` by default; see `UnixSocketSource`).
     public var sockets: UnixSocketSource
 
-    /// Creates a configuration; every argument has the default the issue names.
+    /// Creates a configuration; every argument but the spawner has a default (tmux on PATH, the default socket, 3 s, the default retry policy, 4 calls per server, `/proc/net/unix`).
     public init(
         executable: String = "tmux",
         socket: TmuxSocket = .default,
