@@ -33,9 +33,8 @@ public struct StandardBackends: BackendProvider {
         self.spawner = spawner
     }
 
-    /// Makes the backend. Every backend made here shares `spawner` (passing
-    /// it explicitly also keeps a default `Spawner()`, and its reactor, from
-    /// being made and thrown away per call).
+    /// Makes the backend. Every backend made here shares `spawner`, and so
+    /// its one reactor thread.
     public func backend(for kind: BackendKind, socket: String?) -> any SessionBackend {
         switch kind {
         case .tmux:

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VigilSystem
 
 /// One thing the orchestrator wants the embedding daemon to know.
 public struct RestoreEvent: Sendable, CustomStringConvertible {
@@ -62,13 +63,7 @@ public struct RestoreLogger: Sendable {
     public static let standardError = RestoreLogger { event in
         var line = Array(event.description.escapingControlCharacters.utf8)
         line.append(UInt8(ascii: "\n"))
-        line.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(2, raw.baseAddress! + offset, raw.count - offset)
-                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { break }
-            }
-        }
+        _ = system_writeAll(2, line)
     }
 
     /// Drops every event.

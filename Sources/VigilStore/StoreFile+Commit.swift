@@ -30,8 +30,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import VigilSystem
 
-/// A step at which a test makes a commit fail, to check the cleanup.
+/// A step at which a test makes a commit fail, to check the cleanup: passed
+/// to `commit(_:holding:strictLinks:notice:injecting:)`, never stored.
 enum CommitFault: Sendable, Equatable {
     /// After the temporary file was created, before anything was written.
     case afterCreatingTemporary
@@ -70,6 +72,17 @@ extension StoreFile {
         strictLinks: Bool = false,
         notice: (StoreNotice) -> Void = { _ in }
     ) throws(StoreError) {
+        try commit(&store, holding: lock, strictLinks: strictLinks, notice: notice, injecting: nil)
+    }
+
+    /// `commit`, failing at `fault` when one is given (tests check the cleanup with it).
+    func commit(
+        _ store: inout SessionStore,
+        holding lock: borrowing StoreLock,
+        strictLinks: Bool,
+        notice: (StoreNotice) -> Void,
+        injecting fault: CommitFault?
+    ) throws(StoreError) {
         precondition(lock.lockPath == lockPath, "commit to \(path) while holding \(lock.lockPath)")
         let location = try resolveTarget(notice: notice)
         let current: FileIdentity?
@@ -87,10 +100,10 @@ extension StoreFile {
             }
         }
         let written = store.serializedWithLayout()
-        let identity = try writeAndRename(written.bytes, at: location, replacing: current, strictLinks: strictLinks, notice: notice)
+        let identity = try writeAndRename(written.bytes, at: location, replacing: current, strictLinks: strictLinks, notice: notice, fault: fault)
         store.adopt(written)
         store.origin = identity
-        if injectedFault == .afterRename {
+        if fault == .afterRename {
             throw StoreError(.cannotWrite, path: path, message: "the new document is in place, but syncing its folder failed (injected)", underlyingErrno: EIO)
         }
         try syncFolder(location.folder)
@@ -110,9 +123,10 @@ extension StoreFile {
         at location: StoreLocation,
         replacing current: FileIdentity?,
         strictLinks: Bool,
-        notice: (StoreNotice) -> Void
+        notice: (StoreNotice) -> Void,
+        fault: CommitFault? = nil
     ) throws(StoreError) -> FileIdentity {
-        try writeAndRename(at: location, replacing: current, strictLinks: strictLinks, notice: notice) { descriptor in
+        try writeAndRename(at: location, replacing: current, strictLinks: strictLinks, notice: notice, fault: fault) { descriptor in
             bytes.withUnsafeBytes { raw in Self.writeInPieces(raw, to: descriptor) }
         }
     }
@@ -125,6 +139,7 @@ extension StoreFile {
         replacing current: FileIdentity?,
         strictLinks: Bool,
         notice: (StoreNotice) -> Void,
+        fault: CommitFault? = nil,
         content: (_ descriptor: Int32) -> Result<Void, Errno>
     ) throws(StoreError) -> FileIdentity {
         try checkReplaceable(current, strictLinks: strictLinks, notice: notice)
@@ -133,9 +148,10 @@ extension StoreFile {
             in: location,
             permissions: current?.permissions ?? 0o600,
             owner: current.map { ($0.owner, $0.group) },
+            fault: fault,
             content: content
         )
-        try renameTemporary(temporary.path, over: location)
+        try renameTemporary(temporary.path, over: location, fault: fault)
         return temporary.identity
     }
 
@@ -156,8 +172,8 @@ extension StoreFile {
     }
 
     /// Step 4's rename; on failure the temporary file is removed.
-    func renameTemporary(_ temporary: String, over location: StoreLocation) throws(StoreError) {
-        if injectedFault == .beforeRename {
+    func renameTemporary(_ temporary: String, over location: StoreLocation, fault: CommitFault? = nil) throws(StoreError) {
+        if fault == .beforeRename {
             _ = system_unlink(temporary)
             throw StoreError.fromErrno(Errno(EIO), path: path, doing: "cannot write (injected before rename)")
         }
@@ -216,6 +232,7 @@ extension StoreFile {
         in location: StoreLocation,
         permissions: UInt32,
         owner: (uid_t, gid_t)?,
+        fault: CommitFault? = nil,
         content: (_ descriptor: Int32) -> Result<Void, Errno>
     ) throws(StoreError) -> (path: String, identity: FileIdentity) {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -243,11 +260,11 @@ extension StoreFile {
         if case .failure(let error) = system_fchmod(descriptor, permissions) {
             throw fail(error, "cannot set the mode of \(temporary)")
         }
-        if injectedFault == .afterCreatingTemporary {
+        if fault == .afterCreatingTemporary {
             throw fail(Errno(ENOSPC), "cannot write \(temporary) (injected)")
         }
         var written = content(descriptor)
-        if injectedFault == .duringWrite, case .success = written {
+        if fault == .duringWrite, case .success = written {
             // The content is in; cut the file to half of it, as a disk
             // that filled up halfway would have left it.
             if case .success(let info) = system_fstat(descriptor) {

@@ -35,6 +35,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import VigilSystem
 
 /// A store document that a compare-and-set commit can merge into a newer
 /// version of its file: records with unique ids, each at a byte range of the

@@ -75,7 +75,7 @@ struct TmuxFieldTruthTests {
             let serverPath = try server.reportedSocketPath()
             let daemon = TmuxBackend(configuration: TmuxConfiguration(
                 socket: .default, environment: .inherited(setting: ["TMUX_TMPDIR": other.path]),
-                timeout: testTimeout, retry: .none))
+                timeout: testTimeout, retry: .none, spawner: Spawner()))
             let probe = await daemon.probe("bmx-aaaa1111")
             #expect(probe.answer.state == .unknown, "\(probe.answer)")
             #expect(probe.answer.reason.contains(serverPath), "\(probe.answer.reason)")
@@ -236,7 +236,7 @@ struct TmuxFieldTruthTests {
         let dir = try TemporaryDirectory()
         let fixture = try Fixture(in: dir, name: "tmux", body: "exec sleep 1000")
         let configuration = TmuxConfiguration(executable: fixture.path, socket: .name("vigil-gate-\(nextTestID())"),
-                                              timeout: .seconds(600), retry: .none, maxConcurrentCallsPerServer: 1)
+                                              timeout: .seconds(600), retry: .none, spawner: Spawner(), maxConcurrentCallsPerServer: 1)
         let backend = TmuxBackend(configuration: configuration)
         // One call takes the only turn and hangs.
         let holder = Task { await backend.probe("bmx-a") }

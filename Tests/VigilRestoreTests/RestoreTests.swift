@@ -37,7 +37,7 @@ struct RestoreTests {
         func restorer(_ options: RestoreOptions = RestoreOptions(expectedCLI: "claude"), registry: SessionRegistry = SessionRegistry()) throws -> Restorer {
             let backends = StandardBackends(tmux: "tmux", zellij: zellij.binary, herdr: herdr.binary,
                                             timeout: .seconds(5), retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
-            let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}", "{session}"]), logger: .silent)
+            let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}", "{session}"]), spawner: Spawner(), logger: .silent)
             return Restorer(options: options, backends: backends, launcher: options.dryRun ? NoWorkerLauncher() : launcher, registry: registry, logger: .silent)
         }
     }
@@ -249,7 +249,7 @@ struct RestoreTests {
                                         timeout: .seconds(60), retry: RetryPolicy(maxAttempts: 1))
         let registry = SessionRegistry()
         let restorer = Restorer(options: RestoreOptions(expectedCLI: "claude"), backends: backends,
-                                launcher: CommandWorkerLauncher(template: try WorkerTemplate(argv: [w.worker, "{id}", "{session}"]), logger: .silent),
+                                launcher: CommandWorkerLauncher(template: try WorkerTemplate(argv: [w.worker, "{id}", "{session}"]), spawner: Spawner(), logger: .silent),
                                 registry: registry, logger: .silent)
         let path = w.storePath
         let run = Task { () -> Result<RestoreReport, StoreError> in
@@ -398,7 +398,7 @@ struct RestoreTests {
 
     @Test("launched workers are tracked until they exit, even ones that exit at once")
     func workerTracking() async throws {
-        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/true", "{id}"]), logger: .silent)
+        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/true", "{id}"]), spawner: Spawner(), logger: .silent)
         let results = await withTaskGroup(of: WorkerLaunchResult.self) { group in
             for i in 0..<20 {
                 group.addTask { await launcher.launch(WorkerRequest(id: "w\(i)", backend: "tmux", backendSession: "bmx-w\(i)")) }
@@ -415,7 +415,7 @@ struct RestoreTests {
         }
         #expect(launcher.running.isEmpty, "still listed: \(launcher.running)")
 
-        let sleeper = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/sleep", "30"]), logger: .silent)
+        let sleeper = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/sleep", "30"]), spawner: Spawner(), logger: .silent)
         guard case .launched(let pid) = await sleeper.launch(WorkerRequest(id: "s", backend: "tmux", backendSession: "bmx-s")) else {
             Issue.record("sleep did not launch")
             return
