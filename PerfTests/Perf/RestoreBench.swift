@@ -457,7 +457,7 @@ enum RestoreChild {
         }
         let restorer = Restorer(
             options: RestoreOptions(lazy: true),
-            backends: StandardBackends(tmux: tmux, timeout: .seconds(30)),
+            backends: StandardBackends(tmux: tmux, timeout: .seconds(30), spawner: Spawner()),
             launcher: NoWorkerLauncher(reason: "perf: no-op launcher"),
             logger: .silent)
         do throws(StoreError) {
@@ -512,7 +512,7 @@ enum RestoreChild {
         let start = cperf_now_ns()
         let restorer = Restorer(
             options: RestoreOptions(),
-            backends: StandardBackends(tmux: tmux, timeout: .seconds(30)),
+            backends: StandardBackends(tmux: tmux, timeout: .seconds(30), spawner: Spawner()),
             launcher: NoWorkerLauncher(reason: "perf: no-op launcher"),
             logger: .silent)
         let report: RestoreReport

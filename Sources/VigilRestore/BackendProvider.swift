@@ -23,8 +23,10 @@ public struct StandardBackends: BackendProvider {
     public var spawner: Spawner
 
     /// Creates the provider; defaults are the names on PATH, 3 s per call, the default retry policy.
+    /// - Parameter spawner: required, so that every backend of the process
+    ///   shares the reactor thread the caller chose (none is started behind its back).
     public init(tmux: String = "tmux", zellij: String = "zellij", herdr: String = "herdr",
-                timeout: Duration = .seconds(3), retry: RetryPolicy = RetryPolicy(), spawner: Spawner = Spawner()) {
+                timeout: Duration = .seconds(3), retry: RetryPolicy = RetryPolicy(), spawner: Spawner) {
         self.tmux = tmux
         self.zellij = zellij
         self.herdr = herdr

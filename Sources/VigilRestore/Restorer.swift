@@ -102,7 +102,7 @@ public struct Restorer: Sendable {
     /// Creates an orchestrator.
     public init(
         options: RestoreOptions = RestoreOptions(),
-        backends: any BackendProvider = StandardBackends(),
+        backends: any BackendProvider,
         launcher: any WorkerLauncher = NoWorkerLauncher(),
         registry: SessionRegistry = SessionRegistry(),
         logger: RestoreLogger = .standardError

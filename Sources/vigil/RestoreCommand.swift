@@ -75,7 +75,7 @@ enum RestoreCommand {
     static func run(_ args: [String]) async -> Int32 {
         let parsed: ParsedArguments
         var options = RestoreOptions()
-        var backends = StandardBackends()
+        var backends = StandardBackends(spawner: Spawner())
         var template: WorkerTemplate? = nil
         var workerEnvironment = WorkerEnvironment()
         let storePath: String

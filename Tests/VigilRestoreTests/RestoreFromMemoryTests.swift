@@ -24,7 +24,7 @@ struct RestoreFromMemoryTests {
             RestoreRecord(id: "closed01-x", backend: .tmux, status: .closed, socket: s),
             RestoreRecord(id: "pty00001-x", backend: .pty),
         ]
-        let restorer = Restorer(options: RestoreOptions(expectedCLI: "claude"), backends: StandardBackends(), logger: .silent)
+        let restorer = Restorer(options: RestoreOptions(expectedCLI: "claude"), backends: StandardBackends(spawner: Spawner()), logger: .silent)
         let lines = await restorer.decisions(for: records)
         #expect(lines.map(\.id) == records.map(\.id))
         #expect(lines.map(\.action) == [.fork, .close, .kill, .keep, .skip, .skip])
@@ -71,7 +71,7 @@ struct RestoreFromMemoryTests {
           {"id": "cccc0001-1", "backend": "pty", "status": "active"}
         ]}
         """)
-        let restorer = Restorer(options: RestoreOptions(dryRun: true), backends: StandardBackends(), logger: .silent)
+        let restorer = Restorer(options: RestoreOptions(dryRun: true), backends: StandardBackends(spawner: Spawner()), logger: .silent)
         let fromFile = try await restorer.restore(storeAt: path).sessions
         let fromMemory = await restorer.decisions(for: try StoreFile(path: path).load().records)
         #expect(fromFile == fromMemory)

@@ -36,7 +36,7 @@ struct RestoreTests {
 
         func restorer(_ options: RestoreOptions = RestoreOptions(expectedCLI: "claude"), registry: SessionRegistry = SessionRegistry()) throws -> Restorer {
             let backends = StandardBackends(tmux: "tmux", zellij: zellij.binary, herdr: herdr.binary,
-                                            timeout: .seconds(5), retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
+                                            timeout: .seconds(5), retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)), spawner: Spawner())
             let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}", "{session}"]), spawner: Spawner(), logger: .silent)
             return Restorer(options: options, backends: backends, launcher: options.dryRun ? NoWorkerLauncher() : launcher, registry: registry, logger: .silent)
         }
@@ -246,7 +246,7 @@ struct RestoreTests {
         let gate = w.dir.file("go")
         let gated = try w.dir.fixture("gated-tmux", "#!/bin/sh\ntouch \(started)\nwhile [ ! -e \(gate) ]; do sleep 0.01; done\nexec tmux \"$@\"\n")
         let backends = StandardBackends(tmux: gated, zellij: w.zellij.binary, herdr: w.herdr.binary,
-                                        timeout: .seconds(60), retry: RetryPolicy(maxAttempts: 1))
+                                        timeout: .seconds(60), retry: RetryPolicy(maxAttempts: 1), spawner: Spawner())
         let registry = SessionRegistry()
         let restorer = Restorer(options: RestoreOptions(expectedCLI: "claude"), backends: backends,
                                 launcher: CommandWorkerLauncher(template: try WorkerTemplate(argv: [w.worker, "{id}", "{session}"]), spawner: Spawner(), logger: .silent),

@@ -173,7 +173,7 @@ struct WorkerHardeningTests {
         let before = try readText(store)
         let registry = SessionRegistry()
         let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{id}.log"), spawner: Spawner(), logger: .silent)
-        let restorer = Restorer(backends: StandardBackends(tmux: "tmux"), launcher: launcher, registry: registry, logger: .silent)
+        let restorer = Restorer(backends: StandardBackends(tmux: "tmux", spawner: Spawner()), launcher: launcher, registry: registry, logger: .silent)
         let report = try await restorer.restore(storeAt: store)
         #expect(report.sessions.map(\.action) == [.keep, .fork])
         #expect(report.sessions[0].probe == .exists)
