@@ -80,7 +80,10 @@ struct RestoreFloorBench: Benchmark {
     }
 
     func run(in context: BenchContext) async throws -> FigureResult {
-        guard let tmux = context.tmux else { throw BenchError("figure 9 needs the private tmux server") }
+        // A server of its own: the shared one holds the live sessions of
+        // figures 5 to 8, and a record whose session is alive is not closed.
+        let tmux = try TmuxServer(environment: context.environment, spawner: context.spawner, label: "floor")
+        defer { tmux.stop() }
         var template = Array("/tmp/vigil-perf-floor-XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw BenchError("mkdtemp failed") }
         let dir = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
