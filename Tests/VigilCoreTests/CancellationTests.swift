@@ -28,8 +28,8 @@ struct CancellationTests {
         #expect(!(dir.lines("grandchild").first ?? "").isEmpty)
         task.cancel()
         let o = await task.value
+        // `.cancelled`, not `.timedOut`: ended by the cancellation, not by the 60 s deadline.
         #expect(o.termination == .cancelled)
-        #expect(o.elapsed < .seconds(30), "ended by the cancellation, not the 60 s deadline")
         #expect(o.pid.map { !isOurZombie($0) } == true, "spawned, and reaped")
         let grandchild = Int32(dir.lines("grandchild").first ?? "") ?? -1
         #expect(grandchild > 0)
