@@ -31,18 +31,22 @@ let package = Package(
             path: "CShims/CVigil",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // The package's one place for system-call plumbing: Errno, EINTR
+        // retry, write-all, sleep, open/close. Not a product; VigilCore names
+        // its Errno for users.
+        .target(name: "VigilSystem", swiftSettings: swiftSettings),
         // Layer 1: values, the outcome type and the prober. No Foundation.
-        .target(name: "VigilCore", dependencies: ["CVigil"], swiftSettings: swiftSettings),
+        .target(name: "VigilCore", dependencies: ["CVigil", "VigilSystem"], swiftSettings: swiftSettings),
         // Order-preserving JSON (numbers keep their text), strict parser,
         // writer. A leaf shared by the store and the herdr backend.
         .target(name: "VigilJSON", swiftSettings: swiftSettings),
         // Layer 2: tmux, zellij and herdr on top of the core.
-        .target(name: "VigilBackends", dependencies: ["VigilCore", "VigilJSON"], swiftSettings: swiftSettings),
+        .target(name: "VigilBackends", dependencies: ["VigilCore", "VigilJSON", "VigilSystem"], swiftSettings: swiftSettings),
         // The session store: order-preserving JSON, atomic durable writes, the lock.
         // A leaf: it knows nothing of probes or backends.
-        .target(name: "VigilStore", dependencies: ["VigilJSON"], swiftSettings: swiftSettings),
+        .target(name: "VigilStore", dependencies: ["VigilJSON", "VigilSystem"], swiftSettings: swiftSettings),
         // Layer 3: the restore orchestrator and the worker launcher.
-        .target(name: "VigilRestore", dependencies: ["VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        .target(name: "VigilRestore", dependencies: ["VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilSystem"], swiftSettings: swiftSettings),
         // Layer 3b: a botmux data directory as botmux keeps it (its stores,
         // bots, heartbeats) restored in place, written as JSON.stringify would.
         .target(name: "VigilBotmux", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
@@ -51,7 +55,7 @@ let package = Package(
         // The command line's option tables: usage, help, parsing and completions from one declaration.
         .target(name: "VigilCommandLine", swiftSettings: swiftSettings),
         // Layer 4: the command line.
-        .executableTarget(name: "vigil", dependencies: ["VigilCommandLine", "VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "vigil", dependencies: ["VigilCommandLine", "VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilSystem"], swiftSettings: swiftSettings),
 
         // Benchmarks: `swift run -c release perf`.
         .target(

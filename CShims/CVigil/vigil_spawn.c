@@ -33,16 +33,50 @@
 #define VIGIL_BACKOFF_MAX_NS (5 * 1000 * 1000)  /* 5 ms */
 #define VIGIL_READ_CHUNK 65536
 
+/// One captured stream: a heap buffer that grows up to `limit` bytes.
+/// Bytes past the limit are read and dropped so the child never blocks.
+typedef struct {
+    uint8_t *data;
+    size_t length;
+    size_t capacity;
+    size_t limit;
+    int truncated;
+    int fd;          ///< read end, -1 when closed or not captured
+} vigil_stream;
+
+/// The job behind the opaque `vigil_job` of CVigil.h.
+struct vigil_job {
+    pid_t pid;                 ///< -1 when nothing was spawned
+    int pidfd;                 ///< -1 on the portable path, and once reaped
+    int uses_pidfd;            ///< the wait is on a pidfd (else the portable wait4 backoff)
+    int kind;                  ///< a vigil_kind
+    int status;                ///< exit code or signal number
+    int error;                 ///< errno for SPAWN_FAILED / WAIT_FAILED
+    int reaped;                ///< the child is reaped (or there never was one)
+    int kill_sent;             ///< the deadline signal that was sent, 0 if none
+    int cancelled;             ///< set by vigil_job_cancel: end now, as at the deadline
+    int kill_group_after_exit; ///< from the request: SIGKILL the group's leftovers once the child exited
+    int kill_signal;           ///< from the request: the deadline signal
+    int64_t drain_ns;          ///< from the request
+    int64_t kill_grace_ns;     ///< from the request
+    int64_t start_ns;          ///< CLOCK_MONOTONIC
+    int64_t end_ns;            ///< when the child was reaped (or the spawn failed)
+    int64_t deadline_ns;       ///< absolute; VIGIL_NO_DEADLINE when none
+    int64_t kill_at_ns;        ///< absolute time to escalate to SIGKILL
+    int64_t drain_until_ns;    ///< absolute; set once reaped
+    int64_t backoff_ns;        ///< portable path: current wait4 poll interval
+    int64_t next_check_ns;     ///< portable path: when to call wait4(WNOHANG) next
+    vigil_stream out;
+    vigil_stream err;
+    int has_usage;             ///< 1 once `usage` holds what the reaped child used
+    vigil_usage usage;
+};
+
 int64_t vigil_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + (int64_t)ts.tv_nsec;
 }
-
-int vigil_wifexited(int status) { return WIFEXITED(status); }
-int vigil_wexitstatus(int status) { return WEXITSTATUS(status); }
-int vigil_wifsignaled(int status) { return WIFSIGNALED(status); }
-int vigil_wtermsig(int status) { return WTERMSIG(status); }
 
 char *const *vigil_environ(void) {
 #if VIGIL_DARWIN
@@ -91,7 +125,14 @@ static int vigil_pipe(int fds[2]) {
     if (pipe2(fds, O_CLOEXEC) != 0) return errno;
 #else
     if (pipe(fds) != 0) return errno;
-    for (int i = 0; i < 2; i++) fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    for (int i = 0; i < 2; i++) {
+        if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) {
+            int e = errno;
+            vigil_close(&fds[0]);
+            vigil_close(&fds[1]);
+            return e;
+        }
+    }
 #endif
     for (int i = 0; i < 2; i++) {
         if (fds[i] < 3) {
@@ -109,9 +150,21 @@ static int vigil_pipe(int fds[2]) {
     return 0;
 }
 
-static void vigil_set_nonblock(int fd) {
+/// Returns 0 or errno: a descriptor left blocking would stall a poller.
+static int vigil_set_nonblock(int fd) {
     int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return errno;
+    return 0;
+}
+
+/// A capture pipe (see vigil_pipe) whose read end does not block. Returns 0 or errno.
+static int vigil_capture_pipe(int fds[2]) {
+    int rc = vigil_pipe(fds);
+    if (rc == 0 && (rc = vigil_set_nonblock(fds[0])) != 0) {
+        vigil_close(&fds[0]);
+        vigil_close(&fds[1]);
+    }
+    return rc;
 }
 
 // MARK: - streams
@@ -218,7 +271,8 @@ static int vigil_route_output(posix_spawn_file_actions_t *fa, int target, int pi
     return posix_spawn_file_actions_addopen(fa, target, "/dev/null", O_WRONLY, 0);
 }
 
-int vigil_job_start(vigil_job *job, const vigil_request *req) {
+/// The job as it stands before the spawn, with the request's settings.
+static void vigil_job_init(vigil_job *job, const vigil_request *req) {
     memset(job, 0, sizeof *job);
     job->pid = -1;
     job->pidfd = -1;
@@ -231,55 +285,46 @@ int vigil_job_start(vigil_job *job, const vigil_request *req) {
     job->drain_ns = req->drain_ns < 0 ? 0 : req->drain_ns;
     job->kill_grace_ns = req->kill_grace_ns < 0 ? 0 : req->kill_grace_ns;
     job->kill_signal = req->kill_signal > 0 ? req->kill_signal : SIGKILL;
-    job->new_session = req->new_session;
     job->kill_group_after_exit = req->kill_group_after_exit;
     job->kind = VIGIL_KIND_RUNNING;
+}
 
-    int out_pipe[2] = {-1, -1};
-    int err_pipe[2] = {-1, -1};
-    int rc = 0;
-    if (req->stdout_limit > 0) rc = vigil_pipe(out_pipe);
-    if (rc == 0 && req->stderr_limit > 0) rc = vigil_pipe(err_pipe);
-    if (rc != 0) goto spawn_failed_no_actions;
-
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    if ((rc = posix_spawn_file_actions_init(&fa)) != 0) goto spawn_failed_no_actions;
-    if ((rc = posix_spawnattr_init(&attr)) != 0) {
-        posix_spawn_file_actions_destroy(&fa);
-        goto spawn_failed_no_actions;
-    }
-
-    rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (rc == 0) rc = vigil_route_output(&fa, 1, out_pipe[1], req->stdout_path);
-    if (rc == 0) rc = vigil_route_output(&fa, 2, err_pipe[1], req->stdout_limit == 0 ? req->stdout_path : NULL);
+/// The child's descriptors: stdin from /dev/null, stdout and stderr to
+/// their pipes or files, nothing else (closefrom where libc has it).
+static int vigil_file_actions(posix_spawn_file_actions_t *fa, const vigil_request *req,
+                              int out_write, int err_write) {
+    int rc = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0) rc = vigil_route_output(fa, 1, out_write, req->log_path);
+    if (rc == 0) rc = vigil_route_output(fa, 2, err_write, req->stdout_limit == 0 ? req->log_path : NULL);
 #if VIGIL_HAVE_ADDCLOSEFROM
     // Closes every descriptor >= 3 in the child, including ones the host
     // opened without O_CLOEXEC.
-    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(fa, 3);
 #endif
     if (rc == 0 && req->cwd != NULL) {
 #if VIGIL_HAVE_ADDCHDIR
-        rc = posix_spawn_file_actions_addchdir_np(&fa, req->cwd);
+        rc = posix_spawn_file_actions_addchdir_np(fa, req->cwd);
 #else
         rc = ENOTSUP;
 #endif
     }
+    return rc;
+}
 
+/// The child's process group (or session), every signal at its default
+/// disposition and an empty signal mask.
+static int vigil_attributes(posix_spawnattr_t *attr, int new_session) {
     short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
 #if VIGIL_DARWIN
     // Darwin's counterpart of closefrom: only the dup2/open targets survive.
     flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
 #endif
-    if (req->new_session) {
 #if defined(POSIX_SPAWN_SETSID)
-        flags |= POSIX_SPAWN_SETSID;
+    flags |= new_session ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP;
 #else
-        flags |= POSIX_SPAWN_SETPGROUP;
+    (void)new_session;
+    flags |= POSIX_SPAWN_SETPGROUP;
 #endif
-    } else {
-        flags |= POSIX_SPAWN_SETPGROUP;
-    }
     // Every bit set, not sigfillset: glibc's sigfillset leaves out its two
     // reserved real-time signals (32, 33), and posix_spawn then sets them to
     // SIG_IGN in the child, an ignored disposition that survives exec into
@@ -288,47 +333,81 @@ int vigil_job_start(vigil_job *job, const vigil_request *req) {
     sigset_t all, none;
     memset(&all, 0xff, sizeof all);
     sigemptyset(&none);
-    if (rc == 0) rc = posix_spawnattr_setflags(&attr, flags);
-    if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
-    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
-    if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
+    int rc = posix_spawnattr_setflags(attr, flags);
+    if (rc == 0) rc = posix_spawnattr_setpgroup(attr, 0);
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(attr, &all);
+    if (rc == 0) rc = posix_spawnattr_setsigmask(attr, &none);
+    return rc;
+}
 
-    pid_t pid = -1;
-    if (rc == 0) rc = posix_spawnp(&pid, req->file, &fa, &attr, req->argv, req->envp);
-
+/// posix_spawnp with the file actions and attributes above. Returns 0 or errno.
+static int vigil_spawn(pid_t *pid, const vigil_request *req, int out_write, int err_write) {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc != 0) return rc;
+    if ((rc = posix_spawnattr_init(&attr)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return rc;
+    }
+    rc = vigil_file_actions(&fa, req, out_write, err_write);
+    if (rc == 0) rc = vigil_attributes(&attr, req->new_session);
+    if (rc == 0) rc = posix_spawnp(pid, req->file, &fa, &attr, req->argv, req->envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+/// Ends a job that spawned nothing: finished, with `error` as the reason.
+static void vigil_job_fail_spawn(vigil_job *job, int error) {
+    job->kind = VIGIL_KIND_SPAWN_FAILED;
+    job->error = error;
+    job->reaped = 1;
+    job->end_ns = vigil_now_ns();
+}
+
+vigil_job *vigil_job_start(const vigil_request *req) {
+    vigil_job *job = malloc(sizeof *job);
+    if (job == NULL) return NULL;
+    vigil_job_init(job, req);
+
+    int out_pipe[2] = {-1, -1};
+    int err_pipe[2] = {-1, -1};
+    int rc = 0;
+    if (req->stdout_limit > 0) rc = vigil_capture_pipe(out_pipe);
+    if (rc == 0 && req->stderr_limit > 0) rc = vigil_capture_pipe(err_pipe);
+    pid_t pid = -1;
+    if (rc == 0) rc = vigil_spawn(&pid, req, out_pipe[1], err_pipe[1]);
     vigil_close(&out_pipe[1]);
     vigil_close(&err_pipe[1]);
-    if (rc != 0) goto spawn_failed;
+    if (rc != 0) {
+        vigil_close(&out_pipe[0]);
+        vigil_close(&err_pipe[0]);
+        vigil_job_fail_spawn(job, rc);
+        return job;
+    }
 
     job->pid = pid;
     vigil_note_self_maxrss(job);
     job->out.fd = out_pipe[0];
     job->err.fd = err_pipe[0];
-    if (job->out.fd >= 0) vigil_set_nonblock(job->out.fd);
-    if (job->err.fd >= 0) vigil_set_nonblock(job->err.fd);
-
-    job->wait_mode = VIGIL_WAIT_PORTABLE;
-    if (req->wait_mode != VIGIL_WAIT_PORTABLE) {
-        job->pidfd = vigil_pidfd_open(pid);
-        if (job->pidfd >= 0) job->wait_mode = VIGIL_WAIT_PIDFD;
-    }
+    if (req->try_pidfd) job->pidfd = vigil_pidfd_open(pid);
+    job->uses_pidfd = job->pidfd >= 0;
     job->backoff_ns = VIGIL_BACKOFF_MIN_NS;
     job->next_check_ns = job->start_ns + job->backoff_ns;
-    return 0;
+    return job;
+}
 
-spawn_failed_no_actions:
-    vigil_close(&out_pipe[1]);
-    vigil_close(&err_pipe[1]);
-spawn_failed:
-    vigil_close(&out_pipe[0]);
-    vigil_close(&err_pipe[0]);
-    job->kind = VIGIL_KIND_SPAWN_FAILED;
-    job->error = rc;
-    job->reaped = 1;
-    job->end_ns = vigil_now_ns();
-    return 0;
+vigil_job *vigil_job_refused(int error) {
+    vigil_request none;
+    memset(&none, 0, sizeof none);
+    none.timeout_ns = -1;
+    vigil_job *job = malloc(sizeof *job);
+    if (job == NULL) return NULL;
+    vigil_job_init(job, &none);
+    vigil_job_fail_spawn(job, error);
+    job->end_ns = job->start_ns;
+    return job;
 }
 
 // MARK: - progress
@@ -341,13 +420,37 @@ int vigil_job_fds(const vigil_job *job, int *fds, short *events, int capacity) {
     return n;
 }
 
+/// The one rule for ending a job early: the deadline has passed, or the
+/// caller cancelled, and the deadline signal has not been sent yet.
+static int vigil_deadline_due(const vigil_job *job, int64_t now) {
+    return !job->kill_sent && (now >= job->deadline_ns || job->cancelled);
+}
+
+/// How a job ends once we have sent it the deadline signal.
+static int vigil_kind_after_our_signal(const vigil_job *job) {
+    return job->cancelled ? VIGIL_KIND_CANCELLED : VIGIL_KIND_TIMED_OUT;
+}
+
 int64_t vigil_job_next_wakeup(const vigil_job *job) {
     if (job->kind != VIGIL_KIND_RUNNING && job->out.fd < 0 && job->err.fd < 0) return 0;
     if (job->reaped) return job->drain_until_ns;
     if (job->cancelled && !job->kill_sent) return 0;
     int64_t t = job->kill_sent ? job->kill_at_ns : job->deadline_ns;
-    if (job->wait_mode == VIGIL_WAIT_PORTABLE && job->next_check_ns < t) t = job->next_check_ns;
+    if (!job->uses_pidfd && job->next_check_ns < t) t = job->next_check_ns;
     return t;
+}
+
+/// Portable path: the next wait4 check comes soon (the backoff starts over).
+static void vigil_check_soon(vigil_job *job, int64_t now) {
+    job->backoff_ns = VIGIL_BACKOFF_MIN_NS;
+    job->next_check_ns = now + job->backoff_ns;
+}
+
+/// Portable path: the next wait4 check comes later (the backoff doubles, to its cap).
+static void vigil_check_later(vigil_job *job, int64_t now) {
+    job->backoff_ns *= 2;
+    if (job->backoff_ns > VIGIL_BACKOFF_MAX_NS) job->backoff_ns = VIGIL_BACKOFF_MAX_NS;
+    job->next_check_ns = now + job->backoff_ns;
 }
 
 static void vigil_signal_group(vigil_job *job, int sig) {
@@ -358,15 +461,20 @@ static void vigil_signal_group(vigil_job *job, int sig) {
     job->kill_sent = sig;
 }
 
-static void vigil_record_status(vigil_job *job, int status, int64_t now) {
+/// The child is gone: stop waiting on it, give the pipes `drain_ns` more.
+static void vigil_mark_reaped(vigil_job *job, int64_t now) {
     job->reaped = 1;
     job->end_ns = now;
     job->drain_until_ns = vigil_add_clamped(now, job->drain_ns);
+    vigil_close(&job->pidfd);
+}
+
+static void vigil_record_status(vigil_job *job, int status, int64_t now) {
     if (job->kill_sent) {
         // We sent the deadline signal: whatever the child did afterwards
         // (died of it, caught it and exited), the honest answer is "timed
         // out" (or "cancelled", when the caller asked for the end).
-        job->kind = job->cancelled ? VIGIL_KIND_CANCELLED : VIGIL_KIND_TIMED_OUT;
+        job->kind = vigil_kind_after_our_signal(job);
         job->status = WIFSIGNALED(status) ? WTERMSIG(status) : job->kill_sent;
     } else if (WIFEXITED(status)) {
         job->kind = VIGIL_KIND_EXITED;
@@ -378,15 +486,14 @@ static void vigil_record_status(vigil_job *job, int status, int64_t now) {
         job->kind = VIGIL_KIND_WAIT_FAILED;
         job->error = EINVAL;
     }
-    vigil_close(&job->pidfd);
+    vigil_mark_reaped(job, now);
 }
 
-/// After a deadline signal, once the child has exited but before it is
-/// reaped: SIGKILL whatever is left of its process group. A polite signal
-/// (SIGTERM) may have ended the child while a grandchild that ignores it
-/// lives on; the unreaped child still holds the group id, so -pid cannot
-/// reach a recycled group.
-static void vigil_finish_group_if_exited(vigil_job *job) {
+/// Once the child has exited but before it is reaped: SIGKILL whatever is
+/// left of its process group. A polite signal (SIGTERM) may have ended the
+/// child while a grandchild that ignores it lives on; the unreaped child
+/// still holds the group id, so -pid cannot reach a recycled group.
+static void vigil_kill_group_if_exited(vigil_job *job) {
     siginfo_t info;
     memset(&info, 0, sizeof info);
     int r;
@@ -400,7 +507,7 @@ static void vigil_finish_group_if_exited(vigil_job *job) {
 /// is left of the group after a polite deadline signal, and for probes
 /// (`kill_group_after_exit`) after any exit, so a probe's `cmd &` dies with it.
 static void vigil_try_reap(vigil_job *job, int64_t now) {
-    if ((job->kill_sent && job->kill_sent != SIGKILL) || job->kill_group_after_exit) vigil_finish_group_if_exited(job);
+    if ((job->kill_sent && job->kill_sent != SIGKILL) || job->kill_group_after_exit) vigil_kill_group_if_exited(job);
     int status = 0;
     struct rusage usage;
     pid_t r;
@@ -413,50 +520,48 @@ static void vigil_try_reap(vigil_job *job, int64_t now) {
         // itself. The exit status is lost; say so rather than guess, unless
         // we had already sent the deadline signal: then it timed out.
         if (job->kill_sent) {
-            job->kind = job->cancelled ? VIGIL_KIND_CANCELLED : VIGIL_KIND_TIMED_OUT;
+            job->kind = vigil_kind_after_our_signal(job);
             job->status = job->kill_sent;
         } else {
             job->kind = VIGIL_KIND_WAIT_FAILED;
             job->error = errno;
         }
-        job->reaped = 1;
-        job->end_ns = now;
-        job->drain_until_ns = vigil_add_clamped(now, job->drain_ns);
-        vigil_close(&job->pidfd);
+        vigil_mark_reaped(job, now);
+    }
+}
+
+/// Before the reap: look for the child's exit when there is reason to (a
+/// pidfd is ready, the portable backoff is up, or the deadline is due: on
+/// the portable path the child may have exited since the last check, and
+/// must then be reported as exited, not as timed out).
+static void vigil_look_for_exit(vigil_job *job, int64_t now) {
+    if (!job->uses_pidfd && now < job->next_check_ns && !vigil_deadline_due(job, now)) return;
+    vigil_try_reap(job, now);
+    if (!job->reaped && !job->uses_pidfd) vigil_check_later(job, now);
+}
+
+/// Before the reap: signal the group when the deadline is due, and
+/// escalate to SIGKILL when a polite signal's grace has run out.
+static void vigil_enforce_deadline(vigil_job *job, int64_t now) {
+    if (vigil_deadline_due(job, now)) {
+        vigil_signal_group(job, job->kill_signal);
+        job->kill_at_ns = job->kill_signal == SIGKILL ? VIGIL_NO_DEADLINE
+                                                      : vigil_add_clamped(now, job->kill_grace_ns);
+        // Look again soon: the child dies within microseconds of SIGKILL.
+        vigil_check_soon(job, now);
+    } else if (job->kill_sent && job->kill_sent != SIGKILL && now >= job->kill_at_ns) {
+        vigil_signal_group(job, SIGKILL);
+        job->kill_at_ns = VIGIL_NO_DEADLINE;
+        vigil_check_soon(job, now);
     }
 }
 
 int vigil_job_step(vigil_job *job, int64_t now) {
-    if (!job->reaped) {
-        // At the deadline, look before signalling: on the portable path the
-        // child may have exited since the last (backed-off) check, and it
-        // must then be reported as exited, not as timed out.
-        int at_deadline = !job->kill_sent && (now >= job->deadline_ns || job->cancelled);
-        if (job->wait_mode == VIGIL_WAIT_PIDFD || now >= job->next_check_ns || at_deadline) {
-            vigil_try_reap(job, now);
-            if (!job->reaped && job->wait_mode == VIGIL_WAIT_PORTABLE) {
-                job->backoff_ns *= 2;
-                if (job->backoff_ns > VIGIL_BACKOFF_MAX_NS) job->backoff_ns = VIGIL_BACKOFF_MAX_NS;
-                job->next_check_ns = now + job->backoff_ns;
-            }
-        }
-    }
+    if (!job->reaped) vigil_look_for_exit(job, now);
     vigil_stream_drain(&job->out);
     vigil_stream_drain(&job->err);
     if (!job->reaped) {
-        if (!job->kill_sent && (now >= job->deadline_ns || job->cancelled)) {
-            vigil_signal_group(job, job->kill_signal);
-            job->kill_at_ns = job->kill_signal == SIGKILL ? VIGIL_NO_DEADLINE
-                                                          : vigil_add_clamped(now, job->kill_grace_ns);
-            // Look again soon: the child dies within microseconds of SIGKILL.
-            job->backoff_ns = VIGIL_BACKOFF_MIN_NS;
-            job->next_check_ns = now + job->backoff_ns;
-        } else if (job->kill_sent && job->kill_sent != SIGKILL && now >= job->kill_at_ns) {
-            vigil_signal_group(job, SIGKILL);
-            job->kill_at_ns = VIGIL_NO_DEADLINE;
-            job->backoff_ns = VIGIL_BACKOFF_MIN_NS;
-            job->next_check_ns = now + job->backoff_ns;
-        }
+        vigil_enforce_deadline(job, now);
         return 0;
     }
     if (job->out.fd < 0 && job->err.fd < 0) return 1;
@@ -478,10 +583,13 @@ void vigil_job_cancel(vigil_job *job) {
 
 int vigil_wake_pipe(int fds[2]) {
     int rc = vigil_pipe(fds);
-    if (rc != 0) return rc;
-    vigil_set_nonblock(fds[0]);
-    vigil_set_nonblock(fds[1]);
-    return 0;
+    if (rc == 0) rc = vigil_set_nonblock(fds[0]);
+    if (rc == 0) rc = vigil_set_nonblock(fds[1]);
+    if (rc != 0) {
+        vigil_close(&fds[0]);
+        vigil_close(&fds[1]);
+    }
+    return rc;
 }
 
 int vigil_poll(struct pollfd *p, int n, int64_t wait_ns) {
@@ -520,12 +628,8 @@ void vigil_job_wait(vigil_job *job) {
     }
 }
 
-void vigil_run(vigil_job *job, const vigil_request *request) {
-    vigil_job_start(job, request);
-    vigil_job_wait(job);
-}
-
-void vigil_job_dispose(vigil_job *job) {
+void vigil_job_free(vigil_job *job) {
+    if (job == NULL) return;
     if (job->pid > 0 && !job->reaped) {
         vigil_signal_group(job, SIGKILL);
         int status;
@@ -537,6 +641,32 @@ void vigil_job_dispose(vigil_job *job) {
     vigil_close(&job->err.fd);
     free(job->out.data);
     free(job->err.data);
-    job->out.data = NULL;
-    job->err.data = NULL;
+    free(job);
+}
+
+// MARK: - reading a job
+
+int vigil_job_kind(const vigil_job *job) { return job->kind; }
+int vigil_job_status(const vigil_job *job) { return job->status; }
+int vigil_job_error(const vigil_job *job) { return job->error; }
+pid_t vigil_job_pid(const vigil_job *job) { return job->pid; }
+int64_t vigil_job_deadline_ns(const vigil_job *job) { return job->deadline_ns; }
+int vigil_job_waits_on_pidfd(const vigil_job *job) { return job->uses_pidfd; }
+
+int64_t vigil_job_elapsed_ns(const vigil_job *job) {
+    int64_t end = job->reaped ? job->end_ns : vigil_now_ns();
+    return end > job->start_ns ? end - job->start_ns : 0;
+}
+
+const uint8_t *vigil_job_output(const vigil_job *job, int fd, size_t *length, int *truncated) {
+    const vigil_stream *s = fd == 2 ? &job->err : &job->out;
+    *length = s->data != NULL ? s->length : 0;
+    *truncated = s->truncated;
+    return *length > 0 ? s->data : NULL;
+}
+
+int vigil_job_usage(const vigil_job *job, vigil_usage *usage) {
+    if (!job->has_usage) return 0;
+    *usage = job->usage;
+    return 1;
 }

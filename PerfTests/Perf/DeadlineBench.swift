@@ -12,13 +12,13 @@ struct DeadlineBench: Benchmark {
     var number: Int { 3 }
     var id: String { "deadline" }
     var title: String { "Deadline precision: /bin/sleep 1000 with a 100 ms deadline" }
-    /// 10 rounds x 20 = 200 probes of each kind (the count).
+    /// 10 rounds x 20 = 200 probes of each kind (the count README figure 3 reports).
     var defaultRounds: (full: Int, quick: Int) { (full: 10, quick: 2) }
 
     static let deadline = Duration.milliseconds(100)
     static let probesPerRound = 20
     static let warmupProbes = 3
-    /// The target for p99 lateness, in ms.
+    /// The stated target for p99 lateness, in ms (README figure 3: p99 < 20 ms).
     static let targetP99 = 20.0
 
     func run(in context: BenchContext) async throws -> FigureResult {

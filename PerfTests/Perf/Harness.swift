@@ -46,7 +46,7 @@ struct Row: Sendable {
     let summary: Summary
 }
 
-/// A target from the issue and whether this run met it. Reported, never asserted.
+/// A stated target (README, Performance) and whether this run met it. Reported, never asserted.
 struct TargetCheck: Sendable {
     /// "vigil sync <= 1.10x floor".
     let description: String

@@ -29,7 +29,7 @@ struct ManyNamesBench: Benchmark {
     static let sessions = 1000
     static let names = 1000
 
-    /// The target from the issue: `probeAll` within this factor of one listing.
+    /// The stated target (README figure 7): `probeAll` within this factor of one listing.
     static let targetRatio = 2.0
 
     func run(in context: BenchContext) async throws -> FigureResult {

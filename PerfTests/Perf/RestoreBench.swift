@@ -430,10 +430,41 @@ enum RestoreChild {
             return 64
         }
         let (mode, store, tmux) = (args[2], args[3], args[4])
+        if mode == "floor" || mode == "vigil-whole" {
+            // Figure 9: timed whole by the parent, so no warm-up in here.
+            return await whole(mode: mode, store: store, tmux: tmux)
+        }
         warmPageCache(beside: store)
         do {
             let line = mode == "vigil" ? try await vigil(store: store, tmux: tmux) : try baseline(store: store, tmux: tmux, budgetMs: budget)
             print(line)
+            return 0
+        } catch {
+            writeStderr("restore child: \(error)\n")
+            return 70
+        }
+    }
+
+    /// Figure 9's children: the I/O floor (C), or one whole restore as the
+    /// command line runs it (lazy, quiet). One result line, then exit.
+    static func whole(mode: String, store: String, tmux: String) async -> Int32 {
+        if mode == "floor" {
+            let slash = store.lastIndex(of: "/").map { String(store[..<$0]) } ?? "."
+            let rc = cperf_io_floor(store, store + ".floor-\(getpid())", slash.isEmpty ? "/" : slash)
+            guard rc == 0 else { writeStderr("floor child: errno \(rc)\n"); return 70 }
+            print("elapsed_ns=0 rss_kb=\(peakRSSKB()) processed=0 records=0 spawns=0 closes=0")
+            return 0
+        }
+        let restorer = Restorer(
+            options: RestoreOptions(lazy: true),
+            backends: StandardBackends(tmux: tmux, timeout: .seconds(30), spawner: Spawner()),
+            launcher: NoWorkerLauncher(reason: "perf: no-op launcher"),
+            logger: .silent)
+        do throws(StoreError) {
+            let report = try await restorer.restore(storeAt: store)
+            let t = report.totals
+            print("elapsed_ns=0 rss_kb=\(peakRSSKB()) processed=\(report.sessions.count) records=\(report.sessions.count) "
+                + "spawns=\(report.listingCalls) closes=\(t[.close] ?? 0)")
             return 0
         } catch {
             writeStderr("restore child: \(error)\n")
@@ -481,7 +512,7 @@ enum RestoreChild {
         let start = cperf_now_ns()
         let restorer = Restorer(
             options: RestoreOptions(),
-            backends: StandardBackends(tmux: tmux, timeout: .seconds(30)),
+            backends: StandardBackends(tmux: tmux, timeout: .seconds(30), spawner: Spawner()),
             launcher: NoWorkerLauncher(reason: "perf: no-op launcher"),
             logger: .silent)
         let report: RestoreReport

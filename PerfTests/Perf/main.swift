@@ -15,6 +15,7 @@ let allBenchmarks: [any Benchmark] = [
     ConcurrencyBench(),
 ] + restoreBenchmarks + [
     ManyNamesBench(),
+    RestoreFloorBench(),
 ]
 
 // A restore child of figures 5-6 (this binary re-run): one restore, then exit.

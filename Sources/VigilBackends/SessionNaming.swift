@@ -85,7 +85,11 @@ struct NameRules: Sendable {
         if name.isEmpty {
             throw SessionNameError(code: .empty, name: name, backend: backend, detail: "the name is empty")
         }
-        for scalar in name.unicodeScalars where scalar.properties.generalCategory == .control {
+        // Printable ASCII (nearly every name) holds no control character and
+        // is one grapheme per byte: checked by bytes, without Unicode tables
+        // (restore validates one name per record).
+        let printableASCII = name.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+        for scalar in name.unicodeScalars where !printableASCII && scalar.properties.generalCategory == .control {
             let hex = String(scalar.value, radix: 16, uppercase: true)
             throw SessionNameError(
                 code: .controlCharacter, name: name, backend: backend,
@@ -97,7 +101,7 @@ struct NameRules: Sendable {
                                        detail: "it starts with '\(c)', which \(why)")
             }
         }
-        for (c, why) in forbidden where name.contains(c) {
+        for (c, why) in forbidden where printableASCII && c.isASCII ? name.utf8.contains(c.asciiValue!) : name.contains(c) {
             throw SessionNameError(code: .forbiddenCharacter, name: name, backend: backend,
                                    detail: "it holds '\(c)', which \(why)")
         }

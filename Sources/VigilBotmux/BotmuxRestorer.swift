@@ -75,7 +75,7 @@ public struct BotmuxRestorer: Sendable {
     public init(
         options: BotmuxRestoreOptions = BotmuxRestoreOptions(),
         environment: BotmuxEnvironment,
-        backends: any BackendProvider = StandardBackends(),
+        backends: any BackendProvider,
         logger: RestoreLogger = .standardError,
         now: @escaping @Sendable () -> Int64 = BotmuxRestorer.wallClock
     ) {

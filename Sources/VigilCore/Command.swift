@@ -150,12 +150,23 @@ public struct Environment: Sendable {
         guard var p = vigil_environ() else { return Environment(block: EnvironmentBlock(entries: setting.keys.sorted().map { "\($0)=\(setting[$0]!)" })) }
         while let entryPointer = p.pointee {
             let entry = String(cString: entryPointer)
-            let key = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? entry
+            let key = Self.key(of: entry)
             if !removing.contains(key) && setting[key] == nil { entries.append(entry) }
             p += 1
         }
         for key in setting.keys.sorted() { entries.append("\(key)=\(setting[key]!)") }
         return Environment(block: EnvironmentBlock(entries: entries))
+    }
+
+    /// This environment without the keys in `keys`, as a fixed list (for
+    /// `.inherit`, a snapshot of the caller's environment, taken now).
+    public func removing(_ keys: Set<String>) -> Environment {
+        Environment(block: EnvironmentBlock(entries: entries.filter { !keys.contains(Self.key(of: $0)) }))
+    }
+
+    /// The key of a `KEY=VALUE` entry (the whole entry when it has no `=`).
+    static func key(of entry: String) -> String {
+        entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? entry
     }
 
     /// The `KEY=VALUE` entries the child will get (for `.inherit`, the caller's now).

@@ -1,3 +1,5 @@
+public import VigilSystem
+
 /// How a run ended. Each case is distinct: a spawn errno is never an exit
 /// code, a signal we sent at the deadline is never a crash.
 public enum Termination: Sendable, Hashable, CustomStringConvertible {
@@ -142,15 +144,6 @@ public struct Outcome: Sendable {
             if !trimmed.isEmpty { return String(trimmed.prefix(200)) }
         }
         return ""
-    }
-}
-
-extension Substring {
-    func trimmingSpaces() -> Substring {
-        var s = self[...]
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return s
     }
 }
 

@@ -11,9 +11,9 @@ extension ResourceUsage {
     /// The figures of a reaped job; `nil` when wait4 gave none (nothing was
     /// reaped, or the exit status was lost).
     /// - Parameter slack: see `PeakMemory.countingSlack(processors:pageSize:)`.
-    static func of(_ job: UnsafeMutablePointer<vigil_job>, slack: Int) -> ResourceUsage? {
-        guard job.pointee.has_usage != 0 else { return nil }
-        let u = job.pointee.usage
+    static func of(_ job: OpaquePointer, slack: Int) -> ResourceUsage? {
+        var u = vigil_usage()
+        guard vigil_job_usage(job, &u) != 0 else { return nil }
         let reported = PeakMemory.bytes(maxRSS: Int(u.maxrss))
         let mark = u.self_maxrss > 0 ? PeakMemory.bytes(maxRSS: Int(u.self_maxrss)) : nil
         return ResourceUsage(

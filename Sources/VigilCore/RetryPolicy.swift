@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VigilSystem
 
 /// How to retry an `unknown` answer: a few attempts, exponential backoff with
 /// jitter, and an overall deadline that bounds the whole thing.
@@ -98,9 +99,7 @@ public struct RetryPolicy: Sendable, Hashable {
             let (answer, used) = attempt(schedule.number, schedule.remaining)
             usage.add(used)
             guard let pause = schedule.pause(after: answer) else { return schedule.result(answer, usage) }
-            var ts = timespec(tv_sec: Int(pause.components.seconds), tv_nsec: Int(pause.components.attoseconds / 1_000_000_000))
-            var rest = timespec()
-            while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
+            system_sleep(pause)
         }
     }
 

@@ -27,6 +27,11 @@ public final class SpawnReactor: Sendable {
     /// The bound on children in flight at once.
     public var maxConcurrentRuns: Int { core.maxConcurrentRuns }
 
+    /// How many threads this reactor has started so far (one, unless it
+    /// could not make one and tried again): what a test counts to see that
+    /// backends sharing a spawner share its thread.
+    package var threadsStarted: Int { core.threadsStarted }
+
     /// How far two readings of one memory high-water mark may differ on this
     /// machine (`PeakMemory.countingSlack`), computed once here.
     var memorySlack: Int { core.memorySlack }
@@ -42,13 +47,11 @@ public final class SpawnReactor: Sendable {
     /// Spawns `command` into a new job. A spawn that failed is finished
     /// here (nothing to wait for): its outcome comes back, the job is freed.
     private func start(_ command: Command, _ waitStrategy: WaitStrategy) -> Result<JobBox, SpawnFailure> {
-        let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
-        Spawner.start(job, command, waitStrategy)
-        guard job.pointee.kind != Int32(VIGIL_KIND_RUNNING.rawValue) else { return .success(JobBox(job: job)) }
+        let job = Spawner.start(command, waitStrategy)
+        guard vigil_job_kind(job) != Int32(VIGIL_KIND_RUNNING.rawValue) else { return .success(JobBox(job: job)) }
         var outcome = Spawner.outcome(of: job, memorySlack: core.memorySlack)
         outcome.explainSpawnFailure(command)
-        vigil_job_dispose(job)
-        job.deallocate()
+        vigil_job_free(job)
         return .failure(SpawnFailure(outcome: outcome))
     }
 
@@ -93,7 +96,7 @@ public final class SpawnReactor: Sendable {
         case .failure(let failed):
             return .failed(failed.outcome)
         case .success(let box):
-            let pid = box.job.pointee.pid
+            let pid = vigil_job_pid(box.job)
             core.submit(ReactorCore.Entry(id: core.register(), box: box, completion: .callback(onExit), holdsSlot: false))
             return .launched(pid: pid)
         }
@@ -116,7 +119,7 @@ public enum Launch: Sendable {
 /// A started job handed between threads. `@unchecked Sendable`: the job is
 /// touched by the submitting thread until `submit`, by the reactor thread after.
 struct JobBox: @unchecked Sendable {
-    let job: UnsafeMutablePointer<vigil_job>
+    let job: OpaquePointer
 }
 
 final class ReactorCore: Sendable {
@@ -148,6 +151,7 @@ final class ReactorCore: Sendable {
         var arrivingWaiters: Set<UInt64> = []
         var cancelledArrivals: Set<UInt64> = []
         var threadStarted = false
+        var threadsStarted = 0
         var shuttingDown = false
         var nextID: UInt64 = 0
         /// Ids registered and not yet finished.
@@ -240,6 +244,7 @@ final class ReactorCore: Sendable {
             s.pending.append(entry)
             if s.threadStarted { return false }
             s.threadStarted = true
+            s.threadsStarted += 1
             return true
         }
         if startThread { spawnThread() } else { wake() }
@@ -263,6 +268,8 @@ final class ReactorCore: Sendable {
         }
         if accepted { wake() }
     }
+
+    var threadsStarted: Int { state.withLock { $0.threadsStarted } }
 
     func shutDown() {
         state.withLock { $0.shuttingDown = true }
@@ -316,8 +323,7 @@ final class ReactorCore: Sendable {
     private func finish(_ entry: Entry) {
         _ = state.withLock { $0.live.remove(entry.id) }
         let outcome = Spawner.outcome(of: entry.box.job, memorySlack: memorySlack)
-        vigil_job_dispose(entry.box.job)
-        entry.box.job.deallocate()
+        vigil_job_free(entry.box.job)
         if entry.holdsSlot { releaseSlot() }
         switch entry.completion {
         case .resume(let continuation): continuation.resume(returning: outcome)
@@ -327,91 +333,122 @@ final class ReactorCore: Sendable {
 
     // MARK: - The loop
 
-    private func loop() {
+    /// What the loop keeps between turns: the jobs it follows, and buffers
+    /// reused each turn so a turn allocates nothing in the steady state.
+    private struct LoopState {
         var active: [Entry] = []
         var pollFDs: [pollfd] = []
-        var owner: [Int] = []          // active index per pollfd (-1: wake pipe)
+        /// The active index per pollfd (-1: the wake pipe).
+        var owner: [Int] = []
         var fds = [Int32](repeating: -1, count: 3)
         var events = [Int16](repeating: 0, count: 3)
         var ready: [Bool] = []
-        // Cancellations whose job has not reached `active` yet (registered,
-        // not yet submitted): kept until it arrives.
+        /// Cancellations whose job has not reached `active` yet (registered,
+        /// not yet submitted): kept until it arrives.
         var cancels: Set<UInt64> = []
+    }
 
+    /// One turn: take what was submitted and cancelled, poll every job's
+    /// descriptors until the earliest wake-up, step the jobs that need it,
+    /// finish those that ended. Returns when shutting down with nothing left.
+    private func loop() {
+        var loop = LoopState()
         while true {
-            let (incoming, stopping, cancelled) = state.withLock { s -> ([Entry], Bool, Set<UInt64>) in
-                let p = s.pending
-                s.pending.removeAll(keepingCapacity: true)
-                let c = s.cancelRequests
-                if !c.isEmpty { s.cancelRequests.removeAll() }
-                return (p, s.shuttingDown, c)
-            }
-            active.append(contentsOf: incoming)
-            if stopping && active.isEmpty { return }
-            if !cancelled.isEmpty { cancels.formUnion(cancelled) }
-            if !cancels.isEmpty {
-                for entry in active where cancels.contains(entry.id) {
-                    vigil_job_cancel(entry.box.job)
-                    cancels.remove(entry.id)
-                }
-            }
-
-            pollFDs.removeAll(keepingCapacity: true)
-            owner.removeAll(keepingCapacity: true)
-            if wakeRead >= 0 {
-                pollFDs.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
-                owner.append(-1)
-            }
-            var earliest = Int64.max
-            for (i, entry) in active.enumerated() {
-                let n = fds.withUnsafeMutableBufferPointer { f in
-                    events.withUnsafeMutableBufferPointer { e in
-                        vigil_job_fds(entry.box.job, f.baseAddress, e.baseAddress, 3)
-                    }
-                }
-                for k in 0..<Int(n) {
-                    pollFDs.append(pollfd(fd: fds[k], events: events[k], revents: 0))
-                    owner.append(i)
-                }
-                earliest = min(earliest, vigil_job_next_wakeup(entry.box.job))
-            }
-
-            var waitNs: Int64 = -1
-            if earliest != Int64.max { waitNs = max(0, earliest - vigil_now_ns()) }
-            if wakeRead < 0 { waitNs = waitNs < 0 ? 10_000_000 : min(waitNs, 10_000_000) }
-            _ = pollFDs.withUnsafeMutableBufferPointer { p in
+            guard takeSubmissions(&loop) else { return }
+            let waitNs = buildPollSet(&loop)
+            _ = loop.pollFDs.withUnsafeMutableBufferPointer { p in
                 vigil_poll(p.baseAddress, Int32(p.count), waitNs)
             }
-
-            ready.removeAll(keepingCapacity: true)
-            ready.append(contentsOf: repeatElement(false, count: active.count))
-            for (k, p) in pollFDs.enumerated() where p.revents != 0 {
-                if owner[k] < 0 {
-                    var sink = [UInt8](repeating: 0, count: 256)
-                    while read(wakeRead, &sink, sink.count) > 0 {}
-                } else {
-                    ready[owner[k]] = true
-                }
-            }
-
-            let now = vigil_now_ns()
-            var i = 0
-            var finished: [Entry] = []
-            while i < active.count {
-                let job = active[i].box.job
-                if ready[i] || vigil_job_next_wakeup(job) <= now {
-                    if vigil_job_step(job, now) != 0 {
-                        finished.append(active[i])
-                        active.swapAt(i, active.count - 1)
-                        ready.swapAt(i, ready.count - 1)
-                        active.removeLast()
-                        ready.removeLast()
-                        continue
-                    }
-                }
-                i += 1
-            }
-            for entry in finished { finish(entry) }
+            markReady(&loop)
+            for entry in stepJobs(&loop) { finish(entry) }
         }
+    }
+
+    /// Moves pending entries into `active` and hands cancellations to their
+    /// jobs. - Returns: false when shutting down with nothing in flight.
+    private func takeSubmissions(_ loop: inout LoopState) -> Bool {
+        let (incoming, stopping, cancelled) = state.withLock { s -> ([Entry], Bool, Set<UInt64>) in
+            let p = s.pending
+            s.pending.removeAll(keepingCapacity: true)
+            let c = s.cancelRequests
+            if !c.isEmpty { s.cancelRequests.removeAll() }
+            return (p, s.shuttingDown, c)
+        }
+        loop.active.append(contentsOf: incoming)
+        if stopping && loop.active.isEmpty { return false }
+        if !cancelled.isEmpty { loop.cancels.formUnion(cancelled) }
+        if !loop.cancels.isEmpty {
+            for entry in loop.active where loop.cancels.contains(entry.id) {
+                vigil_job_cancel(entry.box.job)
+                loop.cancels.remove(entry.id)
+            }
+        }
+        return true
+    }
+
+    /// Fills the poll set (the wake pipe, then each job's descriptors).
+    /// - Returns: how long poll may wait, in nanoseconds (-1: no limit).
+    private func buildPollSet(_ loop: inout LoopState) -> Int64 {
+        loop.pollFDs.removeAll(keepingCapacity: true)
+        loop.owner.removeAll(keepingCapacity: true)
+        if wakeRead >= 0 {
+            loop.pollFDs.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+            loop.owner.append(-1)
+        }
+        var earliest = Int64.max
+        for (i, entry) in loop.active.enumerated() {
+            let n = loop.fds.withUnsafeMutableBufferPointer { f in
+                loop.events.withUnsafeMutableBufferPointer { e in
+                    vigil_job_fds(entry.box.job, f.baseAddress, e.baseAddress, 3)
+                }
+            }
+            for k in 0..<Int(n) {
+                loop.pollFDs.append(pollfd(fd: loop.fds[k], events: loop.events[k], revents: 0))
+                loop.owner.append(i)
+            }
+            earliest = min(earliest, vigil_job_next_wakeup(entry.box.job))
+        }
+        var waitNs: Int64 = -1
+        if earliest != Int64.max { waitNs = max(0, earliest - vigil_now_ns()) }
+        // Without a wake pipe, nothing interrupts poll: look every 10 ms.
+        if wakeRead < 0 { waitNs = waitNs < 0 ? 10_000_000 : min(waitNs, 10_000_000) }
+        return waitNs
+    }
+
+    /// Marks the jobs whose descriptors poll reported, and empties the wake pipe.
+    private func markReady(_ loop: inout LoopState) {
+        loop.ready.removeAll(keepingCapacity: true)
+        loop.ready.append(contentsOf: repeatElement(false, count: loop.active.count))
+        for (k, p) in loop.pollFDs.enumerated() where p.revents != 0 {
+            if loop.owner[k] < 0 {
+                var sink = [UInt8](repeating: 0, count: 256)
+                while read(wakeRead, &sink, sink.count) > 0 {}
+            } else {
+                loop.ready[loop.owner[k]] = true
+            }
+        }
+    }
+
+    /// Steps every job that is ready or due, and takes the finished ones out
+    /// of `active`. - Returns: the finished entries.
+    private func stepJobs(_ loop: inout LoopState) -> [Entry] {
+        let now = vigil_now_ns()
+        var i = 0
+        var finished: [Entry] = []
+        while i < loop.active.count {
+            let job = loop.active[i].box.job
+            if loop.ready[i] || vigil_job_next_wakeup(job) <= now {
+                if vigil_job_step(job, now) != 0 {
+                    finished.append(loop.active[i])
+                    loop.active.swapAt(i, loop.active.count - 1)
+                    loop.ready.swapAt(i, loop.ready.count - 1)
+                    loop.active.removeLast()
+                    loop.ready.removeLast()
+                    continue
+                }
+            }
+            i += 1
+        }
+        return finished
     }
 }

@@ -4,13 +4,17 @@ import Glibc
 import Darwin
 #endif
 internal import CVigil
+import VigilSystem
 
 /// How a run learns that its child exited.
+///
+/// `automatic` and `pidfd` wait the same way today (a pidfd where the kernel
+/// gives one, else portable); both names stay so callers can say which they mean.
 public enum WaitStrategy: Sendable, Hashable, CustomStringConvertible {
     /// pidfd where the kernel offers it (Linux 5.3+), else portable.
     case automatic
     /// Linux `pidfd_open(2)` polled together with the pipes; falls back to
-    /// portable when the kernel refuses it.
+    /// portable when the kernel refuses it (the same as `automatic`).
     case pidfd
     /// `wait4(pid, WNOHANG)` with a backoff from 50 µs to 5 ms between
     /// checks, polled together with the pipes. Works on every POSIX system
@@ -26,13 +30,8 @@ public enum WaitStrategy: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    var cValue: Int32 {
-        switch self {
-        case .automatic: return Int32(VIGIL_WAIT_AUTO.rawValue)
-        case .pidfd: return Int32(VIGIL_WAIT_PIDFD.rawValue)
-        case .portable: return Int32(VIGIL_WAIT_PORTABLE.rawValue)
-        }
-    }
+    /// Whether the shim tries a pidfd first.
+    var triesPidfd: Bool { self != .portable }
 }
 
 /// Runs commands through the C shim, synchronously or asynchronously.
@@ -60,12 +59,10 @@ public struct Spawner: Sendable {
     /// Blocks the calling thread for the length of the run (bounded by the
     /// command's timeout plus its drain time). Use `run(_:)` from async code.
     public func runSynchronously(_ command: Command) -> Outcome {
-        let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
-        defer { job.deallocate() }
-        Self.start(job, command, waitStrategy)
+        let job = Self.start(command, waitStrategy)
         vigil_job_wait(job)
         var outcome = Self.outcome(of: job, memorySlack: reactor.memorySlack)
-        vigil_job_dispose(job)
+        vigil_job_free(job)
         outcome.explainSpawnFailure(command)
         return outcome
     }
@@ -94,9 +91,9 @@ public struct Spawner: Sendable {
 
     // MARK: - Bridging to the shim
 
-    /// Starts `command` into `job`. Always leaves `job` in a state that
-    /// `vigil_job_dispose` accepts; a NUL byte in any string is EINVAL.
-    static func start(_ job: UnsafeMutablePointer<vigil_job>, _ command: Command, _ strategy: WaitStrategy) {
+    /// Starts `command` and returns its job (running, or finished as a
+    /// spawn failure), for `vigil_job_free`; a NUL byte in any string is EINVAL.
+    static func start(_ command: Command, _ strategy: WaitStrategy) -> OpaquePointer {
         let argvStrings = [command.argv0 ?? command.executable] + command.arguments
         let hasNul = command.executable.utf8.contains(0)
             || argvStrings.contains { $0.utf8.contains(0) }
@@ -104,8 +101,7 @@ public struct Spawner: Sendable {
             || (command.outputPath?.utf8.contains(0) ?? false)
             || (command.environment.block?.invalid ?? false)
         if hasNul || command.executable.isEmpty {
-            failBeforeSpawn(job, Errno.invalidArgument)
-            return
+            return allocated(vigil_job_refused(Errno.invalidArgument.rawValue))
         }
         let argv = CStringArray(argvStrings)
         var request = vigil_request()
@@ -115,65 +111,66 @@ public struct Spawner: Sendable {
         request.stdout_limit = max(0, command.stdoutLimit)
         request.stderr_limit = max(0, command.stderrLimit)
         request.kill_signal = command.timeoutSignal.rawValue
-        request.wait_mode = strategy.cValue
+        request.try_pidfd = strategy.triesPidfd ? 1 : 0
         request.new_session = command.newSession ? 1 : 0
         request.kill_group_after_exit = command.killGroupAfterExit ? 1 : 0
         request.argv = UnsafePointer(argv.pointers)
         request.envp = command.environment.block.map { UnsafePointer($0.array.pointers) } ?? vigil_environ()
-        withExtendedLifetime((argv, command.environment.block)) {
+        let job = withExtendedLifetime((argv, command.environment.block)) {
             command.executable.withCString { file in
                 request.file = file
-                withOptionalCString(command.workingDirectory) { cwd in
+                return withOptionalCString(command.workingDirectory) { cwd in
                     request.cwd = cwd
-                    withOptionalCString(command.outputPath) { out in
-                        request.stdout_path = out
-                        _ = vigil_job_start(job, &request)
+                    return withOptionalCString(command.outputPath) { log in
+                        request.log_path = log
+                        return vigil_job_start(&request)
                     }
                 }
             }
         }
+        return allocated(job)
     }
 
-    private static func failBeforeSpawn(_ job: UnsafeMutablePointer<vigil_job>, _ errno: Errno) {
-        job.initialize(to: vigil_job())
-        job.pointee.pid = -1
-        job.pointee.pidfd = -1
-        job.pointee.out.fd = -1
-        job.pointee.err.fd = -1
-        job.pointee.kind = Int32(VIGIL_KIND_SPAWN_FAILED.rawValue)
-        job.pointee.error = errno.rawValue
-        job.pointee.reaped = 1
-        job.pointee.start_ns = vigil_now_ns()
-        job.pointee.end_ns = job.pointee.start_ns
+    /// The shim returns no job only when it cannot allocate one; Swift's own
+    /// allocations stop the process then too.
+    private static func allocated(_ job: OpaquePointer?) -> OpaquePointer {
+        guard let job else { fatalError("Vigil: out of memory for a spawn job") }
+        return job
     }
 
     /// Reads a finished job into an `Outcome` (copies the captured bytes).
     /// - Parameter memorySlack: see `PeakMemory.countingSlack(processors:pageSize:)`.
-    static func outcome(of job: UnsafeMutablePointer<vigil_job>, memorySlack: Int) -> Outcome {
-        let j = job.pointee
+    static func outcome(of job: OpaquePointer, memorySlack: Int) -> Outcome {
+        let status = vigil_job_status(job)
+        let error = vigil_job_error(job)
         let termination: Termination
-        switch UInt32(j.kind) {
-        case VIGIL_KIND_SPAWN_FAILED.rawValue: termination = .spawnFailed(Errno(rawValue: j.error))
-        case VIGIL_KIND_EXITED.rawValue: termination = .exited(j.status)
-        case VIGIL_KIND_SIGNALED.rawValue: termination = .signaled(Signal(rawValue: j.status))
-        case VIGIL_KIND_TIMED_OUT.rawValue: termination = .timedOut(Signal(rawValue: j.status))
+        switch UInt32(vigil_job_kind(job)) {
+        case VIGIL_KIND_SPAWN_FAILED.rawValue: termination = .spawnFailed(Errno(rawValue: error))
+        case VIGIL_KIND_EXITED.rawValue: termination = .exited(status)
+        case VIGIL_KIND_SIGNALED.rawValue: termination = .signaled(Signal(rawValue: status))
+        case VIGIL_KIND_TIMED_OUT.rawValue: termination = .timedOut(Signal(rawValue: status))
         case VIGIL_KIND_CANCELLED.rawValue: termination = .cancelled
-        default: termination = .waitFailed(Errno(rawValue: j.error == 0 ? EINVAL : j.error))
+        default: termination = .waitFailed(Errno(rawValue: error == 0 ? EINVAL : error))
         }
+        let pid = vigil_job_pid(job)
         return Outcome(
             termination: termination,
-            stdout: captured(j.out),
-            stderr: captured(j.err),
-            elapsed: .nanoseconds(max(0, j.end_ns - j.start_ns)),
-            pid: j.pid > 0 ? j.pid : nil,
-            waitStrategy: j.wait_mode == Int32(VIGIL_WAIT_PIDFD.rawValue) ? .pidfd : .portable,
+            stdout: captured(job, fd: 1),
+            stderr: captured(job, fd: 2),
+            elapsed: .nanoseconds(vigil_job_elapsed_ns(job)),
+            pid: pid > 0 ? pid : nil,
+            waitStrategy: vigil_job_waits_on_pidfd(job) != 0 ? .pidfd : .portable,
             usage: ResourceUsage.of(job, slack: memorySlack)
         )
     }
 
-    private static func captured(_ s: vigil_stream) -> CapturedOutput {
-        guard let data = s.data, s.length > 0 else { return CapturedOutput(truncated: s.truncated != 0) }
-        return CapturedOutput(bytes: Array(UnsafeBufferPointer(start: data, count: s.length)), truncated: s.truncated != 0)
+    private static func captured(_ job: OpaquePointer, fd: Int32) -> CapturedOutput {
+        var length = 0
+        var truncated: Int32 = 0
+        guard let data = vigil_job_output(job, fd, &length, &truncated) else {
+            return CapturedOutput(truncated: truncated != 0)
+        }
+        return CapturedOutput(bytes: Array(UnsafeBufferPointer(start: data, count: length)), truncated: truncated != 0)
     }
 }
 

@@ -23,8 +23,10 @@ public struct StandardBackends: BackendProvider {
     public var spawner: Spawner
 
     /// Creates the provider; defaults are the names on PATH, 3 s per call, the default retry policy.
+    /// - Parameter spawner: required, so that every backend of the process
+    ///   shares the reactor thread the caller chose (none is started behind its back).
     public init(tmux: String = "tmux", zellij: String = "zellij", herdr: String = "herdr",
-                timeout: Duration = .seconds(3), retry: RetryPolicy = RetryPolicy(), spawner: Spawner = Spawner()) {
+                timeout: Duration = .seconds(3), retry: RetryPolicy = RetryPolicy(), spawner: Spawner) {
         self.tmux = tmux
         self.zellij = zellij
         self.herdr = herdr
@@ -33,9 +35,8 @@ public struct StandardBackends: BackendProvider {
         self.spawner = spawner
     }
 
-    /// Makes the backend. Every backend made here shares `spawner` (passing
-    /// it explicitly also keeps a default `Spawner()`, and its reactor, from
-    /// being made and thrown away per call).
+    /// Makes the backend. Every backend made here shares `spawner`, and so
+    /// its one reactor thread.
     public func backend(for kind: BackendKind, socket: String?) -> any SessionBackend {
         switch kind {
         case .tmux:

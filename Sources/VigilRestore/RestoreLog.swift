@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VigilSystem
 
 /// One thing the orchestrator wants the embedding daemon to know.
 public struct RestoreEvent: Sendable, CustomStringConvertible {
@@ -37,9 +38,19 @@ public struct RestoreEvent: Sendable, CustomStringConvertible {
 /// one line per event to stderr.
 public struct RestoreLogger: Sendable {
     let sink: @Sendable (RestoreEvent) -> Void
+    /// Whether events about single sessions (those with a `sessionID`) are
+    /// wanted. When false they are never built: at 100,000 records their
+    /// messages would cost more than the rest of the restore's bookkeeping.
+    public let wantsSessionEvents: Bool
 
     /// A logger that calls `sink` for every event (from any thread).
-    public init(_ sink: @escaping @Sendable (RestoreEvent) -> Void) { self.sink = sink }
+    /// - Parameter sessionEvents: false to receive only events about the
+    ///   store itself (sessionID nil); per-session events are then skipped
+    ///   before they are made.
+    public init(sessionEvents: Bool = true, _ sink: @escaping @Sendable (RestoreEvent) -> Void) {
+        self.sink = sink
+        self.wantsSessionEvents = sessionEvents
+    }
 
     /// Hands `event` to the sink.
     public func emit(_ event: RestoreEvent) { sink(event) }
@@ -52,17 +63,11 @@ public struct RestoreLogger: Sendable {
     public static let standardError = RestoreLogger { event in
         var line = Array(event.description.escapingControlCharacters.utf8)
         line.append(UInt8(ascii: "\n"))
-        line.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(2, raw.baseAddress! + offset, raw.count - offset)
-                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { break }
-            }
-        }
+        _ = system_writeAll(2, line)
     }
 
     /// Drops every event.
-    public static let silent = RestoreLogger { _ in }
+    public static let silent = RestoreLogger(sessionEvents: false) { _ in }
 
     func info(_ message: String, session: String? = nil) {
         sink(RestoreEvent(level: .info, sessionID: session, message: message))
@@ -70,6 +75,12 @@ public struct RestoreLogger: Sendable {
 
     func warning(_ message: String, session: String? = nil) {
         sink(RestoreEvent(level: .warning, sessionID: session, message: message))
+    }
+
+    /// A warning about one session, built only if such events are wanted.
+    func warning(session: String, _ message: @autoclosure () -> String) {
+        guard wantsSessionEvents else { return }
+        sink(RestoreEvent(level: .warning, sessionID: session, message: message()))
     }
 }
 

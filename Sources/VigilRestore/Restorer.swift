@@ -115,7 +115,7 @@ public struct Restorer: Sendable {
     /// Creates an orchestrator.
     public init(
         options: RestoreOptions = RestoreOptions(),
-        backends: any BackendProvider = StandardBackends(),
+        backends: any BackendProvider,
         launcher: any WorkerLauncher = NoWorkerLauncher(),
         registry: SessionRegistry = SessionRegistry(),
         logger: RestoreLogger = .standardError
@@ -266,7 +266,7 @@ public struct Restorer: Sendable {
                 let was = plan.lines[i].action
                 plan.lines[i].action = .skip
                 plan.lines[i].reason = verdict == .changed ? Self.changedMeanwhile : Self.removedMeanwhile
-                logger.warning("did not \(was.rawValue) \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)", session: lines[i].id)
+                logger.warning(session: lines[i].id, "did not \(was.rawValue) \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)")
             }
             plan.closes.removeAll { plan.lines[$0].action != .close }
             plan.kills.removeAll { plan.lines[$0].action != .kill }
@@ -274,10 +274,10 @@ public struct Restorer: Sendable {
         }
         for i in plan.closes {
             registry.evict(plan.lines[i].id)
-            logger.warning("closed \(plan.lines[i].backend) session \(plan.lines[i].backendSession): \(plan.lines[i].reason)", session: plan.lines[i].id)
+            logger.warning(session: plan.lines[i].id, "closed \(plan.lines[i].backend) session \(plan.lines[i].backendSession): \(plan.lines[i].reason)")
         }
-        for line in plan.lines where line.action == .keep && line.probe == .unknown {
-            logger.warning("kept \(line.backend) session \(line.backendSession): \(line.reason)", session: line.id)
+        for line in plan.lines where logger.wantsSessionEvents && line.action == .keep && line.probe == .unknown {
+            logger.warning(session: line.id, "kept \(line.backend) session \(line.backendSession): \(line.reason)")
         }
         await execute(&plan, records: store.records)
         var report = RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls,
@@ -299,6 +299,35 @@ public struct Restorer: Sendable {
 
     func plan(_ store: SessionStore) async -> Plan {
         let records = store.records
+        let answers = await probe(records)
+        var plan = Plan(lines: Self.decisions(for: records, answers: answers, options: options),
+                        listingCalls: answers.listingCalls, listingUsage: answers.listingUsage)
+        for (i, line) in plan.lines.enumerated() {
+            switch line.action {
+            case .close: plan.closes.append(i)
+            case .kill: plan.kills.append(i)
+            case .fork: plan.forks.append(i)
+            case .keep, .skip: break
+            }
+        }
+        return plan
+    }
+
+    // MARK: - Restore from memory
+
+    /// Probes the sessions of `records` and decides for each; changes
+    /// nothing. For a daemon that keeps its records itself (in memory, in
+    /// its own database): it applies the decisions itself. The file-based
+    /// `restore(storeAt:)` makes the same two steps.
+    /// - Returns: one line per record, in order, with the action and why.
+    public func decisions<Record: RestorableRecord>(for records: [Record]) async -> [SessionOutcome] {
+        Self.decisions(for: records, answers: await probe(records), options: options)
+    }
+
+    /// Asks the multiplexers about `records`: one listing per backend and
+    /// socket, the groups in parallel, then exact lookups. Records that are
+    /// closed or not persistent are not asked about.
+    public func probe<Record: RestorableRecord>(_ records: [Record]) async -> RestoreAnswers {
         // 1. Group the active persistent records by backend and socket.
         var groups: [GroupKey: [Int]] = [:]
         var names = [String](repeating: "", count: records.count)
@@ -311,7 +340,7 @@ public struct Restorer: Sendable {
         // 2. One listing per group, groups in parallel.
         if !groups.isEmpty { options.onPhase?(.listing(calls: groups.count)) }
         let providers = backends
-        let (answers, listingUsage) = await withTaskGroup(of: ([(Int, SessionProbe)], ChildrenUsage).self) { group in
+        let (probes, listingUsage) = await withTaskGroup(of: ([(Int, SessionProbe)], ChildrenUsage).self) { group in
             for (key, indices) in groups {
                 let backend = providers.backend(for: key.kind, socket: key.socket)
                 var valid: [(Int, String)] = []
@@ -343,38 +372,44 @@ public struct Restorer: Sendable {
             }
             return (probes, usage)
         }
+        return RestoreAnswers(probes: probes, sessionNames: names, listingCalls: groups.count, listingUsage: listingUsage)
+    }
 
-        // 3. Decide. Most records of a big store share one answer ("not
-        // listed by tmux list-sessions ..."), so decisions are memoised on
-        // their inputs: the report then holds a handful of reason strings
-        // rather than one per record.
-        var plan = Plan(lines: [], listingCalls: groups.count, listingUsage: listingUsage)
-        plan.lines.reserveCapacity(records.count)
+    /// The decisions for `records` given the multiplexers' answers: pure,
+    /// no I/O, the table of `decide` applied to each record.
+    ///
+    /// Most records of a big store share one answer ("not listed by tmux
+    /// list-sessions ..."), so decisions are memoised on their inputs: the
+    /// lines then share a handful of reason strings rather than one each.
+    /// - Parameters:
+    ///   - records: the records, in the order of `answers`.
+    ///   - answers: what `probe(_:)` found for the same records.
+    ///   - options: the expected CLI, lazy mode and the missing policy.
+    public static func decisions<Record: RestorableRecord>(
+        for records: [Record], answers: RestoreAnswers, options: RestoreOptions
+    ) -> [SessionOutcome] {
+        precondition(answers.probes.count == records.count, "answers for another list of records")
+        var lines: [SessionOutcome] = []
+        lines.reserveCapacity(records.count)
         var memo: [DecisionInputs: (action: RestoreAction, reason: String)] = [:]
         for (i, record) in records.enumerated() {
+            let answer = answers.probes[i]
             let inputs = DecisionInputs(
-                status: record.status, backend: record.backend, cliId: record.cliId, probe: answers[i],
-                killedAt: answers[i]?.state == .missing ? record[field: "killedAt"]?.stringValue : nil)
+                status: record.status, backend: record.backend, cliId: record.cliId, probe: answer,
+                killedAt: answer?.state == .missing ? record.killedAt : nil)
             let decided: (action: RestoreAction, reason: String)
             if let known = memo[inputs] {
                 decided = known
             } else {
-                decided = Self.decide(status: inputs.status, backend: inputs.backend, cliId: inputs.cliId, probe: inputs.probe,
-                                      expectedCLI: options.expectedCLI, lazy: options.lazy, killedAt: inputs.killedAt,
-                                      onMissing: options.onMissing)
+                decided = decide(status: inputs.status, backend: inputs.backend, cliId: inputs.cliId, probe: inputs.probe,
+                                 expectedCLI: options.expectedCLI, lazy: options.lazy, killedAt: inputs.killedAt,
+                                 onMissing: options.onMissing)
                 memo[inputs] = decided
             }
-            let (action, reason) = decided
-            plan.lines.append(SessionOutcome(id: record.id, backend: record.backend.rawValue, backendSession: names[i],
-                                             probe: answers[i]?.state, action: action, reason: reason))
-            switch action {
-            case .close: plan.closes.append(i)
-            case .kill: plan.kills.append(i)
-            case .fork: plan.forks.append(i)
-            case .keep, .skip: break
-            }
+            lines.append(SessionOutcome(id: record.id, backend: record.backend.rawValue, backendSession: answers.sessionNames[i],
+                                        probe: answer?.state, action: decided.action, reason: decided.reason))
         }
-        return plan
+        return lines
     }
 
     /// Kills, then worker launches, with bounded concurrency; then the registry.
@@ -390,7 +425,7 @@ public struct Restorer: Sendable {
         }
         for (i, outcome) in killResults {
             plan.lines[i].reason += " (\(outcome))"
-            logger.warning("killed \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)", session: lines[i].id)
+            logger.warning(session: lines[i].id, "killed \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)")
         }
         let launcher = self.launcher
         if !plan.forks.isEmpty && !(launcher is NoWorkerLauncher) { options.onPhase?(.launching(workers: plan.forks.count)) }
@@ -405,12 +440,12 @@ public struct Restorer: Sendable {
                 plan.lines[i].workerPID = pid
             case .notLaunched(let why):
                 plan.lines[i].reason += "; no worker launched: \(why)"
-                logger.warning("no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)", session: lines[i].id)
+                logger.warning(session: lines[i].id, "no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)")
             case .refused(let why):
                 // The record's values cannot be used safely: kept, as for unknown.
                 plan.lines[i].action = .keep
                 plan.lines[i].reason += "; kept without a worker: \(why)"
-                logger.warning("no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)", session: lines[i].id)
+                logger.warning(session: lines[i].id, "no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)")
             }
         }
         // Every active persistent record that was not closed stays registered.

@@ -238,9 +238,10 @@ public final class CommandWorkerLauncher: WorkerLauncher {
     ///     template's, which is `.inherit` (the daemon's own environment as
     ///     it is at each launch) unless it was set. Build one with
     ///     `WorkerEnvironment` to start from nothing or to add variables.
-    ///   - spawner: whose reactor follows the workers; share the daemon's.
+    ///   - spawner: whose reactor follows the workers; share the daemon's
+    ///     (required, so no launcher starts a reactor thread of its own).
     ///   - logger: told when a worker exits.
-    public init(template: WorkerTemplate, environment: Environment? = nil, spawner: Spawner = Spawner(), logger: RestoreLogger = .standardError) {
+    public init(template: WorkerTemplate, environment: Environment? = nil, spawner: Spawner, logger: RestoreLogger = .standardError) {
         self.template = template
         self.environment = environment ?? template.environment
         self.spawner = spawner

@@ -98,6 +98,11 @@ public struct SessionRecord: Sendable {
     /// order first set. The patcher and `baseObject` apply them.
     var fieldEdits: [FieldEdit] = []
 
+    /// False when the loader saw that the raw body has no `killedAt`
+    /// member: restore asks every gone record for that marker, and this
+    /// answers it without scanning the record again.
+    var rawMayHoldKilledAt = true
+
     /// A pending change to one daemon member of a raw record.
     struct FieldEdit: Sendable {
         let key: String
@@ -144,7 +149,7 @@ public struct SessionRecord: Sendable {
         id: String, backend: StoreBackend, status: RecordStatus,
         backendSession: String?, socket: String?, cliId: String?,
         closedAt: String?, closeReason: String?,
-        source: StoreSource, range: Range<Int>
+        source: StoreSource, range: Range<Int>, mayHoldKilledAt: Bool = true
     ) {
         self.id = id
         self.backend = backend
@@ -156,6 +161,7 @@ public struct SessionRecord: Sendable {
         self.closeReason = closeReason
         self.isModified = false
         self.body = .raw(source, range)
+        self.rawMayHoldKilledAt = mayHoldKilledAt
     }
 
     /// The record's bytes in the document it was read from (or last
@@ -189,5 +195,6 @@ public struct SessionRecord: Sendable {
         body = .raw(source, range)
         fieldEdits = []
         isModified = false
+        rawMayHoldKilledAt = true
     }
 }

@@ -86,6 +86,8 @@ private struct StoreReader {
     var versionProblem: String?
     var shapeProblem: String?
     var recordProblem: String?
+    /// The `sessions` index of the record `recordProblem` is about.
+    var recordProblemIndex: Int?
 
     init(scanner: JSONScanner, source: StoreSource) {
         self.scanner = scanner
@@ -182,27 +184,45 @@ private struct StoreReader {
             scanner.skipWhitespace()
             if scanner.current == UInt8(ascii: "{") && !scanner.atEnd {
                 if let record = try readRecord(index: index) {
-                    let position = scan.records.count
-                    if let first = scan.idIndex.updateValue(position, forKey: record.id) {
-                        // Two records for one session would mean two workers for it.
-                        scan.idIndex[record.id] = first
-                        if recordProblem == nil {
-                            recordProblem = "duplicate id \(JSONValue.string(record.id).jsonText()): "
-                                + "sessions[\(first)] (\(locate(scan.recordRanges[first].lowerBound))) and "
-                                + "sessions[\(index)] (\(locate(record.sourceRange!.lowerBound)))"
-                        }
-                    } else {
-                        scan.records.append(record)
-                        scan.recordRanges.append(record.sourceRange!)
-                    }
+                    scan.records.append(record)
+                    scan.recordRanges.append(record.sourceRange!)
                 }
             } else {
                 let value = try scanner.parseValue(depth: 2)
-                recordProblem = recordProblem ?? "sessions[\(index)] is \(value.kindDescription), expected an object"
+                if recordProblem == nil {
+                    recordProblem = "sessions[\(index)] is \(value.kindDescription), expected an object"
+                    recordProblemIndex = index
+                }
             }
             index += 1
             scanner.skipWhitespace()
-            if try scanner.endOfList(close: UInt8(ascii: "]"), "',' or ']' after an array element") { return }
+            if try scanner.endOfList(close: UInt8(ascii: "]"), "',' or ']' after an array element") {
+                indexIDs(into: &scan)
+                return
+            }
+        }
+    }
+
+    /// The id table, built once the records are counted (sized up front, no
+    /// rehashing as it grows). Records are kept only up to the first bad
+    /// one, so a record's position is its index in `sessions`; a duplicate
+    /// id before the first bad record is the problem reported.
+    mutating func indexIDs(into scan: inout StoreScan) {
+        scan.idIndex.reserveCapacity(scan.records.count)
+        for (position, record) in scan.records.enumerated() {
+            guard let first = scan.idIndex.updateValue(position, forKey: record.id) else { continue }
+            // Two records for one session would mean two workers for it.
+            scan.idIndex[record.id] = first
+            if position < (recordProblemIndex ?? Int.max) {
+                recordProblem = "duplicate id \(JSONValue.string(record.id).jsonText()): "
+                    + "sessions[\(first)] (\(locate(scan.recordRanges[first].lowerBound))) and "
+                    + "sessions[\(position)] (\(locate(scan.recordRanges[position].lowerBound)))"
+                recordProblemIndex = position
+            }
+            // The document is refused: the rest needs no table.
+            scan.records.removeSubrange(position...)
+            scan.recordRanges.removeSubrange(position...)
+            return
         }
     }
 
@@ -217,6 +237,7 @@ private struct StoreReader {
         scanner.position += 1
         var fields = [ScannedField](repeating: .absent, count: RecordKey.allCases.count)
         var duplicate: String?
+        var killedAt = false
         scanner.skipWhitespace()
         if scanner.current == UInt8(ascii: "}") && !scanner.atEnd {
             scanner.position += 1
@@ -239,6 +260,8 @@ private struct StoreReader {
                         fields[known.rawValue] = .other(kind)
                     }
                 } else {
+                    // Noted so that restore's question "was it killed?" needs no second scan.
+                    if scanner.token(key, equals: "killedAt") { killedAt = true }
                     try scanner.skipValue(depth: 3)
                 }
                 scanner.skipWhitespace()
@@ -248,9 +271,10 @@ private struct StoreReader {
         guard recordProblem == nil else { return nil } // only the first bad record is reported
         let range = start..<scanner.position
         do {
-            return try makeRecord(fields, duplicate: duplicate, range: range)
+            return try makeRecord(fields, duplicate: duplicate, range: range, killedAt: killedAt)
         } catch {
             recordProblem = "sessions[\(index)]\(error.idSuffix): \(error.message)"
+            recordProblemIndex = index
             return nil
         }
     }
@@ -266,7 +290,7 @@ private struct StoreReader {
         }
     }
 
-    func makeRecord(_ fields: [ScannedField], duplicate: String?, range: Range<Int>) throws(RecordProblem) -> SessionRecord {
+    func makeRecord(_ fields: [ScannedField], duplicate: String?, range: Range<Int>, killedAt: Bool) throws(RecordProblem) -> SessionRecord {
         var id: String?
         if case .string(let value) = fields[RecordKey.id.rawValue] { id = value }
         func problem(_ message: String) -> RecordProblem { RecordProblem(id: id, message: message) }
@@ -309,7 +333,7 @@ private struct StoreReader {
             cliId: try optional(.cliId),
             closedAt: try optional(.closedAt),
             closeReason: try optional(.closeReason),
-            source: source, range: range
+            source: source, range: range, mayHoldKilledAt: killedAt
         )
     }
 }

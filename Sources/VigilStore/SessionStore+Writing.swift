@@ -89,6 +89,49 @@ extension SessionStore {
         return Written(bytes: writer.bytes, ranges: ranges, sessions: sessions)
     }
 
+    /// The document's bytes handed to `sink` in order, in pieces, without
+    /// building the whole document: unchanged stretches of the source go out
+    /// as they are (large ones straight from the loaded buffer), modified
+    /// records are patched into one reused chunk buffer. The concatenation of
+    /// the pieces is `serialized()`. Only the common splice (records in
+    /// place) is streamed; a re-laid-out document goes out in one piece.
+    /// - Parameter sink: takes the next piece; returns false to stop.
+    /// - Returns: false if `sink` stopped it.
+    func streamSerialized(_ sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        guard let layout, otherFields == layout.otherFields, recordsAreInPlace(layout) else {
+            return serializedWithLayout().bytes.withUnsafeBytes { sink($0) }
+        }
+        let chunkSize = 1 << 20
+        var writer = JSONWriter(reservingCapacity: chunkSize + 4096)
+        var cursor = 0 // source bytes before this are handed on
+        return layout.source.bytes.withUnsafeBufferPointer { buffer -> Bool in
+            func flush(_ writer: inout JSONWriter) -> Bool {
+                guard !writer.bytes.isEmpty else { return true }
+                let going = writer.bytes.withUnsafeBytes { sink($0) }
+                writer.bytes.removeAll(keepingCapacity: true)
+                return going
+            }
+            /// Source bytes `range`: copied into the chunk when short, handed
+            /// on directly (after what is pending) when long.
+            func source(_ range: Range<Int>, _ writer: inout JSONWriter) -> Bool {
+                let piece = UnsafeBufferPointer(rebasing: buffer[range])
+                if piece.count < chunkSize / 4 {
+                    writer.bytes.append(contentsOf: piece)
+                    return writer.bytes.count < chunkSize || flush(&writer)
+                }
+                return flush(&writer) && sink(UnsafeRawBufferPointer(piece))
+            }
+            for (index, record) in records.enumerated() where record.isModified {
+                let range = layout.recordRanges[index]
+                guard source(cursor..<range.lowerBound, &writer) else { return false }
+                record.write(into: &writer)
+                cursor = range.upperBound
+                if writer.bytes.count >= chunkSize && !flush(&writer) { return false }
+            }
+            return source(cursor..<buffer.count, &writer) && flush(&writer)
+        }
+    }
+
     /// The source's bytes around the `sessions` array, the array laid out anew.
     private func withSessionsRewritten(_ layout: DocumentLayout) -> Written {
         let source = layout.source.bytes

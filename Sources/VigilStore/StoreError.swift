@@ -2,10 +2,12 @@
 // `error.exitCode`, so `description` is one line that names the file and what
 // is wrong, and the category is the stable part a caller may branch on.
 
+import VigilJSON
+import VigilSystem
+
 /// Why a store operation failed: a stable category (mapped to a sysexits
 /// code), the path concerned, a one-line message and, for system failures,
 /// the underlying errno.
-import VigilJSON
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The stable classification of a `StoreError`.
     public enum Category: String, Sendable, Hashable {
@@ -68,6 +70,6 @@ extension StoreError {
     /// else `.cannotWrite` (which also covers "cannot read").
     static func fromErrno(_ error: Errno, path: String, doing what: String) -> StoreError {
         let category: Category = error == .noSuchFile ? .notFound : .cannotWrite
-        return StoreError(category, path: path, message: "\(what): \(error)", underlyingErrno: error.rawValue)
+        return StoreError(category, path: path, message: "\(what): \(error.message)", underlyingErrno: error.rawValue)
     }
 }

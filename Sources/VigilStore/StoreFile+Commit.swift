@@ -30,8 +30,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import VigilSystem
 
-/// A step at which a test makes a commit fail, to check the cleanup.
+/// A step at which a test makes a commit fail, to check the cleanup: passed
+/// to `commit(_:holding:strictLinks:notice:injecting:)`, never stored.
 enum CommitFault: Sendable, Equatable {
     /// After the temporary file was created, before anything was written.
     case afterCreatingTemporary
@@ -70,6 +72,17 @@ extension StoreFile {
         strictLinks: Bool = false,
         notice: (StoreNotice) -> Void = { _ in }
     ) throws(StoreError) {
+        try commit(&store, holding: lock, strictLinks: strictLinks, notice: notice, injecting: nil)
+    }
+
+    /// `commit`, failing at `fault` when one is given (tests check the cleanup with it).
+    func commit(
+        _ store: inout SessionStore,
+        holding lock: borrowing StoreLock,
+        strictLinks: Bool,
+        notice: (StoreNotice) -> Void,
+        injecting fault: CommitFault?
+    ) throws(StoreError) {
         precondition(lock.lockPath == lockPath, "commit to \(path) while holding \(lock.lockPath)")
         let location = try resolveTarget(notice: notice)
         let current: FileIdentity?
@@ -87,10 +100,10 @@ extension StoreFile {
             }
         }
         let written = store.serializedWithLayout()
-        let identity = try writeAndRename(written.bytes, at: location, replacing: current, strictLinks: strictLinks, notice: notice)
+        let identity = try writeAndRename(written.bytes, at: location, replacing: current, strictLinks: strictLinks, notice: notice, fault: fault)
         store.adopt(written)
         store.origin = identity
-        if injectedFault == .afterRename {
+        if fault == .afterRename {
             throw StoreError(.cannotWrite, path: path, message: "the new document is in place, but syncing its folder failed (injected)", underlyingErrno: EIO)
         }
         try syncFolder(location.folder)
@@ -110,8 +123,41 @@ extension StoreFile {
         at location: StoreLocation,
         replacing current: FileIdentity?,
         strictLinks: Bool,
-        notice: (StoreNotice) -> Void
+        notice: (StoreNotice) -> Void,
+        fault: CommitFault? = nil
     ) throws(StoreError) -> FileIdentity {
+        try writeAndRename(at: location, replacing: current, strictLinks: strictLinks, notice: notice, fault: fault) { descriptor in
+            bytes.withUnsafeBytes { raw in Self.writeInPieces(raw, to: descriptor) }
+        }
+    }
+
+    /// `writeAndRename(_:at:replacing:strictLinks:notice:)` with the content
+    /// written by `content` (into the temporary file's descriptor), so a
+    /// document can be streamed instead of laid out whole first.
+    func writeAndRename(
+        at location: StoreLocation,
+        replacing current: FileIdentity?,
+        strictLinks: Bool,
+        notice: (StoreNotice) -> Void,
+        fault: CommitFault? = nil,
+        content: (_ descriptor: Int32) -> Result<Void, Errno>
+    ) throws(StoreError) -> FileIdentity {
+        try checkReplaceable(current, strictLinks: strictLinks, notice: notice)
+        removeStaleTemporaries(in: location, notice: notice)
+        let temporary = try writeTemporary(
+            in: location,
+            permissions: current?.permissions ?? 0o600,
+            owner: current.map { ($0.owner, $0.group) },
+            fault: fault,
+            content: content
+        )
+        try renameTemporary(temporary.path, over: location, fault: fault)
+        return temporary.identity
+    }
+
+    /// Refuses to replace something that is not a regular file, and deals
+    /// with other hard links (a notice, or a refusal with `strictLinks`).
+    func checkReplaceable(_ current: FileIdentity?, strictLinks: Bool, notice: (StoreNotice) -> Void) throws(StoreError) {
         if let current, !current.isRegularFile {
             throw StoreError(.cannotWrite, path: path, message: "not a regular file")
         }
@@ -123,21 +169,32 @@ extension StoreFile {
             }
             notice(.hardLinksLeftBehind(path: path, otherLinks: current.linkCount - 1))
         }
-        removeStaleTemporaries(in: location, notice: notice)
-        let temporary = try writeTemporary(
-            bytes, in: location,
-            permissions: current?.permissions ?? 0o600,
-            owner: current.map { ($0.owner, $0.group) }
-        )
-        if injectedFault == .beforeRename {
-            _ = system_unlink(temporary.path)
+    }
+
+    /// Step 4's rename; on failure the temporary file is removed.
+    func renameTemporary(_ temporary: String, over location: StoreLocation, fault: CommitFault? = nil) throws(StoreError) {
+        if fault == .beforeRename {
+            _ = system_unlink(temporary)
             throw StoreError.fromErrno(Errno(EIO), path: path, doing: "cannot write (injected before rename)")
         }
-        if case .failure(let error) = system_rename(temporary.path, location.target) {
-            _ = system_unlink(temporary.path)
+        if case .failure(let error) = system_rename(temporary, location.target) {
+            _ = system_unlink(temporary)
             throw StoreError.fromErrno(error, path: path, doing: "cannot replace \(location.target)")
         }
-        return temporary.identity
+    }
+
+    /// Writes `bytes` with `write(2)` calls of at most 8 MiB each (EINTR and
+    /// short writes retried).
+    static func writeInPieces(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) -> Result<Void, Errno> {
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + (8 << 20))
+            if case .failure(let error) = system_writeAll(descriptor, UnsafeRawBufferPointer(rebasing: bytes[offset..<end])) {
+                return .failure(error)
+            }
+            offset = end
+        }
+        return .success(())
     }
 
     /// The file to write: the store itself, or the target of a symlink.
@@ -162,6 +219,21 @@ extension StoreFile {
         in location: StoreLocation,
         permissions: UInt32,
         owner: (uid_t, gid_t)?
+    ) throws(StoreError) -> (path: String, identity: FileIdentity) {
+        try writeTemporary(in: location, permissions: permissions, owner: owner) { descriptor in
+            bytes.withUnsafeBytes { raw in Self.writeInPieces(raw, to: descriptor) }
+        }
+    }
+
+    /// Writes what `content` writes into a new temporary file beside the
+    /// store, synced and closed. On failure nothing is left behind.
+    /// - Returns: the temporary path and the identity of what was written.
+    func writeTemporary(
+        in location: StoreLocation,
+        permissions: UInt32,
+        owner: (uid_t, gid_t)?,
+        fault: CommitFault? = nil,
+        content: (_ descriptor: Int32) -> Result<Void, Errno>
     ) throws(StoreError) -> (path: String, identity: FileIdentity) {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         let temporary = location.folder + "/" + location.temporaryPrefix + "\(system_getpid())-" + suffix
@@ -188,15 +260,17 @@ extension StoreFile {
         if case .failure(let error) = system_fchmod(descriptor, permissions) {
             throw fail(error, "cannot set the mode of \(temporary)")
         }
-        if injectedFault == .afterCreatingTemporary {
+        if fault == .afterCreatingTemporary {
             throw fail(Errno(ENOSPC), "cannot write \(temporary) (injected)")
         }
-        let written: Result<Void, Errno> = bytes.withUnsafeBytes { raw in
-            if injectedFault == .duringWrite {
-                _ = system_writeAll(descriptor, UnsafeRawBufferPointer(rebasing: raw[..<(raw.count / 2)]))
-                return .failure(Errno(ENOSPC))
+        var written = content(descriptor)
+        if fault == .duringWrite, case .success = written {
+            // The content is in; cut the file to half of it, as a disk
+            // that filled up halfway would have left it.
+            if case .success(let info) = system_fstat(descriptor) {
+                _ = ftruncate(descriptor, off_t(FileIdentity(info).size / 2))
             }
-            return system_writeAll(descriptor, raw)
+            written = .failure(Errno(ENOSPC))
         }
         if case .failure(let error) = written { throw fail(error, "cannot write \(temporary)") }
         if case .failure(let error) = system_fsync(descriptor) { throw fail(error, "cannot sync \(temporary)") }

@@ -8,18 +8,21 @@
 //
 // 1. Without the lock: the caller loads the document and decides, per
 //    record id, what to change (`RecordChange`); the edits are applied to
-//    the loaded document and the result is laid out in memory.
+//    the loaded document and the result is streamed into a temporary file
+//    beside the store (`RecordDocument.serialized(into:)`), which is synced.
 // 2. Take the lock (async: the task is suspended while waiting).
 // 3. Read the file again. If it is byte for byte what was loaded (the
-//    common case), the prepared bytes are what to write.
+//    common case) and has the same mode and owner, the prepared temporary
+//    file is renamed over it; otherwise that file is removed.
 //    Otherwise parse the new version and, for every change, find the record
 //    by id: if its bytes equal the bytes the decision was made from, apply
 //    the change to the new version (`.applied`); if they differ, leave it
 //    (`.changed`); if it is gone, `.removed`. Everything else in the new
 //    version, another writer's new records included, is kept as it is.
-// 4. If anything is to be written: temporary file, fsync, rename, fsync of
-//    the folder (StoreFile+Commit.swift), all under the lock.
-// 5. Release. The lock is held for one read and one write of the store.
+// 4. If anything is to be written: rename (after a merge: a new temporary
+//    file, fsync, rename) and fsync of the folder (StoreFile+Commit.swift),
+//    all under the lock.
+// 5. Release. The lock is held for one read of the store and a rename.
 //
 // Only the record's bytes and its id take part, never the document's
 // layout, so any format whose records have ids and byte ranges can use this
@@ -32,6 +35,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import VigilSystem
 
 /// A store document that a compare-and-set commit can merge into a newer
 /// version of its file: records with unique ids, each at a byte range of the
@@ -50,6 +54,20 @@ public protocol RecordDocument: Sendable {
     var hasChanges: Bool { get }
     /// The bytes to write.
     func serialized() -> [UInt8]
+    /// The bytes of `serialized()` handed to `sink` in order, in pieces, so
+    /// that a commit can write them without a second copy of the document
+    /// in memory. The default hands over `serialized()` in one piece.
+    /// - Parameter sink: takes the next piece (valid only during the call);
+    ///   returns false to stop.
+    /// - Returns: false if `sink` stopped it.
+    func serialized(into sink: (UnsafeRawBufferPointer) -> Bool) -> Bool
+}
+
+extension RecordDocument {
+    /// `serialized()` in one piece.
+    public func serialized(into sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        serialized().withUnsafeBytes { sink($0) }
+    }
 }
 
 /// A record's place in the bytes its document was parsed from.
@@ -164,9 +182,24 @@ extension StoreFile {
             return CommitReport(verdicts: verdicts.verdicts, wrote: false, merged: current.differs, lockHeld: nil)
         }
 
-        // Laid out before the lock: in the common case the file has not
-        // changed and these are the bytes to write.
-        let prepared = document.hasChanges ? document.serialized() : nil
+        // Written (and synced) before the lock, streamed from the loaded
+        // bytes: in the common case the file has not changed and this
+        // temporary file only has to be renamed.
+        var pending: String? // a temporary file not yet renamed (removed on every exit)
+        var asked: (permissions: UInt32, owner: uid_t, group: gid_t)?
+        defer { if let pending { _ = system_unlink(pending) } }
+        if document.hasChanges {
+            var before: FileIdentity?
+            if case .success(let info) = system_stat(location.target) { before = FileIdentity(info) }
+            removeStaleTemporaries(in: location, notice: notice)
+            let permissions = before?.permissions ?? 0o600
+            let owner = before.map { ($0.owner, $0.group) }
+            let temporary = try writeTemporary(in: location, permissions: permissions, owner: owner) { descriptor in
+                Self.stream(document, to: descriptor)
+            }
+            pending = temporary.path
+            asked = (permissions, before?.owner ?? system_geteuid(), before?.group ?? system_getegid())
+        }
 
         let clock = ContinuousClock()
         let lock = try await self.lock(using: lockProtocol, timeout: lockTimeout, notice: notice)
@@ -175,30 +208,61 @@ extension StoreFile {
         var keepOpen: Int32 = -1
         defer { if keepOpen >= 0 { _ = system_close(keepOpen) } }
         let current = try readComparing(location.target, with: loaded, keepOpen: &keepOpen)
-        var bytes: [UInt8]?
         var verdicts: [RecordVerdict]
-        if case .same = current {
+        var wrote = false
+        if case .same(let identity) = current {
             verdicts = [RecordVerdict](repeating: .applied, count: changes.count)
-            bytes = prepared
+            if let temporary = pending {
+                try checkReplaceable(identity, strictLinks: strictLinks, notice: notice)
+                if let asked, asked == (identity.permissions, identity.owner, identity.group) {
+                    try renameTemporary(temporary, over: location)
+                    pending = nil
+                } else {
+                    // The mode or owner changed since the temporary file got
+                    // them: write it again with the current ones.
+                    _ = system_unlink(temporary)
+                    pending = nil
+                    _ = try writeAndRename(at: location, replacing: identity, strictLinks: strictLinks, notice: { _ in }) { descriptor in
+                        Self.stream(document, to: descriptor)
+                    }
+                }
+                try syncFolder(location.folder)
+                wrote = true
+            }
         } else {
+            if let temporary = pending {
+                _ = system_unlink(temporary)
+                pending = nil
+            }
             let merged = try verdictsAgainst(current, changes: changes, originals: originals, loaded: loaded,
                                              applyTo: Document.self, apply: apply)
             verdicts = merged.verdicts
-            bytes = merged.document.flatMap { $0.hasChanges ? $0.serialized() : nil }
-        }
-        var wrote = false
-        if let bytes, let identity = current.identity {
-            _ = try writeAndRename(bytes, at: location, replacing: identity, strictLinks: strictLinks, notice: notice)
-            try syncFolder(location.folder)
-            wrote = true
+            if let newer = merged.document, newer.hasChanges, let identity = current.identity {
+                _ = try writeAndRename(at: location, replacing: identity, strictLinks: strictLinks, notice: notice) { descriptor in
+                    Self.stream(newer, to: descriptor)
+                }
+                try syncFolder(location.folder)
+                wrote = true
+            }
         }
         lock.release()
         let held = clock.now - locked
-        // Freed only now, outside the lock: the replaced file (its pages go
-        // when its last descriptor closes, not at the rename) and the big
-        // buffers (an munmap of tens of MB takes milliseconds).
-        withExtendedLifetime((prepared, bytes)) {}
         return CommitReport(verdicts: verdicts, wrote: wrote, merged: current.differs, lockHeld: held)
+    }
+
+    /// Writes `document`'s bytes into `descriptor` as it hands them over
+    /// (`RecordDocument.serialized(into:)`).
+    static func stream<Document: RecordDocument>(_ document: Document, to descriptor: Int32) -> Result<Void, Errno> {
+        var failure: Errno?
+        _ = document.serialized { piece in
+            if case .failure(let error) = writeInPieces(piece, to: descriptor) {
+                failure = error
+                return false
+            }
+            return true
+        }
+        if let failure { return .failure(failure) }
+        return .success(())
     }
 
     /// The file as it is now, compared with the loaded bytes.
@@ -331,6 +395,12 @@ extension SessionStore: RecordDocument {
     public func sourceLocation(ofRecord id: String) -> RecordLocation? {
         guard let layout, let position = layout.idIndex[id] else { return nil }
         return RecordLocation(position: position, range: layout.recordRanges[position])
+    }
+
+    /// The document's bytes in pieces: unchanged stretches straight from the
+    /// loaded buffer, modified records patched into a reused 1 MiB chunk.
+    public func serialized(into sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        streamSerialized(sink)
     }
 
     /// Whether writing the document now would change its bytes.

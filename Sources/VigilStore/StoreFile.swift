@@ -10,6 +10,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import VigilSystem
 
 /// A session store file: `load`, `lock`, `commit`.
 ///
@@ -35,9 +36,6 @@ import Darwin
 public struct StoreFile: Sendable {
     /// The store's path as given (may be relative, may be a symbolic link).
     public let path: String
-
-    /// A failure to inject into the next commit (tests only).
-    var injectedFault: CommitFault?
 
     /// Names a store file; nothing is touched until `load`, `lock` or `commit`.
     public init(path: String) {

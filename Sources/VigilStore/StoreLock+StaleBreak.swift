@@ -42,6 +42,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import VigilSystem
 
 /// What a lock (or owner) file held when read through one descriptor.
 struct LockObservation {

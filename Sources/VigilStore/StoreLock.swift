@@ -34,6 +34,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import VigilSystem
 
 /// A held store lock. Released exactly once: by `release()`, or when the
 /// value goes out of scope (an exclusive-create lock file is then removed,

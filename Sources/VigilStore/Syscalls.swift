@@ -1,79 +1,17 @@
-// Every system call the store makes goes through this file: it retries EINTR,
-// reads errno immediately after the failing call, and hands back a typed
-// `Errno` so the callers in StoreFile and StoreLock can turn it into a
-// `StoreError` with the path and the operation that failed.
+// The store's own system calls, on top of VigilSystem (which holds `Errno`,
+// `valueOrErrno`, open, close, write-all and sleep): each retries EINTR, reads
+// errno immediately after the failing call, and hands back a typed `Errno` so
+// the callers in StoreFile and StoreLock can turn it into a `StoreError` with
+// the path and the operation that failed.
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
-
-// MARK: - Errno
-
-/// A C `errno` value with the few names the store branches on.
-struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The raw `errno` value.
-    let rawValue: Int32
-
-    init(_ rawValue: Int32) { self.rawValue = rawValue }
-
-    /// `ENOENT`: no such file or directory.
-    static let noSuchFile = Errno(ENOENT)
-    /// `EINTR`: interrupted by a signal; every wrapper here retries it.
-    static let interrupted = Errno(EINTR)
-    /// `EAGAIN` / `EWOULDBLOCK`: the non-blocking `flock` found the lock taken.
-    static let wouldBlock = Errno(EWOULDBLOCK)
-    /// `EEXIST`: the name is taken (`link`, `open` with `O_EXCL`).
-    static let exists = Errno(EEXIST)
-    /// `EINVAL`: some file systems answer `fsync` on a folder with this.
-    static let invalidArgument = Errno(EINVAL)
-    /// `ESRCH`: no such process (`kill(pid, 0)`).
-    static let noSuchProcess = Errno(ESRCH)
-
-    /// The value of `errno` right now. Call it before anything else can
-    /// overwrite errno (a `free`, a Swift allocation).
-    static var current: Errno { Errno(errno) }
-
-    /// `strerror` text, e.g. "Permission denied".
-    var description: String {
-        guard let text = strerror(rawValue) else { return "errno \(rawValue)" }
-        return String(cString: text)
-    }
-}
-
-// MARK: - Retry helper
-
-/// Runs `body` until it returns something other than -1 with `EINTR`; -1 with
-/// any other errno becomes `.failure`.
-@inline(__always)
-func valueOrErrno<I: FixedWidthInteger>(_ body: () -> I) -> Result<I, Errno> {
-    while true {
-        let result = body()
-        if result != -1 { return .success(result) }
-        let error = Errno.current
-        if error != .interrupted { return .failure(error) }
-    }
-}
+import VigilSystem
 
 // MARK: - Wrappers
-
-// Named after swift-system's `system_open` & co. so that no wrapper shadows
-// the libc function it calls.
-
-/// `open(2)`. Always adds `O_CLOEXEC`: a child spawned by another thread of the
-/// embedding program must not inherit the store or its lock (an inherited lock
-/// descriptor would keep the lock alive in the child after we release it).
-func system_open(_ path: String, _ flags: Int32, mode: UInt32 = 0) -> Result<Int32, Errno> {
-    valueOrErrno { open(path, flags | O_CLOEXEC, mode_t(mode)) }
-}
-
-/// `close(2)`. Not retried on EINTR: on Linux the descriptor is gone whatever
-/// close returns, and a retry could close a descriptor another thread has
-/// just been given.
-func system_close(_ fd: Int32) -> Result<Void, Errno> {
-    close(fd) == -1 ? .failure(.current) : .success(())
-}
 
 /// `fstat(2)`.
 func system_fstat(_ fd: Int32) -> Result<stat, Errno> {
@@ -96,20 +34,6 @@ func system_lstat(_ path: String) -> Result<stat, Errno> {
 /// `read(2)` into `buffer`; returns the byte count, 0 at end of file.
 func system_read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
     valueOrErrno { read(fd, buffer.baseAddress, buffer.count) }
-}
-
-/// Writes all of `bytes` with `write(2)`, looping over short writes. A large
-/// buffer goes out in few big calls (Linux caps one call just under 2 GiB).
-func system_writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Result<Void, Errno> {
-    var offset = 0
-    while offset < bytes.count {
-        let chunk = min(bytes.count - offset, 1 << 30)
-        switch valueOrErrno({ write(fd, bytes.baseAddress! + offset, chunk) }) {
-        case .success(let written): offset += written
-        case .failure(let error): return .failure(error)
-        }
-    }
-    return .success(())
 }
 
 /// `fsync(2)`.
@@ -181,16 +105,6 @@ func system_getegid() -> gid_t { getegid() }
 
 /// `geteuid(2)`.
 func system_geteuid() -> uid_t { geteuid() }
-
-/// `nanosleep(2)` for `duration`, resumed after signals.
-func system_sleep(_ duration: Duration) {
-    let (seconds, attoseconds) = duration.components
-    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) == -1 && errno == EINTR {
-        request = remaining
-    }
-}
 
 /// The names in folder `path` (without "." and ".."), with `opendir(3)`.
 func system_listFolder(_ path: String) -> Result<[String], Errno> {

@@ -25,7 +25,7 @@ enum BotmuxCommand {
 
     static func run(_ parsed: ParsedArguments) async -> Int32 {
         var options = BotmuxRestoreOptions()
-        var backends = StandardBackends()
+        var backends = StandardBackends(spawner: Spawner())
         do throws(UsageError) {
             for (name, why) in inapplicable where parsed.given(name) {
                 throw UsageError(message: "'--\(name)' does not apply to '--botmux': \(why)")

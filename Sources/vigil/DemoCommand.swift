@@ -9,6 +9,7 @@ import VigilJSON
 import VigilStore
 import VigilRestore
 import VigilCommandLine
+import VigilSystem
 
 /// `vigil demo`: the whole job on a private tmux server, then a clean-up of
 /// everything it made (the server, its sessions, the temporary store).
@@ -34,7 +35,7 @@ enum DemoCommand {
         }
         let socket = "vigil-demo-\(getpid())"
         guard let dir = makeTemporaryDirectory() else {
-            printError("cannot create a temporary directory: \(Errno(rawValue: errno))")
+            printError("cannot create a temporary directory: \(Errno.current)")
             return ExitCode.cannotCreate
         }
         let storePath = "\(dir)/sessions.json"
@@ -149,16 +150,9 @@ enum DemoCommand {
     }
 
     static func writeFile(_ path: String, _ bytes: [UInt8]) -> Bool {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return bytes.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { return false }
-            }
-            return true
-        }
+        guard case .success(let fd) = system_open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) else { return false }
+        defer { system_close(fd) }
+        guard case .success = system_writeAll(fd, bytes) else { return false }
+        return true
     }
 }

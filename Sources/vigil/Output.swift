@@ -5,6 +5,7 @@ import Darwin
 #endif
 import VigilCore
 import VigilJSON
+import VigilSystem
 
 /// Exit statuses (sysexits.h where one fits).
 enum ExitCode {
@@ -68,16 +69,7 @@ struct OutputStream {
     @discardableResult
     mutating func flush() -> Bool {
         if failure == nil {
-            failure = buffer.withUnsafeBytes { raw -> Errno? in
-                var off = 0
-                while off < raw.count {
-                    let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                    if n > 0 { off += n; continue }
-                    if n < 0 && errno == EINTR { continue }
-                    return Errno(rawValue: n < 0 ? errno : EIO)
-                }
-                return nil
-            }
+            if case .failure(let error) = system_writeAll(fd, buffer) { failure = error }
         }
         buffer.removeAll(keepingCapacity: true)
         return failure == nil

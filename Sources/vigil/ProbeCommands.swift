@@ -39,7 +39,7 @@ struct BackendOptions {
         if let path = p.value("socket-path"), let problem = TmuxBackend.socketProblem(.path(path)) {
             throw UsageError(message: problem)
         }
-        var provider = StandardBackends(timeout: timeout, retry: retry)
+        var provider = StandardBackends(timeout: timeout, retry: retry, spawner: Spawner())
         if let binary = p.value("binary") {
             switch kind {
             case .tmux: provider.tmux = binary

@@ -92,7 +92,7 @@ enum RestoreCommand {
     static func run(_ args: [String]) async -> Int32 {
         let parsed: ParsedArguments
         var options = RestoreOptions()
-        var backends = StandardBackends()
+        var backends = StandardBackends(spawner: Spawner())
         var template: WorkerTemplate? = nil
         var workerEnvironment = WorkerEnvironment()
         let storePath: String
@@ -152,11 +152,12 @@ enum RestoreCommand {
         // --quiet drops the per-session lines, never what restore says about
         // the store itself (a symlink followed, a store created).
         // Per-session lines only with --verbose (a 100,000-record restore
-        // would print 100,000 of them); store notices always.
+        // would print 100,000 of them); store notices always. Without them
+        // the restorer does not even build the lines.
         let perSession = parsed.has("verbose") && !parsed.has("quiet")
         let logger: RestoreLogger = perSession
             ? .standardError
-            : RestoreLogger { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
+            : RestoreLogger(sessionEvents: false) { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
         let progress = ProgressLine.onTerminal(enabled: !parsed.has("json"))
         if let progress { options.onPhase = { progress.enter($0) } }
         let launcher: any WorkerLauncher

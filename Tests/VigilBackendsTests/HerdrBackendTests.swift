@@ -131,7 +131,7 @@ struct HerdrBackendTests {
     }
 
     private func backend(_ fixture: Fixture, retry: RetryPolicy = quickRetry()) -> HerdrBackend {
-        HerdrBackend(configuration: HerdrConfiguration(executable: fixture.path, timeout: testTimeout, retry: retry))
+        HerdrBackend(configuration: HerdrConfiguration(executable: fixture.path, timeout: testTimeout, retry: retry, spawner: Spawner()))
     }
 
     @Test func probeListsAndMatchesExactly() async throws {

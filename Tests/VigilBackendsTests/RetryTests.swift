@@ -23,7 +23,7 @@ struct RetryTests {
         let dir = try TemporaryDirectory()
         // tmux prints the resolved session's name (has-session ; display-message).
         let fixture = try flaky(dir, name: "tmux", failure: "echo 'server exited unexpectedly' >&2; exit 1", answer: "echo bmx-aaaa1111; exit 0")
-        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad))
+        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad, spawner: Spawner()))
         let probe = await backend.probe("bmx-aaaa1111")
         #expect(probe.answer.state == .exists, "\(probe.answer)")
         #expect(probe.attempts == 3)
@@ -35,7 +35,7 @@ struct RetryTests {
     @Test func tmuxSynchronousFailingTwiceThenAnswering() throws {
         let dir = try TemporaryDirectory()
         let fixture = try flaky(dir, name: "tmux", failure: "kill -SEGV $$", answer: "echo 'can'\"'\"'t find session: bmx-aaaa1111' >&2; exit 1")
-        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad))
+        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad, spawner: Spawner()))
         let probe = backend.probeSynchronously("bmx-aaaa1111")
         #expect(probe.answer.state == .missing, "\(probe.answer)")
         #expect(probe.attempts == 3)
@@ -46,7 +46,7 @@ struct RetryTests {
         let dir = try TemporaryDirectory()
         let fixture = try flaky(dir, name: "zellij", failure: "echo 'Error occurred: busy' >&2; exit 1",
                                 answer: "echo 'bmx-aaaa1111 [Created 1s ago]'; exit 0")
-        let backend = ZellijBackend(configuration: ZellijConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad))
+        let backend = ZellijBackend(configuration: ZellijConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad, spawner: Spawner()))
         let probe = await backend.probe("bmx-aaaa1111")
         #expect(probe.answer.state == .exists, "\(probe.answer)")
         #expect(probe.attempts == 3)
@@ -58,7 +58,7 @@ struct RetryTests {
         let dir = try TemporaryDirectory()
         let fixture = try flaky(dir, name: "herdr", failure: "echo '{\"sessions\": [' ; exit 0",
                                 answer: "echo '{\"sessions\": [{\"name\": \"bmx-aaaa1111\", \"running\": true}]}'")
-        let backend = HerdrBackend(configuration: HerdrConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad))
+        let backend = HerdrBackend(configuration: HerdrConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad, spawner: Spawner()))
         let listing = await backend.list()
         #expect(listing.answer.probe("bmx-aaaa1111").state == .exists, "\(listing.answer)")
         #expect(listing.attempts == 3)
@@ -68,7 +68,7 @@ struct RetryTests {
     @Test func existsIsNotRetried() async throws {
         let dir = try TemporaryDirectory()
         let fixture = try Fixture(in: dir, name: "tmux", body: "echo bmx-aaaa1111; exit 0")
-        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad)).probe("bmx-aaaa1111")
+        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad, spawner: Spawner())).probe("bmx-aaaa1111")
         #expect(probe.answer.state == .exists)
         #expect(probe.attempts == 1)
         #expect(fixture.calls.count == 1)
@@ -77,7 +77,7 @@ struct RetryTests {
     @Test func missingIsNotRetried() async throws {
         let dir = try TemporaryDirectory()
         let fixture = try Fixture(in: dir, name: "tmux", body: "echo 'no server running on /tmp/tmux-0/x' >&2; exit 1")
-        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad)).probe("bmx-aaaa1111")
+        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad, spawner: Spawner())).probe("bmx-aaaa1111")
         #expect(probe.answer.state == .missing)
         #expect(probe.attempts == 1)
         #expect(fixture.calls.count == 1)
@@ -86,7 +86,7 @@ struct RetryTests {
     @Test func unknownExhaustsTheAttempts() async throws {
         let dir = try TemporaryDirectory()
         let fixture = try Fixture(in: dir, name: "tmux", body: "echo 'protocol version mismatch (client 8, server 7)' >&2; exit 1")
-        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad)).probe("bmx-aaaa1111")
+        let probe = await TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: defaultRetryUnderLoad, spawner: Spawner())).probe("bmx-aaaa1111")
         #expect(probe.answer.state == .unknown)
         #expect(probe.answer.reason.contains("protocol version mismatch"))
         #expect(probe.attempts == 3)
@@ -142,9 +142,9 @@ struct RetryTests {
 
     private func hanging(_ kind: BackendKind, _ path: String, timeout: Duration, retry: RetryPolicy) -> any SessionBackend {
         switch kind {
-        case .tmux: return TmuxBackend(configuration: TmuxConfiguration(executable: path, timeout: timeout, retry: retry))
-        case .zellij: return ZellijBackend(configuration: ZellijConfiguration(executable: path, timeout: timeout, retry: retry))
-        case .herdr: return HerdrBackend(configuration: HerdrConfiguration(executable: path, timeout: timeout, retry: retry))
+        case .tmux: return TmuxBackend(configuration: TmuxConfiguration(executable: path, timeout: timeout, retry: retry, spawner: Spawner()))
+        case .zellij: return ZellijBackend(configuration: ZellijConfiguration(executable: path, timeout: timeout, retry: retry, spawner: Spawner()))
+        case .herdr: return HerdrBackend(configuration: HerdrConfiguration(executable: path, timeout: timeout, retry: retry, spawner: Spawner()))
         }
     }
 }

@@ -12,7 +12,7 @@ struct ScaleTests {
     func hundredThousandNames() async throws {
         let dir = try TemporaryDirectory()
         let fixture = try Fixture(in: dir, name: "tmux", body: "seq -f 'bmx-%08g' 0 99999; exit 0")
-        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: quickRetry()))
+        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: quickRetry(), spawner: Spawner()))
         let found = await backend.lookup()
         guard case .live(let names, _) = found.listing.answer else {
             Issue.record("listing not authoritative: \(found.listing.answer)")

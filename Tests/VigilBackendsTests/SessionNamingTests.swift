@@ -2,6 +2,7 @@
 // (never sent) when a backend cannot hold or look them up exactly.
 import Testing
 import VigilBackends
+import VigilCore
 
 struct NameRow: Sendable, CustomTestStringConvertible {
     let kind: BackendKind
@@ -40,13 +41,24 @@ private let nameRows: [NameRow] = [
     NameRow(kind: .herdr, name: "", code: .empty),
     NameRow(kind: .herdr, name: "a\rb", code: .controlCharacter),
     NameRow(kind: .herdr, name: "--force", code: .forbiddenFirstCharacter),
+    // Printable ASCII is checked by bytes, anything else by Unicode scalars
+    // and characters: the same answers both ways.
+    NameRow(kind: .tmux, name: "é.b", code: .forbiddenCharacter),
+    NameRow(kind: .tmux, name: "a\r\nb", code: .controlCharacter),
+    NameRow(kind: .zellij, name: "é/b", code: .forbiddenCharacter),
+    NameRow(kind: .zellij, name: "~/b", code: .forbiddenCharacter),
+    NameRow(kind: .herdr, name: "a\u{1F}", code: .controlCharacter),
+    NameRow(kind: .herdr, name: "é\u{9F}", code: .controlCharacter),
 ]
+
+/// One spawner for the backends made here (they only validate names).
+private let spawner = Spawner()
 
 private func backend(_ kind: BackendKind) -> any SessionBackend {
     switch kind {
-    case .tmux: return TmuxBackend()
-    case .zellij: return ZellijBackend()
-    case .herdr: return HerdrBackend()
+    case .tmux: return TmuxBackend(configuration: TmuxConfiguration(spawner: spawner))
+    case .zellij: return ZellijBackend(configuration: ZellijConfiguration(spawner: spawner))
+    case .herdr: return HerdrBackend(configuration: HerdrConfiguration(spawner: spawner))
     }
 }
 
@@ -82,7 +94,7 @@ struct SessionNamingTests {
 
     @Test func errorDescriptionEscapesControlCharacters() {
         do {
-            try TmuxBackend().validate("a\u{1}b")
+            try TmuxBackend(configuration: TmuxConfiguration(spawner: spawner)).validate("a\u{1}b")
             Issue.record("expected a rejection")
         } catch {
             #expect(error.description == #"invalid tmux session name "a\u{01}b": it holds the control character U+0001"#)
@@ -91,8 +103,8 @@ struct SessionNamingTests {
 
     @Test func kindsAreTheThreeBackends() {
         #expect(BackendKind.allCases.map(\.rawValue) == ["tmux", "zellij", "herdr"])
-        #expect(TmuxBackend().kind == .tmux)
-        #expect(ZellijBackend().kind == .zellij)
-        #expect(HerdrBackend().kind == .herdr)
+        #expect(TmuxBackend(configuration: TmuxConfiguration(spawner: spawner)).kind == .tmux)
+        #expect(ZellijBackend(configuration: ZellijConfiguration(spawner: spawner)).kind == .zellij)
+        #expect(HerdrBackend(configuration: HerdrConfiguration(spawner: spawner)).kind == .herdr)
     }
 }

@@ -150,7 +150,7 @@ struct TmuxBackendTests {
             #expect(await backend.probe("bmx-deadbeef").answer.state == .exists)
             #expect(await backend.probe("bmx-other").answer.state == .missing)
             // The same name on the default -L directory is another server: nothing there.
-            let elsewhere = TmuxBackend(configuration: TmuxConfiguration(socket: .path(dir.file("other")), timeout: testTimeout, retry: quickRetry()))
+            let elsewhere = TmuxBackend(configuration: TmuxConfiguration(socket: .path(dir.file("other")), timeout: testTimeout, retry: quickRetry(), spawner: Spawner()))
             #expect(await elsewhere.probe("bmx-deadbeef").answer.state == .missing)
         }
     }
@@ -160,24 +160,26 @@ struct TmuxBackendTests {
     /// keeping TMUX shows the hazard it guards against.
     @Test func tmuxEnvironmentIsStripped() async throws {
         let dir = try TemporaryDirectory()
+        // Shares default sockets with other tests, never with the one that
+        // must be alone (DefaultSocketServers).
         try await withDefaultSocketServers {
-            try await withTmuxServer(socket: .default, tmuxTmpdir: dir.path) { server in
-                try server.createSession("bmx-deadbeef")
-                let bogus = Environment.inherited(setting: [
-                    "TMUX_TMPDIR": dir.path,
-                    "TMUX": dir.file("not-a-socket") + ",4242,0",
-                    "TMUX_PANE": "%99",
-                ])
-                let stripped = TmuxBackend(configuration: TmuxConfiguration(socket: .default, environment: bogus, timeout: testTimeout, retry: quickRetry()))
-                let probe = await stripped.probe("bmx-deadbeef")
-                #expect(probe.answer.state == .exists, "\(probe.answer)")
+        try await withTmuxServer(socket: .default, tmuxTmpdir: dir.path) { server in
+            try server.createSession("bmx-deadbeef")
+            let bogus = Environment.inherited(setting: [
+                "TMUX_TMPDIR": dir.path,
+                "TMUX": dir.file("not-a-socket") + ",4242,0",
+                "TMUX_PANE": "%99",
+            ])
+            let stripped = TmuxBackend(configuration: TmuxConfiguration(socket: .default, environment: bogus, timeout: testTimeout, retry: quickRetry(), spawner: Spawner()))
+            let probe = await stripped.probe("bmx-deadbeef")
+            #expect(probe.answer.state == .exists, "\(probe.answer)")
 
-                let kept = TmuxBackend(configuration: TmuxConfiguration(
-                    socket: .default, environment: bogus, keepTmuxEnvironment: true, timeout: testTimeout, retry: quickRetry()))
-                let misled = await kept.probe("bmx-deadbeef")
-                #expect(misled.answer.state == .missing, "\(misled.answer)")
-                #expect(misled.answer.reason.contains("not-a-socket"))
-            }
+            let kept = TmuxBackend(configuration: TmuxConfiguration(
+                socket: .default, environment: bogus, keepTmuxEnvironment: true, timeout: testTimeout, retry: quickRetry(), spawner: Spawner()))
+            let misled = await kept.probe("bmx-deadbeef")
+            #expect(misled.answer.state == .missing, "\(misled.answer)")
+            #expect(misled.answer.reason.contains("not-a-socket"))
+        }
         }
     }
 
@@ -187,7 +189,7 @@ struct TmuxBackendTests {
         let backend = TmuxBackend(configuration: TmuxConfiguration(
             socket: .name("vigil-test-\(nextTestID())"),
             environment: .inherited(setting: ["TMUX_TMPDIR": dir.path]),
-            timeout: testTimeout, retry: quickRetry()))
+            timeout: testTimeout, retry: quickRetry(), spawner: Spawner()))
         let probe = await backend.probe("bmx-deadbeef")
         #expect(probe.answer.state == .unknown, "\(probe.answer)")
         #expect(probe.answer.reason.contains("unsafe permissions"), "\(probe.answer.reason)")
@@ -203,7 +205,7 @@ struct TmuxBackendTests {
     @Test func socketUnderARegularFileIsUnknown() async throws {
         let dir = try TemporaryDirectory()
         try dir.write("plain", "not a directory\n")
-        let backend = TmuxBackend(configuration: TmuxConfiguration(socket: .path(dir.file("plain") + "/sock"), timeout: testTimeout, retry: quickRetry()))
+        let backend = TmuxBackend(configuration: TmuxConfiguration(socket: .path(dir.file("plain") + "/sock"), timeout: testTimeout, retry: quickRetry(), spawner: Spawner()))
         let probe = await backend.probe("bmx-deadbeef")
         #expect(probe.answer.state == .unknown, "\(probe.answer)")
         #expect(probe.answer.reason.contains("error connecting"))
@@ -218,7 +220,7 @@ struct TmuxBackendTests {
         let dir = try TemporaryDirectory()
         let path = dir.file("stale")
         try bindStaleSocket(at: path)
-        let backend = TmuxBackend(configuration: TmuxConfiguration(socket: .path(path), timeout: testTimeout, retry: quickRetry()))
+        let backend = TmuxBackend(configuration: TmuxConfiguration(socket: .path(path), timeout: testTimeout, retry: quickRetry(), spawner: Spawner()))
         let probe = await backend.probe("bmx-deadbeef")
         #expect(probe.answer.state == .missing, "\(probe.answer)")
         #expect(probe.answer.reason.contains("no server running on"), "\(probe.answer.reason)")
@@ -229,20 +231,20 @@ struct TmuxBackendTests {
     @Test func regularFileAtTheSocketPathIsMissing() async throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("regular", "")
-        let backend = TmuxBackend(configuration: TmuxConfiguration(socket: .path(path), timeout: testTimeout, retry: quickRetry()))
+        let backend = TmuxBackend(configuration: TmuxConfiguration(socket: .path(path), timeout: testTimeout, retry: quickRetry(), spawner: Spawner()))
         let probe = await backend.probe("bmx-deadbeef")
         #expect(probe.answer.state == .missing, "\(probe.answer)")
         #expect(probe.answer.reason.contains("no server running on"))
     }
 
     @Test func missingBinaryIsUnknownWithENOENT() async throws {
-        let onPath = TmuxBackend(configuration: TmuxConfiguration(executable: "vigil-no-such-tmux", timeout: testTimeout, retry: quickRetry()))
+        let onPath = TmuxBackend(configuration: TmuxConfiguration(executable: "vigil-no-such-tmux", timeout: testTimeout, retry: quickRetry(), spawner: Spawner()))
         let probe = await onPath.probe("bmx-deadbeef")
         #expect(probe.answer.state == .unknown)
         #expect(probe.answer.reason.contains("vigil-no-such-tmux not found on PATH (ENOENT)"), "\(probe.answer.reason)")
         #expect(probe.attempts == 3)
 
-        let byPath = TmuxBackend(configuration: TmuxConfiguration(executable: "/nonexistent/tmux", timeout: testTimeout, retry: .none))
+        let byPath = TmuxBackend(configuration: TmuxConfiguration(executable: "/nonexistent/tmux", timeout: testTimeout, retry: .none, spawner: Spawner()))
         let answer = byPath.probeSynchronously("bmx-deadbeef").answer
         #expect(answer.state == .unknown)
         #expect(answer.reason.contains("ENOENT"))
@@ -254,7 +256,7 @@ struct TmuxBackendTests {
     @Test func invalidNamesAreNeverSent() async throws {
         let dir = try TemporaryDirectory()
         let fixture = try Fixture(in: dir, body: "echo bmx-deadbeef; exit 0")
-        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: quickRetry()))
+        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, timeout: testTimeout, retry: quickRetry(), spawner: Spawner()))
         for name in ["", "a:b", "a.b", "$1", "tab\there", "é"] {
             let probe = await backend.probe(name)
             #expect(probe.answer.state == .unknown, "\(name.debugDescription)")
@@ -281,11 +283,11 @@ struct TmuxBackendTests {
         esac
         exit 0
         """)
-        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, socket: .name("work"), timeout: testTimeout, retry: .none))
+        let backend = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, socket: .name("work"), timeout: testTimeout, retry: .none, spawner: Spawner()))
         _ = await backend.probe("bmx-1")
         _ = await backend.list()
         _ = await backend.kill("bmx-1")
-        let byPath = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, socket: .path("/tmp/s"), timeout: testTimeout, retry: .none))
+        let byPath = TmuxBackend(configuration: TmuxConfiguration(executable: fixture.path, socket: .path("/tmp/s"), timeout: testTimeout, retry: .none, spawner: Spawner()))
         _ = byPath.probeSynchronously("bmx-2")
         #expect(fixture.calls == [
             "[-L][work][has-session][-t][=bmx-1][;][display-message][-p][-t][=bmx-1:][#{session_name}]",

@@ -71,26 +71,26 @@ struct TmuxFieldTruthTests {
         let started = try TemporaryDirectory()
         let other = try TemporaryDirectory()
         // The only `default` server of this test process while it runs: the
-        // reason names "the" other server of that socket name.
+        // reason names "the" other server of that socket name (DefaultSocketServers).
         try await withDefaultSocketServers(exclusive: true) {
-            try await withTmuxServer(socket: .default, tmuxTmpdir: started.path) { server in
-                try server.createSession("bmx-aaaa1111")
-                let serverPath = try server.reportedSocketPath()
-                let daemon = TmuxBackend(configuration: TmuxConfiguration(
-                    socket: .default, environment: .inherited(setting: ["TMUX_TMPDIR": other.path]),
-                    timeout: testTimeout, retry: .none))
-                let probe = await daemon.probe("bmx-aaaa1111")
-                #expect(probe.answer.state == .unknown, "\(probe.answer)")
-                #expect(probe.answer.reason.contains(serverPath), "\(probe.answer.reason)")
-                #expect(probe.answer.reason.contains("TMUX_TMPDIR"), "\(probe.answer.reason)")
-                guard case .unknown(let why) = await daemon.list().answer else {
-                    Issue.record("a listing from the wrong TMUX_TMPDIR must not be an empty set")
-                    return
-                }
-                #expect(why.contains(serverPath))
-                // Asked through the right TMUX_TMPDIR, the same session exists.
-                #expect(await TmuxBackend(configuration: server.configuration()).probe("bmx-aaaa1111").answer.state == .exists)
+        try await withTmuxServer(socket: .default, tmuxTmpdir: started.path) { server in
+            try server.createSession("bmx-aaaa1111")
+            let serverPath = try server.reportedSocketPath()
+            let daemon = TmuxBackend(configuration: TmuxConfiguration(
+                socket: .default, environment: .inherited(setting: ["TMUX_TMPDIR": other.path]),
+                timeout: testTimeout, retry: .none, spawner: Spawner()))
+            let probe = await daemon.probe("bmx-aaaa1111")
+            #expect(probe.answer.state == .unknown, "\(probe.answer)")
+            #expect(probe.answer.reason.contains(serverPath), "\(probe.answer.reason)")
+            #expect(probe.answer.reason.contains("TMUX_TMPDIR"), "\(probe.answer.reason)")
+            guard case .unknown(let why) = await daemon.list().answer else {
+                Issue.record("a listing from the wrong TMUX_TMPDIR must not be an empty set")
+                return
             }
+            #expect(why.contains(serverPath))
+            // Asked through the right TMUX_TMPDIR, the same session exists.
+            #expect(await TmuxBackend(configuration: server.configuration()).probe("bmx-aaaa1111").answer.state == .exists)
+        }
         }
     }
 
@@ -240,7 +240,7 @@ struct TmuxFieldTruthTests {
         let dir = try TemporaryDirectory()
         let fixture = try Fixture(in: dir, name: "tmux", body: "exec sleep 1000")
         let configuration = TmuxConfiguration(executable: fixture.path, socket: .name("vigil-gate-\(nextTestID())"),
-                                              timeout: .seconds(600), retry: .none, maxConcurrentCallsPerServer: 1)
+                                              timeout: .seconds(600), retry: .none, spawner: Spawner(), maxConcurrentCallsPerServer: 1)
         let backend = TmuxBackend(configuration: configuration)
         // One call takes the only turn and hangs.
         let holder = Task { await backend.probe("bmx-a") }

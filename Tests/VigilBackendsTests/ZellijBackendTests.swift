@@ -123,7 +123,7 @@ struct ZellijBackendTests {
     }
 
     private func backend(_ fixture: Fixture, retry: RetryPolicy = quickRetry()) -> ZellijBackend {
-        ZellijBackend(configuration: ZellijConfiguration(executable: fixture.path, timeout: testTimeout, retry: retry))
+        ZellijBackend(configuration: ZellijConfiguration(executable: fixture.path, timeout: testTimeout, retry: retry, spawner: Spawner()))
     }
 
     @Test func probeListsOnceAndMatchesExactly() async throws {
@@ -220,7 +220,7 @@ struct ZellijBackendTests {
     }
 
     @Test func missingBinaryIsUnknown() async {
-        let zellij = ZellijBackend(configuration: ZellijConfiguration(executable: "vigil-no-such-zellij", timeout: testTimeout, retry: quickRetry(2)))
+        let zellij = ZellijBackend(configuration: ZellijConfiguration(executable: "vigil-no-such-zellij", timeout: testTimeout, retry: quickRetry(2), spawner: Spawner()))
         let probe = await zellij.probe("bmx-aaaa1111")
         #expect(probe.answer.state == .unknown)
         #expect(probe.answer.reason.contains("ENOENT"))

@@ -28,8 +28,8 @@ struct CancellationTests {
         #expect(!(dir.lines("grandchild").first ?? "").isEmpty)
         task.cancel()
         let o = await task.value
+        // `.cancelled`, not `.timedOut`: ended by the cancellation, not by the 60 s deadline.
         #expect(o.termination == .cancelled)
-        #expect(o.elapsed < .seconds(30), "ended by the cancellation, not the 60 s deadline")
         #expect(o.pid.map { !isOurZombie($0) } == true, "spawned, and reaped")
         let grandchild = Int32(dir.lines("grandchild").first ?? "") ?? -1
         #expect(grandchild > 0)
@@ -121,14 +121,13 @@ struct CancellationTests {
     func shimCancel() {
         var c = shell("sleep 100", timeout: .seconds(60))
         c.timeoutSignal = .terminate
-        let job = UnsafeMutablePointer<vigil_job>.allocate(capacity: 1)
-        defer { vigil_job_dispose(job); job.deallocate() }
-        Spawner.start(job, c, .pidfd)
+        let job = Spawner.start(c, .pidfd)
+        defer { vigil_job_free(job) }
         vigil_job_cancel(job)
         #expect(vigil_job_next_wakeup(job) == 0, "a cancel needs attention now")
         vigil_job_wait(job)
-        #expect(job.pointee.kind == Int32(VIGIL_KIND_CANCELLED.rawValue))
-        #expect(job.pointee.status == SIGTERM)
+        #expect(vigil_job_kind(job) == Int32(VIGIL_KIND_CANCELLED.rawValue))
+        #expect(vigil_job_status(job) == SIGTERM)
     }
 }
 

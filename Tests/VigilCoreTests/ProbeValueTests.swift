@@ -74,9 +74,11 @@ struct ProbeValueTests {
             remainders.append(remaining)
             return .unknown(reason: "still")
         }
-        #expect(r.attempts >= 1 && r.attempts < 5)
+        // Pauses of 40 then 80 ms: a third attempt would need a pause that
+        // crosses the 100 ms deadline, so at most two attempts, however slow
+        // the machine (a slow machine can only make fewer).
+        #expect(r.attempts >= 1 && r.attempts <= 2, "\(r.attempts)")
         #expect(remainders.allSatisfy { $0 != nil && $0! <= .milliseconds(100) })
-        #expect(r.elapsed < .milliseconds(100) + .milliseconds(40))
     }
 
     @Test("backoff doubles, caps, and jitter only shortens")

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 import VigilJSON
 import Testing
 import VigilBackends
@@ -35,8 +36,8 @@ struct RestoreTests {
 
         func restorer(_ options: RestoreOptions = RestoreOptions(expectedCLI: "claude"), registry: SessionRegistry = SessionRegistry()) throws -> Restorer {
             let backends = StandardBackends(tmux: "tmux", zellij: zellij.binary, herdr: herdr.binary,
-                                            timeout: .seconds(5), retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
-            let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}", "{session}"]), logger: .silent)
+                                            timeout: .seconds(5), retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)), spawner: Spawner())
+            let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}", "{session}"]), spawner: Spawner(), logger: .silent)
             return Restorer(options: options, backends: backends, launcher: options.dryRun ? NoWorkerLauncher() : launcher, registry: registry, logger: .silent)
         }
     }
@@ -80,6 +81,26 @@ struct RestoreTests {
         (herdrX, .keep, .unknown), (zellijLive, .fork, .exists), (closed, .skip, nil), (goneD, .close, .missing),
         (zellijExited, .close, .missing), (aliveB, .fork, .exists),
     ]
+
+    @Test("a logger that wants no per-session events gets none, and the restore decides the same")
+    func loggerWithoutSessionEvents() async throws {
+        for wanted in [true, false] {
+            let w = try makeWorld()
+            let events = Mutex<[RestoreEvent]>([])
+            var restorer = try w.restorer()
+            restorer.logger = RestoreLogger(sessionEvents: wanted) { event in events.withLock { $0.append(event) } }
+            let report = try await restorer.restore(storeAt: w.storePath)
+            #expect(report.sessions.map(\.action) == Self.expected.map(\.1))
+            let perSession = events.withLock { $0.filter { $0.sessionID != nil } }
+            if wanted {
+                // Closes, the kill and the unknown keep are told one by one.
+                #expect(Set(perSession.compactMap(\.sessionID)).isSuperset(of: [Self.goneC, Self.goneD, Self.otherCLI, Self.herdrX]))
+            } else {
+                #expect(perSession.isEmpty, "\(perSession)")
+            }
+            #expect(RestoreLogger.silent.wantsSessionEvents == false)
+        }
+    }
 
     @Test("alive, gone, unreachable and mismatched sessions get fork, close, keep and kill")
     func decisions() async throws {
@@ -225,10 +246,10 @@ struct RestoreTests {
         let gate = w.dir.file("go")
         let gated = try w.dir.fixture("gated-tmux", "#!/bin/sh\ntouch \(started)\nwhile [ ! -e \(gate) ]; do sleep 0.01; done\nexec tmux \"$@\"\n")
         let backends = StandardBackends(tmux: gated, zellij: w.zellij.binary, herdr: w.herdr.binary,
-                                        timeout: .seconds(60), retry: RetryPolicy(maxAttempts: 1))
+                                        timeout: .seconds(60), retry: RetryPolicy(maxAttempts: 1), spawner: Spawner())
         let registry = SessionRegistry()
         let restorer = Restorer(options: RestoreOptions(expectedCLI: "claude"), backends: backends,
-                                launcher: CommandWorkerLauncher(template: try WorkerTemplate(argv: [w.worker, "{id}", "{session}"]), logger: .silent),
+                                launcher: CommandWorkerLauncher(template: try WorkerTemplate(argv: [w.worker, "{id}", "{session}"]), spawner: Spawner(), logger: .silent),
                                 registry: registry, logger: .silent)
         let path = w.storePath
         let run = Task { () -> Result<RestoreReport, StoreError> in
@@ -377,7 +398,7 @@ struct RestoreTests {
 
     @Test("launched workers are tracked until they exit, even ones that exit at once")
     func workerTracking() async throws {
-        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/true", "{id}"]), logger: .silent)
+        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/true", "{id}"]), spawner: Spawner(), logger: .silent)
         let results = await withTaskGroup(of: WorkerLaunchResult.self) { group in
             for i in 0..<20 {
                 group.addTask { await launcher.launch(WorkerRequest(id: "w\(i)", backend: "tmux", backendSession: "bmx-w\(i)")) }
@@ -394,7 +415,7 @@ struct RestoreTests {
         }
         #expect(launcher.running.isEmpty, "still listed: \(launcher.running)")
 
-        let sleeper = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/sleep", "30"]), logger: .silent)
+        let sleeper = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/sleep", "30"]), spawner: Spawner(), logger: .silent)
         guard case .launched(let pid) = await sleeper.launch(WorkerRequest(id: "s", backend: "tmux", backendSession: "bmx-s")) else {
             Issue.record("sleep did not launch")
             return

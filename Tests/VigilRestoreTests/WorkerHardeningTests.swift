@@ -68,7 +68,7 @@ struct WorkerHardeningTests {
         let dir = try TemporaryDirectory()
         let logs = try dir.makeDirectory("logs", mode: 0o755)
         let worker = try marker(dir)
-        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{id}.log"), logger: .silent)
+        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{id}.log"), spawner: Spawner(), logger: .silent)
         let result = await launcher.launch(WorkerRequest(id: "../escaped", backend: "tmux", backendSession: "bmx-x"))
         guard case .refused(let reason) = result else { Issue.record("expected refused, got \(result)"); return }
         #expect(reason.contains("{id}"))
@@ -78,7 +78,7 @@ struct WorkerHardeningTests {
         #expect(launcher.running.isEmpty)
 
         // The same id is fine as an argument: it is not a path there.
-        let plain = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{session}.log"), logger: .silent)
+        let plain = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{session}.log"), spawner: Spawner(), logger: .silent)
         guard case .launched = await plain.launch(WorkerRequest(id: "../escaped", backend: "tmux", backendSession: "bmx-x")) else {
             Issue.record("a traversal id in an argument should launch"); return
         }
@@ -98,7 +98,7 @@ struct WorkerHardeningTests {
         // A dangling link too: following it with O_CREAT would create its target.
         let dangling = dir.file("would-be-created")
         #expect(symlink(dangling, "\(logs)/bmx-b.log") == 0)
-        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{session}.log"), logger: .silent)
+        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{session}.log"), spawner: Spawner(), logger: .silent)
         for (id, session) in [("a", "bmx-a"), ("b", "bmx-b")] {
             let result = await launcher.launch(WorkerRequest(id: id, backend: "tmux", backendSession: session))
             guard case .refused(let reason) = result else { Issue.record("expected refused, got \(result)"); continue }
@@ -119,7 +119,7 @@ struct WorkerHardeningTests {
         try dir.makeDirectory("logs/dir.log")
         let other = try dir.write("other", "precious\n")
         #expect(link(other, "\(logs)/linked.log") == 0)
-        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{session}.log"), logger: .silent)
+        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{session}.log"), spawner: Spawner(), logger: .silent)
         let expected = [
             "fifo": "log file \(logs)/fifo.log is a FIFO, not a regular file",
             "dir": "log file \(logs)/dir.log is a folder, not a regular file",
@@ -131,7 +131,7 @@ struct WorkerHardeningTests {
         }
         #expect(try readText(other) == "precious\n")
         // /dev/null, a character device, is a fine log.
-        let devnull = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "/dev/null"), logger: .silent)
+        let devnull = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "/dev/null"), spawner: Spawner(), logger: .silent)
         guard case .launched = await devnull.launch(WorkerRequest(id: "n", backend: "tmux", backendSession: "n")) else {
             Issue.record("/dev/null should be accepted"); return
         }
@@ -142,7 +142,7 @@ struct WorkerHardeningTests {
     func newLogMode() async throws {
         let dir = try TemporaryDirectory()
         let worker = try marker(dir)
-        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: dir.file("{id}.log")), logger: .silent)
+        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: dir.file("{id}.log")), spawner: Spawner(), logger: .silent)
         for _ in 0..<2 {
             guard case .launched = await launcher.launch(WorkerRequest(id: "w", backend: "tmux", backendSession: "s")) else {
                 Issue.record("did not launch"); return
@@ -172,8 +172,8 @@ struct WorkerHardeningTests {
         """)
         let before = try readText(store)
         let registry = SessionRegistry()
-        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{id}.log"), logger: .silent)
-        let restorer = Restorer(backends: StandardBackends(tmux: "tmux"), launcher: launcher, registry: registry, logger: .silent)
+        let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{id}.log"), spawner: Spawner(), logger: .silent)
+        let restorer = Restorer(backends: StandardBackends(tmux: "tmux", spawner: Spawner()), launcher: launcher, registry: registry, logger: .silent)
         let report = try await restorer.restore(storeAt: store)
         #expect(report.sessions.map(\.action) == [.keep, .fork])
         #expect(report.sessions[0].probe == .exists)
@@ -239,7 +239,7 @@ struct WorkerHardeningTests {
     func workerEnvironment(_ environment: Environment) async throws -> [String] {
         let dir = try TemporaryDirectory()
         let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/usr/bin/env"], logPath: dir.file("env.log")),
-                                             environment: environment, logger: .silent)
+                                             environment: environment, spawner: Spawner(), logger: .silent)
         guard case .launched = await launcher.launch(WorkerRequest(id: "e", backend: "tmux", backendSession: "s")) else {
             throw TestFailure("env did not launch")
         }

@@ -9,6 +9,7 @@ import Darwin
 #endif // canImport(Glibc)
 import Testing
 @testable import VigilStore
+import VigilJSON
 import VigilTestSupport
 
 @Suite struct CompareAndSetTests {
@@ -162,7 +163,65 @@ import VigilTestSupport
             #expect(error.category == .locked)
         }
         #expect(try readText(path) == Self.document)
+        #expect(temporaryFiles(in: dir.path).isEmpty, "the temporary file written before the lock is removed")
         held.release()
+    }
+
+    /// The new version is written and synced before the lock is taken; under
+    /// the lock an unchanged file only costs a compare and a rename. A mode
+    /// changed in between (same bytes) is not lost: the file is written
+    /// again with the new mode.
+    @Test func theTemporaryFileIsReadyBeforeTheLockAndTakesAModeChangedMeanwhile() async throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("sessions.json", Self.document, mode: 0o600)
+        let file = StoreFile(path: path)
+        var store = try file.load()
+        let held = try file.lock(.exclusiveCreate, timeout: .zero)
+        let folder = dir.path
+        let commit = Task { () throws(StoreError) -> CommitReport in
+            try await file.commit(&store, changes: [RecordChange(id: "a")], lock: .exclusiveCreate,
+                                  lockTimeout: .seconds(30), apply: { $0.records[$2].close(at: "2026-11-25T10:00:00Z", reason: "gone") })
+        }
+        // Wait (no upper bound on how long it takes) until the temporary file exists.
+        while temporaryFiles(in: folder).isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(try readText(path) == Self.document, "nothing renamed while another holds the lock")
+        #expect(chmod(path, 0o640) == 0)
+        held.release()
+        let report = try await commit.value
+        #expect(report.verdicts == [.applied])
+        #expect(report.wrote && !report.merged)
+        #expect(permissions(path) == 0o640)
+        #expect(try file.load().records.map(\.status) == [.closed, .active, .active])
+        #expect(temporaryFiles(in: folder).isEmpty)
+    }
+
+    /// The pieces a commit writes are exactly `serialized()`: modified records
+    /// patched into chunks, long unchanged stretches handed over directly.
+    @Test(arguments: [1, 3, 1000])
+    func streamedPiecesAreTheSerializedDocument(_ every: Int) throws {
+        var text = "{\"version\": 1, \"daemon\": {\"a\": [1, 2]}, \"sessions\": [\n"
+        for i in 0..<20_000 {
+            text += #"{"id": "r\#(i)", "backend": "tmux", "status": "active", "note": "\#(String(repeating: "x", count: i % 40))"}"#
+            text += i < 19_999 ? ",\n" : "\n"
+        }
+        text += "], \"tail\": null}"
+        var store = try SessionStore(parsing: Array(text.utf8))
+        for i in stride(from: 0, to: store.records.count, by: every) {
+            store.records[i].close(at: "2026-11-25T10:00:00Z", reason: "gone")
+        }
+        store.records[store.records.count - 1][field: "killedAt"] = .string("2026-11-25T10:00:00Z")
+        var pieces: [UInt8] = []
+        var count = 0
+        #expect(store.serialized { piece in
+            pieces.append(contentsOf: piece)
+            count += 1
+            return true
+        })
+        #expect(pieces == store.serialized())
+        #expect(count > 1, "a document of \(pieces.count) bytes goes out in pieces")
+        var stopped = 0
+        #expect(!store.serialized { _ in stopped += 1; return false })
+        #expect(stopped == 1, "a sink that says stop is not called again")
     }
 
     @Test func otherHardLinksAreReportedOrRefused() async throws {

@@ -192,6 +192,29 @@ import Testing
         #expect(text.contains(#""raw":"naïve 日本語","killedAt":"2026-11-25T10:00:00Z"}"#))
     }
 
+    /// The loader notes which records hold a `killedAt` member, so that
+    /// restore's question costs no second scan; the answer must not change.
+    @Test func killedAtIsFoundWhereverAndHoweverItIsSpelled() throws {
+        let text = #"""
+        {"version": 1, "sessions": [
+        {"id": "a", "backend": "tmux", "status": "active", "x": {"killedAt": "nested, not it"}},
+        {"id": "b", "backend": "tmux", "status": "active", "killedAt": "2026-11-25T10:00:00Z", "y": 1},
+        {"id": "c", "backend": "tmux", "status": "active", "killedAt": "escaped"},
+        {"id": "d", "backend": "tmux", "status": "active", "killedAt": null},
+        {"id": "e", "backend": "tmux", "status": "active", "killedAtX": "not it"}
+        ]}
+        """#
+        var store = try SessionStore(parsing: Array(text.utf8))
+        #expect(store.records.map { $0[field: "killedAt"] } == [nil, .string("2026-11-25T10:00:00Z"), .string("escaped"), .null, nil])
+        // Set on a record that had none, then written and read back: found.
+        store.records[0][field: "killedAt"] = .string("2026-11-26T00:00:00Z")
+        #expect(store.records[0][field: "killedAt"] == .string("2026-11-26T00:00:00Z"))
+        let written = store.serializedWithLayout()
+        store.adopt(written)
+        #expect(store.records[0][field: "killedAt"] == .string("2026-11-26T00:00:00Z"))
+        #expect(try SessionStore(parsing: written.bytes).records[0][field: "killedAt"] == .string("2026-11-26T00:00:00Z"))
+    }
+
     @Test func patchingKeepsTheDaemonMembersBytes() throws {
         var store = try SessionStore(parsing: Array(sampleStore.utf8))
         store.records[0].close(at: "2026-11-25T10:00:00Z", reason: "gone")
@@ -304,6 +327,13 @@ import Testing
          "sessions[0] (line 2, column 3): \"id\" is empty"),
         ("duplicate id", "{\"version\": 1, \"sessions\": [\n  {\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"},\n  {\"id\": \"b\", \"backend\": \"tmux\", \"status\": \"active\"},\n    {\"id\": \"a\", \"backend\": \"zellij\", \"status\": \"closed\"}]}",
          "duplicate id \"a\": sessions[0] (line 2, column 3) and sessions[2] (line 4, column 5)"),
+        // The first bad record is reported, whether its problem is a duplicate id or not.
+        ("duplicate id before a bad record", "{\"version\": 1, \"sessions\": [{\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}, {\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}, {\"id\": \"c\", \"backend\": \"tmux\"}]}",
+         "duplicate id \"a\": sessions[0] (line 1, column 29) and sessions[1] (line 1, column 81)"),
+        ("bad record before a duplicate id", "{\"version\": 1, \"sessions\": [{\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}, {\"id\": \"c\", \"backend\": \"tmux\"}, {\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}]}",
+         "sessions[1] (id \"c\"): missing \"status\""),
+        ("a non-object before a duplicate id", "{\"version\": 1, \"sessions\": [{\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}, 7, {\"id\": \"a\", \"backend\": \"tmux\", \"status\": \"active\"}]}",
+         "sessions[1] is a number, expected an object"),
     ]
 
     @Test(arguments: invalidStores)

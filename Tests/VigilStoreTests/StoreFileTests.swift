@@ -260,20 +260,20 @@ import VigilTestSupport
         try withTemporaryDirectory { dir in
             let path = dir + "/sessions.json"
             try writeFile(path, sampleStore, mode: 0o600)
-            var file = StoreFile(path: path)
+            let file = StoreFile(path: path)
             let lock = try file.lock()
             var store = try file.load()
             store.records[0].close(at: "2026-11-25T10:00:00Z", reason: "gone")
-            file.injectedFault = fault
-            let error = storeError { () throws(StoreError) in try file.commit(&store, holding: lock) }
+            let error = storeError { () throws(StoreError) in
+                try file.commit(&store, holding: lock, strictLinks: false, notice: { _ in }, injecting: fault)
+            }
             #expect(error?.category == .cannotWrite)
             #expect(try readText(path) == sampleStore)
             #expect(permissions(path) == 0o600)
             #expect(temporaryFiles(in: dir).isEmpty)
             #expect(try StoreFile(path: path).load().records[0].status == .active)
 
-            // The same store commits fine once the fault is gone.
-            file.injectedFault = nil
+            // The same store commits fine without the fault.
             try file.commit(&store, holding: lock)
             #expect(try StoreFile(path: path).load().records[0].status == .closed)
         }
@@ -283,12 +283,13 @@ import VigilTestSupport
         try withTemporaryDirectory { dir in
             let path = dir + "/sessions.json"
             try writeFile(path, sampleStore)
-            var file = StoreFile(path: path)
-            file.injectedFault = .afterRename
+            let file = StoreFile(path: path)
             let lock = try file.lock()
             var store = try file.load()
             store.records[0].close(at: "2026-11-25T10:00:00Z", reason: "gone")
-            let error = storeError { () throws(StoreError) in try file.commit(&store, holding: lock) }
+            let error = storeError { () throws(StoreError) in
+                try file.commit(&store, holding: lock, strictLinks: false, notice: { _ in }, injecting: .afterRename)
+            }
             #expect(error?.category == .cannotWrite)
             #expect(error?.message.contains("the new document is in place") == true)
             #expect(try StoreFile(path: path).load().records[0].status == .closed)

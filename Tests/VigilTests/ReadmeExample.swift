@@ -24,6 +24,10 @@ do {
 } catch {                                                // typed: a StoreError, with .category and .exitCode
     print("restore refused:", error)
 }
+
+// Restore from memory (README, Embedding): decisions without a store file.
+let records = [RestoreRecord(id: "3f2c9a1e-7b7d", backend: .tmux, socket: "bots", cliId: "claude")]
+for line in await restorer.decisions(for: records) { print(line.id, line.action, line.reason) }
 }
 
 /// The README's worker-environment example (Workers section), compiled, not run.

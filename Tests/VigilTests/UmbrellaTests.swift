@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import Vigil
 import VigilTestSupport
@@ -19,5 +22,14 @@ struct UmbrellaTests {
                                       probe: .missing(reason: "gone"), expectedCLI: nil, lazy: false)
         #expect(decided.action == .close)
         #expect(BackendKind.tmux.description == "tmux")
+    }
+
+    @Test("names that other packages also use can be qualified by the module: VigilCore.Command, Vigil.Errno")
+    func qualifiedNames() async {
+        let command: VigilCore.Command = VigilCore.Command("/bin/sh", arguments: ["-c", "kill -TERM $$"],
+                                                           environment: VigilCore.Environment.inherit)
+        let outcome = await Spawner().run(command)
+        #expect(outcome.termination == .signaled(VigilCore.Signal(rawValue: SIGTERM)))
+        #expect(Vigil.Errno(rawValue: 2) == VigilCore.Errno.noSuchFile)
     }
 }

@@ -36,24 +36,6 @@ typedef enum {
     VIGIL_KIND_CANCELLED = 6,     ///< the caller cancelled; we killed the group with signal `status`
 } vigil_kind;
 
-/// How the job learns that its child exited.
-typedef enum {
-    VIGIL_WAIT_AUTO = 0,      ///< pidfd where the kernel has it, else the portable path
-    VIGIL_WAIT_PIDFD = 1,     ///< Linux pidfd_open(2); falls back to portable if unavailable
-    VIGIL_WAIT_PORTABLE = 2,  ///< waitpid(WNOHANG) with a bounded backoff, any POSIX system
-} vigil_wait_mode;
-
-/// One captured stream: a heap buffer that grows up to `limit` bytes.
-/// Bytes past the limit are read and dropped so the child never blocks.
-typedef struct {
-    uint8_t *data;
-    size_t length;
-    size_t capacity;
-    size_t limit;
-    int truncated;
-    int fd;          ///< read end, -1 when closed or not captured
-} vigil_stream;
-
 /// What a reaped child used, from the rusage of the wait4 that reaped it
 /// (the child and the descendants it waited for), flattened to integers.
 typedef struct {
@@ -75,53 +57,36 @@ typedef struct {
     int64_t timeout_ns;        ///< relative deadline; < 0 means none
     int64_t drain_ns;          ///< after the child is reaped, how long to wait for pipe EOF
     int64_t kill_grace_ns;     ///< when kill_signal != SIGKILL, wait this long before SIGKILL
-    size_t stdout_limit;       ///< 0: stdout goes to /dev/null
-    size_t stderr_limit;       ///< 0: stderr goes to /dev/null
+    size_t stdout_limit;       ///< bytes of stdout kept; 0: stdout is not captured
+    size_t stderr_limit;       ///< bytes of stderr kept; 0: stderr is not captured
     int kill_signal;           ///< signal sent to the group at the deadline (SIGKILL default)
-    int wait_mode;             ///< a vigil_wait_mode
+    int try_pidfd;             ///< wait on a pidfd where the kernel gives one; else (and when
+                               ///< refused) the portable wait4(WNOHANG) backoff
     int new_session;           ///< setsid() in the child instead of a new process group
-    const char *stdout_path;   ///< when stdout_limit == 0: a file to append to instead of /dev/null
+    const char *log_path;      ///< where output that is not captured goes, appended (NULL: /dev/null):
+                               ///< stdout when stdout_limit == 0, and stderr when neither is captured
     int kill_group_after_exit; ///< once the child has exited, SIGKILL what is left of its group (probes)
 } vigil_request;
 
-/// A running or finished job. Plain data owned by the caller; no hidden state.
-typedef struct {
-    pid_t pid;
-    int pidfd;                 ///< -1 on the portable path
-    int wait_mode;             ///< the mode actually used
-    int kind;                  ///< a vigil_kind
-    int status;                ///< exit code or signal number
-    int error;                 ///< errno for SPAWN_FAILED / WAIT_FAILED
-    int reaped;
-    int kill_sent;             ///< the deadline signal that was sent, 0 if none
-    int64_t start_ns;          ///< CLOCK_MONOTONIC
-    int64_t deadline_ns;       ///< absolute; INT64_MAX when none
-    int64_t kill_at_ns;        ///< absolute time to escalate to SIGKILL
-    int64_t drain_until_ns;    ///< absolute; set once reaped
-    int64_t end_ns;
-    int64_t drain_ns;
-    int64_t kill_grace_ns;
-    int kill_signal;
-    int64_t backoff_ns;        ///< portable path: current waitpid poll interval
-    int64_t next_check_ns;     ///< portable path: when to call waitpid(WNOHANG) next
-    int cancelled;             ///< set by vigil_job_cancel: end now, as at the deadline
-    int new_session;
-    vigil_stream out;
-    vigil_stream err;
-    int kill_group_after_exit; ///< from the request: SIGKILL the group's leftovers once the child exited
-    int has_usage;             ///< 1 once `usage` holds what the reaped child used
-    vigil_usage usage;
-} vigil_job;
+/// A running or finished job: opaque, owned by the caller from vigil_job_start
+/// (or vigil_job_refused) to vigil_job_free, touched by one thread at a time.
+typedef struct vigil_job vigil_job;
 
 /// Monotonic clock in nanoseconds. C because clock_gettime's macros
 /// (CLOCK_MONOTONIC) are not uniformly importable.
 int64_t vigil_now_ns(void);
 
-/// Spawns the request. Returns 0 with the job running, or 0 with
-/// job->kind == VIGIL_KIND_SPAWN_FAILED and job->error set; never a shell.
+/// Spawns the request and returns the job, running, or finished as
+/// VIGIL_KIND_SPAWN_FAILED with vigil_job_error() set; never a shell.
+/// NULL only when the job itself cannot be allocated.
 /// C because posix_spawn attributes and file actions are macros and
 /// non-portable extensions (addclosefrom_np, POSIX_SPAWN_CLOEXEC_DEFAULT).
-int vigil_job_start(vigil_job *job, const vigil_request *request);
+vigil_job *vigil_job_start(const vigil_request *request);
+
+/// A job that spawned nothing, finished as VIGIL_KIND_SPAWN_FAILED with
+/// `error`: for a request refused before the spawn (a NUL byte in a string).
+/// NULL only when the job itself cannot be allocated.
+vigil_job *vigil_job_refused(int error);
 
 /// Fills up to 3 pollfd-style (fd, events) pairs that the job waits on and
 /// returns how many. `events` uses POLLIN. The caller polls them (poll, epoll)
@@ -146,9 +111,33 @@ void vigil_job_cancel(vigil_job *job);
 /// Returns when vigil_job_step reports it finished.
 void vigil_job_wait(vigil_job *job);
 
-/// Frees the capture buffers and closes anything still open. If the child was
-/// never reaped (caller abandoned the job), it is killed and reaped first.
-void vigil_job_dispose(vigil_job *job);
+/// Closes anything still open and frees the job. If the child was never
+/// reaped (caller abandoned the job), it is killed and reaped first.
+void vigil_job_free(vigil_job *job);
+
+// MARK: - Reading a job
+
+/// A vigil_kind: VIGIL_KIND_RUNNING until the child is reaped (or the spawn failed).
+int vigil_job_kind(const vigil_job *job);
+/// The exit code (EXITED) or the signal number (SIGNALED, TIMED_OUT, CANCELLED).
+int vigil_job_status(const vigil_job *job);
+/// The errno of SPAWN_FAILED or WAIT_FAILED; 0 otherwise.
+int vigil_job_error(const vigil_job *job);
+/// The child's pid; -1 when nothing was spawned.
+pid_t vigil_job_pid(const vigil_job *job);
+/// The absolute CLOCK_MONOTONIC deadline; INT64_MAX when there is none.
+int64_t vigil_job_deadline_ns(const vigil_job *job);
+/// From the start to the reap (so far, while running).
+int64_t vigil_job_elapsed_ns(const vigil_job *job);
+/// 1 when the job waits (or waited) on a pidfd, 0 on the portable path.
+int vigil_job_waits_on_pidfd(const vigil_job *job);
+/// The bytes captured from fd 1 or 2 (NULL when none) and their count; sets
+/// `*truncated` to 1 when the stream passed its limit.
+const uint8_t *vigil_job_output(const vigil_job *job, int fd, size_t *length, int *truncated);
+/// Fills `*usage` and returns 1 once the reaped child's rusage is known; 0 otherwise.
+int vigil_job_usage(const vigil_job *job, vigil_usage *usage);
+
+// MARK: - Polling
 
 /// poll(2) with a nanosecond timeout: ppoll on Linux (with a NULL mask, so
 /// the caller's signal mask is untouched), poll elsewhere. `wait_ns` < 0
@@ -157,20 +146,6 @@ int vigil_poll(struct pollfd *fds, int count, int64_t wait_ns);
 
 /// A close-on-exec, non-blocking pipe for waking a poller. Returns 0 or errno.
 int vigil_wake_pipe(int fds[2]);
-
-/// Convenience: start + wait. The synchronous entry point.
-void vigil_run(vigil_job *job, const vigil_request *request);
-
-// MARK: - Wait-status helpers (macros in libc, functions for Swift)
-
-/// WIFEXITED for Swift.
-int vigil_wifexited(int status);
-/// WEXITSTATUS for Swift.
-int vigil_wexitstatus(int status);
-/// WIFSIGNALED for Swift.
-int vigil_wifsignaled(int status);
-/// WTERMSIG for Swift.
-int vigil_wtermsig(int status);
 
 /// The process environment (`environ`), read-only. C because `environ` is
 /// not exported the same way on every libc.

@@ -55,6 +55,15 @@ int64_t cperf_process_cpu_ns(void);
 /// macro (an enum on glibc).
 int64_t cperf_children_cpu_us(void);
 
+/// The I/O floor of a restore: everything a store rewrite cannot avoid, in C
+/// with raw syscalls. Reads `store` whole (one fstat, reads into one buffer
+/// of its size), writes the same bytes to `temporary` (created O_EXCL, mode
+/// 0600) in writes of at most 8 MiB, fsyncs it, renames it over `store`, and
+/// fsyncs the folder `folder`. The store keeps its bytes (it is replaced by
+/// a copy of itself). Returns 0, or the errno of the first call that failed.
+/// C so that the floor contains no Swift at all.
+int cperf_io_floor(const char *store, const char *temporary, const char *folder);
+
 /// The exit code (0...255) of a wait status, or -1 when the child did not
 /// exit normally. C because WIFEXITED/WEXITSTATUS are macros.
 int cperf_exit_code(int status);

@@ -2,8 +2,9 @@ import VigilCore
 
 /// The shared machinery of backends that can only answer by listing (zellij,
 /// herdr): probe is list plus exact lookup, kill is list, stop if running,
-/// then delete.
-struct ListingDriver: Sendable {
+/// then delete. Public only as a name (`ListingBackend.listingDriver`);
+/// nothing in it is usable outside Vigil.
+public struct ListingDriver: Sendable {
     let invoker: Invoker
     let retry: RetryPolicy
     let listArguments: [String]

@@ -50,12 +50,4 @@ enum TextLines {
         }
         return out
     }
-
-    /// `text` without leading and trailing spaces and tabs.
-    static func trimmed(_ text: Substring) -> Substring {
-        var s = text
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return s
-    }
 }

@@ -46,7 +46,8 @@ public struct TmuxConfiguration: Sendable {
     public var timeout: Duration
     /// How `unknown` answers are retried.
     public var retry: RetryPolicy
-    /// Runs the children.
+    /// Runs the children. Required: its reactor is the thread that follows
+    /// the calls, so backends that share a spawner share that thread.
     public var spawner: Spawner
     /// tmux calls in flight at once to one server (4 by default): a tmux
     /// server is single-threaded, and a thousand clients at once make it
@@ -60,7 +61,7 @@ public struct TmuxConfiguration: Sendable {
     /// server" answers (`/proc/net/unix` by default; see `UnixSocketSource`).
     public var sockets: UnixSocketSource
 
-    /// Creates a configuration; every argument has the default the issue names.
+    /// Creates a configuration; every argument but the spawner has a default (tmux on PATH, the default socket, 3 s, the default retry policy, 4 calls per server, `/proc/net/unix`).
     public init(
         executable: String = "tmux",
         socket: TmuxSocket = .default,
@@ -68,7 +69,7 @@ public struct TmuxConfiguration: Sendable {
         keepTmuxEnvironment: Bool = false,
         timeout: Duration = .seconds(3),
         retry: RetryPolicy = RetryPolicy(),
-        spawner: Spawner = Spawner(),
+        spawner: Spawner,
         maxConcurrentCallsPerServer: Int = 4,
         sockets: UnixSocketSource = .system
     ) {
@@ -123,18 +124,11 @@ public struct TmuxBackend: SessionBackend {
     )
 
     /// Makes a backend, building the child environment once.
-    public init(configuration: TmuxConfiguration = TmuxConfiguration()) {
+    public init(configuration: TmuxConfiguration) {
         self.configuration = configuration
         var environment = configuration.environment
         if !configuration.keepTmuxEnvironment {
-            var pairs: [(String, String)] = []
-            for entry in environment.entries {
-                let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                let key = String(parts[0])
-                if key == "TMUX" || key == "TMUX_PANE" { continue }
-                pairs.append((key, parts.count > 1 ? String(parts[1]) : ""))
-            }
-            environment = .exactly(pairs)
+            environment = environment.removing(["TMUX", "TMUX_PANE"])
         }
         invoker = Invoker(program: configuration.executable, environment: environment,
                           timeout: configuration.timeout, spawner: configuration.spawner)

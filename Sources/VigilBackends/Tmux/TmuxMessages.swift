@@ -1,4 +1,5 @@
 public import VigilCore
+import VigilSystem
 
 // MARK: - The message table
 
@@ -124,7 +125,7 @@ extension TmuxBackend {
         guard let first = lines.first else { return (.unknown, "no message", "") }
         var result: (meaning: TmuxMessageRule.Meaning, explanation: String, line: String)? = nil
         for raw in lines {
-            let line = TextLines.trimmed(raw[...])
+            let line = raw[...].trimmingSpaces()
             if line.isEmpty { continue }
             guard let rule = messageTable.first(where: { $0.pattern.matches(line) }) else {
                 return (.unknown, "unrecognised message", String(line.prefix(200)))

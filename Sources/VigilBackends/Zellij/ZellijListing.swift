@@ -1,4 +1,5 @@
 public import VigilCore
+import VigilSystem
 
 /// Reading `zellij list-sessions --no-formatting`.
 ///
@@ -73,8 +74,8 @@ extension ZellijBackend {
         if outcome.stdout.truncated || outcome.stderr.truncated {
             return .unknown(reason: "\(source): output longer than the capture limit, the list is incomplete")
         }
-        let out = TextLines.nonEmptyLines(TextLines.strippingANSI(outcome.stdout.bytes)).map { TextLines.trimmed($0[...]) }
-        let err = TextLines.nonEmptyLines(TextLines.strippingANSI(outcome.stderr.bytes)).map { TextLines.trimmed($0[...]) }
+        let out = TextLines.nonEmptyLines(TextLines.strippingANSI(outcome.stdout.bytes)).map { $0[...].trimmingSpaces() }
+        let err = TextLines.nonEmptyLines(TextLines.strippingANSI(outcome.stderr.bytes)).map { $0[...].trimmingSpaces() }
         let all = (out + err).filter { !$0.isEmpty }
         if !all.isEmpty && all.allSatisfy({ $0 == noSessionsMessage }) {
             return .known(live: [], dormant: [:], source: "\(source) (\(noSessionsMessage))")
@@ -89,7 +90,7 @@ extension ZellijBackend {
         var live = Set<String>()
         var dormant: [String: String] = [:]
         for row in rows {
-            guard let line = parseLine(TextLines.trimmed(row[...])) else {
+            guard let line = parseLine(row[...].trimmingSpaces()) else {
                 return .unknown(reason: "\(source): unrecognised line \(String(row.prefix(200)).debugDescription)")
             }
             if line.running { live.insert(line.name) } else { dormant[line.name] = "EXITED (can be resurrected)" }

@@ -72,6 +72,6 @@ extension TmuxServer {
 
     /// A backend configuration aimed at this server.
     func configuration(retry: RetryPolicy = quickRetry()) -> TmuxConfiguration {
-        TmuxConfiguration(socket: backendSocket, environment: environment, timeout: testTimeout, retry: retry)
+        TmuxConfiguration(socket: backendSocket, environment: environment, timeout: testTimeout, retry: retry, spawner: Spawner())
     }
 }

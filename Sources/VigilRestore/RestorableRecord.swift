@@ -1,0 +1,75 @@
+public import VigilCore
+public import VigilStore
+import VigilJSON
+
+/// What restore reads of one record: the fields its decision depends on.
+///
+/// `SessionRecord` (a record of Vigil's store file) conforms, and so does
+/// `RestoreRecord`, for a daemon that keeps its records in memory or in its
+/// own database and asks `Restorer.decisions(for:)` without any file.
+public protocol RestorableRecord: Sendable {
+    /// The daemon's session id.
+    var id: String { get }
+    /// The multiplexer; `pty` records are never probed.
+    var backend: StoreBackend { get }
+    /// Only `active` records are probed.
+    var status: RecordStatus { get }
+    /// The multiplexer session; `nil`: derived from the id (`bmx-` + 8).
+    var backendSession: String? { get }
+    /// The tmux `-L` socket name; `nil`: the default server.
+    var socket: String? { get }
+    /// The agent CLI the session runs, if the record says.
+    var cliId: String? { get }
+    /// Set when restore killed the session for a CLI change (then `missing`
+    /// is expected and the record is kept). Read only for `missing` answers.
+    var killedAt: String? { get }
+}
+
+/// A record held by the caller, not read from a store file.
+public struct RestoreRecord: RestorableRecord, Hashable {
+    public var id: String
+    public var backend: StoreBackend
+    public var status: RecordStatus
+    public var backendSession: String?
+    public var socket: String?
+    public var cliId: String?
+    public var killedAt: String?
+
+    /// Creates a record; only the id, the backend and the status are required.
+    public init(id: String, backend: StoreBackend, status: RecordStatus = .active, backendSession: String? = nil,
+                socket: String? = nil, cliId: String? = nil, killedAt: String? = nil) {
+        self.id = id
+        self.backend = backend
+        self.status = status
+        self.backendSession = backendSession
+        self.socket = socket
+        self.cliId = cliId
+        self.killedAt = killedAt
+    }
+}
+
+extension SessionRecord: RestorableRecord {
+    /// The `killedAt` member, when it is a string.
+    public var killedAt: String? { self[field: "killedAt"]?.stringValue }
+}
+
+/// What the multiplexers answered for a list of records, in its order.
+public struct RestoreAnswers: Sendable {
+    /// The answer per record; `nil` for records that were not asked about
+    /// (closed, or a non-persistent backend).
+    public var probes: [SessionProbe?]
+    /// The session name asked about per record (given, or derived from the id).
+    public var sessionNames: [String]
+    /// Listing calls made (one per backend and socket).
+    public var listingCalls: Int
+    /// What the listing children used, every attempt included.
+    public var listingUsage: ChildrenUsage
+
+    /// Creates answers, for a caller that asked the multiplexers itself.
+    public init(probes: [SessionProbe?], sessionNames: [String], listingCalls: Int = 0, listingUsage: ChildrenUsage = .none) {
+        self.probes = probes
+        self.sessionNames = sessionNames
+        self.listingCalls = listingCalls
+        self.listingUsage = listingUsage
+    }
+}

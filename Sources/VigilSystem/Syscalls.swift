@@ -1,0 +1,71 @@
+// The system calls more than one module makes, each written once: EINTR is
+// retried the way swift-system's `valueOrErrno(retryOnInterrupt:)` does,
+// errno is read right after the failing call, and the caller gets an `Errno`.
+// Named after swift-system's `system_open` & co. so that no wrapper shadows
+// the libc function it calls.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs `body` until it returns something other than -1 with `EINTR` (when
+/// `retryOnInterrupt`); -1 with any other errno becomes `.failure`.
+@inline(__always)
+package func valueOrErrno<I: FixedWidthInteger>(
+    retryOnInterrupt: Bool = true, _ body: () -> I
+) -> Result<I, Errno> {
+    while true {
+        let result = body()
+        if result != -1 { return .success(result) }
+        let error = Errno.current
+        if !retryOnInterrupt || error != .interrupted { return .failure(error) }
+    }
+}
+
+/// `open(2)`. Always adds `O_CLOEXEC`: a child spawned by another thread of the
+/// embedding program must not inherit the descriptor (an inherited lock
+/// descriptor would keep the lock alive in the child after we release it).
+package func system_open(_ path: String, _ flags: Int32, mode: UInt32 = 0) -> Result<Int32, Errno> {
+    valueOrErrno { open(path, flags | O_CLOEXEC, mode_t(mode)) }
+}
+
+/// `close(2)`. Not retried on EINTR: on Linux the descriptor is gone whatever
+/// close returns, and a retry could close a descriptor another thread has
+/// just been given.
+@discardableResult
+package func system_close(_ fd: Int32) -> Result<Void, Errno> {
+    close(fd) == -1 ? .failure(.current) : .success(())
+}
+
+/// Writes all of `bytes` with `write(2)`, looping over short writes and
+/// EINTR. A large buffer goes out in few big calls (Linux caps one call just
+/// under 2 GiB). A write that makes no progress is `EIO`.
+package func system_writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Result<Void, Errno> {
+    var offset = 0
+    while offset < bytes.count {
+        let chunk = min(bytes.count - offset, 1 << 30)
+        switch valueOrErrno({ write(fd, bytes.baseAddress! + offset, chunk) }) {
+        case .success(0): return .failure(Errno(EIO))
+        case .success(let written): offset += written
+        case .failure(let error): return .failure(error)
+        }
+    }
+    return .success(())
+}
+
+/// `system_writeAll` of an array.
+package func system_writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Result<Void, Errno> {
+    bytes.withUnsafeBytes { system_writeAll(fd, $0) }
+}
+
+/// `nanosleep(2)` for `duration`, resumed after signals.
+package func system_sleep(_ duration: Duration) {
+    let (seconds, attoseconds) = duration.components
+    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) == -1 && errno == EINTR {
+        request = remaining
+    }
+}
