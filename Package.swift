@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "VigilJSON", targets: ["VigilJSON"]),
         .library(name: "VigilStore", targets: ["VigilStore"]),
         .library(name: "VigilRestore", targets: ["VigilRestore"]),
+        .library(name: "VigilBotmux", targets: ["VigilBotmux"]),
         .executable(name: "vigil", targets: ["vigil"]),
         .executable(name: "perf", targets: ["Perf"]),
     ],
@@ -46,12 +47,15 @@ let package = Package(
         .target(name: "VigilStore", dependencies: ["VigilJSON", "VigilSystem"], swiftSettings: swiftSettings),
         // Layer 3: the restore orchestrator and the worker launcher.
         .target(name: "VigilRestore", dependencies: ["VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilSystem"], swiftSettings: swiftSettings),
+        // Layer 3b: a botmux data directory as botmux keeps it (its stores,
+        // bots, heartbeats) restored in place, written as JSON.stringify would.
+        .target(name: "VigilBotmux", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
         // The umbrella: re-exports every library module, for one import.
         .target(name: "Vigil", dependencies: ["VigilCore", "VigilBackends", "VigilJSON", "VigilStore", "VigilRestore"], swiftSettings: swiftSettings),
         // The command line's option tables: usage, help, parsing and completions from one declaration.
         .target(name: "VigilCommandLine", swiftSettings: swiftSettings),
         // Layer 4: the command line.
-        .executableTarget(name: "vigil", dependencies: ["VigilCommandLine", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilSystem"], swiftSettings: swiftSettings),
+        .executableTarget(name: "vigil", dependencies: ["VigilCommandLine", "VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilSystem"], swiftSettings: swiftSettings),
 
         // Benchmarks: `swift run -c release perf`.
         .target(
@@ -74,6 +78,8 @@ let package = Package(
         .testTarget(name: "VigilJSONTests", dependencies: ["VigilJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore", "VigilJSON", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilRestoreTests", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilBotmuxTests", dependencies: ["VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilTestSupport"],
+                    exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilCommandLineTests", dependencies: ["VigilCommandLine", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilTests", dependencies: ["Vigil", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilCLITests", dependencies: ["vigil", "VigilStore", "VigilJSON", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),

@@ -104,6 +104,11 @@ package struct JSONScanner {
     package var position = 0
     /// Nesting deeper than this is refused.
     package var depthLimit = JSONValue.maximumDepth
+    /// Accept `\uD800`-`\uDFFF` escapes that are not half of a pair. RFC 8259
+    /// allows them in the grammar; a JavaScript string can hold one (a title
+    /// cut in the middle of an emoji) and `JSON.stringify` writes it so. Off
+    /// by default; `decode` turns each one into U+FFFD.
+    package var allowsLoneSurrogates = false
 
     package init(_ bytes: UnsafeBufferPointer<UInt8>, position: Int = 0) {
         self.bytes = bytes

@@ -61,9 +61,11 @@ extension JSONScanner {
             position += 1
             let unit = try hex4(escapeAt: backslash)
             if unit >= 0xDC00 && unit <= 0xDFFF {
+                if allowsLoneSurrogates { return }
                 throw fail("lone low surrogate \\u\(hexText(unit)) in a string", at: backslash)
             }
             if unit >= 0xD800 && unit <= 0xDBFF {
+                if allowsLoneSurrogates && lowSurrogate(at: position) == nil { return }
                 guard current == UInt8(ascii: "\\"), position + 1 < bytes.count, bytes[position + 1] == UInt8(ascii: "u") else {
                     throw fail("high surrogate \\u\(hexText(unit)) is not followed by a low surrogate", at: backslash)
                 }
@@ -79,6 +81,27 @@ extension JSONScanner {
             break
         }
         throw fail("invalid escape sequence in a string: backslash \(found)", at: backslash)
+    }
+
+    /// The low surrogate spelled by a well-formed `\\uDC00`-`\\uDFFF` escape
+    /// starting at `index`, or nil.
+    package func lowSurrogate(at index: Int) -> UInt32? {
+        guard index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+            return nil
+        }
+        var value: UInt32 = 0
+        for offset in 2..<6 {
+            let byte = bytes[index + offset]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value >= 0xDC00 && value <= 0xDFFF ? value : nil
     }
 
     /// Reads four hex digits at the cursor.
@@ -163,10 +186,11 @@ extension JSONScanner {
             case UInt8(ascii: "u"):
                 var scalar = hexValue(at: index)
                 index += 4
-                if scalar >= 0xD800 && scalar <= 0xDBFF {
-                    let low = hexValue(at: index + 2)
+                if scalar >= 0xD800 && scalar <= 0xDBFF, index < token.end, let low = lowSurrogate(at: index) {
                     index += 6
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if scalar >= 0xD800 && scalar <= 0xDFFF {
+                    scalar = 0xFFFD // a lone surrogate (only with allowsLoneSurrogates)
                 }
                 appendUTF8(scalar, to: &utf8)
             default: utf8.append(kind) // '"', '\\' and '/' stand for themselves

@@ -3,6 +3,15 @@ public import VigilCore
 public import VigilBackends
 public import VigilStore
 
+/// What restore does with an active record whose session is authoritatively gone.
+public enum MissingPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Close the record (`status: closed`): the zombie is tidied away.
+    case close
+    /// Keep the record active: the daemon can still resume the agent's
+    /// transcript on the next message (a cold resume).
+    case keep
+}
+
 /// Knobs of one restore.
 public struct RestoreOptions: Sendable {
     /// The agent CLI the daemon runs now; a live session whose record names
@@ -20,6 +29,8 @@ public struct RestoreOptions: Sendable {
     public var naming: SessionNaming
     /// Create an empty store when none exists (otherwise a missing store is an error).
     public var createIfMissing: Bool
+    /// What a `missing` session does to its record: `close` (the default) or `keep`.
+    public var onMissing: MissingPolicy
     /// The lock the store's writers agree on: `flock` for Vigil's own
     /// format, `exclusiveCreate` where the daemon uses botmux's lock.
     public var lockProtocol: StoreLockProtocol
@@ -40,6 +51,7 @@ public struct RestoreOptions: Sendable {
         lockTimeout: Duration = .seconds(5),
         naming: SessionNaming = SessionNaming(),
         createIfMissing: Bool = false,
+        onMissing: MissingPolicy = .close,
         lockProtocol: StoreLockProtocol = .flock,
         strictLinks: Bool = false
     ) {
@@ -50,6 +62,7 @@ public struct RestoreOptions: Sendable {
         self.lockTimeout = lockTimeout
         self.naming = naming
         self.createIfMissing = createIfMissing
+        self.onMissing = onMissing
         self.lockProtocol = lockProtocol
         self.strictLinks = strictLinks
         self.onPhase = nil
@@ -122,7 +135,7 @@ public struct Restorer: Sendable {
     /// |---|---|---|
     /// | closed, or backend `pty` | not probed | skip |
     /// | active, `killedAt` set (restore killed it for a CLI change) | missing | keep |
-    /// | active | missing | close |
+    /// | active | missing | close (`onMissing: .keep`: keep) |
     /// | active | unknown | keep |
     /// | active | exists, `cliId` set and not the expected CLI | kill |
     /// | active | exists, lazy | keep |
@@ -140,7 +153,7 @@ public struct Restorer: Sendable {
     /// `killedAt` when it starts the new session.
     public static func decide(
         status: RecordStatus, backend: StoreBackend, cliId: String?, probe: SessionProbe?,
-        expectedCLI: String?, lazy: Bool, killedAt: String? = nil
+        expectedCLI: String?, lazy: Bool, killedAt: String? = nil, onMissing: MissingPolicy = .close
     ) -> (action: RestoreAction, reason: String) {
         if status != .active { return (.skip, "record is closed") }
         if !backend.isPersistent { return (.skip, "non-persistent backend (pty)") }
@@ -151,6 +164,9 @@ public struct Restorer: Sendable {
                 // Echoed only when it reads as a timestamp: a report carries no free text from the store.
                 let when = Self.looksLikeTimestamp(killedAt) ? " at \(killedAt)" : ""
                 return (.keep, "session was killed by restore\(when) for a CLI change; the next message starts a fresh one (\(why))")
+            }
+            if onMissing == .keep {
+                return (.keep, "session is gone (\(why)); kept active (--on-missing keep): the next message can cold-resume it")
             }
             return (.close, "session is gone: \(why)")
         case .unknown(let why):
@@ -386,7 +402,8 @@ public struct Restorer: Sendable {
                 decided = known
             } else {
                 decided = decide(status: inputs.status, backend: inputs.backend, cliId: inputs.cliId, probe: inputs.probe,
-                                 expectedCLI: options.expectedCLI, lazy: options.lazy, killedAt: inputs.killedAt)
+                                 expectedCLI: options.expectedCLI, lazy: options.lazy, killedAt: inputs.killedAt,
+                                 onMissing: options.onMissing)
                 memo[inputs] = decided
             }
             lines.append(SessionOutcome(id: record.id, backend: record.backend.rawValue, backendSession: answers.sessionNames[i],

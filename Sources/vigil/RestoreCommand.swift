@@ -15,7 +15,10 @@ enum RestoreCommand {
         name: "restore",
         summary: "Reconcile a session store with the sessions that survived, in one pass.",
         options: [
-            .valued("store", "PATH", #"the session store (JSON, {"version": 1, "sessions": [...]}) (required)"#, completion: .file),
+            .valued("store", "PATH", #"the session store (JSON, {"version": 1, "sessions": [...]}) (required, or --botmux)"#, completion: .file),
+            .valued("botmux", "DIR", "restore every store of a botmux data directory in place (see botmux above); without DIR: $SESSION_DATA_DIR, else ~/.botmux/.data-dir, else ~/.botmux/data", completion: .directory, optional: true),
+            .valued("bot", "APPID", "with --botmux: only this bot's store (and its records in the legacy sessions.json)"),
+            .valued("on-missing", "POLICY", "what a missing session does to its record: close (default; --botmux: keep, the daemon cold-resumes it) or keep", choices: ["close", "keep"]),
             .valued("worker", "'CMD ARGS'", "worker to launch per live session; {id} {session} {backend} {socket} are replaced; split into words without a shell (quotes allowed)"),
             .valued("worker-log", "PATH", "append workers' stdout/stderr here (default /dev/null); a placeholder value that is empty, holds '/', a NUL or a control character, or starts with '.' is refused (the record is kept, no worker); a symlink, FIFO, socket, folder or hard-linked file at the path is refused too; a new log is created 0600", completion: .file),
             .flag("worker-env-clear", "start workers with an empty environment (default: vigil's own)"),
@@ -38,6 +41,7 @@ enum RestoreCommand {
             .valued("report", "PATH", "also write the whole report as JSON (schema 1) to PATH (created 0600, or replaced; never through a symlink)", completion: .file),
             .flag("quiet", "no per-session log lines on stderr, even with --verbose (store notices still print)"),
         ],
+        exclusive: [["store", "botmux"]],
         discussion: """
         For each active tmux/zellij/herdr record (one listing call per backend and socket):
           missing           -> close  (status "closed", closedAt, closeReason; one atomic store write)
@@ -56,6 +60,17 @@ enum RestoreCommand {
         only to commit, for one read and one write. A record another writer changed
         meanwhile is left as it is and reported skip ("changed by another writer
         during restore"); kills and workers follow for committed decisions only.
+
+        botmux (its data directory as botmux keeps it; see README "botmux"):
+        every sessions-<larkAppId>.json and the legacy sessions.json, written back as
+        botmux's JSON.stringify would. The expected CLI is each bot's cliId in bots.json
+        ($BOTS_CONFIG, else ~/.botmux/bots.json; default claude-code): a live session of
+        another CLI is killed and its record closed; missing sessions are kept unless
+        --on-missing close. tmux is asked on its default server (TMUX_TMPDIR picks the
+        socket directory). The lock is botmux's exclusive-create (--lock flock is
+        refused). --worker (and the other worker options), --expect-cli, --lazy and
+        --create do not apply (exit 64). A bot whose daemon is live (heartbeat at most
+        90 s old) is refused with exit 75; --dry-run still reports.
         """,
         epilogue: """
         Exit status: 0 done (also when some sessions were unknown: they are kept,
@@ -67,7 +82,9 @@ enum RestoreCommand {
         line says so); 75 store locked by another writer past the timeout;
         130/143 interrupted by SIGINT/SIGTERM (multiplexer calls in flight are
         ended first). Nothing is written when an error is reported before the
-        commit: the store is checked before the lock file is made.
+        commit: the store is checked before the lock file is made. --botmux: 75
+        also when a bot's daemon is live; a store that cannot be written is left as
+        it was, the others are written, and the first failure sets the status.
         """)
 
     static var usage: String { spec.usage }
@@ -82,13 +99,16 @@ enum RestoreCommand {
         do throws(UsageError) {
             parsed = try spec.parse(args)
             if parsed.has("help") { print(spec.help); return ExitCode.ok }
-            guard let s = parsed.value("store"), !s.isEmpty else { throw UsageError(message: "missing required option '--store PATH'") }
+            if parsed.given("botmux") { return await BotmuxCommand.run(parsed) }
+            if parsed.given("bot") { throw UsageError(message: "'--bot' applies to '--botmux' only") }
+            guard let s = parsed.value("store"), !s.isEmpty else { throw UsageError(message: "missing required option '--store PATH' (or '--botmux [DIR]')") }
             storePath = s
             if let extra = parsed.positionals.first { throw UsageError(message: "unexpected argument '\(extra)'") }
             options.expectedCLI = parsed.value("expect-cli")
             options.lazy = parsed.has("lazy")
             options.dryRun = parsed.has("dry-run")
             options.createIfMissing = parsed.has("create")
+            if let policy = parsed.value("on-missing").flatMap(MissingPolicy.init(rawValue:)) { options.onMissing = policy }
             options.strictLinks = parsed.has("strict-links")
             if let name = parsed.value("lock") {
                 guard let lockProtocol = StoreLockProtocol(rawValue: name) else {
@@ -199,10 +219,15 @@ enum ReportRendering {
     /// truncated), never through a symbolic link.
     /// - Returns: `nil`, or what went wrong.
     static func writeFile(_ report: RestoreReport, to path: String) -> String? {
+        writeFile(json(report), to: path)
+    }
+
+    /// Writes a JSON document to `path`, as `writeFile(_:to:)` does.
+    static func writeFile(_ document: JSONValue, to path: String) -> String? {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0o600)
         guard fd >= 0 else { return "\(Errno(rawValue: errno))" }
         var file = OutputStream(fd: fd)
-        file.bytes(json(report).serialized())
+        file.bytes(document.serialized())
         file.line()
         let written = file.flush()
         let problem = written ? nil : file.failure.map { "\($0)" } ?? "write failed"

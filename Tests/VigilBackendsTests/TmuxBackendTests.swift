@@ -160,6 +160,9 @@ struct TmuxBackendTests {
     /// keeping TMUX shows the hazard it guards against.
     @Test func tmuxEnvironmentIsStripped() async throws {
         let dir = try TemporaryDirectory()
+        // Shares default sockets with other tests, never with the one that
+        // must be alone (DefaultSocketServers).
+        try await withDefaultSocketServers {
         try await withTmuxServer(socket: .default, tmuxTmpdir: dir.path) { server in
             try server.createSession("bmx-deadbeef")
             let bogus = Environment.inherited(setting: [
@@ -176,6 +179,7 @@ struct TmuxBackendTests {
             let misled = await kept.probe("bmx-deadbeef")
             #expect(misled.answer.state == .missing, "\(misled.answer)")
             #expect(misled.answer.reason.contains("not-a-socket"))
+        }
         }
     }
 

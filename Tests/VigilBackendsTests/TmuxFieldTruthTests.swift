@@ -70,6 +70,9 @@ struct TmuxFieldTruthTests {
     func tmuxTmpdirMismatch() async throws {
         let started = try TemporaryDirectory()
         let other = try TemporaryDirectory()
+        // The only `default` server of this test process while it runs: the
+        // reason names "the" other server of that socket name (DefaultSocketServers).
+        try await withDefaultSocketServers(exclusive: true) {
         try await withTmuxServer(socket: .default, tmuxTmpdir: started.path) { server in
             try server.createSession("bmx-aaaa1111")
             let serverPath = try server.reportedSocketPath()
@@ -87,6 +90,7 @@ struct TmuxFieldTruthTests {
             #expect(why.contains(serverPath))
             // Asked through the right TMUX_TMPDIR, the same session exists.
             #expect(await TmuxBackend(configuration: server.configuration()).probe("bmx-aaaa1111").answer.state == .exists)
+        }
         }
     }
 

@@ -1,0 +1,177 @@
+// `vigil restore --botmux [DIR]`: the thin command-line side of VigilBotmux.
+// Parsing shares `restore`'s option table (RestoreCommand.swift); this file
+// checks what applies to botmux, runs the restorer and renders its report.
+
+import VigilCore
+import VigilBackends
+import VigilJSON
+import VigilStore
+import VigilRestore
+import VigilBotmux
+import VigilCommandLine
+
+enum BotmuxCommand {
+    /// Options of `restore` that make no sense for a botmux data directory.
+    static let inapplicable: [(String, String)] = [
+        ("store", "--botmux reads the data directory's own stores"),
+        ("worker", "a botmux worker needs its daemon; the daemon re-attaches live sessions itself"),
+        ("worker-log", "there is no worker with --botmux"),
+        ("worker-env", "there is no worker with --botmux"),
+        ("worker-env-clear", "there is no worker with --botmux"),
+        ("expect-cli", "the expected CLI is each bot's cliId in bots.json"),
+        ("lazy", "no worker is launched with --botmux"),
+        ("create", "--botmux never creates a store"),
+    ]
+
+    static func run(_ parsed: ParsedArguments) async -> Int32 {
+        var options = BotmuxRestoreOptions()
+        var backends = StandardBackends(spawner: Spawner())
+        do throws(UsageError) {
+            for (name, why) in inapplicable where parsed.given(name) {
+                throw UsageError(message: "'--\(name)' does not apply to '--botmux': \(why)")
+            }
+            if let dir = parsed.value("botmux") {
+                guard !dir.isEmpty else { throw UsageError(message: "the botmux data directory is an empty string") }
+                options.dataDirectory = dir
+            }
+            if let bot = parsed.value("bot") {
+                guard !bot.isEmpty, !bot.contains("/") else { throw UsageError(message: "'--bot' needs a larkAppId, got '\(bot)'") }
+                options.bot = bot
+            }
+            if let policy = parsed.value("on-missing").flatMap(MissingPolicy.init(rawValue:)) { options.onMissing = policy }
+            options.dryRun = parsed.has("dry-run")
+            options.strictLinks = parsed.has("strict-links")
+            if let lock = parsed.value("lock"), lock != StoreLockProtocol.exclusiveCreate.rawValue {
+                throw UsageError(message: "'--lock \(lock)' does not apply to '--botmux': botmux locks its stores with exclusive-create")
+            }
+            if let n = try parsed.integer("concurrency", min: 1, max: Limits.concurrency) { options.concurrency = n }
+            if let n = try parsed.integer("lock-timeout-ms", min: 0, max: Limits.timeoutMs) { options.lockTimeout = .milliseconds(n) }
+            let timeoutMs = try parsed.integer("timeout-ms", min: 1, max: Limits.timeoutMs) ?? 3000
+            let retries = try parsed.integer("retries", min: 0, max: Limits.retries) ?? 2
+            backends.timeout = .milliseconds(timeoutMs)
+            backends.retry = BackendOptions.retryPolicy(timeoutMs: timeoutMs, retries: retries)
+            if let p = parsed.value("tmux") { backends.tmux = p }
+            if let p = parsed.value("zellij") { backends.zellij = p }
+            if let p = parsed.value("herdr") { backends.herdr = p }
+        } catch {
+            printError(error.message, usage: RestoreCommand.usage)
+            return ExitCode.usage
+        }
+
+        // Per-session lines only with --verbose (as for restore --store); what
+        // is not about one session (notices) always.
+        let perSession = parsed.has("verbose") && !parsed.has("quiet")
+        let logger: RestoreLogger = perSession
+            ? .standardError
+            : RestoreLogger { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
+        let restorer = BotmuxRestorer(
+            options: options, environment: BotmuxEnvironment.current(Environment.inherit.entries),
+            backends: backends, logger: logger)
+        let report: BotmuxReport
+        do throws(StoreError) {
+            report = try await restorer.restore()
+        } catch {
+            printError(error.description)
+            return error.exitCode
+        }
+        for notice in report.notices {
+            logger.emit(RestoreEvent(level: .info, message: notice))
+        }
+        if let reportPath = parsed.value("report") {
+            if let problem = ReportRendering.writeFile(json(report), to: reportPath) {
+                printError("cannot write the report to \(reportPath): \(problem); \(alreadyDone(report))")
+                return ExitCode.ioError
+            }
+        }
+        var out = OutputStream(fd: 1)
+        if parsed.has("json") {
+            out.bytes(json(report).serialized())
+            out.line()
+        } else {
+            for line in text(report, verbose: parsed.has("verbose"), fullReport: parsed.value("report")) { out.line(line) }
+        }
+        if let failed = out.finish("the report", afterwards: alreadyDone(report)) { return failed }
+        // Stores that could not be written: the report above says what was
+        // done; the first failure decides the exit status (75 locked, 73 ...).
+        guard let first = report.failures.first else { return ExitCode.ok }
+        let more = report.failures.count > 1 ? " (and \(report.failures.count - 1) more store\(report.failures.count > 2 ? "s" : "") not written)" : ""
+        printError(first.description + more)
+        return first.exitCode
+    }
+
+    /// What was already done when the report cannot be printed (exit 74).
+    static func alreadyDone(_ report: BotmuxReport) -> String {
+        if report.dryRun { return "dry run: no store was changed" }
+        let t = report.totals
+        return "the stores were already committed (close \(t[.close] ?? 0), kill \(t[.kill] ?? 0), keep \(t[.keep] ?? 0))"
+    }
+
+    // MARK: - Rendering
+
+    /// Vigil's restore JSON, with `bot` and `store` on every session and,
+    /// at the top, `dataDirectory`, `botsConfig`, per-bot `bots`, `notices`
+    /// and `failures` (stores not written).
+    static func json(_ report: BotmuxReport) -> JSONValue {
+        guard case .object(var doc) = ReportRendering.json(report.restoreReport),
+              case .array(var sessions)? = doc["sessions"] else { return .null }
+        for (index, line) in report.sessions.enumerated() {
+            guard case .object(var session) = sessions[index] else { continue }
+            session.append("bot", line.bot.map { .string($0) } ?? .null)
+            session.append("store", .string(line.store))
+            sessions[index] = .object(session)
+        }
+        doc["sessions"] = .array(sessions)
+        doc.append("dataDirectory", .object([
+            "path": .string(report.dataDirectory.path), "source": .string(report.dataDirectory.source.rawValue),
+        ]))
+        doc.append("botsConfig", report.botsConfiguration.map { .string($0) } ?? .null)
+        doc.append("bots", .array(report.bots.map { bot in
+            var totals = JSONObject()
+            for action in RestoreAction.allCases { totals.append(action.rawValue, .integer(bot.totals[action] ?? 0)) }
+            return .object([
+                "bot": bot.bot.map { .string($0) } ?? .null,
+                "expectedCli": bot.expectedCLI.map { .string($0) } ?? .null,
+                "stores": .array(bot.stores.map { .string($0) }),
+                "liveDaemon": bot.liveDaemon.map { .string($0) } ?? .null,
+                "totals": .object(totals),
+            ])
+        }))
+        doc.append("notices", .array(report.notices.map { .string($0) }))
+        doc.append("failures", .array(report.failures.map { .string($0.description) }))
+        return .object(doc)
+    }
+
+    /// Per bot: its CLI, totals and live daemon; one line each.
+    static func botLines(_ report: BotmuxReport) -> [String] {
+        report.bots.map { bot in
+            let count = bot.totals.values.reduce(0, +)
+            var line = "bot \(bot.bot ?? "(none: legacy records without larkAppId)")"
+            line += bot.expectedCLI.map { " (cli \($0))" } ?? " (not in bots.json: no CLI check)"
+            line += ": \(count) records: " + RestoreAction.allCases.map { "\($0.rawValue) \(bot.totals[$0] ?? 0)" }.joined(separator: ", ")
+            if let live = bot.liveDaemon { line += "; daemon live (\(live))" }
+            return line.escapingControlCharacters
+        }
+    }
+
+    /// `verbose`: the table of every record (with its bot), the lines per
+    /// bot and the totals. Otherwise restore's summary (totals, the first
+    /// records of each action) after the lines per bot.
+    static func text(_ report: BotmuxReport, verbose: Bool, fullReport: String?) -> [String] {
+        let source = "\(report.dataDirectory.path) (\(report.dataDirectory.source.rawValue))".escapingControlCharacters
+        guard verbose else {
+            return ["botmux data directory \(source)"] + botLines(report) + [""]
+                + ReportRendering.summary(report.restoreReport, fullReport: fullReport)
+        }
+        var rows: [[String]] = [["BOT", "ID", "BACKEND", "SESSION", "PROBE", "ACTION", "REASON"]]
+        for line in report.sessions {
+            let s = line.outcome
+            rows.append([line.bot ?? "-", s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue, s.reason]
+                .map(\.escapingControlCharacters))
+        }
+        var lines = table(rows)
+        lines.append("")
+        lines += botLines(report)
+        lines.append("botmux data directory \(source): " + ReportRendering.totalsLine(report.restoreReport))
+        return lines
+    }
+}
