@@ -51,7 +51,7 @@ let package = Package(
         // bots, heartbeats) restored in place, written as JSON.stringify would.
         .target(name: "VigilBotmux", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
         // The umbrella: re-exports every library module, for one import.
-        .target(name: "Vigil", dependencies: ["VigilCore", "VigilBackends", "VigilJSON", "VigilStore", "VigilRestore"], swiftSettings: swiftSettings),
+        .target(name: "Vigil", dependencies: ["VigilCore", "VigilBackends", "VigilJSON", "VigilStore", "VigilRestore", "VigilBotmux"], swiftSettings: swiftSettings),
         // The command line's option tables: usage, help, parsing and completions from one declaration.
         .target(name: "VigilCommandLine", swiftSettings: swiftSettings),
         // Layer 4: the command line.

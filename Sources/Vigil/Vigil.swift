@@ -7,3 +7,4 @@
 @_exported public import VigilJSON
 @_exported public import VigilStore
 @_exported public import VigilRestore
+@_exported public import VigilBotmux
