@@ -46,13 +46,7 @@ enum BotmuxCommand {
             }
             if let n = try parsed.integer("concurrency", min: 1, max: Limits.concurrency) { options.concurrency = n }
             if let n = try parsed.integer("lock-timeout-ms", min: 0, max: Limits.timeoutMs) { options.lockTimeout = .milliseconds(n) }
-            let timeoutMs = try parsed.integer("timeout-ms", min: 1, max: Limits.timeoutMs) ?? 3000
-            let retries = try parsed.integer("retries", min: 0, max: Limits.retries) ?? 2
-            backends.timeout = .milliseconds(timeoutMs)
-            backends.retry = BackendOptions.retryPolicy(timeoutMs: timeoutMs, retries: retries)
-            if let p = parsed.value("tmux") { backends.tmux = p }
-            if let p = parsed.value("zellij") { backends.zellij = p }
-            if let p = parsed.value("herdr") { backends.herdr = p }
+            try RestoreCommand.applyBackendOptions(parsed, to: &backends)
         } catch {
             printError(error.message, usage: RestoreCommand.usage)
             return ExitCode.usage

@@ -89,6 +89,18 @@ enum RestoreCommand {
 
     static var usage: String { spec.usage }
 
+    /// How the multiplexers are called, as `restore` and `restore --botmux`
+    /// both take it: executables, per-call deadline, retries.
+    static func applyBackendOptions(_ parsed: ParsedArguments, to backends: inout StandardBackends) throws(UsageError) {
+        let timeoutMs = try parsed.integer("timeout-ms", min: 1, max: Limits.timeoutMs) ?? 3000
+        let retries = try parsed.integer("retries", min: 0, max: Limits.retries) ?? 2
+        backends.timeout = .milliseconds(timeoutMs)
+        backends.retry = BackendOptions.retryPolicy(timeoutMs: timeoutMs, retries: retries)
+        if let p = parsed.value("tmux") { backends.tmux = p }
+        if let p = parsed.value("zellij") { backends.zellij = p }
+        if let p = parsed.value("herdr") { backends.herdr = p }
+    }
+
     static func run(_ args: [String]) async -> Int32 {
         let parsed: ParsedArguments
         var options = RestoreOptions()
@@ -118,13 +130,7 @@ enum RestoreCommand {
             }
             if let n = try parsed.integer("concurrency", min: 1, max: Limits.concurrency) { options.concurrency = n }
             if let n = try parsed.integer("lock-timeout-ms", min: 0, max: Limits.timeoutMs) { options.lockTimeout = .milliseconds(n) }
-            let timeoutMs = try parsed.integer("timeout-ms", min: 1, max: Limits.timeoutMs) ?? 3000
-            let retries = try parsed.integer("retries", min: 0, max: Limits.retries) ?? 2
-            backends.timeout = .milliseconds(timeoutMs)
-            backends.retry = BackendOptions.retryPolicy(timeoutMs: timeoutMs, retries: retries)
-            if let p = parsed.value("tmux") { backends.tmux = p }
-            if let p = parsed.value("zellij") { backends.zellij = p }
-            if let p = parsed.value("herdr") { backends.herdr = p }
+            try RestoreCommand.applyBackendOptions(parsed, to: &backends)
             if let line = parsed.value("worker") {
                 do throws(WorkerTemplateError) {
                     template = try WorkerTemplate.parse(line, logPath: parsed.value("worker-log"))
