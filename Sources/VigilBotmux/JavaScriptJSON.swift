@@ -134,22 +134,10 @@ struct StringifyWriter {
     // MARK: Strings
 
     /// A Swift string, quoted and escaped as `JSON.stringify` does (a Swift
-    /// string never holds a lone surrogate).
+    /// string never holds a lone surrogate): VigilJSON's escaper, which
+    /// writes exactly those escapes.
     mutating func appendString(_ text: String) {
-        var text = text
-        bytes.append(UInt8(ascii: "\""))
-        text.withUTF8 { utf8 in
-            var runStart = 0
-            for index in 0..<utf8.count {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
-                appendCodeUnit(UInt32(byte))
-                runStart = index + 1
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count]))
-        }
-        bytes.append(UInt8(ascii: "\""))
+        JSONWriter.appendQuoted(text, to: &bytes)
     }
 
     /// A validated source string token, re-escaped as `JSON.stringify` would

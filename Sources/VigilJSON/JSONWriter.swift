@@ -89,8 +89,16 @@ package struct JSONWriter {
     }
 
     /// A quoted, escaped string. Runs of bytes that need no escape are copied
-    /// in one go.
+    /// in one go. The escapes are exactly `JSON.stringify`'s for a string
+    /// without lone surrogates (`\b \f \n \r \t \" \\`, `\u00xx` in lower
+    /// case for other control characters, nothing else escaped), so the
+    /// botmux writer uses it too.
     package mutating func writeString(_ text: String) {
+        Self.appendQuoted(text, to: &bytes)
+    }
+
+    /// `writeString` onto any byte buffer.
+    package static func appendQuoted(_ text: String, to bytes: inout [UInt8]) {
         var text = text
         bytes.append(UInt8(ascii: "\""))
         text.withUTF8 { utf8 in
