@@ -262,21 +262,15 @@ public struct TmuxBackend: SessionBackend {
         return await configuration.retry.run(metered: { _, remaining in
             let clock = ContinuousClock()
             let start = clock.now
-            switch await call(resolveArguments(name), remaining: remaining,
-                              stdoutLimit: OutputLimits.probeStdout, stderrLimit: OutputLimits.probeStderr) {
-            case .noTurn(let why):
-                return (.unknown(reason: why), .none)
-            case .ran(let outcome, let timeout):
-                var usage = ChildrenUsage(outcome)
-                switch Self.classifyResolution(outcome, name: name, program: invoker.program, timeout: timeout, sockets: configuration.sockets) {
-                case .answer(let answer):
-                    return (answer, usage)
-                case .otherSession(let resolved):
-                    let left = remaining.map { $0 - (clock.now - start) }
-                    let (listing, listingUsage) = await listOnce(remaining: left)
-                    usage.add(listingUsage)
-                    return (Self.settle(name, resolvedTo: resolved, by: listing), usage)
-                }
+            let call = await call(resolveArguments(name), remaining: remaining,
+                                  stdoutLimit: OutputLimits.probeStdout, stderrLimit: OutputLimits.probeStderr)
+            switch probeStep(after: call, name: name) {
+            case .answered(let answer, let usage):
+                return (answer, usage)
+            case .settleByListing(let resolved, var usage):
+                let (listing, listingUsage) = await listOnce(remaining: remaining.map { $0 - (clock.now - start) })
+                usage.add(listingUsage)
+                return (Self.settle(name, resolvedTo: resolved, by: listing), usage)
             }
         })
     }
@@ -288,23 +282,37 @@ public struct TmuxBackend: SessionBackend {
         return configuration.retry.runSynchronously(metered: { _, remaining in
             let clock = ContinuousClock()
             let start = clock.now
-            switch callSynchronously(resolveArguments(name), remaining: remaining,
-                                     stdoutLimit: OutputLimits.probeStdout, stderrLimit: OutputLimits.probeStderr) {
-            case .noTurn(let why):
-                return (.unknown(reason: why), .none)
-            case .ran(let outcome, let timeout):
-                var usage = ChildrenUsage(outcome)
-                switch Self.classifyResolution(outcome, name: name, program: invoker.program, timeout: timeout, sockets: configuration.sockets) {
-                case .answer(let answer):
-                    return (answer, usage)
-                case .otherSession(let resolved):
-                    let left = remaining.map { $0 - (clock.now - start) }
-                    let (listing, listingUsage) = listOnceSynchronously(remaining: left)
-                    usage.add(listingUsage)
-                    return (Self.settle(name, resolvedTo: resolved, by: listing), usage)
-                }
+            let call = callSynchronously(resolveArguments(name), remaining: remaining,
+                                         stdoutLimit: OutputLimits.probeStdout, stderrLimit: OutputLimits.probeStderr)
+            switch probeStep(after: call, name: name) {
+            case .answered(let answer, let usage):
+                return (answer, usage)
+            case .settleByListing(let resolved, var usage):
+                let (listing, listingUsage) = listOnceSynchronously(remaining: remaining.map { $0 - (clock.now - start) })
+                usage.add(listingUsage)
+                return (Self.settle(name, resolvedTo: resolved, by: listing), usage)
             }
         })
+    }
+
+    /// What one resolving call says: an answer, or a name tmux resolved to
+    /// another session that a listing must settle. Shared by both probe forms.
+    enum ProbeStep {
+        case answered(SessionProbe, ChildrenUsage)
+        case settleByListing(resolvedTo: String, ChildrenUsage)
+    }
+
+    func probeStep(after call: Call, name: String) -> ProbeStep {
+        switch call {
+        case .noTurn(let why):
+            return .answered(.unknown(reason: why), .none)
+        case .ran(let outcome, let timeout):
+            let usage = ChildrenUsage(outcome)
+            switch Self.classifyResolution(outcome, name: name, program: invoker.program, timeout: timeout, sockets: configuration.sockets) {
+            case .answer(let answer): return .answered(answer, usage)
+            case .otherSession(let resolved): return .settleByListing(resolvedTo: resolved, usage)
+            }
+        }
     }
 
     /// A name tmux resolved to another session (through a client), settled
