@@ -30,9 +30,6 @@ struct BackendOptions {
         if kind != .tmux && (p.value("socket") != nil || p.value("socket-path") != nil) {
             throw UsageError(message: "'--socket' applies to tmux only")
         }
-        if p.value("socket") != nil && p.value("socket-path") != nil {
-            throw UsageError(message: "give '--socket' or '--socket-path', not both")
-        }
         if let name = p.value("socket"), let problem = TmuxBackend.socketProblem(.name(name)) {
             throw UsageError(message: problem)
         }
