@@ -428,7 +428,7 @@ public struct Restorer: Sendable {
             logger.warning(session: lines[i].id, "killed \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)")
         }
         let launcher = self.launcher
-        if !plan.forks.isEmpty && !(launcher is NoWorkerLauncher) { options.onPhase?(.launching(workers: plan.forks.count)) }
+        if !plan.forks.isEmpty { options.onPhase?(.launching(workers: plan.forks.count)) }
         let forkResults = await bounded(plan.forks, limit: options.concurrency) { i -> WorkerLaunchResult in
             let record = records[i]
             return await launcher.launch(WorkerRequest(id: record.id, backend: record.backend.rawValue,
