@@ -92,16 +92,27 @@ package struct JSONSyntaxError: Error {
 
 /// A string's position in the source: the bytes between the quotes, and
 /// whether they contain escapes (if not, they are the string's UTF-8 as is).
-package struct JSONStringToken {
+@frozen package struct JSONStringToken {
     package let start: Int
     package let end: Int
     package let hasEscapes: Bool
+
+    @inlinable package init(start: Int, end: Int, hasEscapes: Bool) {
+        self.start = start
+        self.end = end
+        self.hasEscapes = hasEscapes
+    }
 }
 
 /// The cursor over a document's bytes. The buffer must outlive the scanner.
-package struct JSONScanner {
-    package let bytes: UnsafeBufferPointer<UInt8>
-    package var position = 0
+//
+// The hot paths (the cursor, whitespace, list punctuation, plain strings)
+// are `@inlinable` so that the store's loader in another module compiles
+// them into its own loop instead of calling across the module boundary
+// once per byte run.
+@frozen package struct JSONScanner {
+    @usableFromInline package let bytes: UnsafeBufferPointer<UInt8>
+    @usableFromInline package var position = 0
     /// Nesting deeper than this is refused.
     package var depthLimit = JSONValue.maximumDepth
     /// Accept `\uD800`-`\uDFFF` escapes that are not half of a pair. RFC 8259
@@ -117,13 +128,13 @@ package struct JSONScanner {
 
     /// The byte at the cursor, or 0 at the end (0 is invalid everywhere the
     /// grammar looks, so every caller fails on it and then checks `atEnd`).
-    @inline(__always) package var current: UInt8 {
+    @inlinable @inline(__always) package var current: UInt8 {
         position < bytes.count ? bytes[position] : 0
     }
 
-    @inline(__always) package var atEnd: Bool { position >= bytes.count }
+    @inlinable @inline(__always) package var atEnd: Bool { position >= bytes.count }
 
-    @inline(__always) package mutating func skipWhitespace() {
+    @inlinable @inline(__always) package mutating func skipWhitespace() {
         while position < bytes.count {
             switch bytes[position] {
             case 0x20, 0x0A, 0x0D, 0x09: position += 1
@@ -151,9 +162,15 @@ package struct JSONScanner {
         if !atEnd { throw fail("unexpected data after the end of the document, \(found)") }
     }
 
-    package mutating func expect(_ byte: UInt8, _ what: String) throws(JSONSyntaxError) {
-        guard current == byte, !atEnd else { throw fail("expected \(what), \(found)") }
+    @inlinable package mutating func expect(_ byte: UInt8, _ what: @autoclosure () -> String) throws(JSONSyntaxError) {
+        guard current == byte, !atEnd else { throw expected(what()) }
         position += 1
+    }
+
+    /// "expected WHAT, found ..." at the cursor (kept out of line: only
+    /// errors build it).
+    @usableFromInline package func expected(_ what: String) -> JSONSyntaxError {
+        fail("expected \(what), \(found)")
     }
 
     // MARK: Values
@@ -247,6 +264,8 @@ package struct JSONScanner {
             }
         case UInt8(ascii: "\""):
             _ = try scanString()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            _ = try scanNumber() // validated, never built
         default:
             _ = try parseScalar()
         }
@@ -260,7 +279,7 @@ package struct JSONScanner {
 
     /// After an element: consumes `,` (returns false) or the closing bracket
     /// (returns true).
-    @inline(__always) package mutating func endOfList(close: UInt8, _ what: String) throws(JSONSyntaxError) -> Bool {
+    @inlinable @inline(__always) package mutating func endOfList(close: UInt8, _ what: @autoclosure () -> String) throws(JSONSyntaxError) -> Bool {
         let byte = current
         if byte == UInt8(ascii: ",") && !atEnd {
             position += 1
@@ -270,7 +289,7 @@ package struct JSONScanner {
             position += 1
             return true
         }
-        throw fail("expected \(what), \(found)")
+        throw expected(what())
     }
 
     /// `true`, `false`, `null` or a number.

@@ -3,25 +3,78 @@
 // nothing, and decoding only when a String is wanted. A string without
 // escapes decodes straight from its source bytes.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension JSONScanner {
     /// Scans an object key: like `scanString`, with a better message when the
     /// key is missing (e.g. after a trailing comma).
-    package mutating func scanKey() throws(JSONSyntaxError) -> JSONStringToken {
-        guard current == UInt8(ascii: "\""), !atEnd else {
-            if current == UInt8(ascii: "}") && !atEnd {
-                throw fail("expected a string key, found '}' (trailing commas are not allowed)")
-            }
-            throw fail("expected a string key, \(found)")
-        }
+    @inlinable package mutating func scanKey() throws(JSONSyntaxError) -> JSONStringToken {
+        guard current == UInt8(ascii: "\""), !atEnd else { throw missingKey() }
         return try scanString()
+    }
+
+    /// The error for a key that is not a string.
+    @usableFromInline package func missingKey() -> JSONSyntaxError {
+        if current == UInt8(ascii: "}") && !atEnd {
+            return fail("expected a string key, found '}' (trailing commas are not allowed)")
+        }
+        return fail("expected a string key, \(found)")
     }
 
     /// Validates the string at the cursor (opening quote included) and moves
     /// past its closing quote.
-    package mutating func scanString() throws(JSONSyntaxError) -> JSONStringToken {
+    ///
+    /// Plain ASCII runs, the bulk of a store, are skipped eight bytes at a
+    /// time; the first byte that needs a look (a quote, a backslash, a
+    /// control character, a non-ASCII byte) goes to the byte-wise path.
+    @inlinable package mutating func scanString() throws(JSONSyntaxError) -> JSONStringToken {
         let opening = position
         position += 1
         let start = position
+        let count = bytes.count
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while position + 8 <= count {
+                let word = raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+                if Self.wordNeedsLook(word) { break }
+                position += 8
+            }
+            while position < count {
+                let byte = base[position]
+                if byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                    position += 1
+                    continue
+                }
+                if byte == UInt8(ascii: "\"") {
+                    position += 1
+                    return JSONStringToken(start: start, end: position - 1, hasEscapes: false)
+                }
+                break
+            }
+        }
+        return try scanStringRest(opening: opening, start: start)
+    }
+
+    /// Whether any of the eight bytes is a quote, a backslash, a control
+    /// character or not ASCII (the classic has-zero-byte test, per byte).
+    @inlinable @inline(__always) package static func wordNeedsLook(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let hasQuote = (quote &- ones) & ~quote
+        let hasBackslash = (backslash &- ones) & ~backslash
+        let hasControl = (word &- ones &* 0x20) & ~word
+        return (hasQuote | hasBackslash | hasControl | word) & highs != 0
+    }
+
+    /// The byte-wise remainder of `scanString` from the cursor: escapes,
+    /// multi-byte UTF-8, the closing quote, errors.
+    @usableFromInline package mutating func scanStringRest(opening: Int, start: Int) throws(JSONSyntaxError) -> JSONStringToken {
         var hasEscapes = false
         while position < bytes.count {
             let byte = bytes[position]
@@ -236,15 +289,16 @@ extension JSONScanner {
 
     /// Whether a validated token spells exactly `key` (no allocation; a key
     /// with escapes is decoded first, which is rare and still correct).
-    package func token(_ token: JSONStringToken, equals key: StaticString) -> Bool {
-        if token.hasEscapes { return decode(token) == key.description }
+    @inlinable package func token(_ token: JSONStringToken, equals key: StaticString) -> Bool {
+        if token.hasEscapes { return decodedToken(token, equals: key) }
         let count = key.utf8CodeUnitCount
-        guard token.end - token.start == count else { return false }
-        let pointer = key.utf8Start
-        for index in 0..<count where bytes[token.start + index] != pointer[index] {
-            return false
-        }
-        return true
+        guard token.end - token.start == count, let base = bytes.baseAddress else { return count == 0 && token.end == token.start }
+        return memcmp(base + token.start, key.utf8Start, count) == 0
+    }
+
+    /// `token(_:equals:)` for a token with escapes.
+    @usableFromInline package func decodedToken(_ token: JSONStringToken, equals key: StaticString) -> Bool {
+        decode(token) == key.description
     }
 
     /// Whether a validated token spells exactly `text`.

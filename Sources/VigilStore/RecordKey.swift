@@ -6,10 +6,6 @@ import VigilJSON
 enum RecordKey: Int, CaseIterable {
     case id, backend, status, backendSession, socket, cliId, closedAt, closeReason
 
-    static let names: [StaticString] = [
-        "id", "backend", "status", "backendSession", "socket", "cliId", "closedAt", "closeReason",
-    ]
-
     /// The key as a String.
     var name: String { SessionRecord.reservedKeys[rawValue] }
 
@@ -17,15 +13,41 @@ enum RecordKey: Int, CaseIterable {
     /// kept as it is, not refused.
     var isLenient: Bool { self == .closedAt || self == .closeReason }
 
-    /// Which known member a validated key token names, if any. Plain keys are
-    /// compared byte for byte; a key with escapes is decoded first (rare).
+    /// Which known member a validated key token names, if any. A plain key
+    /// has at most one candidate by its length (and, for six bytes, its
+    /// second byte), compared byte for byte; a key with escapes is decoded
+    /// first (rare).
+    @inline(__always)
     static func match(_ key: JSONStringToken, in scanner: JSONScanner) -> RecordKey? {
-        let length = key.end - key.start
-        guard key.hasEscapes || (length >= 2 && length <= 14) else { return nil }
-        for (index, name) in names.enumerated() where scanner.token(key, equals: name) {
-            return RecordKey(rawValue: index)
+        guard !key.hasEscapes else {
+            return allCases.first { scanner.token(key, equals: $0.staticName) }
         }
-        return nil
+        let candidate: RecordKey
+        switch key.end - key.start {
+        case 2: candidate = .id
+        case 5: candidate = .cliId
+        case 6: candidate = scanner.bytes[key.start + 1] == UInt8(ascii: "t") ? .status : .socket
+        case 7: candidate = .backend
+        case 8: candidate = .closedAt
+        case 11: candidate = .closeReason
+        case 14: candidate = .backendSession
+        default: return nil
+        }
+        return scanner.token(key, equals: candidate.staticName) ? candidate : nil
+    }
+
+    /// The key's bytes.
+    var staticName: StaticString {
+        switch self {
+        case .id: "id"
+        case .backend: "backend"
+        case .status: "status"
+        case .backendSession: "backendSession"
+        case .socket: "socket"
+        case .cliId: "cliId"
+        case .closedAt: "closedAt"
+        case .closeReason: "closeReason"
+        }
     }
 }
 

@@ -72,9 +72,45 @@ struct StoreScan {
 /// A known member's value as scanned.
 private enum ScannedField {
     case absent
-    case string(String)
+    /// A string, still in the source (decoded only when wanted).
+    case string(JSONStringToken)
     /// Not a string: the word for the message ("a number", "null").
-    case other(String)
+    case other(StaticString)
+}
+
+/// The known members of one record as scanned, one slot per `RecordKey`
+/// (stored inline: scanning a record allocates nothing for them).
+private struct ScannedFields {
+    var slots: (ScannedField, ScannedField, ScannedField, ScannedField,
+                ScannedField, ScannedField, ScannedField, ScannedField)
+        = (.absent, .absent, .absent, .absent, .absent, .absent, .absent, .absent)
+
+    subscript(key: RecordKey) -> ScannedField {
+        get {
+            switch key {
+            case .id: slots.0
+            case .backend: slots.1
+            case .status: slots.2
+            case .backendSession: slots.3
+            case .socket: slots.4
+            case .cliId: slots.5
+            case .closedAt: slots.6
+            case .closeReason: slots.7
+            }
+        }
+        set {
+            switch key {
+            case .id: slots.0 = newValue
+            case .backend: slots.1 = newValue
+            case .status: slots.2 = newValue
+            case .backendSession: slots.3 = newValue
+            case .socket: slots.4 = newValue
+            case .cliId: slots.5 = newValue
+            case .closedAt: slots.6 = newValue
+            case .closeReason: slots.7 = newValue
+            }
+        }
+    }
 }
 
 /// The top-level walk over a document.
@@ -235,7 +271,7 @@ private struct StoreReader {
         let start = scanner.position
         try scanner.enter(depth: 3)
         scanner.position += 1
-        var fields = [ScannedField](repeating: .absent, count: RecordKey.allCases.count)
+        var fields = ScannedFields()
         var duplicate: String?
         var killedAt = false
         scanner.skipWhitespace()
@@ -249,15 +285,15 @@ private struct StoreReader {
                 try scanner.expect(UInt8(ascii: ":"), "':' after an object key")
                 scanner.skipWhitespace()
                 if let known = RecordKey.match(key, in: scanner) {
-                    if case .absent = fields[known.rawValue] {} else {
+                    if case .absent = fields[known] {} else {
                         duplicate = duplicate ?? known.name
                     }
                     if scanner.current == UInt8(ascii: "\"") && !scanner.atEnd {
-                        fields[known.rawValue] = .string(scanner.decode(try scanner.scanString()))
+                        fields[known] = .string(try scanner.scanString())
                     } else {
                         let kind = kindAtCursor()
                         try scanner.skipValue(depth: 3)
-                        fields[known.rawValue] = .other(kind)
+                        fields[known] = .other(kind)
                     }
                 } else {
                     // Noted so that restore's question "was it killed?" needs no second scan.
@@ -280,7 +316,7 @@ private struct StoreReader {
     }
 
     /// The kind of the value at the cursor, for messages.
-    func kindAtCursor() -> String {
+    func kindAtCursor() -> StaticString {
         switch scanner.current {
         case UInt8(ascii: "{"): "an object"
         case UInt8(ascii: "["): "an array"
@@ -290,41 +326,56 @@ private struct StoreReader {
         }
     }
 
-    func makeRecord(_ fields: [ScannedField], duplicate: String?, range: Range<Int>, killedAt: Bool) throws(RecordProblem) -> SessionRecord {
+    /// The enum case whose raw value a string token spells, compared
+    /// byte for byte (no String is made unless the value is refused).
+    func enumValue<Value: CaseIterable & RawRepresentable>(_ token: JSONStringToken, _: Value.Type) -> Value? where Value.RawValue == String {
+        if token.hasEscapes { return Value(rawValue: scanner.decode(token)) }
+        let length = token.end - token.start
+        for value in Value.allCases where value.rawValue.utf8.count == length {
+            var raw = value.rawValue
+            let equal = raw.withUTF8 { utf8 in
+                utf8.elementsEqual(UnsafeBufferPointer(rebasing: scanner.bytes[token.start..<token.end]))
+            }
+            if equal { return value }
+        }
+        return nil
+    }
+
+    func makeRecord(_ fields: ScannedFields, duplicate: String?, range: Range<Int>, killedAt: Bool) throws(RecordProblem) -> SessionRecord {
         var id: String?
-        if case .string(let value) = fields[RecordKey.id.rawValue] { id = value }
+        if case .string(let token) = fields[.id] { id = scanner.decode(token) }
         func problem(_ message: String) -> RecordProblem { RecordProblem(id: id, message: message) }
 
         if let duplicate { throw problem("duplicate key \"\(duplicate)\"") }
-        func required(_ key: RecordKey) throws(RecordProblem) -> String {
-            switch fields[key.rawValue] {
+        func required(_ key: RecordKey) throws(RecordProblem) -> JSONStringToken {
+            switch fields[key] {
             case .absent: throw problem("missing \"\(key.name)\"")
             case .other(let kind): throw problem("\"\(key.name)\" is \(kind), expected a string")
-            case .string(let value): return value
+            case .string(let token): return token
             }
         }
         /// A string, or nil for absent or null; lenient keys also take nil
         /// for any other kind.
         func optional(_ key: RecordKey) throws(RecordProblem) -> String? {
-            switch fields[key.rawValue] {
+            switch fields[key] {
             case .absent: return nil
-            case .string(let value): return value
+            case .string(let token): return scanner.decode(token)
             case .other(let kind):
-                if kind == "null" || key.isLenient { return nil }
+                if kind.description == "null" || key.isLenient { return nil }
                 throw problem("\"\(key.name)\" is \(kind), expected a string")
             }
         }
-        let recordID = try required(.id)
-        if recordID.isEmpty {
+        _ = try required(.id)
+        guard let recordID = id, !recordID.isEmpty else {
             throw RecordProblem(id: nil, message: "\"id\" is empty", at: lineAndColumn(of: range.lowerBound, in: source.bytes))
         }
-        let backendText = try required(.backend)
-        guard let backend = StoreBackend(rawValue: backendText) else {
-            throw problem("\"backend\" is \"\(backendText)\", expected one of tmux, zellij, herdr, pty")
+        let backendToken = try required(.backend)
+        guard let backend = enumValue(backendToken, StoreBackend.self) else {
+            throw problem("\"backend\" is \"\(scanner.decode(backendToken))\", expected one of tmux, zellij, herdr, pty")
         }
-        let statusText = try required(.status)
-        guard let status = RecordStatus(rawValue: statusText) else {
-            throw problem("\"status\" is \"\(statusText)\", expected one of active, closed")
+        let statusToken = try required(.status)
+        guard let status = enumValue(statusToken, RecordStatus.self) else {
+            throw problem("\"status\" is \"\(scanner.decode(statusToken))\", expected one of active, closed")
         }
         return SessionRecord(
             id: recordID, backend: backend, status: status,
