@@ -17,7 +17,13 @@
 // or appended; a removed daemon member goes everywhere; a cleared optional
 // removes a string member but leaves a null or non-string one alone.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VigilJSON
+
 extension SessionRecord {
     /// Appends the record's JSON object to `writer`.
     func write(into writer: inout JSONWriter) {
@@ -42,6 +48,21 @@ extension SessionRecord {
             // Patched: the typed members are written again, edits appended.
             range.count + 96 + (closedAt?.utf8.count ?? 0) + (closeReason?.utf8.count ?? 0) + 192 * fieldEdits.count
         case .object: 512
+        }
+    }
+
+    /// Whether the string value at `start..<end` (quotes included) of the
+    /// source is exactly `value` as written: no escapes, the same bytes.
+    private func fieldTokenEquals(_ value: String, scanner: JSONScanner, from start: Int, to end: Int) -> Bool {
+        let inner = (start + 1)..<(end - 1)
+        guard let base = scanner.bytes.baseAddress else { return false }
+        var value = value
+        return value.withUTF8 { utf8 in
+            guard utf8.count == inner.count else { return false }
+            if utf8.isEmpty { return true }
+            // Equal bytes with no backslash are the same string.
+            guard memcmp(base + inner.lowerBound, utf8.baseAddress!, utf8.count) == 0 else { return false }
+            return !utf8.contains(UInt8(ascii: "\\"))
         }
     }
 
@@ -83,7 +104,15 @@ extension SessionRecord {
                     let edit = known == nil && !fieldEdits.isEmpty
                         ? fieldEdits.firstIndex { scanner.token(key, equalsText: $0.key) } : nil
                     if let known, let value = typedValue(known) {
-                        typed(known, value, &writer)
+                        if valueIsString && !key.hasEscapes && fieldTokenEquals(value, scanner: scanner, from: valueStart, to: valueEnd) {
+                            // Unchanged: the member as it was, the same bytes typed() would write.
+                            separator(&writer)
+                            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[(key.start - 1)...key.end]))
+                            writer.bytes.append(UInt8(ascii: ":"))
+                            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[valueStart..<valueEnd]))
+                        } else {
+                            typed(known, value, &writer)
+                        }
                         written |= 1 << known.rawValue
                     } else if known != nil && valueIsString {
                         // A cleared optional: the member goes.

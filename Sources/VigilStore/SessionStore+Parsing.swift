@@ -220,6 +220,7 @@ private struct StoreReader {
             scanner.skipWhitespace()
             if scanner.current == UInt8(ascii: "{") && !scanner.atEnd {
                 if let record = try readRecord(index: index) {
+                    if index == 0 { reserveRecords(like: record, in: &scan) }
                     scan.records.append(record)
                     scan.recordRanges.append(record.sourceRange!)
                 }
@@ -237,6 +238,16 @@ private struct StoreReader {
                 return
             }
         }
+    }
+
+    /// Room for as many records as the rest of the document would hold if
+    /// they were the size of the first (at most one per 64 bytes), so a big
+    /// store does not copy its records array as it grows.
+    func reserveRecords(like first: SessionRecord, in scan: inout StoreScan) {
+        let size = max(64, first.sourceRange!.count + 2)
+        let expected = (source.bytes.count - scanner.position) / size + 2
+        scan.records.reserveCapacity(expected)
+        scan.recordRanges.reserveCapacity(expected)
     }
 
     /// The id table, built once the records are counted (sized up front, no
