@@ -1,21 +1,27 @@
-// Writing one record into the document buffer, three ways:
+// Writing one record into the document buffer, four ways:
 //
 // - unmodified and still raw: its source bytes, copied;
-// - modified but still raw (the common case: `close()`, a `killedAt` set
-//   through `subscript(field:)`): patched. The record's members are walked in
-//   the source; typed members are written from the properties, edited daemon
-//   members from their edits, every other member is copied byte for byte, and
-//   edited or typed members the source lacked are appended at the end. No tree is built, so
-//   closing 99,000 of 100,000 records costs a scan and a copy, not 99,000
-//   parse trees; and the daemon's members keep their exact bytes even in a
-//   record Vigil changed;
+// - closed and still raw (restore's common case: `close()` changed only
+//   `status`, `closedAt` and `closeReason`): spliced. The loader noted where
+//   those values and the last member are (`PatchPoints`), so the record's
+//   bytes are copied as they are, whitespace included, with the changed
+//   values replaced where they stand and the missing members appended after
+//   the last one, compactly. No scan: closing 100,000 records costs a copy;
+// - otherwise modified but still raw (a `killedAt` set through
+//   `subscript(field:)`, another typed member changed, a member removed):
+//   patched. The record's members are walked in the source; typed members
+//   are written from the properties, edited daemon members from their edits,
+//   every other member is copied byte for byte, and edited or typed members
+//   the source lacked are appended at the end. The daemon's members keep
+//   their exact bytes; the whitespace between members is not kept;
 // - built in memory (a new record, or one whose daemon members were set):
 //   serialized compactly from its object.
 //
-// Both rewrite paths follow the rule in SessionRecord+Fields.swift (and are
-// tested to agree): a set member is replaced in place (its first occurrence)
-// or appended; a removed daemon member goes everywhere; a cleared optional
-// removes a string member but leaves a null or non-string one alone.
+// All rewrite paths follow the rule in SessionRecord+Fields.swift (and are
+// tested to agree on the record's members): a set member is replaced in
+// place (its first occurrence) or appended; a removed daemon member goes
+// everywhere; a cleared optional removes a string member but leaves a null
+// or non-string one alone.
 
 #if canImport(Glibc)
 import Glibc
@@ -33,7 +39,9 @@ extension SessionRecord {
                 writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[range]))
             }
         case .raw(let source, let range):
-            writePatched(source: source, range: range, into: &writer)
+            if !writeSpliced(source: source, range: range, into: &writer) {
+                writePatched(source: source, range: range, into: &writer)
+            }
         case .object:
             writer.writeObject(object, style: .compact, indent: 0)
         }
@@ -48,6 +56,59 @@ extension SessionRecord {
             // Patched: the typed members are written again, edits appended.
             range.count + 96 + (closedAt?.utf8.count ?? 0) + (closeReason?.utf8.count ?? 0) + 192 * fieldEdits.count
         case .object: 512
+        }
+    }
+
+    /// The typed members a splice can write: the ones `close()` sets.
+    private static let spliceableKeys: UInt8 =
+        1 << RecordKey.status.rawValue | 1 << RecordKey.closedAt.rawValue | 1 << RecordKey.closeReason.rawValue
+
+    /// Writes a closed record by splicing: the record's bytes as they are
+    /// (whitespace included), with each changed value among `status`,
+    /// `closedAt` and `closeReason` replaced where it stands and the ones
+    /// the record lacks appended after its last member, compactly. Writes
+    /// nothing and returns false when the record needs `writePatched`:
+    /// another typed member or a daemon member changed, a member would have
+    /// to be removed, or the loader noted no patch points.
+    private func writeSpliced(source: StoreSource, range: Range<Int>, into writer: inout JSONWriter) -> Bool {
+        let points = patchPoints
+        guard points.membersEnd != 0, fieldEdits.isEmpty, changedKeys & ~Self.spliceableKeys == 0 else { return false }
+        return source.bytes.withUnsafeBufferPointer { buffer -> Bool in
+            // Replacements in source order (at most three), then appends.
+            var replaced: [(start: Int, end: Int, value: String)] = []
+            var appended: [(RecordKey, String)] = []
+            for key in [RecordKey.status, .closedAt, .closeReason] where changedKeys & (1 << key.rawValue) != 0 {
+                let span = points.span(key)
+                let value = typedValue(key)
+                if span.isPresent {
+                    let start = range.lowerBound + Int(span.start)
+                    let end = range.lowerBound + Int(span.end)
+                    if let value {
+                        replaced.append((start, end, value))
+                    } else if buffer[start] == UInt8(ascii: "\"") {
+                        return false // a cleared string member goes: the scanning patcher removes it
+                    }
+                } else if let value {
+                    appended.append((key, value))
+                }
+            }
+            replaced.sort { $0.start < $1.start }
+            var cursor = range.lowerBound
+            for edit in replaced {
+                writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<edit.start]))
+                writer.writeString(edit.value)
+                cursor = edit.end
+            }
+            let membersEnd = range.lowerBound + Int(points.membersEnd)
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<membersEnd]))
+            for (key, value) in appended {
+                writer.bytes.append(UInt8(ascii: ","))
+                writer.writeString(key.name)
+                writer.bytes.append(UInt8(ascii: ":"))
+                writer.writeString(value)
+            }
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[membersEnd..<range.upperBound]))
+            return true
         }
     }
 

@@ -59,25 +59,25 @@ public struct SessionRecord: Sendable {
     ]
 
     /// The daemon's session id (`id`).
-    public var id: String { didSet { if id != oldValue { isModified = true } } }
+    public var id: String { didSet { if id != oldValue { changed(.id) } } }
     /// The multiplexer (`backend`).
-    public var backend: StoreBackend { didSet { if backend != oldValue { isModified = true } } }
+    public var backend: StoreBackend { didSet { if backend != oldValue { changed(.backend) } } }
     /// `active` or `closed` (`status`).
-    public var status: RecordStatus { didSet { if status != oldValue { isModified = true } } }
+    public var status: RecordStatus { didSet { if status != oldValue { changed(.status) } } }
     /// The multiplexer's own session name (`backendSession`), if recorded.
-    public var backendSession: String? { didSet { if backendSession != oldValue { isModified = true } } }
+    public var backendSession: String? { didSet { if backendSession != oldValue { changed(.backendSession) } } }
     /// The tmux `-L` socket name (`socket`), if recorded.
-    public var socket: String? { didSet { if socket != oldValue { isModified = true } } }
+    public var socket: String? { didSet { if socket != oldValue { changed(.socket) } } }
     /// The daemon's CLI id (`cliId`), if recorded.
-    public var cliId: String? { didSet { if cliId != oldValue { isModified = true } } }
+    public var cliId: String? { didSet { if cliId != oldValue { changed(.cliId) } } }
     /// When the session was closed (`closedAt`, ISO-8601 UTC), if it was.
     ///
     /// Read leniently: a `closedAt` that is not a string (the daemon's own
     /// format, say) reads as nil and is kept as it is unless this is set.
-    public var closedAt: String? { didSet { if closedAt != oldValue { isModified = true } } }
+    public var closedAt: String? { didSet { if closedAt != oldValue { changed(.closedAt) } } }
     /// Why the session was closed (`closeReason`), if it was. Read leniently,
     /// like `closedAt`.
-    public var closeReason: String? { didSet { if closeReason != oldValue { isModified = true } } }
+    public var closeReason: String? { didSet { if closeReason != oldValue { changed(.closeReason) } } }
 
     /// Whether anything changed since the record was loaded or last committed.
     public internal(set) var isModified: Bool
@@ -97,6 +97,14 @@ public struct SessionRecord: Sendable {
     /// raw: one entry per key with its final value (nil: remove), in the
     /// order first set. The patcher and `baseObject` apply them.
     var fieldEdits: [FieldEdit] = []
+
+    /// The typed properties changed since loading, one bit per `RecordKey`.
+    var changedKeys: UInt8 = 0
+
+    /// Where a loaded record's `status`, `closedAt` and `closeReason`
+    /// values and its last member are, so that a close is spliced in
+    /// without scanning the record again (SessionRecord+Writing.swift).
+    var patchPoints = PatchPoints.unavailable
 
     /// False when the loader saw that the raw body has no `killedAt`
     /// member: restore asks every gone record for that marker, and this
@@ -149,7 +157,8 @@ public struct SessionRecord: Sendable {
         id: String, backend: StoreBackend, status: RecordStatus,
         backendSession: String?, socket: String?, cliId: String?,
         closedAt: String?, closeReason: String?,
-        source: StoreSource, range: Range<Int>, mayHoldKilledAt: Bool = true
+        source: StoreSource, range: Range<Int>, mayHoldKilledAt: Bool = true,
+        patchPoints: PatchPoints = .unavailable
     ) {
         self.id = id
         self.backend = backend
@@ -162,6 +171,7 @@ public struct SessionRecord: Sendable {
         self.isModified = false
         self.body = .raw(source, range)
         self.rawMayHoldKilledAt = mayHoldKilledAt
+        self.patchPoints = patchPoints
     }
 
     /// The record's bytes in the document it was read from (or last
@@ -195,6 +205,45 @@ public struct SessionRecord: Sendable {
         body = .raw(source, range)
         fieldEdits = []
         isModified = false
+        changedKeys = 0
+        patchPoints = .unavailable
         rawMayHoldKilledAt = true
+    }
+
+    /// Notes that typed property `key` took a new value.
+    private mutating func changed(_ key: RecordKey) {
+        isModified = true
+        changedKeys |= 1 << key.rawValue
+    }
+}
+
+/// Offsets from a loaded record's `{` of the values a close rewrites (0..<0:
+/// the member is absent) and of the end of the record's last member (0: not
+/// noted; then the record is patched by a scan).
+struct PatchPoints: Sendable {
+    var status: Span
+    var closedAt: Span
+    var closeReason: Span
+    var membersEnd: UInt32
+
+    /// A value's bytes within the record.
+    struct Span: Sendable {
+        var start: UInt32
+        var end: UInt32
+
+        static let absent = Span(start: 0, end: 0)
+        var isPresent: Bool { end != 0 }
+    }
+
+    static let unavailable = PatchPoints(status: .absent, closedAt: .absent, closeReason: .absent, membersEnd: 0)
+
+    /// The span noted for `key` (only the three keys a close writes).
+    func span(_ key: RecordKey) -> Span {
+        switch key {
+        case .status: status
+        case .closedAt: closedAt
+        case .closeReason: closeReason
+        default: .absent
+        }
     }
 }

@@ -283,6 +283,7 @@ private struct StoreReader {
         try scanner.enter(depth: 3)
         scanner.position += 1
         var fields = ScannedFields()
+        var points = PatchPoints.unavailable
         var duplicate: String?
         var killedAt = false
         scanner.skipWhitespace()
@@ -295,6 +296,7 @@ private struct StoreReader {
                 scanner.skipWhitespace()
                 try scanner.expect(UInt8(ascii: ":"), "':' after an object key")
                 scanner.skipWhitespace()
+                let valueStart = scanner.position
                 if let known = RecordKey.match(key, in: scanner) {
                     if case .absent = fields[known] {} else {
                         duplicate = duplicate ?? known.name
@@ -306,11 +308,13 @@ private struct StoreReader {
                         try scanner.skipValue(depth: 3)
                         fields[known] = .other(kind)
                     }
+                    points.note(known, valueStart - start, scanner.position - start)
                 } else {
                     // Noted so that restore's question "was it killed?" needs no second scan.
                     if scanner.token(key, equals: "killedAt") { killedAt = true }
                     try scanner.skipValue(depth: 3)
                 }
+                points.membersEnd = UInt32(truncatingIfNeeded: scanner.position - start)
                 scanner.skipWhitespace()
                 if try scanner.endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
             }
@@ -318,7 +322,8 @@ private struct StoreReader {
         guard recordProblem == nil else { return nil } // only the first bad record is reported
         let range = start..<scanner.position
         do {
-            return try makeRecord(fields, duplicate: duplicate, range: range, killedAt: killedAt)
+            if range.count > Int(UInt32.max) { points = .unavailable }
+            return try makeRecord(fields, duplicate: duplicate, range: range, killedAt: killedAt, points: points)
         } catch {
             recordProblem = "sessions[\(index)]\(error.idSuffix): \(error.message)"
             recordProblemIndex = index
@@ -352,7 +357,8 @@ private struct StoreReader {
         return nil
     }
 
-    func makeRecord(_ fields: ScannedFields, duplicate: String?, range: Range<Int>, killedAt: Bool) throws(RecordProblem) -> SessionRecord {
+    func makeRecord(_ fields: ScannedFields, duplicate: String?, range: Range<Int>, killedAt: Bool,
+                    points: PatchPoints) throws(RecordProblem) -> SessionRecord {
         var id: String?
         if case .string(let token) = fields[.id] { id = scanner.decode(token) }
         func problem(_ message: String) -> RecordProblem { RecordProblem(id: id, message: message) }
@@ -395,8 +401,21 @@ private struct StoreReader {
             cliId: try optional(.cliId),
             closedAt: try optional(.closedAt),
             closeReason: try optional(.closeReason),
-            source: source, range: range, mayHoldKilledAt: killedAt
+            source: source, range: range, mayHoldKilledAt: killedAt, patchPoints: points
         )
+    }
+}
+
+extension PatchPoints {
+    /// Notes where `key`'s value lies, if it is one a close writes.
+    mutating func note(_ key: RecordKey, _ start: Int, _ end: Int) {
+        let span = Span(start: UInt32(truncatingIfNeeded: start), end: UInt32(truncatingIfNeeded: end))
+        switch key {
+        case .status: status = span
+        case .closedAt: closedAt = span
+        case .closeReason: closeReason = span
+        default: break
+        }
     }
 }
 

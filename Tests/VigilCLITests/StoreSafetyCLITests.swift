@@ -88,7 +88,8 @@ struct StoreSafetyCLITests {
         #expect(written.hasPrefix(before))
         #expect(written.hasSuffix(after))
         let record = String(written.dropFirst(before.count).dropLast(after.count))
-        #expect(record.hasPrefix("{\"id\":\"bbbbbbbb-2\",\"backend\":\"tmux\",\"status\":\"closed\",\"socket\":\"\(s)\",\"n\":2E3,\"closedAt\":\""))
+        #expect(record.hasPrefix("{ \"id\": \"bbbbbbbb-2\", \"backend\": \"tmux\", \"status\": \"closed\", \"socket\": \"\(s)\", \"n\": 2E3,\"closedAt\":\""))
+        #expect(record.hasSuffix("\" }"))
         #expect(try StoreFile(path: path).load().records.map(\.status) == [.active, .closed])
     }
 

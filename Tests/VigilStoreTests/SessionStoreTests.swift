@@ -81,7 +81,9 @@ import Testing
         store.records[1].close(at: "2026-11-25T10:00:00Z", reason: "gone")
         let written = String(decoding: store.serialized(), as: UTF8.self)
         let y = "{\"id\": \"y\", \"backend\": \"tmux\", \"status\": \"active\"}"
-        let patched = "{\"id\":\"y\",\"backend\":\"tmux\",\"status\":\"closed\",\"closedAt\":\"2026-11-25T10:00:00Z\",\"closeReason\":\"gone\"}"
+        // Spliced: the record's own bytes, whitespace included, with the
+        // status replaced where it stands and Vigil's members appended.
+        let patched = "{\"id\": \"y\", \"backend\": \"tmux\", \"status\": \"closed\",\"closedAt\":\"2026-11-25T10:00:00Z\",\"closeReason\":\"gone\"}"
         var expected = text
         expected.replaceSubrange(expected.firstRange(of: y)!, with: patched)
         #expect(written == expected)
@@ -216,12 +218,46 @@ import Testing
     }
 
     @Test func patchingKeepsTheDaemonMembersBytes() throws {
+        // Closed (spliced): every byte of the record but the status value stays.
         var store = try SessionStore(parsing: Array(sampleStore.utf8))
         store.records[0].close(at: "2026-11-25T10:00:00Z", reason: "gone")
-        let text = String(decoding: store.serialized(), as: UTF8.self)
+        var text = String(decoding: store.serialized(), as: UTF8.self)
+        #expect(text.contains(#"    "title": "caf\u00e9 \ud83d\ude00 \"quoted\" back\\slash\ttab / \/",\#n"#))
+        #expect(text.contains(#""meta": {"created": "2026-01-02T03:04:05Z", "tags": ["a", "b", {"deep": [1e400, -0.5E-3, null, true]}]},\#n"#))
+        #expect(text.contains(#""status": "closed",\#n"#))
+        #expect(text.contains(#""raw": "naïve 日本語","closedAt":"2026-11-25T10:00:00Z","closeReason":"gone"\#n        }"#))
+        // Another member changed too (patched by a scan): the members keep
+        // their bytes, the whitespace between them goes.
+        store = try SessionStore(parsing: Array(sampleStore.utf8))
+        store.records[0].close(at: "2026-11-25T10:00:00Z", reason: "gone")
+        store.records[0].socket = "moved"
+        text = String(decoding: store.serialized(), as: UTF8.self)
         #expect(text.contains(#""title":"caf\u00e9 \ud83d\ude00 \"quoted\" back\\slash\ttab / \/""#))
         #expect(text.contains(#""meta":{"created": "2026-01-02T03:04:05Z", "tags": ["a", "b", {"deep": [1e400, -0.5E-3, null, true]}]}"#))
         #expect(text.contains(#""status":"closed""#))
+        #expect(text.contains(#""socket":"moved""#))
+    }
+
+    /// A close is spliced into the record's bytes: values replaced where
+    /// they stand (whatever the members' order, a lenient non-string
+    /// `closedAt` included), missing members appended after the last one.
+    @Test func closingSplicesTheValuesWhereTheyStand() throws {
+        let records = [
+            (#"{"closedAt" : null,"status":"active" , "id": "a", "backend": "tmux"  }"#,
+             #"{"closedAt" : "T","status":"closed" , "id": "a", "backend": "tmux","closeReason":"R"  }"#),
+            (#"{ "id": "b", "closeReason": "old", "backend": "tmux", "status": "active", "closedAt": 5 }"#,
+             #"{ "id": "b", "closeReason": "R", "backend": "tmux", "status": "closed", "closedAt": "T" }"#),
+            ("{\n\t\"id\": \"c\",\n\t\"backend\": \"tmux\",\n\t\"status\": \"active\",\n\t\"x\": [1, {\"status\": \"active\"}]\n}",
+             "{\n\t\"id\": \"c\",\n\t\"backend\": \"tmux\",\n\t\"status\": \"closed\",\n\t\"x\": [1, {\"status\": \"active\"}],\"closedAt\":\"T\",\"closeReason\":\"R\"\n}"),
+        ]
+        for (before, after) in records {
+            var store = try SessionStore(parsing: Array("{\"version\": 1, \"sessions\": [\(before)]}".utf8))
+            store.records[0].close(at: "T", reason: "R")
+            let expected = store.records[0].object
+            let written = String(decoding: store.serialized(), as: UTF8.self)
+            #expect(written == "{\"version\": 1, \"sessions\": [\(after)]}")
+            #expect(try SessionStore(parsing: Array(written.utf8)).records[0].object == expected)
+        }
     }
 
     /// `version` first, `sessions` second, others after: the writer's layout.
