@@ -89,7 +89,11 @@ struct NameRules: Sendable {
         // is one grapheme per byte: checked by bytes, without Unicode tables
         // (restore validates one name per record).
         let printableASCII = name.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
-        for scalar in name.unicodeScalars where !printableASCII && scalar.properties.generalCategory == .control {
+        if printableASCII {
+            try validatePrintableASCII(name, for: backend)
+            return
+        }
+        for scalar in name.unicodeScalars where scalar.properties.generalCategory == .control {
             let hex = String(scalar.value, radix: 16, uppercase: true)
             throw SessionNameError(
                 code: .controlCharacter, name: name, backend: backend,
@@ -101,7 +105,7 @@ struct NameRules: Sendable {
                                        detail: "it starts with '\(c)', which \(why)")
             }
         }
-        for (c, why) in forbidden where printableASCII && c.isASCII ? name.utf8.contains(c.asciiValue!) : name.contains(c) {
+        for (c, why) in forbidden where name.contains(c) {
             throw SessionNameError(code: .forbiddenCharacter, name: name, backend: backend,
                                    detail: "it holds '\(c)', which \(why)")
         }
@@ -110,6 +114,25 @@ struct NameRules: Sendable {
         }
         if let noSurroundingWhitespace,
            name.first.map({ $0.isWhitespace }) == true || name.last.map({ $0.isWhitespace }) == true {
+            throw SessionNameError(code: .surroundingWhitespace, name: name, backend: backend, detail: noSurroundingWhitespace)
+        }
+    }
+
+    /// The same rules for a non-empty name of printable ASCII, by bytes: one
+    /// byte is one character, and the only white space is the space.
+    private func validatePrintableASCII(_ name: String, for backend: BackendKind) throws(SessionNameError) {
+        let utf8 = name.utf8
+        let first = utf8.first!
+        for (c, why) in forbiddenFirst where c.asciiValue == first {
+            throw SessionNameError(code: .forbiddenFirstCharacter, name: name, backend: backend,
+                                   detail: "it starts with '\(c)', which \(why)")
+        }
+        for (c, why) in forbidden {
+            guard let byte = c.asciiValue, utf8.contains(byte) else { continue }
+            throw SessionNameError(code: .forbiddenCharacter, name: name, backend: backend,
+                                   detail: "it holds '\(c)', which \(why)")
+        }
+        if let noSurroundingWhitespace, first == 0x20 || utf8.last == 0x20 {
             throw SessionNameError(code: .surroundingWhitespace, name: name, backend: backend, detail: noSurroundingWhitespace)
         }
     }

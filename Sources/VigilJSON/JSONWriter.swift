@@ -31,6 +31,8 @@ extension JSONValue {
 /// Appends JSON to a byte buffer.
 package struct JSONWriter {
     package var bytes: [UInt8] = []
+    /// The last strings quoted by `writeRepeatedString`, with their bytes.
+    private var recent: [(text: String, quoted: [UInt8])] = []
 
     package init(reservingCapacity capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
@@ -95,6 +97,21 @@ package struct JSONWriter {
     /// botmux writer uses it too.
     package mutating func writeString(_ text: String) {
         Self.appendQuoted(text, to: &bytes)
+    }
+
+    /// `writeString` for a value written over and over (the same close
+    /// reason on thousands of records): the last few are kept quoted, and a
+    /// String that shares its storage with a kept one compares in O(1).
+    package mutating func writeRepeatedString(_ text: String) {
+        for entry in recent where entry.text == text {
+            bytes.append(contentsOf: entry.quoted)
+            return
+        }
+        var quoted: [UInt8] = []
+        Self.appendQuoted(text, to: &quoted)
+        bytes.append(contentsOf: quoted)
+        if recent.count == 4 { recent.removeFirst() }
+        recent.append((text, quoted))
     }
 
     /// `writeString` onto any byte buffer.

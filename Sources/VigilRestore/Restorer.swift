@@ -244,7 +244,7 @@ public struct Restorer: Sendable {
             options.onPhase?(.committing(records: decided.count))
             let now = StoreClock.nowISO8601()
             let lines = plan.lines
-            let changes = decided.map { RecordChange(id: lines[$0].id, writes: lines[$0].action != .fork) }
+            let changes = decided.map { RecordChange(id: lines[$0].id, writes: lines[$0].action != .fork, position: $0) }
             let commit = try await file.commit(
                 &store, changes: changes, lock: options.lockProtocol, lockTimeout: options.lockTimeout,
                 strictLinks: options.strictLinks, notice: notice
@@ -392,13 +392,18 @@ public struct Restorer: Sendable {
         var lines: [SessionOutcome] = []
         lines.reserveCapacity(records.count)
         var memo: [DecisionInputs: (action: RestoreAction, reason: String)] = [:]
+        var last: (inputs: DecisionInputs, decided: (action: RestoreAction, reason: String))?
         for (i, record) in records.enumerated() {
             let answer = answers.probes[i]
             let inputs = DecisionInputs(
                 status: record.status, backend: record.backend, cliId: record.cliId, probe: answer,
                 killedAt: answer?.state == .missing ? record.killedAt : nil)
             let decided: (action: RestoreAction, reason: String)
-            if let known = memo[inputs] {
+            if let last, last.inputs == inputs {
+                // Neighbours mostly share their inputs, and comparing
+                // strings that share storage costs no hashing.
+                decided = last.decided
+            } else if let known = memo[inputs] {
                 decided = known
             } else {
                 decided = decide(status: inputs.status, backend: inputs.backend, cliId: inputs.cliId, probe: inputs.probe,
@@ -406,6 +411,7 @@ public struct Restorer: Sendable {
                                  onMissing: options.onMissing)
                 memo[inputs] = decided
             }
+            last = (inputs, decided)
             lines.append(SessionOutcome(id: record.id, backend: record.backend.rawValue, backendSession: answers.sessionNames[i],
                                         probe: answer?.state, action: decided.action, reason: decided.reason))
         }

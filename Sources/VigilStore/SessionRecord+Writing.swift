@@ -73,43 +73,56 @@ extension SessionRecord {
     private func writeSpliced(source: StoreSource, range: Range<Int>, into writer: inout JSONWriter) -> Bool {
         let points = patchPoints
         guard points.membersEnd != 0, fieldEdits.isEmpty, changedKeys & ~Self.spliceableKeys == 0 else { return false }
-        return source.bytes.withUnsafeBufferPointer { buffer -> Bool in
-            // Replacements in source order (at most three), then appends.
-            var replaced: [(start: Int, end: Int, value: String)] = []
-            var appended: [(RecordKey, String)] = []
-            for key in [RecordKey.status, .closedAt, .closeReason] where changedKeys & (1 << key.rawValue) != 0 {
-                let span = points.span(key)
-                let value = typedValue(key)
-                if span.isPresent {
-                    let start = range.lowerBound + Int(span.start)
-                    let end = range.lowerBound + Int(span.end)
-                    if let value {
-                        replaced.append((start, end, value))
-                    } else if buffer[start] == UInt8(ascii: "\"") {
-                        return false // a cleared string member goes: the scanning patcher removes it
-                    }
-                } else if let value {
-                    appended.append((key, value))
-                }
+        /// A value replaced where it stands.
+        typealias Replacement = (start: Int, end: Int, value: String)
+        var replacements: (Replacement?, Replacement?, Replacement?) = (nil, nil, nil)
+        var appends: UInt8 = 0 // keys to append, one bit each
+        for (slot, key) in [RecordKey.status, .closedAt, .closeReason].enumerated()
+        where changedKeys & (1 << key.rawValue) != 0 {
+            let span = points.span(key)
+            let value = typedValue(key)
+            if !span.isPresent {
+                if value != nil { appends |= 1 << key.rawValue }
+                continue
             }
-            replaced.sort { $0.start < $1.start }
+            let start = range.lowerBound + Int(span.start)
+            guard let value else {
+                // A cleared string member goes (the scanning patcher removes
+                // it); a null or non-string one read leniently stays.
+                if source.bytes[start] == UInt8(ascii: "\"") { return false }
+                continue
+            }
+            let replacement = (start, range.lowerBound + Int(span.end), value)
+            switch slot {
+            case 0: replacements.0 = replacement
+            case 1: replacements.1 = replacement
+            default: replacements.2 = replacement
+            }
+        }
+        // Source order (the members may stand in any order).
+        func before(_ a: Replacement?, _ b: Replacement?) -> Bool { (a?.start ?? .max) < (b?.start ?? .max) }
+        if before(replacements.1, replacements.0) { swap(&replacements.0, &replacements.1) }
+        if before(replacements.2, replacements.1) { swap(&replacements.1, &replacements.2) }
+        if before(replacements.1, replacements.0) { swap(&replacements.0, &replacements.1) }
+        source.bytes.withUnsafeBufferPointer { buffer in
             var cursor = range.lowerBound
-            for edit in replaced {
-                writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<edit.start]))
-                writer.writeString(edit.value)
-                cursor = edit.end
+            for replacement in [replacements.0, replacements.1, replacements.2] {
+                guard let replacement else { continue }
+                writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<replacement.start]))
+                writer.writeRepeatedString(replacement.value)
+                cursor = replacement.end
             }
             let membersEnd = range.lowerBound + Int(points.membersEnd)
             writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<membersEnd]))
-            for (key, value) in appended {
+            for key in [RecordKey.closedAt, .closeReason] where appends & (1 << key.rawValue) != 0 {
                 writer.bytes.append(UInt8(ascii: ","))
                 writer.writeString(key.name)
                 writer.bytes.append(UInt8(ascii: ":"))
-                writer.writeString(value)
+                writer.writeRepeatedString(typedValue(key)!)
             }
             writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[membersEnd..<range.upperBound]))
-            return true
         }
+        return true
     }
 
     /// Whether the string value at `start..<end` (quotes included) of the

@@ -49,6 +49,10 @@ public protocol RecordDocument: Sendable {
     /// Where the record with `id` was in `sourceBytes` when parsed (edits
     /// made since do not move it), or nil if there is none.
     func sourceLocation(ofRecord id: String) -> RecordLocation?
+    /// `sourceLocation(ofRecord:)` with the position the caller believes
+    /// the record has: a document can answer from it without a search (the
+    /// default ignores it).
+    func sourceLocation(ofRecord id: String, near position: Int?) -> RecordLocation?
     /// Whether the document differs from `sourceBytes` (nothing is written
     /// when it does not).
     var hasChanges: Bool { get }
@@ -64,6 +68,11 @@ public protocol RecordDocument: Sendable {
 }
 
 extension RecordDocument {
+    /// Searches by id; the position is not used.
+    public func sourceLocation(ofRecord id: String, near position: Int?) -> RecordLocation? {
+        sourceLocation(ofRecord: id)
+    }
+
     /// `serialized()` in one piece.
     public func serialized(into sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         serialized().withUnsafeBytes { sink($0) }
@@ -91,11 +100,16 @@ public struct RecordChange: Sendable, Hashable {
     /// Whether the record is edited (false: only checked to be unchanged,
     /// e.g. before launching a worker for it).
     public var writes: Bool
+    /// Where the caller found the record among the loaded document's
+    /// records, if it knows: saves a search by id. A wrong hint costs the
+    /// search, never a wrong record (the id decides).
+    public var position: Int?
 
     /// A change to the record with `id`; `writes: false` only checks it.
-    public init(id: String, writes: Bool = true) {
+    public init(id: String, writes: Bool = true, position: Int? = nil) {
         self.id = id
         self.writes = writes
+        self.position = position
     }
 }
 
@@ -159,7 +173,7 @@ extension StoreFile {
         apply: (inout Document, _ change: Int, _ position: Int) -> Void
     ) async throws(StoreError) -> CommitReport {
         let originals = changes.map { change -> RecordLocation in
-            guard let location = document.sourceLocation(ofRecord: change.id) else {
+            guard let location = document.sourceLocation(ofRecord: change.id, near: change.position) else {
                 preconditionFailure("commit: no record \(change.id) in the loaded document")
             }
             return location
@@ -395,6 +409,17 @@ extension SessionStore: RecordDocument {
     public func sourceLocation(ofRecord id: String) -> RecordLocation? {
         guard let layout, let position = layout.idIndex[id] else { return nil }
         return RecordLocation(position: position, range: layout.recordRanges[position])
+    }
+
+    /// Where the record with `id` was in `sourceBytes`: checked at
+    /// `position` first (ids are unique in a loaded document), then searched.
+    public func sourceLocation(ofRecord id: String, near position: Int?) -> RecordLocation? {
+        guard let position, let ranges = layout?.recordRanges, ranges.indices.contains(position),
+              records.indices.contains(position) else { return sourceLocation(ofRecord: id) }
+        let range = ranges[position]
+        let record = records[position]
+        guard record.sourceRange == range && record.id == id else { return sourceLocation(ofRecord: id) }
+        return RecordLocation(position: position, range: range)
     }
 
     /// The document's bytes in pieces: unchanged stretches straight from the
