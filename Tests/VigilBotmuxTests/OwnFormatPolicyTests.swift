@@ -35,7 +35,7 @@ struct OwnFormatPolicyTests {
         for policy in [nil, "close"] {
             let (report, store) = try await run(policy)
             #expect(report["totals"]?["close"] == .integer(1))
-            #expect(store.contains(#""id":"90de90de-0000-4000-8000-000000000002","backend":"tmux","status":"closed""#))
+            #expect(store.contains(#""id": "90de90de-0000-4000-8000-000000000002", "backend": "tmux", "status": "closed""#))
         }
     }
 
