@@ -152,7 +152,7 @@ public struct Restorer: Sendable {
     /// record active and starts the configured CLI. The daemon clears
     /// `killedAt` when it starts the new session.
     public static func decide(
-        status: RecordStatus, backend: StoreBackend, cliId: String?, probe: SessionProbe?,
+        status: RecordStatus, backend: BackendKind, cliId: String?, probe: SessionProbe?,
         expectedCLI: String?, lazy: Bool, killedAt: String? = nil, onMissing: MissingPolicy = .close
     ) -> (action: RestoreAction, reason: String) {
         if status != .active { return (.skip, "record is closed") }
@@ -329,20 +329,20 @@ public struct Restorer: Sendable {
     /// closed or not persistent are not asked about.
     public func probe<Record: RestorableRecord>(_ records: [Record]) async -> RestoreAnswers {
         // 1. Group the active persistent records by backend and socket.
-        var groups: [GroupKey: [Int]] = [:]
+        var groups: [MultiplexerServer: [Int]] = [:]
         var names = [String](repeating: "", count: records.count)
         for (i, record) in records.enumerated() {
             names[i] = record.backendSession ?? options.naming.name(forID: record.id)
-            guard record.status == .active, let kind = BackendKind(store: record.backend) else { continue }
-            groups[GroupKey(kind: kind, socket: kind == .tmux ? record.socket : nil), default: []].append(i)
+            guard record.status == .active, record.backend.isPersistent else { continue }
+            groups[MultiplexerServer(record.backend, recordSocket: record.socket), default: []].append(i)
         }
 
         // 2. One listing per group, groups in parallel.
         if !groups.isEmpty { options.onPhase?(.listing(calls: groups.count)) }
         let providers = backends
         let (probes, listingUsage) = await withTaskGroup(of: ([(Int, SessionProbe)], ChildrenUsage).self) { group in
-            for (key, indices) in groups {
-                let backend = providers.backend(for: key.kind, socket: key.socket)
+            for (server, indices) in groups {
+                let backend = providers.backend(for: server)
                 var valid: [(Int, String)] = []
                 var rejected: [(Int, SessionProbe)] = []
                 for i in indices {
@@ -406,7 +406,7 @@ public struct Restorer: Sendable {
                                  onMissing: options.onMissing)
                 memo[inputs] = decided
             }
-            lines.append(SessionOutcome(id: record.id, backend: record.backend.rawValue, backendSession: answers.sessionNames[i],
+            lines.append(SessionOutcome(id: record.id, backend: record.backend, backendSession: answers.sessionNames[i],
                                         probe: answer?.state, action: decided.action, reason: decided.reason))
         }
         return lines
@@ -419,8 +419,7 @@ public struct Restorer: Sendable {
         if !plan.kills.isEmpty { options.onPhase?(.killing(sessions: plan.kills.count)) }
         let killResults = await bounded(plan.kills, limit: options.concurrency) { i -> String in
             let record = records[i]
-            let kind = BackendKind(store: record.backend)!
-            let backend = providers.backend(for: kind, socket: kind == .tmux ? record.socket : nil)
+            let backend = providers.backend(for: MultiplexerServer(record.backend, recordSocket: record.socket))
             return "\(await backend.kill(lines[i].backendSession))"
         }
         for (i, outcome) in killResults {
@@ -431,7 +430,7 @@ public struct Restorer: Sendable {
         if !plan.forks.isEmpty { options.onPhase?(.launching(workers: plan.forks.count)) }
         let forkResults = await bounded(plan.forks, limit: options.concurrency) { i -> WorkerLaunchResult in
             let record = records[i]
-            return await launcher.launch(WorkerRequest(id: record.id, backend: record.backend.rawValue,
+            return await launcher.launch(WorkerRequest(id: record.id, backend: record.backend,
                                                        backendSession: lines[i].backendSession, socket: record.socket))
         }
         for (i, result) in forkResults {
@@ -449,8 +448,9 @@ public struct Restorer: Sendable {
             }
         }
         // Every active persistent record that was not closed stays registered.
-        for line in plan.lines where line.action != .close && line.action != .skip {
-            registry.register(SessionRegistry.Entry(id: line.id, backend: line.backend, backendSession: line.backendSession, workerPID: line.workerPID))
+        for (i, line) in plan.lines.enumerated() where line.action != .close && line.action != .skip {
+            registry.register(SessionRegistry.Entry(id: line.id, backend: records[i].backend, backendSession: line.backendSession,
+                                                    workerPID: line.workerPID))
         }
     }
 
@@ -459,24 +459,24 @@ public struct Restorer: Sendable {
     /// The non-destructive path for run time: probe one session and launch a
     /// worker only if it `exists`. `missing` and `unknown` change nothing
     /// (no close, no fork); the caller decides what to do with the answer.
-    public func wake(id: String, backend: StoreBackend, backendSession: String? = nil, socket: String? = nil) async -> SessionOutcome {
+    public func wake(id: String, backend: BackendKind, backendSession: String? = nil, socket: String? = nil) async -> SessionOutcome {
         let name = backendSession ?? options.naming.name(forID: id)
-        guard let kind = BackendKind(store: backend) else {
-            return SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: nil, action: .skip, reason: "non-persistent backend (pty)")
+        guard backend.isPersistent else {
+            return SessionOutcome(id: id, backend: backend, backendSession: name, probe: nil, action: .skip, reason: "non-persistent backend (pty)")
         }
-        let b = backends.backend(for: kind, socket: kind == .tmux ? socket : nil)
+        let b = backends.backend(for: MultiplexerServer(backend, recordSocket: socket))
         do throws(SessionNameError) { try b.validate(name) } catch {
-            return SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: .unknown, action: .keep, reason: "session name cannot be probed: \(error)")
+            return SessionOutcome(id: id, backend: backend, backendSession: name, probe: .unknown, action: .keep, reason: "session name cannot be probed: \(error)")
         }
         let probe = await b.probe(name).answer
         guard case .exists(let why) = probe else {
-            return SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: probe.state, action: .keep, reason: "not woken: \(probe.reason)")
+            return SessionOutcome(id: id, backend: backend, backendSession: name, probe: probe.state, action: .keep, reason: "not woken: \(probe.reason)")
         }
-        var line = SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: .exists, action: .fork, reason: "alive: \(why)")
-        switch await launcher.launch(WorkerRequest(id: id, backend: backend.rawValue, backendSession: name, socket: socket)) {
+        var line = SessionOutcome(id: id, backend: backend, backendSession: name, probe: .exists, action: .fork, reason: "alive: \(why)")
+        switch await launcher.launch(WorkerRequest(id: id, backend: backend, backendSession: name, socket: socket)) {
         case .launched(let pid):
             line.workerPID = pid
-            registry.register(SessionRegistry.Entry(id: id, backend: backend.rawValue, backendSession: name, workerPID: pid))
+            registry.register(SessionRegistry.Entry(id: id, backend: backend, backendSession: name, workerPID: pid))
         case .notLaunched(let why):
             line.reason += "; no worker launched: \(why)"
         case .refused(let why):
@@ -487,26 +487,35 @@ public struct Restorer: Sendable {
     }
 }
 
-extension BackendKind {
-    /// The backend for a store record's backend; `nil` for `pty`.
-    init?(store: StoreBackend) {
-        guard store.isPersistent else { return nil }
-        self.init(rawValue: store.rawValue)
-    }
-}
-
 /// Everything `Restorer.decide` reads from one record (the options are fixed per restore).
 struct DecisionInputs: Hashable {
     var status: RecordStatus
-    var backend: StoreBackend
+    var backend: BackendKind
     var cliId: String?
     var probe: SessionProbe?
     var killedAt: String?
 }
 
-struct GroupKey: Hashable, Sendable {
-    var kind: BackendKind
-    var socket: String?
+/// One multiplexer server: a backend and, for tmux, the `-L` socket name.
+/// tmux is the one backend with several servers per user; a record's
+/// `socket` means nothing to zellij and herdr, so it is dropped for them
+/// (their records form one group, whatever their `socket` says).
+struct MultiplexerServer: Hashable, Sendable {
+    let kind: BackendKind
+    let socket: String?
+
+    /// The server a record's `backend` and `socket` name.
+    init(_ kind: BackendKind, recordSocket: String?) {
+        self.kind = kind
+        self.socket = kind == .tmux ? recordSocket : nil
+    }
+}
+
+extension BackendProvider {
+    /// The backend that answers for `server`.
+    func backend(for server: MultiplexerServer) -> any SessionBackend {
+        backend(for: server.kind, socket: server.socket)
+    }
 }
 
 /// Runs `body` for each index with at most `limit` in flight; results in input order.

@@ -9,6 +9,7 @@
 // the document's shape, then the first bad record.
 
 import VigilJSON
+import VigilBackendKind
 extension SessionStore {
     /// Parses and validates a store document held in memory.
     /// - Parameters:
@@ -319,7 +320,7 @@ private struct StoreReader {
             throw RecordProblem(id: nil, message: "\"id\" is empty", at: lineAndColumn(of: range.lowerBound, in: source.bytes))
         }
         let backendText = try required(.backend)
-        guard let backend = StoreBackend(rawValue: backendText) else {
+        guard let backend = BackendKind(rawValue: backendText) else {
             throw problem("\"backend\" is \"\(backendText)\", expected one of tmux, zellij, herdr, pty")
         }
         let statusText = try required(.status)
