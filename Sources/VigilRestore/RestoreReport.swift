@@ -62,7 +62,10 @@ public struct SessionOutcome: Sendable, Hashable {
 public struct RestoreReport: Sendable {
     /// One line per store record, in store order.
     public var sessions: [SessionOutcome]
-    /// Wall time from reading the store to the committed store and launched workers.
+    /// Wall time of the whole restore: the clock starts when `restore(storeAt:)`
+    /// is called, before the store is read, and stops when the report is
+    /// made, after the commit (any wait for the lock included), the kills and
+    /// the worker launches (for a dry run: after the decisions).
     public var elapsed: Duration
     /// How long the store's lock was held for the commit; nil when no lock
     /// was taken (a dry run, or nothing to commit).

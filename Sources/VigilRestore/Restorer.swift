@@ -23,7 +23,8 @@ public struct RestoreOptions: Sendable {
     public var dryRun: Bool
     /// Worker launches and kills in flight at once.
     public var concurrency: Int
-    /// How long to wait for another restore's lock before failing.
+    /// How long to wait for the store's lock (held by the daemon or another
+    /// restore) before failing.
     public var lockTimeout: Duration
     /// How session names are derived from ids when a record has no `backendSession`.
     public var naming: SessionNaming
@@ -208,14 +209,43 @@ public struct Restorer: Sendable {
     ///   the lock), or cannot be written. Nothing has been killed, forked or
     ///   written when it throws.
     public func restore(storeAt path: String) async throws(StoreError) -> RestoreReport {
+        // The clock starts before the store is read, so `elapsed` covers the
+        // read, the probes, the commit (with any wait for the lock), the
+        // kills and the launches.
         let clock = ContinuousClock()
         let start = clock.now
         let file = StoreFile(path: path)
+        var store = try await load(file)
+        // Probe and decide, still without the lock.
+        var plan = await self.plan(store)
+        if options.dryRun {
+            return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls,
+                                 listingUsage: plan.listingUsage)
+        }
+        let lockHeld = try await commit(&plan, to: file, store: &store)
+        announceCommitted(plan)
+        await execute(&plan, records: store.records)
+        var report = RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls,
+                                   listingUsage: plan.listingUsage)
+        report.lockHeld = lockHeld
+        return report
+    }
+
+    /// Where the store layer's notices go (a symlinked store, a broken stale
+    /// lock, other hard links): the logger, as information.
+    var storeNotice: (StoreNotice) -> Void {
         let logger = self.logger
-        let notice: (StoreNotice) -> Void = { logger.info("\($0)") }
-        // Read and validate without the lock: a store that is missing, not
-        // a regular file or not valid is refused before anything (not even
-        // the lock file) is written.
+        return { logger.info("\($0)") }
+    }
+
+    /// Reads and validates the store without the lock: a store that is
+    /// missing, not a regular file or not valid is refused before anything
+    /// (not even the lock file) is written. With `createIfMissing`, a missing
+    /// store is created empty (a dry run creates nothing and reads it empty).
+    /// - Throws: as `restore(storeAt:)`; also `.cannotWrite` for a store
+    ///   with other hard links under `strictLinks`.
+    func load(_ file: StoreFile) async throws(StoreError) -> SessionStore {
+        let notice = storeNotice
         var store: SessionStore
         do throws(StoreError) {
             store = try file.load(notice: notice)
@@ -227,51 +257,72 @@ public struct Restorer: Sendable {
                 : try await file.create(lock: options.lockProtocol, timeout: options.lockTimeout, notice: notice)
         }
         if options.strictLinks && !options.dryRun, let others = file.otherHardLinks, others > 0 {
-            throw StoreError(.cannotWrite, path: path, message: "has \(others) other hard link\(others == 1 ? "" : "s"), which a rewrite would leave on the previous version; refusing (--strict-links)")
+            throw StoreError(.cannotWrite, path: file.path, message: "has \(others) other hard link\(others == 1 ? "" : "s"), which a rewrite would leave on the previous version; refusing (--strict-links)")
         }
-        // Probe and decide, still without the lock.
-        var plan = await self.plan(store)
-        if options.dryRun {
-            return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls,
-                                 listingUsage: plan.listingUsage)
-        }
+        return store
+    }
 
-        // Commit: closes and kill markers written, forks checked, each only
-        // where the record is still what it was decided from.
-        var lockHeld: Duration?
+    /// Commits the plan: closes and kill markers written, forks checked, each
+    /// only where the record is still what it was decided from (StoreFile's
+    /// compare-and-set, under the lock). A decision that could not be
+    /// committed becomes `skip` and leaves the plan's lists.
+    /// - Returns: how long the lock was held; nil when there was nothing to commit.
+    func commit(_ plan: inout Plan, to file: StoreFile, store: inout SessionStore) async throws(StoreError) -> Duration? {
         let decided = plan.closes + plan.kills + plan.forks
-        if !decided.isEmpty {
-            options.onPhase?(.committing(records: decided.count))
-            let now = StoreClock.nowISO8601()
-            let lines = plan.lines
-            let changes = decided.map { RecordChange(id: lines[$0].id, writes: lines[$0].action != .fork) }
-            let commit = try await file.commit(
-                &store, changes: changes, lock: options.lockProtocol, lockTimeout: options.lockTimeout,
-                strictLinks: options.strictLinks, notice: notice
-            ) { document, change, position in
-                let line = lines[decided[change]]
-                switch line.action {
-                case .close:
-                    document.records[position].close(at: now, reason: line.reason)
-                case .kill:
-                    document.records[position][field: "killedAt"] = .string(now)
-                    document.records[position][field: "killReason"] = .string(line.reason)
-                case .fork, .keep, .skip:
-                    break
-                }
-            }
-            lockHeld = commit.lockHeld
-            for (change, verdict) in commit.verdicts.enumerated() where verdict != .applied {
-                let i = decided[change]
-                let was = plan.lines[i].action
-                plan.lines[i].action = .skip
-                plan.lines[i].reason = verdict == .changed ? Self.changedMeanwhile : Self.removedMeanwhile
-                logger.warning(session: lines[i].id, "did not \(was.rawValue) \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)")
-            }
-            plan.closes.removeAll { plan.lines[$0].action != .close }
-            plan.kills.removeAll { plan.lines[$0].action != .kill }
-            plan.forks.removeAll { plan.lines[$0].action != .fork }
+        guard !decided.isEmpty else { return nil }
+        options.onPhase?(.committing(records: decided.count))
+        let now = StoreClock.nowISO8601()
+        let lines = plan.lines
+        let changes = decided.map { RecordChange(id: lines[$0].id, writes: lines[$0].action != .fork) }
+        let commit = try await file.commit(
+            &store, changes: changes, lock: options.lockProtocol, lockTimeout: options.lockTimeout,
+            strictLinks: options.strictLinks, notice: storeNotice
+        ) { document, change, position in
+            Self.write(lines[decided[change]], into: &document.records[position], at: now)
         }
+        skipUncommitted(&plan, decided: decided, verdicts: commit.verdicts)
+        return commit.lockHeld
+    }
+
+    /// Writes one decision into its record: a close (`status`, `closedAt`,
+    /// `closeReason`), or the kill marker (`killedAt`, `killReason`). A fork
+    /// writes nothing; its record is only checked.
+    static func write(_ line: SessionOutcome, into record: inout SessionRecord, at now: String) {
+        switch line.action {
+        case .close:
+            record.close(at: now, reason: line.reason)
+        case .kill:
+            record[field: "killedAt"] = .string(now)
+            record[field: "killReason"] = .string(line.reason)
+        case .fork, .keep, .skip:
+            break
+        }
+    }
+
+    /// Turns every decision the commit did not apply (its record was changed
+    /// or removed by another writer meanwhile) into `skip` with the reason,
+    /// logs it, and keeps only committed decisions in the plan's lists.
+    /// - Parameters:
+    ///   - decided: the plan's line index of each change, in commit order.
+    ///   - verdicts: the commit's verdict of each change, in the same order.
+    func skipUncommitted(_ plan: inout Plan, decided: [Int], verdicts: [RecordVerdict]) {
+        for (change, verdict) in verdicts.enumerated() where verdict != .applied {
+            let i = decided[change]
+            let was = plan.lines[i].action
+            plan.lines[i].action = .skip
+            plan.lines[i].reason = verdict == .changed ? Self.changedMeanwhile : Self.removedMeanwhile
+            let line = plan.lines[i]
+            logger.warning(session: line.id, "did not \(was.rawValue) \(line.backend) session \(line.backendSession): \(line.reason)")
+        }
+        let lines = plan.lines
+        plan.closes.removeAll { lines[$0].action != .close }
+        plan.kills.removeAll { lines[$0].action != .kill }
+        plan.forks.removeAll { lines[$0].action != .fork }
+    }
+
+    /// After the commit: closed sessions leave the registry, and every close
+    /// and every record kept on an `unknown` answer is logged.
+    func announceCommitted(_ plan: Plan) {
         for i in plan.closes {
             registry.evict(plan.lines[i].id)
             logger.warning(session: plan.lines[i].id, "closed \(plan.lines[i].backend) session \(plan.lines[i].backendSession): \(plan.lines[i].reason)")
@@ -279,11 +330,6 @@ public struct Restorer: Sendable {
         for line in plan.lines where logger.wantsSessionEvents && line.action == .keep && line.probe == .unknown {
             logger.warning(session: line.id, "kept \(line.backend) session \(line.backendSession): \(line.reason)")
         }
-        await execute(&plan, records: store.records)
-        var report = RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls,
-                                   listingUsage: plan.listingUsage)
-        report.lockHeld = lockHeld
-        return report
     }
 
     /// Probes and decisions for a loaded store; changes nothing.
