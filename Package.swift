@@ -37,14 +37,19 @@ let package = Package(
         .target(name: "VigilSystem", swiftSettings: swiftSettings),
         // Layer 1: values, the outcome type and the prober. No Foundation.
         .target(name: "VigilCore", dependencies: ["CVigil", "VigilSystem"], swiftSettings: swiftSettings),
+        // BackendKind, the one name for a session's backend (tmux, zellij,
+        // herdr, pty): the store and the backends both use it and do not
+        // depend on each other, so it sits below both. Not a product; both
+        // re-export it.
+        .target(name: "VigilBackendKind", swiftSettings: swiftSettings),
         // Order-preserving JSON (numbers keep their text), strict parser,
         // writer. A leaf shared by the store and the herdr backend.
         .target(name: "VigilJSON", swiftSettings: swiftSettings),
         // Layer 2: tmux, zellij and herdr on top of the core.
-        .target(name: "VigilBackends", dependencies: ["VigilCore", "VigilJSON", "VigilSystem"], swiftSettings: swiftSettings),
+        .target(name: "VigilBackends", dependencies: ["VigilBackendKind", "VigilCore", "VigilJSON", "VigilSystem"], swiftSettings: swiftSettings),
         // The session store: order-preserving JSON, atomic durable writes, the lock.
-        // A leaf: it knows nothing of probes or backends.
-        .target(name: "VigilStore", dependencies: ["VigilJSON", "VigilSystem"], swiftSettings: swiftSettings),
+        // It knows nothing of probes or backends beyond their names (BackendKind).
+        .target(name: "VigilStore", dependencies: ["VigilBackendKind", "VigilJSON", "VigilSystem"], swiftSettings: swiftSettings),
         // Layer 3: the restore orchestrator and the worker launcher.
         .target(name: "VigilRestore", dependencies: ["VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilSystem"], swiftSettings: swiftSettings),
         // Layer 3b: a botmux data directory as botmux keeps it (its stores,

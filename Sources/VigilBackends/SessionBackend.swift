@@ -1,17 +1,7 @@
 public import VigilCore
-
-/// The multiplexers Vigil can ask about sessions.
-public enum BackendKind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-    /// tmux, asked with `has-session -t =NAME` and `list-sessions`.
-    case tmux
-    /// zellij, asked with `list-sessions --no-formatting`.
-    case zellij
-    /// herdr, asked with `session list --json`.
-    case herdr
-
-    /// The raw value: `tmux`, `zellij`, `herdr`.
-    public var description: String { rawValue }
-}
+// `BackendKind` (a backend's `kind`) is shared with the store module;
+// re-exported so that `import VigilBackends` names it.
+@_exported public import VigilBackendKind
 
 /// One multiplexer, asked the honest question "does session X exist?".
 ///
@@ -139,7 +129,7 @@ public struct KillResult: Sendable, Hashable, CustomStringConvertible, Retryable
         case alreadyGone
         /// No authoritative answer: the session may still be alive.
         case failed
-        /// The name failed validation and was never sent.
+        /// Nothing was sent: the name failed validation, or the backend (`pty`) has no multiplexer to send it to.
         case rejected
     }
 

@@ -59,26 +59,48 @@ public enum BotmuxMapping {
     ///   - bot: the bot's configuration, if bots.json loads it.
     public static func map(_ record: BotmuxRecord, fileBot: String?, bot: BotmuxBot?) -> BotmuxMapped {
         let fallbackName = sessionName(forID: record.id)
-        let recordBackend = record[.backendType]?.stringValue
-        let resolved = recordBackend ?? bot?.backendType
-        func skip(_ why: String, backend: String? = resolved, name: String = fallbackName) -> BotmuxMapped {
-            BotmuxMapped(backend: backend ?? "none", backendSession: name, target: .skip(why))
+        let resolved = record[.backendType]?.stringValue ?? bot?.backendType
+        do throws(Skip) {
+            try checkRestorable(record, fileBot: fileBot)
+            guard let backend = resolved else {
+                throw Skip("no persistent backend recorded (no backendType on the record or its bot)")
+            }
+            let kind = try multiplexer(backendType: backend)
+            let name = try backingSession(record, backendType: backend, fallback: fallbackName)
+            return BotmuxMapped(backend: backend, backendSession: name, target: .probe(kind, name))
+        } catch {
+            return BotmuxMapped(backend: resolved ?? "none", backendSession: error.name ?? fallbackName, target: .skip(error.reason))
         }
+    }
 
+    /// Why a record is skipped, and the session name to show when it is not the default.
+    struct Skip: Error {
+        let reason: String
+        var name: String? = nil
+        init(_ reason: String, name: String? = nil) {
+            self.reason = reason
+            self.name = name
+        }
+    }
+
+    /// The table's rules up to `larkAppId`: the record's status, ownership and
+    /// pending work, before its backend is looked at.
+    /// - Throws: `Skip` with the first rule that applies.
+    static func checkRestorable(_ record: BotmuxRecord, fileBot: String?) throws(Skip) {
         switch record[.status] {
         case .string("active")?: break
-        case .string(let status)?: return skip(status == "closed" ? "record is closed" : "record is not active (status \(status.debugDescription))")
-        case let other?: return skip("record is not active (status is \(other.kindDescription))")
-        case nil: return skip("record is not active (no status)")
+        case .string(let status)?: throw Skip(status == "closed" ? "record is closed" : "record is not active (status \(status.debugDescription))")
+        case let other?: throw Skip("record is not active (status is \(other.kindDescription))")
+        case nil: throw Skip("record is not active (no status)")
         }
         if record[.adoptedFrom]?.isTruthy == true {
-            return skip("adopted session (adoptedFrom): the CLI belongs to the user; the daemon validates it on start")
+            throw Skip("adopted session (adoptedFrom): the CLI belongs to the user; the daemon validates it on start")
         }
         if let title = record[.title]?.stringValue, title.hasPrefix("Adopt:") {
-            return skip("adopted session (title starts with \"Adopt:\"): left to the daemon")
+            throw Skip("adopted session (title starts with \"Adopt:\"): left to the daemon")
         }
         if record[.queued]?.isTruthy == true {
-            return skip("queued session: no CLI has run yet, there is nothing to probe")
+            throw Skip("queued session: no CLI has run yet, there is nothing to probe")
         }
         let settledByDaemon: [(BotmuxField, String)] = [
             (.deferredScheduleRun, "deferred schedule run: the daemon decides on start whether to resume or close it"),
@@ -87,57 +109,59 @@ public enum BotmuxMapping {
             (.queuedActivationPending, "activation pending (queuedActivationPending): the daemon owns its first turn"),
         ]
         for (field, why) in settledByDaemon where record[field]?.isTruthy == true {
-            return skip(why)
+            throw Skip(why)
         }
         if let tail = record[.queuedActivationTail], tail != .null, tail != .array(count: 0) {
-            return skip("queued activations pending (queuedActivationTail): the daemon owns them")
+            throw Skip("queued activations pending (queuedActivationTail): the daemon owns them")
         }
         if record[.pendingRepoSetup] != nil {
-            return skip("repository setup pending (pendingRepoSetup): the daemon owns it")
+            throw Skip("repository setup pending (pendingRepoSetup): the daemon owns it")
         }
         if let ledger = record[.codexAppDispatchLedger], ledger != .null, ledger != .array(count: 0) {
-            return skip("unsettled Codex App dispatch (codexAppDispatchLedger): the daemon reconciles it")
+            throw Skip("unsettled Codex App dispatch (codexAppDispatchLedger): the daemon reconciles it")
         }
         if let fileBot, let own = record[.larkAppId]?.stringValue, own != fileBot {
-            return skip("record names bot \(own) but is kept in bot \(fileBot)'s store: left alone")
+            throw Skip("record names bot \(own) but is kept in bot \(fileBot)'s store: left alone")
         }
+    }
 
-        guard let backend = resolved else {
-            return skip("no persistent backend recorded (no backendType on the record or its bot)", backend: nil)
-        }
-        let kind: BackendKind
+    /// The multiplexer a botmux `backendType` names.
+    /// - Throws: `Skip` for `pty`, `zmx`, the remote backends and words botmux does not use.
+    static func multiplexer(backendType backend: String) throws(Skip) -> BackendKind {
         switch backend {
-        case "tmux": kind = .tmux
-        case "zellij": kind = .zellij
-        case "herdr": kind = .herdr
-        case "pty": return skip("non-persistent backend (pty): nothing survives a restart")
-        case "zmx": return skip("zmx backend: not probed by Vigil (left to the daemon)")
-        case "riff", "mojo": return skip("remote backend (\(backend)): no local session to probe")
-        default: return skip("unknown backend \(backend.debugDescription)")
+        case "tmux": return .tmux
+        case "zellij": return .zellij
+        case "herdr": return .herdr
+        case "pty": throw Skip("non-persistent backend (pty): nothing survives a restart")
+        case "zmx": throw Skip("zmx backend: not probed by Vigil (left to the daemon)")
+        case "riff", "mojo": throw Skip("remote backend (\(backend)): no local session to probe")
+        default: throw Skip("unknown backend \(backend.debugDescription)")
         }
+    }
 
-        // resolvePersistentBackendTarget: the worker's recorded target wins
-        // when it is for this backend and names a session.
-        var name = fallbackName
-        if let target = record.target, target["backendType"]?.stringValue == backend {
-            guard let recorded = target["sessionName"]?.stringValue else {
-                return skip("persistentBackendTarget.sessionName is not a string: left alone")
-            }
-            if !BotmuxPath.trimJavaScriptWhitespace(recorded).isEmpty {
-                switch backend == "herdr" ? target["agentName"] : nil {
-                case nil:
-                    name = recorded
-                case .string(let agent)?:
-                    if !BotmuxPath.trimJavaScriptWhitespace(agent).isEmpty {
-                        return skip("herdr agent \(agent.debugDescription) inside shared session \(recorded.debugDescription): probing the session would not tell whether the agent lives", name: recorded)
-                    }
-                    // A blank agent name: botmux ignores the whole target and falls
-                    // back to the deterministic bmx- name.
-                default:
-                    return skip("persistentBackendTarget.agentName is not a string: left alone")
-                }
-            }
+    /// The backing session's name, as botmux's `resolvePersistentBackendTarget`
+    /// finds it: the worker's recorded target wins when it is for this
+    /// backend and names a session; otherwise `fallback`.
+    /// - Throws: `Skip` for a target that is not a string, or a herdr agent
+    ///   inside a shared session (probing the session would not tell).
+    static func backingSession(_ record: BotmuxRecord, backendType backend: String, fallback: String) throws(Skip) -> String {
+        guard let target = record.target, target["backendType"]?.stringValue == backend else { return fallback }
+        guard let recorded = target["sessionName"]?.stringValue else {
+            throw Skip("persistentBackendTarget.sessionName is not a string: left alone")
         }
-        return BotmuxMapped(backend: backend, backendSession: name, target: .probe(kind, name))
+        if BotmuxPath.trimJavaScriptWhitespace(recorded).isEmpty { return fallback }
+        switch backend == "herdr" ? target["agentName"] : nil {
+        case nil:
+            return recorded
+        case .string(let agent)?:
+            if !BotmuxPath.trimJavaScriptWhitespace(agent).isEmpty {
+                throw Skip("herdr agent \(agent.debugDescription) inside shared session \(recorded.debugDescription): probing the session would not tell whether the agent lives", name: recorded)
+            }
+            // A blank agent name: botmux ignores the whole target and falls
+            // back to the deterministic bmx- name.
+            return fallback
+        default:
+            throw Skip("persistentBackendTarget.agentName is not a string: left alone")
+        }
     }
 }

@@ -175,54 +175,69 @@ public struct CommandSpec: Sendable {
             if arg == "--" { optionsEnded = true; continue }
             if arg == "-h" || arg == "--help" { result.flags.insert("help"); continue }
             guard arg.hasPrefix("--") else { throw UsageError("unknown option '\(arg)'") }
-            var name = String(arg.dropFirst(2))
-            var inline: String? = nil
-            if let eq = name.firstIndex(of: "=") {
-                inline = String(name[name.index(after: eq)...])
-                name = String(name[..<eq])
-            }
+            let (name, inline) = Self.nameAndInlineValue(arg)
             guard let option = byName[name] else { throw UsageError("unknown option '--\(name)'") }
-            // Given twice: a repeatable option keeps every value, any other
-            // option the last one (as most command lines do).
-            if !option.repeatable {
-                result.values[name] = nil
-                result.flags.remove(name)
+            try take(option, inline: inline, from: args, at: &i, into: &result)
+        }
+        try checkExclusive(result)
+        return result
+    }
+
+    /// `--name=value` as (`name`, `value`); `--name` as (`name`, nil).
+    static func nameAndInlineValue(_ arg: String) -> (name: String, inline: String?) {
+        let name = arg.dropFirst(2)
+        guard let eq = name.firstIndex(of: "=") else { return (String(name), nil) }
+        return (String(name[..<eq]), String(name[name.index(after: eq)...]))
+    }
+
+    /// Records one option given on the command line, with its value: the
+    /// inline one (`--name=value`), else the next word (then `i` moves past it).
+    private func take(_ option: OptionSpec, inline: String?, from args: [String], at i: inout Int,
+                      into result: inout ParsedArguments) throws(UsageError) {
+        let name = option.name
+        // Given twice: a repeatable option keeps every value, any other
+        // option the last one (as most command lines do).
+        if !option.repeatable {
+            result.values[name] = nil
+            result.flags.remove(name)
+        }
+        switch option.value {
+        case .none:
+            if inline != nil { throw UsageError("option '--\(name)' takes no value") }
+            result.flags.insert(name)
+        case .required:
+            let value: String
+            if let inline {
+                value = inline
+            } else {
+                guard i < args.count else { throw UsageError("option '--\(name)' needs a value") }
+                value = args[i]
+                i += 1
             }
-            switch option.value {
-            case .none:
-                if inline != nil { throw UsageError("option '--\(name)' takes no value") }
+            try check(option, value)
+            result.values[name, default: []].append(value)
+        case .optional:
+            if let inline {
+                try check(option, inline)
+                result.values[name, default: []].append(inline)
+            } else if i < args.count, !args[i].hasPrefix("-") {
+                try check(option, args[i])
+                result.values[name, default: []].append(args[i])
+                i += 1
+            } else {
                 result.flags.insert(name)
-            case .required:
-                let value: String
-                if let inline {
-                    value = inline
-                } else {
-                    guard i < args.count else { throw UsageError("option '--\(name)' needs a value") }
-                    value = args[i]
-                    i += 1
-                }
-                try check(option, value)
-                result.values[name, default: []].append(value)
-            case .optional:
-                if let inline {
-                    try check(option, inline)
-                    result.values[name, default: []].append(inline)
-                } else if i < args.count, !args[i].hasPrefix("-") {
-                    try check(option, args[i])
-                    result.values[name, default: []].append(args[i])
-                    i += 1
-                } else {
-                    result.flags.insert(name)
-                }
             }
         }
+    }
+
+    /// Refuses two options of one `exclusive` group given together.
+    private func checkExclusive(_ result: ParsedArguments) throws(UsageError) {
         for group in exclusive {
             let given = group.filter { result.has($0) || result.value($0) != nil }
             if given.count > 1 {
                 throw UsageError("options \(given.map { "'--\($0)'" }.joined(separator: " and ")) cannot be used together")
             }
         }
-        return result
     }
 
     private func check(_ option: OptionSpec, _ value: String) throws(UsageError) {

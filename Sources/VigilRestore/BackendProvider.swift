@@ -3,7 +3,9 @@ public import VigilBackends
 
 /// Makes the backend for a kind and (tmux) socket.
 public protocol BackendProvider: Sendable {
-    /// The backend for `kind`; `socket` is the tmux `-L` name, `nil` for the default server.
+    /// The backend for `kind`; `socket` is the tmux `-L` name, `nil` for the
+    /// default server. Restore asks only for the three multiplexers (never
+    /// `pty`), and passes a socket only for tmux.
     func backend(for kind: BackendKind, socket: String?) -> any SessionBackend
 }
 
@@ -36,7 +38,7 @@ public struct StandardBackends: BackendProvider {
     }
 
     /// Makes the backend. Every backend made here shares `spawner`, and so
-    /// its one reactor thread.
+    /// its one reactor thread. For `pty`, a `PtyBackend`, which asks nothing.
     public func backend(for kind: BackendKind, socket: String?) -> any SessionBackend {
         switch kind {
         case .tmux:
@@ -46,6 +48,8 @@ public struct StandardBackends: BackendProvider {
             return ZellijBackend(configuration: ZellijConfiguration(executable: zellij, timeout: timeout, retry: retry, spawner: spawner))
         case .herdr:
             return HerdrBackend(configuration: HerdrConfiguration(executable: herdr, timeout: timeout, retry: retry, spawner: spawner))
+        case .pty:
+            return PtyBackend()
         }
     }
 }

@@ -11,7 +11,7 @@ public protocol RestorableRecord: Sendable {
     /// The daemon's session id.
     var id: String { get }
     /// The multiplexer; `pty` records are never probed.
-    var backend: StoreBackend { get }
+    var backend: BackendKind { get }
     /// Only `active` records are probed.
     var status: RecordStatus { get }
     /// The multiplexer session; `nil`: derived from the id (`bmx-` + 8).
@@ -28,7 +28,7 @@ public protocol RestorableRecord: Sendable {
 /// A record held by the caller, not read from a store file.
 public struct RestoreRecord: RestorableRecord, Hashable {
     public var id: String
-    public var backend: StoreBackend
+    public var backend: BackendKind
     public var status: RecordStatus
     public var backendSession: String?
     public var socket: String?
@@ -36,7 +36,7 @@ public struct RestoreRecord: RestorableRecord, Hashable {
     public var killedAt: String?
 
     /// Creates a record; only the id, the backend and the status are required.
-    public init(id: String, backend: StoreBackend, status: RecordStatus = .active, backendSession: String? = nil,
+    public init(id: String, backend: BackendKind, status: RecordStatus = .active, backendSession: String? = nil,
                 socket: String? = nil, cliId: String? = nil, killedAt: String? = nil) {
         self.id = id
         self.backend = backend
@@ -50,7 +50,7 @@ public struct RestoreRecord: RestorableRecord, Hashable {
 
 extension SessionRecord: RestorableRecord {
     /// The `killedAt` member, when it is a string.
-    public var killedAt: String? { self[field: "killedAt"]?.stringValue }
+    public var killedAt: String? { self[marker: .killedAt]?.stringValue }
 }
 
 /// What the multiplexers answered for a list of records, in its order.

@@ -1,4 +1,5 @@
 public import VigilCore
+public import VigilBackends
 
 /// What restore decided for one record.
 public enum RestoreAction: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
@@ -21,7 +22,11 @@ public enum RestoreAction: String, Sendable, Hashable, CaseIterable, CustomStrin
 public struct SessionOutcome: Sendable, Hashable {
     /// The record's id.
     public var id: String
-    /// `tmux`, `zellij`, `herdr` or `pty`.
+    /// The backend as the report prints it: a `BackendKind`'s word (`tmux`,
+    /// `zellij`, `herdr`, `pty`) for Vigil's store. Text rather than
+    /// `BackendKind` because a botmux line shows the record's own
+    /// `backendType`, which may be one Vigil does not know (`zmx`, `riff`,
+    /// or `none` when there is none).
     public var backend: String
     /// The multiplexer session name (derived from the id when the record has none).
     public var backendSession: String
@@ -44,13 +49,23 @@ public struct SessionOutcome: Sendable, Hashable {
         self.reason = reason
         self.workerPID = workerPID
     }
+
+    /// Creates a report line for a record of a known backend.
+    public init(id: String, backend: BackendKind, backendSession: String, probe: SessionState?, action: RestoreAction, reason: String,
+                workerPID: Int32? = nil) {
+        self.init(id: id, backend: backend.description, backendSession: backendSession, probe: probe, action: action,
+                  reason: reason, workerPID: workerPID)
+    }
 }
 
 /// Everything one restore did, in store order.
 public struct RestoreReport: Sendable {
     /// One line per store record, in store order.
     public var sessions: [SessionOutcome]
-    /// Wall time from reading the store to the committed store and launched workers.
+    /// Wall time of the whole restore: the clock starts when `restore(storeAt:)`
+    /// is called, before the store is read, and stops when the report is
+    /// made, after the commit (any wait for the lock included), the kills and
+    /// the worker launches (for a dry run: after the decisions).
     public var elapsed: Duration
     /// How long the store's lock was held for the commit; nil when no lock
     /// was taken (a dry run, or nothing to commit).

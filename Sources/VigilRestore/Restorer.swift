@@ -23,7 +23,8 @@ public struct RestoreOptions: Sendable {
     public var dryRun: Bool
     /// Worker launches and kills in flight at once.
     public var concurrency: Int
-    /// How long to wait for another restore's lock before failing.
+    /// How long to wait for the store's lock (held by the daemon or another
+    /// restore) before failing.
     public var lockTimeout: Duration
     /// How session names are derived from ids when a record has no `backendSession`.
     public var naming: SessionNaming
@@ -152,7 +153,7 @@ public struct Restorer: Sendable {
     /// record active and starts the configured CLI. The daemon clears
     /// `killedAt` when it starts the new session.
     public static func decide(
-        status: RecordStatus, backend: StoreBackend, cliId: String?, probe: SessionProbe?,
+        status: RecordStatus, backend: BackendKind, cliId: String?, probe: SessionProbe?,
         expectedCLI: String?, lazy: Bool, killedAt: String? = nil, onMissing: MissingPolicy = .close
     ) -> (action: RestoreAction, reason: String) {
         if status != .active { return (.skip, "record is closed") }
@@ -208,14 +209,43 @@ public struct Restorer: Sendable {
     ///   the lock), or cannot be written. Nothing has been killed, forked or
     ///   written when it throws.
     public func restore(storeAt path: String) async throws(StoreError) -> RestoreReport {
+        // The clock starts before the store is read, so `elapsed` covers the
+        // read, the probes, the commit (with any wait for the lock), the
+        // kills and the launches.
         let clock = ContinuousClock()
         let start = clock.now
         let file = StoreFile(path: path)
+        var store = try await load(file)
+        // Probe and decide, still without the lock.
+        var plan = await self.plan(store)
+        if options.dryRun {
+            return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls,
+                                 listingUsage: plan.listingUsage)
+        }
+        let lockHeld = try await commit(&plan, to: file, store: &store)
+        announceCommitted(plan)
+        await execute(&plan, records: store.records)
+        var report = RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls,
+                                   listingUsage: plan.listingUsage)
+        report.lockHeld = lockHeld
+        return report
+    }
+
+    /// Where the store layer's notices go (a symlinked store, a broken stale
+    /// lock, other hard links): the logger, as information.
+    var storeNotice: (StoreNotice) -> Void {
         let logger = self.logger
-        let notice: (StoreNotice) -> Void = { logger.info("\($0)") }
-        // Read and validate without the lock: a store that is missing, not
-        // a regular file or not valid is refused before anything (not even
-        // the lock file) is written.
+        return { logger.info("\($0)") }
+    }
+
+    /// Reads and validates the store without the lock: a store that is
+    /// missing, not a regular file or not valid is refused before anything
+    /// (not even the lock file) is written. With `createIfMissing`, a missing
+    /// store is created empty (a dry run creates nothing and reads it empty).
+    /// - Throws: as `restore(storeAt:)`; also `.cannotWrite` for a store
+    ///   with other hard links under `strictLinks`.
+    func load(_ file: StoreFile) async throws(StoreError) -> SessionStore {
+        let notice = storeNotice
         var store: SessionStore
         do throws(StoreError) {
             store = try file.load(notice: notice)
@@ -227,51 +257,72 @@ public struct Restorer: Sendable {
                 : try await file.create(lock: options.lockProtocol, timeout: options.lockTimeout, notice: notice)
         }
         if options.strictLinks && !options.dryRun, let others = file.otherHardLinks, others > 0 {
-            throw StoreError(.cannotWrite, path: path, message: "has \(others) other hard link\(others == 1 ? "" : "s"), which a rewrite would leave on the previous version; refusing (--strict-links)")
+            throw StoreError(.cannotWrite, path: file.path, message: "has \(others) other hard link\(others == 1 ? "" : "s"), which a rewrite would leave on the previous version; refusing (--strict-links)")
         }
-        // Probe and decide, still without the lock.
-        var plan = await self.plan(store)
-        if options.dryRun {
-            return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls,
-                                 listingUsage: plan.listingUsage)
-        }
+        return store
+    }
 
-        // Commit: closes and kill markers written, forks checked, each only
-        // where the record is still what it was decided from.
-        var lockHeld: Duration?
+    /// Commits the plan: closes and kill markers written, forks checked, each
+    /// only where the record is still what it was decided from (StoreFile's
+    /// compare-and-set, under the lock). A decision that could not be
+    /// committed becomes `skip` and leaves the plan's lists.
+    /// - Returns: how long the lock was held; nil when there was nothing to commit.
+    func commit(_ plan: inout Plan, to file: StoreFile, store: inout SessionStore) async throws(StoreError) -> Duration? {
         let decided = plan.closes + plan.kills + plan.forks
-        if !decided.isEmpty {
-            options.onPhase?(.committing(records: decided.count))
-            let now = StoreClock.nowISO8601()
-            let lines = plan.lines
-            let changes = decided.map { RecordChange(id: lines[$0].id, writes: lines[$0].action != .fork, position: $0) }
-            let commit = try await file.commit(
-                &store, changes: changes, lock: options.lockProtocol, lockTimeout: options.lockTimeout,
-                strictLinks: options.strictLinks, notice: notice
-            ) { document, change, position in
-                let line = lines[decided[change]]
-                switch line.action {
-                case .close:
-                    document.records[position].close(at: now, reason: line.reason)
-                case .kill:
-                    document.records[position][field: "killedAt"] = .string(now)
-                    document.records[position][field: "killReason"] = .string(line.reason)
-                case .fork, .keep, .skip:
-                    break
-                }
-            }
-            lockHeld = commit.lockHeld
-            for (change, verdict) in commit.verdicts.enumerated() where verdict != .applied {
-                let i = decided[change]
-                let was = plan.lines[i].action
-                plan.lines[i].action = .skip
-                plan.lines[i].reason = verdict == .changed ? Self.changedMeanwhile : Self.removedMeanwhile
-                logger.warning(session: lines[i].id, "did not \(was.rawValue) \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)")
-            }
-            plan.closes.removeAll { plan.lines[$0].action != .close }
-            plan.kills.removeAll { plan.lines[$0].action != .kill }
-            plan.forks.removeAll { plan.lines[$0].action != .fork }
+        guard !decided.isEmpty else { return nil }
+        options.onPhase?(.committing(records: decided.count))
+        let now = StoreClock.nowISO8601()
+        let lines = plan.lines
+        let changes = decided.map { RecordChange(id: lines[$0].id, writes: lines[$0].action != .fork, position: $0) }
+        let commit = try await file.commit(
+            &store, changes: changes, lock: options.lockProtocol, lockTimeout: options.lockTimeout,
+            strictLinks: options.strictLinks, notice: storeNotice
+        ) { document, change, position in
+            Self.write(lines[decided[change]], into: &document.records[position], at: now)
         }
+        skipUncommitted(&plan, decided: decided, verdicts: commit.verdicts)
+        return commit.lockHeld
+    }
+
+    /// Writes one decision into its record: a close (`status`, `closedAt`,
+    /// `closeReason`), or the kill marker (`killedAt`, `killReason`). A fork
+    /// writes nothing; its record is only checked.
+    static func write(_ line: SessionOutcome, into record: inout SessionRecord, at now: String) {
+        switch line.action {
+        case .close:
+            record.close(at: now, reason: line.reason)
+        case .kill:
+            record[marker: .killedAt] = .string(now)
+            record[marker: .killReason] = .string(line.reason)
+        case .fork, .keep, .skip:
+            break
+        }
+    }
+
+    /// Turns every decision the commit did not apply (its record was changed
+    /// or removed by another writer meanwhile) into `skip` with the reason,
+    /// logs it, and keeps only committed decisions in the plan's lists.
+    /// - Parameters:
+    ///   - decided: the plan's line index of each change, in commit order.
+    ///   - verdicts: the commit's verdict of each change, in the same order.
+    func skipUncommitted(_ plan: inout Plan, decided: [Int], verdicts: [RecordVerdict]) {
+        for (change, verdict) in verdicts.enumerated() where verdict != .applied {
+            let i = decided[change]
+            let was = plan.lines[i].action
+            plan.lines[i].action = .skip
+            plan.lines[i].reason = verdict == .changed ? Self.changedMeanwhile : Self.removedMeanwhile
+            let line = plan.lines[i]
+            logger.warning(session: line.id, "did not \(was.rawValue) \(line.backend) session \(line.backendSession): \(line.reason)")
+        }
+        let lines = plan.lines
+        plan.closes.removeAll { lines[$0].action != .close }
+        plan.kills.removeAll { lines[$0].action != .kill }
+        plan.forks.removeAll { lines[$0].action != .fork }
+    }
+
+    /// After the commit: closed sessions leave the registry, and every close
+    /// and every record kept on an `unknown` answer is logged.
+    func announceCommitted(_ plan: Plan) {
         for i in plan.closes {
             registry.evict(plan.lines[i].id)
             logger.warning(session: plan.lines[i].id, "closed \(plan.lines[i].backend) session \(plan.lines[i].backendSession): \(plan.lines[i].reason)")
@@ -279,11 +330,6 @@ public struct Restorer: Sendable {
         for line in plan.lines where logger.wantsSessionEvents && line.action == .keep && line.probe == .unknown {
             logger.warning(session: line.id, "kept \(line.backend) session \(line.backendSession): \(line.reason)")
         }
-        await execute(&plan, records: store.records)
-        var report = RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls,
-                                   listingUsage: plan.listingUsage)
-        report.lockHeld = lockHeld
-        return report
     }
 
     /// Probes and decisions for a loaded store; changes nothing.
@@ -329,20 +375,20 @@ public struct Restorer: Sendable {
     /// closed or not persistent are not asked about.
     public func probe<Record: RestorableRecord>(_ records: [Record]) async -> RestoreAnswers {
         // 1. Group the active persistent records by backend and socket.
-        var groups: [GroupKey: [Int]] = [:]
+        var groups: [MultiplexerServer: [Int]] = [:]
         var names = [String](repeating: "", count: records.count)
         for (i, record) in records.enumerated() {
             names[i] = record.backendSession ?? options.naming.name(forID: record.id)
-            guard record.status == .active, let kind = BackendKind(store: record.backend) else { continue }
-            groups[GroupKey(kind: kind, socket: kind == .tmux ? record.socket : nil), default: []].append(i)
+            guard record.status == .active, record.backend.isPersistent else { continue }
+            groups[MultiplexerServer(record.backend, recordSocket: record.socket), default: []].append(i)
         }
 
         // 2. One listing per group, groups in parallel.
         if !groups.isEmpty { options.onPhase?(.listing(calls: groups.count)) }
         let providers = backends
         let (probes, listingUsage) = await withTaskGroup(of: ([(Int, SessionProbe)], ChildrenUsage).self) { group in
-            for (key, indices) in groups {
-                let backend = providers.backend(for: key.kind, socket: key.socket)
+            for (server, indices) in groups {
+                let backend = providers.backend(for: server)
                 var valid: [(Int, String)] = []
                 var rejected: [(Int, SessionProbe)] = []
                 for i in indices {
@@ -412,7 +458,7 @@ public struct Restorer: Sendable {
                 memo[inputs] = decided
             }
             last = (inputs, decided)
-            lines.append(SessionOutcome(id: record.id, backend: record.backend.rawValue, backendSession: answers.sessionNames[i],
+            lines.append(SessionOutcome(id: record.id, backend: record.backend, backendSession: answers.sessionNames[i],
                                         probe: answer?.state, action: decided.action, reason: decided.reason))
         }
         return lines
@@ -425,8 +471,7 @@ public struct Restorer: Sendable {
         if !plan.kills.isEmpty { options.onPhase?(.killing(sessions: plan.kills.count)) }
         let killResults = await bounded(plan.kills, limit: options.concurrency) { i -> String in
             let record = records[i]
-            let kind = BackendKind(store: record.backend)!
-            let backend = providers.backend(for: kind, socket: kind == .tmux ? record.socket : nil)
+            let backend = providers.backend(for: MultiplexerServer(record.backend, recordSocket: record.socket))
             return "\(await backend.kill(lines[i].backendSession))"
         }
         for (i, outcome) in killResults {
@@ -437,7 +482,7 @@ public struct Restorer: Sendable {
         if !plan.forks.isEmpty { options.onPhase?(.launching(workers: plan.forks.count)) }
         let forkResults = await bounded(plan.forks, limit: options.concurrency) { i -> WorkerLaunchResult in
             let record = records[i]
-            return await launcher.launch(WorkerRequest(id: record.id, backend: record.backend.rawValue,
+            return await launcher.launch(WorkerRequest(id: record.id, backend: record.backend,
                                                        backendSession: lines[i].backendSession, socket: record.socket))
         }
         for (i, result) in forkResults {
@@ -455,8 +500,9 @@ public struct Restorer: Sendable {
             }
         }
         // Every active persistent record that was not closed stays registered.
-        for line in plan.lines where line.action != .close && line.action != .skip {
-            registry.register(SessionRegistry.Entry(id: line.id, backend: line.backend, backendSession: line.backendSession, workerPID: line.workerPID))
+        for (i, line) in plan.lines.enumerated() where line.action != .close && line.action != .skip {
+            registry.register(SessionRegistry.Entry(id: line.id, backend: records[i].backend, backendSession: line.backendSession,
+                                                    workerPID: line.workerPID))
         }
     }
 
@@ -465,24 +511,24 @@ public struct Restorer: Sendable {
     /// The non-destructive path for run time: probe one session and launch a
     /// worker only if it `exists`. `missing` and `unknown` change nothing
     /// (no close, no fork); the caller decides what to do with the answer.
-    public func wake(id: String, backend: StoreBackend, backendSession: String? = nil, socket: String? = nil) async -> SessionOutcome {
+    public func wake(id: String, backend: BackendKind, backendSession: String? = nil, socket: String? = nil) async -> SessionOutcome {
         let name = backendSession ?? options.naming.name(forID: id)
-        guard let kind = BackendKind(store: backend) else {
-            return SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: nil, action: .skip, reason: "non-persistent backend (pty)")
+        guard backend.isPersistent else {
+            return SessionOutcome(id: id, backend: backend, backendSession: name, probe: nil, action: .skip, reason: "non-persistent backend (pty)")
         }
-        let b = backends.backend(for: kind, socket: kind == .tmux ? socket : nil)
+        let b = backends.backend(for: MultiplexerServer(backend, recordSocket: socket))
         do throws(SessionNameError) { try b.validate(name) } catch {
-            return SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: .unknown, action: .keep, reason: "session name cannot be probed: \(error)")
+            return SessionOutcome(id: id, backend: backend, backendSession: name, probe: .unknown, action: .keep, reason: "session name cannot be probed: \(error)")
         }
         let probe = await b.probe(name).answer
         guard case .exists(let why) = probe else {
-            return SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: probe.state, action: .keep, reason: "not woken: \(probe.reason)")
+            return SessionOutcome(id: id, backend: backend, backendSession: name, probe: probe.state, action: .keep, reason: "not woken: \(probe.reason)")
         }
-        var line = SessionOutcome(id: id, backend: backend.rawValue, backendSession: name, probe: .exists, action: .fork, reason: "alive: \(why)")
-        switch await launcher.launch(WorkerRequest(id: id, backend: backend.rawValue, backendSession: name, socket: socket)) {
+        var line = SessionOutcome(id: id, backend: backend, backendSession: name, probe: .exists, action: .fork, reason: "alive: \(why)")
+        switch await launcher.launch(WorkerRequest(id: id, backend: backend, backendSession: name, socket: socket)) {
         case .launched(let pid):
             line.workerPID = pid
-            registry.register(SessionRegistry.Entry(id: id, backend: backend.rawValue, backendSession: name, workerPID: pid))
+            registry.register(SessionRegistry.Entry(id: id, backend: backend, backendSession: name, workerPID: pid))
         case .notLaunched(let why):
             line.reason += "; no worker launched: \(why)"
         case .refused(let why):
@@ -493,26 +539,35 @@ public struct Restorer: Sendable {
     }
 }
 
-extension BackendKind {
-    /// The backend for a store record's backend; `nil` for `pty`.
-    init?(store: StoreBackend) {
-        guard store.isPersistent else { return nil }
-        self.init(rawValue: store.rawValue)
-    }
-}
-
 /// Everything `Restorer.decide` reads from one record (the options are fixed per restore).
 struct DecisionInputs: Hashable {
     var status: RecordStatus
-    var backend: StoreBackend
+    var backend: BackendKind
     var cliId: String?
     var probe: SessionProbe?
     var killedAt: String?
 }
 
-struct GroupKey: Hashable, Sendable {
-    var kind: BackendKind
-    var socket: String?
+/// One multiplexer server: a backend and, for tmux, the `-L` socket name.
+/// tmux is the one backend with several servers per user; a record's
+/// `socket` means nothing to zellij and herdr, so it is dropped for them
+/// (their records form one group, whatever their `socket` says).
+struct MultiplexerServer: Hashable, Sendable {
+    let kind: BackendKind
+    let socket: String?
+
+    /// The server a record's `backend` and `socket` name.
+    init(_ kind: BackendKind, recordSocket: String?) {
+        self.kind = kind
+        self.socket = kind == .tmux ? recordSocket : nil
+    }
+}
+
+extension BackendProvider {
+    /// The backend that answers for `server`.
+    func backend(for server: MultiplexerServer) -> any SessionBackend {
+        backend(for: server.kind, socket: server.socket)
+    }
 }
 
 /// Runs `body` for each index with at most `limit` in flight; results in input order.

@@ -1,3 +1,4 @@
+public import VigilBackends
 import Synchronization
 
 /// The daemon's in-memory view of its active sessions.
@@ -10,15 +11,15 @@ public final class SessionRegistry: Sendable {
     public struct Entry: Sendable, Hashable {
         /// The store record's id.
         public var id: String
-        /// `tmux`, `zellij` or `herdr`.
-        public var backend: String
+        /// The multiplexer: `tmux`, `zellij` or `herdr`.
+        public var backend: BackendKind
         /// The multiplexer session name.
         public var backendSession: String
         /// The worker attached to it, if one runs.
         public var workerPID: Int32?
 
         /// Creates an entry.
-        public init(id: String, backend: String, backendSession: String, workerPID: Int32? = nil) {
+        public init(id: String, backend: BackendKind, backendSession: String, workerPID: Int32? = nil) {
             self.id = id
             self.backend = backend
             self.backendSession = backendSession

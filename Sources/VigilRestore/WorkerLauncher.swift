@@ -1,19 +1,20 @@
 public import VigilCore
+public import VigilBackends
 import Synchronization
 
 /// What a worker is launched for.
 public struct WorkerRequest: Sendable, Hashable {
     /// The store record's id.
     public var id: String
-    /// `tmux`, `zellij` or `herdr`.
-    public var backend: String
+    /// The multiplexer: `tmux`, `zellij` or `herdr`.
+    public var backend: BackendKind
     /// The multiplexer session to re-attach to.
     public var backendSession: String
     /// The tmux `-L` socket name, if the record has one.
     public var socket: String?
 
     /// Creates a request.
-    public init(id: String, backend: String, backendSession: String, socket: String? = nil) {
+    public init(id: String, backend: BackendKind, backendSession: String, socket: String? = nil) {
         self.id = id
         self.backend = backend
         self.backendSession = backendSession
@@ -144,7 +145,7 @@ public struct WorkerTemplate: Sendable, Hashable {
             switch self {
             case .id: return r.id
             case .session: return r.backendSession
-            case .backend: return r.backend
+            case .backend: return r.backend.rawValue
             case .socket: return r.socket ?? ""
             }
         }

@@ -1,8 +1,9 @@
 // The record members the typed properties of `SessionRecord` own, and how to
 // recognise them in the source bytes without allocating a String per key.
 
+public import VigilJSON
+
 /// A record member Vigil reads and writes, in `SessionRecord.reservedKeys` order.
-import VigilJSON
 enum RecordKey: Int, CaseIterable {
     case id, backend, status, backendSession, socket, cliId, closedAt, closeReason
 
@@ -51,7 +52,35 @@ enum RecordKey: Int, CaseIterable {
     }
 }
 
+/// Members Vigil writes into a record beside the typed ones: the marks a
+/// restore leaves when it kills a live session for a CLI change (the next
+/// restore then keeps the record instead of closing it). To the record
+/// they are daemon members, never required, set and read through
+/// `SessionRecord.subscript(marker:)`; this is the one place their names
+/// are spelled.
+public enum MarkerKey: String, Sendable, Hashable, CaseIterable {
+    /// When restore killed the session (ISO-8601 UTC).
+    case killedAt
+    /// Why restore killed it.
+    case killReason
+
+    /// The name as static bytes, for the loader's byte compare.
+    var staticName: StaticString {
+        switch self {
+        case .killedAt: "killedAt"
+        case .killReason: "killReason"
+        }
+    }
+}
+
 extension SessionRecord {
+    /// A marker member's value as it would be written now, or nil; setting
+    /// it is `subscript(field:)` with the marker's name.
+    public subscript(marker key: MarkerKey) -> JSONValue? {
+        get { self[field: key.rawValue] }
+        set { self[field: key.rawValue] = newValue }
+    }
+
     /// The typed value for `key`: nil when the optional property is unset.
     func typedValue(_ key: RecordKey) -> String? {
         switch key {

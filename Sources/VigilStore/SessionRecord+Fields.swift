@@ -64,8 +64,6 @@ extension SessionRecord {
         }
     }
 
-    /// The member restore writes when it kills a session for a CLI change.
-    static let killedAtKey = "killedAt"
 
     /// The first member named `key` as stored (raw bytes or object), before
     /// pending edits and typed properties.
@@ -74,7 +72,7 @@ extension SessionRecord {
         case .object(let object):
             return object[key]
         case .raw(let source, let range):
-            if !rawMayHoldKilledAt && key == Self.killedAtKey { return nil }
+            if !rawMayHoldKilledAt && key == MarkerKey.killedAt.rawValue { return nil }
             return source.bytes.withUnsafeBufferPointer { buffer in
                 var scanner = JSONScanner(buffer, position: range.lowerBound + 1)
                 do throws(JSONSyntaxError) {

@@ -23,11 +23,6 @@
 // everywhere; a cleared optional removes a string member but leaves a null
 // or non-string one alone.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import VigilJSON
 
 extension SessionRecord {
@@ -125,104 +120,101 @@ extension SessionRecord {
         return true
     }
 
-    /// Whether the string value at `start..<end` (quotes included) of the
-    /// source is exactly `value` as written: no escapes, the same bytes.
-    private func fieldTokenEquals(_ value: String, scanner: JSONScanner, from start: Int, to end: Int) -> Bool {
-        let inner = (start + 1)..<(end - 1)
-        guard let base = scanner.bytes.baseAddress else { return false }
-        var value = value
-        return value.withUTF8 { utf8 in
-            guard utf8.count == inner.count else { return false }
-            if utf8.isEmpty { return true }
-            // Equal bytes with no backslash are the same string.
-            guard memcmp(base + inner.lowerBound, utf8.baseAddress!, utf8.count) == 0 else { return false }
-            return !utf8.contains(UInt8(ascii: "\\"))
-        }
-    }
-
     /// Writes a modified raw record: members in source order with the typed
-    /// ones replaced, then the typed ones the source lacked.
+    /// ones replaced, then the edits and typed ones the source lacked.
     private func writePatched(source: StoreSource, range: Range<Int>, into writer: inout JSONWriter) {
         source.bytes.withUnsafeBufferPointer { buffer in
-            var scanner = JSONScanner(buffer, position: range.lowerBound + 1)
-            var written: UInt8 = 0 // one bit per RecordKey
-            var editsWritten = [Bool](repeating: false, count: fieldEdits.count)
-            var first = true
-
-            func separator(_ writer: inout JSONWriter) {
-                if !first { writer.bytes.append(UInt8(ascii: ",")) }
-                first = false
-            }
-            func typed(_ key: RecordKey, _ value: String, _ writer: inout JSONWriter) {
-                separator(&writer)
-                writer.writeString(key.name)
-                writer.bytes.append(UInt8(ascii: ":"))
-                writer.writeString(value)
-            }
-
+            var output = PatchOutput(edits: fieldEdits.count)
             writer.bytes.append(UInt8(ascii: "{"))
-            do throws(JSONSyntaxError) {
-                scanner.skipWhitespace()
-                while scanner.current != UInt8(ascii: "}") {
-                    scanner.skipWhitespace()
-                    let key = try scanner.scanKey()
-                    scanner.skipWhitespace()
-                    scanner.position += 1 // ':'
-                    scanner.skipWhitespace()
-                    let valueStart = scanner.position
-                    let valueIsString = scanner.current == UInt8(ascii: "\"")
-                    try scanner.skipValue(depth: 3)
-                    let valueEnd = scanner.position
-
-                    let known = RecordKey.match(key, in: scanner)
-                    let edit = known == nil && !fieldEdits.isEmpty
-                        ? fieldEdits.firstIndex { scanner.token(key, equalsText: $0.key) } : nil
-                    if let known, let value = typedValue(known) {
-                        if valueIsString && !key.hasEscapes && fieldTokenEquals(value, scanner: scanner, from: valueStart, to: valueEnd) {
-                            // Unchanged: the member as it was, the same bytes typed() would write.
-                            separator(&writer)
-                            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[(key.start - 1)...key.end]))
-                            writer.bytes.append(UInt8(ascii: ":"))
-                            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[valueStart..<valueEnd]))
-                        } else {
-                            typed(known, value, &writer)
-                        }
-                        written |= 1 << known.rawValue
-                    } else if known != nil && valueIsString {
-                        // A cleared optional: the member goes.
-                    } else if let edit, fieldEdits[edit].value == nil {
-                        // A removed daemon member: every member with the key goes.
-                    } else if let edit, !editsWritten[edit], let value = fieldEdits[edit].value {
-                        // A changed daemon member: its first occurrence, in place.
-                        separator(&writer)
-                        writer.writeString(fieldEdits[edit].key)
-                        writer.bytes.append(UInt8(ascii: ":"))
-                        writer.write(value, style: .compact, indent: 0)
-                        editsWritten[edit] = true
-                    } else {
-                        separator(&writer)
-                        // The key with its quotes, and the value, as they were.
-                        writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[(key.start - 1)...key.end]))
-                        writer.bytes.append(UInt8(ascii: ":"))
-                        writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[valueStart..<valueEnd]))
-                    }
-                    scanner.skipWhitespace()
-                    if scanner.current == UInt8(ascii: ",") { scanner.position += 1 }
-                }
-            } catch {
-                preconditionFailure("a validated record failed to scan again: \(error.message)")
+            Self.forEachMember(of: buffer, in: range) { key, value, scanner in
+                patchMember(key: key, value: value, scanner: scanner, output: &output, into: &writer)
             }
-            for (index, edit) in fieldEdits.enumerated() where !editsWritten[index] {
+            for (index, edit) in fieldEdits.enumerated() where !output.editsWritten[index] {
                 guard let value = edit.value else { continue }
-                separator(&writer)
-                writer.writeString(edit.key)
-                writer.bytes.append(UInt8(ascii: ":"))
-                writer.write(value, style: .compact, indent: 0)
+                output.member(edit.key, value, into: &writer)
             }
-            for key in RecordKey.allCases where written & (1 << key.rawValue) == 0 {
-                if let value = typedValue(key) { typed(key, value, &writer) }
+            for key in RecordKey.allCases where output.typedWritten & (1 << key.rawValue) == 0 {
+                if let value = typedValue(key) { output.member(key.name, .string(value), into: &writer) }
             }
             writer.bytes.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// One member of a patched record: a typed one written from its
+    /// property, a cleared or removed one dropped, an edited one written from
+    /// its edit (first occurrence), any other copied as it was.
+    private func patchMember(key: JSONStringToken, value: Range<Int>, scanner: JSONScanner,
+                             output: inout PatchOutput, into writer: inout JSONWriter) {
+        let valueIsString = scanner.bytes[value.lowerBound] == UInt8(ascii: "\"")
+        let known = RecordKey.match(key, in: scanner)
+        let edit = known == nil && !fieldEdits.isEmpty
+            ? fieldEdits.firstIndex { scanner.token(key, equalsText: $0.key) } : nil
+        if let known, let typed = typedValue(known) {
+            output.member(known.name, .string(typed), into: &writer)
+            output.typedWritten |= 1 << known.rawValue
+        } else if known != nil && valueIsString {
+            // A cleared optional: the member goes.
+        } else if let edit, fieldEdits[edit].value == nil {
+            // A removed daemon member: every member with the key goes.
+        } else if let edit, !output.editsWritten[edit], let edited = fieldEdits[edit].value {
+            // A changed daemon member: its first occurrence, in place.
+            output.member(fieldEdits[edit].key, edited, into: &writer)
+            output.editsWritten[edit] = true
+        } else {
+            // The key with its quotes, and the value, as they were.
+            output.separator(&writer)
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scanner.bytes[(key.start - 1)...key.end]))
+            writer.bytes.append(UInt8(ascii: ":"))
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scanner.bytes[value]))
+        }
+    }
+
+    /// Calls `body` with each member of the validated record at `range`:
+    /// its key token, its value's bytes, and a scanner over `buffer`.
+    static func forEachMember(of buffer: UnsafeBufferPointer<UInt8>, in range: Range<Int>,
+                              _ body: (JSONStringToken, Range<Int>, JSONScanner) -> Void) {
+        var scanner = JSONScanner(buffer, position: range.lowerBound + 1)
+        do throws(JSONSyntaxError) {
+            scanner.skipWhitespace()
+            while scanner.current != UInt8(ascii: "}") {
+                scanner.skipWhitespace()
+                let key = try scanner.scanKey()
+                scanner.skipWhitespace()
+                scanner.position += 1 // ':'
+                scanner.skipWhitespace()
+                let valueStart = scanner.position
+                try scanner.skipValue(depth: 3)
+                body(key, valueStart..<scanner.position, scanner)
+                scanner.skipWhitespace()
+                if scanner.current == UInt8(ascii: ",") { scanner.position += 1 }
+            }
+        } catch {
+            preconditionFailure("a validated record failed to scan again: \(error.message)")
+        }
+    }
+}
+
+/// What a patched record's output has so far: whether a member was written
+/// (for the commas), and which typed members and edits are written.
+private struct PatchOutput {
+    var first = true
+    var typedWritten: UInt8 = 0 // one bit per RecordKey
+    var editsWritten: [Bool]
+
+    init(edits: Int) {
+        editsWritten = [Bool](repeating: false, count: edits)
+    }
+
+    mutating func separator(_ writer: inout JSONWriter) {
+        if !first { writer.bytes.append(UInt8(ascii: ",")) }
+        first = false
+    }
+
+    /// `"key":value`, compactly, after a comma if needed.
+    mutating func member(_ key: String, _ value: JSONValue, into writer: inout JSONWriter) {
+        separator(&writer)
+        writer.writeString(key)
+        writer.bytes.append(UInt8(ascii: ":"))
+        writer.write(value, style: .compact, indent: 0)
     }
 }

@@ -9,24 +9,10 @@
 // the typed properties are written over their members (in place if present,
 // appended at the end if new) and every other member is copied as it was.
 
-/// The multiplexer a session record lives in.
 public import VigilJSON
-public enum StoreBackend: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-    /// A tmux session (`socket` names the `-L` server, if not the default).
-    case tmux
-    /// A zellij session.
-    case zellij
-    /// A herdr session.
-    case herdr
-    /// A plain pseudo-terminal: nothing survives a restart.
-    case pty
-
-    /// Whether sessions of this backend can survive the daemon's restart.
-    public var isPersistent: Bool { self != .pty }
-
-    /// The word the store holds: `tmux`, `zellij`, `herdr`, `pty`.
-    public var description: String { rawValue }
-}
+// The backend enum (`backend` of a record) is shared with the backends
+// module; re-exported so that `import VigilStore` names it.
+@_exported public import VigilBackendKind
 
 /// Whether a session record is live or has been closed.
 public enum RecordStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
@@ -61,7 +47,7 @@ public struct SessionRecord: Sendable {
     /// The daemon's session id (`id`).
     public var id: String { didSet { if id != oldValue { changed(.id) } } }
     /// The multiplexer (`backend`).
-    public var backend: StoreBackend { didSet { if backend != oldValue { changed(.backend) } } }
+    public var backend: BackendKind { didSet { if backend != oldValue { changed(.backend) } } }
     /// `active` or `closed` (`status`).
     public var status: RecordStatus { didSet { if status != oldValue { changed(.status) } } }
     /// The multiplexer's own session name (`backendSession`), if recorded.
@@ -125,7 +111,7 @@ public struct SessionRecord: Sendable {
     ///     dropped (the typed properties own those).
     public init(
         id: String,
-        backend: StoreBackend,
+        backend: BackendKind,
         status: RecordStatus,
         backendSession: String? = nil,
         socket: String? = nil,
@@ -154,7 +140,7 @@ public struct SessionRecord: Sendable {
 
     /// A record read from a store; the typed values were taken from `range`.
     init(
-        id: String, backend: StoreBackend, status: RecordStatus,
+        id: String, backend: BackendKind, status: RecordStatus,
         backendSession: String?, socket: String?, cliId: String?,
         closedAt: String?, closeReason: String?,
         source: StoreSource, range: Range<Int>, mayHoldKilledAt: Bool = true,

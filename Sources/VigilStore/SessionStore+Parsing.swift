@@ -9,6 +9,7 @@
 // the document's shape, then the first bad record.
 
 import VigilJSON
+import VigilBackendKind
 extension SessionStore {
     /// Parses and validates a store document held in memory.
     /// - Parameters:
@@ -144,8 +145,7 @@ private struct StoreReader {
             scan.problem = "the document is \(value.kindDescription), expected an object with \"version\" and \"sessions\""
             return scan
         }
-        var sawVersion = false
-        var sawSessions = false
+        var seen = TopLevelSeen()
         scanner.position += 1
         scanner.skipWhitespace()
         if scanner.current == UInt8(ascii: "}") && !scanner.atEnd {
@@ -157,42 +157,54 @@ private struct StoreReader {
                 scanner.skipWhitespace()
                 try scanner.expect(UInt8(ascii: ":"), "':' after an object key")
                 scanner.skipWhitespace()
-                if scanner.token(key, equals: "version") {
-                    let value = try scanner.parseValue(depth: 1)
-                    if sawVersion {
-                        shapeProblem = shapeProblem ?? "duplicate key \"version\""
-                    }
-                    sawVersion = true
-                    checkVersion(value)
-                } else if scanner.token(key, equals: "sessions") {
-                    if sawSessions {
-                        shapeProblem = shapeProblem ?? "duplicate key \"sessions\""
-                    }
-                    sawSessions = true
-                    if scanner.current == UInt8(ascii: "[") && !scanner.atEnd {
-                        let start = scanner.position
-                        try readSessions(into: &scan)
-                        scan.sessionsRange = start..<scanner.position
-                    } else {
-                        let value = try scanner.parseValue(depth: 1)
-                        shapeProblem = shapeProblem ?? "\"sessions\" is \(value.kindDescription), expected an array"
-                    }
-                } else {
-                    scan.otherFields.append(scanner.decode(key), try scanner.parseValue(depth: 1))
-                }
+                try readTopLevelMember(key, seen: &seen, into: &scan)
                 scanner.skipWhitespace()
                 if try scanner.endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
             }
         }
         try scanner.expectEnd()
-        if !sawVersion {
+        if !seen.version {
             versionProblem = "missing \"version\" (expected \(SessionStore.currentVersion))"
         }
-        if !sawSessions {
+        if !seen.sessions {
             shapeProblem = shapeProblem ?? "missing \"sessions\" (expected an array of session records)"
         }
         scan.problem = versionProblem ?? shapeProblem ?? recordProblem
         return scan
+    }
+
+    /// Which of the two members the document must have were seen.
+    struct TopLevelSeen {
+        var version = false
+        var sessions = false
+    }
+
+    /// One top-level member (cursor on its value): `version` checked,
+    /// `sessions` read record by record, any other kept as a value.
+    mutating func readTopLevelMember(_ key: JSONStringToken, seen: inout TopLevelSeen, into scan: inout StoreScan) throws(JSONSyntaxError) {
+        if scanner.token(key, equals: "version") {
+            let value = try scanner.parseValue(depth: 1)
+            if seen.version {
+                shapeProblem = shapeProblem ?? "duplicate key \"version\""
+            }
+            seen.version = true
+            checkVersion(value)
+        } else if scanner.token(key, equals: "sessions") {
+            if seen.sessions {
+                shapeProblem = shapeProblem ?? "duplicate key \"sessions\""
+            }
+            seen.sessions = true
+            if scanner.current == UInt8(ascii: "[") && !scanner.atEnd {
+                let start = scanner.position
+                try readSessions(into: &scan)
+                scan.sessionsRange = start..<scanner.position
+            } else {
+                let value = try scanner.parseValue(depth: 1)
+                shapeProblem = shapeProblem ?? "\"sessions\" is \(value.kindDescription), expected an array"
+            }
+        } else {
+            scan.otherFields.append(scanner.decode(key), try scanner.parseValue(depth: 1))
+        }
     }
 
     mutating func checkVersion(_ value: JSONValue) {
@@ -311,7 +323,7 @@ private struct StoreReader {
                     points.note(known, valueStart - start, scanner.position - start)
                 } else {
                     // Noted so that restore's question "was it killed?" needs no second scan.
-                    if scanner.token(key, equals: "killedAt") { killedAt = true }
+                    if scanner.token(key, equals: MarkerKey.killedAt.staticName) { killedAt = true }
                     try scanner.skipValue(depth: 3)
                 }
                 points.membersEnd = UInt32(truncatingIfNeeded: scanner.position - start)
@@ -387,7 +399,7 @@ private struct StoreReader {
             throw RecordProblem(id: nil, message: "\"id\" is empty", at: lineAndColumn(of: range.lowerBound, in: source.bytes))
         }
         let backendToken = try required(.backend)
-        guard let backend = enumValue(backendToken, StoreBackend.self) else {
+        guard let backend = enumValue(backendToken, BackendKind.self) else {
             throw problem("\"backend\" is \"\(scanner.decode(backendToken))\", expected one of tmux, zellij, herdr, pty")
         }
         let statusToken = try required(.status)

@@ -2,6 +2,8 @@
 // top-level members. Parsing lives in SessionStore+Parsing.swift, writing in
 // SessionStore+Writing.swift, files in StoreFile.swift.
 
+public import VigilJSON
+
 /// A session store document: `{"version": 1, "sessions": [...], ...}`.
 ///
 /// Records keep their order. A document read from a file is written back
@@ -10,7 +12,6 @@
 /// Top-level members other than `version` and `sessions` are also offered in
 /// `otherFields`; changing them (or adding, removing or reordering records)
 /// rewrites the affected part in Vigil's layout (see SessionStore+Writing.swift).
-public import VigilJSON
 public struct SessionStore: Sendable {
     /// The only document version this code understands.
     public static let currentVersion = 1

@@ -24,28 +24,10 @@ enum BotmuxCommand {
     ]
 
     static func run(_ parsed: ParsedArguments) async -> Int32 {
-        var options = BotmuxRestoreOptions()
+        let options: BotmuxRestoreOptions
         var backends = StandardBackends(spawner: Spawner())
         do throws(UsageError) {
-            for (name, why) in inapplicable where parsed.given(name) {
-                throw UsageError(message: "'--\(name)' does not apply to '--botmux': \(why)")
-            }
-            if let dir = parsed.value("botmux") {
-                guard !dir.isEmpty else { throw UsageError(message: "the botmux data directory is an empty string") }
-                options.dataDirectory = dir
-            }
-            if let bot = parsed.value("bot") {
-                guard !bot.isEmpty, !bot.contains("/") else { throw UsageError(message: "'--bot' needs a larkAppId, got '\(bot)'") }
-                options.bot = bot
-            }
-            if let policy = parsed.value("on-missing").flatMap(MissingPolicy.init(rawValue:)) { options.onMissing = policy }
-            options.dryRun = parsed.has("dry-run")
-            options.strictLinks = parsed.has("strict-links")
-            if let lock = parsed.value("lock"), lock != StoreLockProtocol.exclusiveCreate.rawValue {
-                throw UsageError(message: "'--lock \(lock)' does not apply to '--botmux': botmux locks its stores with exclusive-create")
-            }
-            if let n = try parsed.integer("concurrency", min: 1, max: Limits.concurrency) { options.concurrency = n }
-            if let n = try parsed.integer("lock-timeout-ms", min: 0, max: Limits.timeoutMs) { options.lockTimeout = .milliseconds(n) }
+            options = try Self.options(parsed)
             try RestoreCommand.applyBackendOptions(parsed, to: &backends)
         } catch {
             printError(error.message, usage: RestoreCommand.usage)
@@ -71,6 +53,43 @@ enum BotmuxCommand {
         for notice in report.notices {
             logger.emit(RestoreEvent(level: .info, message: notice))
         }
+        if let failed = deliver(report, parsed) { return failed }
+        // Stores that could not be written: the report says what was done;
+        // the first failure decides the exit status (75 locked, 73 ...).
+        guard let first = report.failures.first else { return ExitCode.ok }
+        let more = report.failures.count > 1 ? " (and \(report.failures.count - 1) more store\(report.failures.count > 2 ? "s" : "") not written)" : ""
+        printError(first.description + more)
+        return first.exitCode
+    }
+
+    /// The botmux restore's options, after refusing those of `restore` that do not apply.
+    static func options(_ parsed: ParsedArguments) throws(UsageError) -> BotmuxRestoreOptions {
+        var options = BotmuxRestoreOptions()
+        for (name, why) in inapplicable where parsed.given(name) {
+            throw UsageError(message: "'--\(name)' does not apply to '--botmux': \(why)")
+        }
+        if let dir = parsed.value("botmux") {
+            guard !dir.isEmpty else { throw UsageError(message: "the botmux data directory is an empty string") }
+            options.dataDirectory = dir
+        }
+        if let bot = parsed.value("bot") {
+            guard !bot.isEmpty, !bot.contains("/") else { throw UsageError(message: "'--bot' needs a larkAppId, got '\(bot)'") }
+            options.bot = bot
+        }
+        if let policy = parsed.value("on-missing").flatMap(MissingPolicy.init(rawValue:)) { options.onMissing = policy }
+        options.dryRun = parsed.has("dry-run")
+        options.strictLinks = parsed.has("strict-links")
+        if let lock = parsed.value("lock"), lock != StoreLockProtocol.exclusiveCreate.rawValue {
+            throw UsageError(message: "'--lock \(lock)' does not apply to '--botmux': botmux locks its stores with exclusive-create")
+        }
+        if let n = try parsed.integer("concurrency", min: 1, max: Limits.concurrency) { options.concurrency = n }
+        if let n = try parsed.integer("lock-timeout-ms", min: 0, max: Limits.timeoutMs) { options.lockTimeout = .milliseconds(n) }
+        return options
+    }
+
+    /// Writes the report: to `--report PATH` if asked, then to stdout.
+    /// - Returns: nil, or the exit status when either cannot be written (74).
+    static func deliver(_ report: BotmuxReport, _ parsed: ParsedArguments) -> Int32? {
         if let reportPath = parsed.value("report") {
             if let problem = ReportRendering.writeFile(json(report), to: reportPath) {
                 printError("cannot write the report to \(reportPath): \(problem); \(alreadyDone(report))")
@@ -84,13 +103,7 @@ enum BotmuxCommand {
         } else {
             for line in text(report, verbose: parsed.has("verbose"), fullReport: parsed.value("report")) { out.line(line) }
         }
-        if let failed = out.finish("the report", afterwards: alreadyDone(report)) { return failed }
-        // Stores that could not be written: the report above says what was
-        // done; the first failure decides the exit status (75 locked, 73 ...).
-        guard let first = report.failures.first else { return ExitCode.ok }
-        let more = report.failures.count > 1 ? " (and \(report.failures.count - 1) more store\(report.failures.count > 2 ? "s" : "") not written)" : ""
-        printError(first.description + more)
-        return first.exitCode
+        return out.finish("the report", afterwards: alreadyDone(report))
     }
 
     /// What was already done when the report cannot be printed (exit 74).

@@ -2,11 +2,12 @@
 // texts, the parsers and the shell completions are generated from these
 // tables (VigilCommandLine), so they cannot drift apart.
 import VigilCommandLine
+import VigilBackends
 
 enum CommandTable {
     /// `--backend` and how to reach it: shared by `probe` and `list`.
     static let backendOptions: [OptionSpec] = [
-        .valued("backend", "KIND", "the multiplexer (required)", choices: ["tmux", "zellij", "herdr"]),
+        .valued("backend", "KIND", "the multiplexer (required)", choices: BackendKind.multiplexers.map(\.rawValue)),
         .valued("binary", "PATH", "the multiplexer executable (default: its name, looked up on PATH)", completion: .command),
         .valued("socket", "NAME", "tmux only: server socket name (tmux -L)"),
         .valued("socket-path", "PATH", "tmux only: server socket path (tmux -S)", completion: .file),

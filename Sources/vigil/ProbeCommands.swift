@@ -19,7 +19,8 @@ struct BackendOptions {
 
     init(_ p: ParsedArguments) throws(UsageError) {
         guard let name = p.value("backend") else { throw UsageError(message: "missing required option '--backend tmux|zellij|herdr'") }
-        guard let kind = BackendKind(rawValue: name) else {
+        // `pty` is a BackendKind too, but there is no multiplexer to ask.
+        guard let kind = BackendKind(rawValue: name), kind.isPersistent else {
             throw UsageError(message: "unknown backend '\(name)' (expected tmux, zellij or herdr)")
         }
         self.kind = kind
@@ -42,6 +43,7 @@ struct BackendOptions {
             case .tmux: provider.tmux = binary
             case .zellij: provider.zellij = binary
             case .herdr: provider.herdr = binary
+            case .pty: break
             }
         }
         if let path = p.value("socket-path") {

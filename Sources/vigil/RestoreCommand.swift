@@ -103,86 +103,47 @@ enum RestoreCommand {
 
     static func run(_ args: [String]) async -> Int32 {
         let parsed: ParsedArguments
-        var options = RestoreOptions()
-        var backends = StandardBackends(spawner: Spawner())
-        var template: WorkerTemplate? = nil
-        var workerEnvironment = WorkerEnvironment()
-        let storePath: String
+        var request: RestoreRequest
         do throws(UsageError) {
             parsed = try spec.parse(args)
             if parsed.has("help") { print(spec.help); return ExitCode.ok }
             if parsed.given("botmux") { return await BotmuxCommand.run(parsed) }
-            if parsed.given("bot") { throw UsageError(message: "'--bot' applies to '--botmux' only") }
-            guard let s = parsed.value("store"), !s.isEmpty else { throw UsageError(message: "missing required option '--store PATH' (or '--botmux [DIR]')") }
-            storePath = s
-            if let extra = parsed.positionals.first { throw UsageError(message: "unexpected argument '\(extra)'") }
-            options.expectedCLI = parsed.value("expect-cli")
-            options.lazy = parsed.has("lazy")
-            options.dryRun = parsed.has("dry-run")
-            options.createIfMissing = parsed.has("create")
-            if let policy = parsed.value("on-missing").flatMap(MissingPolicy.init(rawValue:)) { options.onMissing = policy }
-            options.strictLinks = parsed.has("strict-links")
-            if let name = parsed.value("lock") {
-                guard let lockProtocol = StoreLockProtocol(rawValue: name) else {
-                    throw UsageError(message: "option '--lock' needs flock or exclusive-create, got '\(name)'")
-                }
-                options.lockProtocol = lockProtocol
-            }
-            if let n = try parsed.integer("concurrency", min: 1, max: Limits.concurrency) { options.concurrency = n }
-            if let n = try parsed.integer("lock-timeout-ms", min: 0, max: Limits.timeoutMs) { options.lockTimeout = .milliseconds(n) }
-            try RestoreCommand.applyBackendOptions(parsed, to: &backends)
-            if let line = parsed.value("worker") {
-                do throws(WorkerTemplateError) {
-                    template = try WorkerTemplate.parse(line, logPath: parsed.value("worker-log"))
-                } catch {
-                    throw UsageError(message: error.description)
-                }
-                do throws(WorkerEnvironmentError) {
-                    var env = WorkerEnvironment(clear: parsed.has("worker-env-clear"))
-                    for entry in parsed.values("worker-env") { try env.set(assignment: entry) }
-                    workerEnvironment = env
-                } catch {
-                    throw UsageError(message: error.description)
-                }
-            } else {
-                for option in ["worker-log", "worker-env"] where parsed.value(option) != nil || !parsed.values(option).isEmpty {
-                    throw UsageError(message: "'--\(option)' needs '--worker'")
-                }
-                if parsed.has("worker-env-clear") { throw UsageError(message: "'--worker-env-clear' needs '--worker'") }
-            }
+            request = try RestoreRequest(parsed)
         } catch {
             printError(error.message, usage: usage)
             return ExitCode.usage
         }
-
-        // --quiet drops the per-session lines, never what restore says about
-        // the store itself (a symlink followed, a store created).
-        // Per-session lines only with --verbose (a 100,000-record restore
-        // would print 100,000 of them); store notices always. Without them
-        // the restorer does not even build the lines.
-        let perSession = parsed.has("verbose") && !parsed.has("quiet")
-        let logger: RestoreLogger = perSession
-            ? .standardError
-            : RestoreLogger(sessionEvents: false) { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
         let progress = ProgressLine.onTerminal(enabled: !parsed.has("json"))
-        if let progress { options.onPhase = { progress.enter($0) } }
-        let launcher: any WorkerLauncher
-        if let template, !options.dryRun {
-            launcher = CommandWorkerLauncher(template: template, environment: workerEnvironment.environment,
-                                             spawner: backends.spawner, logger: .silent)
-        } else {
-            launcher = NoWorkerLauncher(reason: options.dryRun ? "dry run" : "no --worker given")
-        }
-        let restorer = Restorer(options: options, backends: backends, launcher: launcher, logger: logger)
+        if let progress { request.options.onPhase = { progress.enter($0) } }
+        let restorer = Restorer(options: request.options, backends: request.backends, launcher: request.launcher(),
+                                logger: logger(parsed))
         let report: RestoreReport
         do throws(StoreError) {
-            report = try await restorer.restore(storeAt: storePath)
+            report = try await restorer.restore(storeAt: request.storePath)
             progress?.finish()
         } catch {
             progress?.finish()
             printError(error.description)
             return error.exitCode
         }
+        return deliver(report, parsed)
+    }
+
+    /// Where restore's events go. Per-session lines only with --verbose (a
+    /// 100,000-record restore would print 100,000 of them), and never with
+    /// --quiet; what restore says about the store itself (a symlink followed,
+    /// a store created) always. Without per-session lines the restorer does
+    /// not even build them.
+    static func logger(_ parsed: ParsedArguments) -> RestoreLogger {
+        let perSession = parsed.has("verbose") && !parsed.has("quiet")
+        return perSession
+            ? .standardError
+            : RestoreLogger(sessionEvents: false) { if $0.sessionID == nil { RestoreLogger.standardError.emit($0) } }
+    }
+
+    /// Writes the report: to `--report PATH` if asked, then to stdout.
+    /// - Returns: the exit status (74 when either cannot be written).
+    static func deliver(_ report: RestoreReport, _ parsed: ParsedArguments) -> Int32 {
         if let reportPath = parsed.value("report") {
             if let problem = ReportRendering.writeFile(report, to: reportPath) {
                 printError("cannot write the report to \(reportPath): \(problem); \(Self.alreadyDone(report))")

@@ -145,6 +145,7 @@ struct RetryTests {
         case .tmux: return TmuxBackend(configuration: TmuxConfiguration(executable: path, timeout: timeout, retry: retry, spawner: Spawner()))
         case .zellij: return ZellijBackend(configuration: ZellijConfiguration(executable: path, timeout: timeout, retry: retry, spawner: Spawner()))
         case .herdr: return HerdrBackend(configuration: HerdrConfiguration(executable: path, timeout: timeout, retry: retry, spawner: Spawner()))
+        case .pty: return PtyBackend()
         }
     }
 }

@@ -59,6 +59,7 @@ private func backend(_ kind: BackendKind) -> any SessionBackend {
     case .tmux: return TmuxBackend(configuration: TmuxConfiguration(spawner: spawner))
     case .zellij: return ZellijBackend(configuration: ZellijConfiguration(spawner: spawner))
     case .herdr: return HerdrBackend(configuration: HerdrConfiguration(spawner: spawner))
+    case .pty: return PtyBackend()
     }
 }
 
@@ -101,10 +102,36 @@ struct SessionNamingTests {
         }
     }
 
-    @Test func kindsAreTheThreeBackends() {
-        #expect(BackendKind.allCases.map(\.rawValue) == ["tmux", "zellij", "herdr"])
+    @Test func kindsAreTheThreeMultiplexersAndPty() {
+        #expect(BackendKind.allCases.map(\.rawValue) == ["tmux", "zellij", "herdr", "pty"])
+        #expect(BackendKind.multiplexers == [.tmux, .zellij, .herdr])
+        #expect(BackendKind.allCases.filter(\.isPersistent) == BackendKind.multiplexers)
+        #expect(BackendKind.allCases.map(\.description) == ["tmux", "zellij", "herdr", "pty"])
         #expect(TmuxBackend(configuration: TmuxConfiguration(spawner: spawner)).kind == .tmux)
         #expect(ZellijBackend(configuration: ZellijConfiguration(spawner: spawner)).kind == .zellij)
         #expect(HerdrBackend(configuration: HerdrConfiguration(spawner: spawner)).kind == .herdr)
+        #expect(PtyBackend().kind == .pty)
+    }
+
+    /// A pty has no multiplexer: nothing is sent, every answer is `unknown`
+    /// with 0 attempts (never `missing`, which only a multiplexer may say),
+    /// and a kill is `rejected`.
+    @Test func ptyBackendAsksNothingAndAnswersUnknown() async {
+        let pty = PtyBackend()
+        #expect(pty.isValid("any name: at all"))
+        for probe in [await pty.probe("bmx-1"), pty.probeSynchronously("bmx-1")] {
+            #expect(probe.answer == .unknown(reason: PtyBackend.reason))
+            #expect(probe.attempts == 0)
+            #expect(probe.usage.children == 0)
+        }
+        for listing in [await pty.list(), pty.listSynchronously()] {
+            #expect(listing.answer == .unknown(reason: PtyBackend.reason))
+            #expect(listing.attempts == 0)
+        }
+        #expect(await pty.probeAll(["a", "b"]).answers == ["a": .unknown(reason: PtyBackend.reason), "b": .unknown(reason: PtyBackend.reason)])
+        let kill = await pty.kill("bmx-1")
+        #expect(kill.status == .rejected)
+        #expect(kill.attempts == 0)
+        #expect(!(await pty.hasSession("bmx-1")))
     }
 }

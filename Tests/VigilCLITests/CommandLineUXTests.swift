@@ -73,6 +73,14 @@ struct CommandLineUXTests {
         for option in options { #expect(usage.contains("[\(option)"), "\(command): usage lacks \(option)") }
     }
 
+    @Test("probe and list refuse --backend pty, which has no multiplexer to ask: exit 64, nothing run", arguments: ["probe", "list"])
+    func ptyIsNoBackendToAsk(command: String) async throws {
+        let o = await VigilBinary.runAsync([command, "--backend", "pty"] + (command == "probe" ? ["bmx-1"] : []))
+        #expect(o.termination == .exited(64))
+        #expect(o.stdout.text.isEmpty)
+        #expect(o.stderr.text.split(separator: "\n").first == "Error: option '--backend' must be one of tmux, zellij, herdr, got 'pty'; see 'vigil \(command) --help'")
+    }
+
     @Test("probe: one name tmux cannot hold among good ones; the good ones are answered, the bad one is an error line, exit 64")
     func probeOneBadName() async throws {
         let server = TmuxServer(label: "ux-bad")

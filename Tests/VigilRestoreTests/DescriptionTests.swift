@@ -11,7 +11,7 @@ struct DescriptionTests {
         ("\(SessionState.exists)", "exists"), ("\(SessionState.missing)", "missing"), ("\(SessionState.unknown)", "unknown"),
         ("\(RestoreAction.fork)", "fork"), ("\(RestoreAction.close)", "close"), ("\(RestoreAction.keep)", "keep"),
         ("\(RestoreAction.kill)", "kill"), ("\(RestoreAction.skip)", "skip"),
-        ("\(StoreBackend.tmux)", "tmux"), ("\(StoreBackend.pty)", "pty"),
+        ("\(BackendKind.tmux)", "tmux"), ("\(BackendKind.pty)", "pty"),
         ("\(RecordStatus.active)", "active"), ("\(RecordStatus.closed)", "closed"),
         ("\(WaitStrategy.pidfd)", "pidfd"), ("\(WaitStrategy.portable)", "portable"), ("\(WaitStrategy.automatic)", "automatic"),
     ])

@@ -4,6 +4,7 @@ import VigilCore
 import VigilRestore
 import VigilStore
 import VigilTestSupport
+import Synchronization
 
 /// Restore for a daemon that keeps its records itself: decisions from records
 /// and answers, no store file, nothing changed. Real tmux on a private socket.
@@ -76,5 +77,63 @@ struct RestoreFromMemoryTests {
         let fromMemory = await restorer.decisions(for: try StoreFile(path: path).load().records)
         #expect(fromFile == fromMemory)
         #expect(fromMemory.map(\.action) == [.fork, .close, .skip])
+    }
+
+    @Test("a record's socket picks a tmux server and means nothing to zellij: one listing for every zellij record, one per tmux socket; wake asks the same")
+    func socketCountsForTmuxOnly() async throws {
+        let server = TmuxServer(label: "sockets")
+        defer { server.tearDown() }
+        try server.createSession("bmx-tmux0001")
+        let s = server.socketName
+        // A second -L name no server listens on (the listing answers for it all the same).
+        let absent = s + "-none"
+        let dir = try TemporaryDirectory()
+        let zellij = try zellijFixture(in: dir, live: ["bmx-zell0001"])
+        let provider = RecordingProvider(StandardBackends(zellij: zellij.binary, spawner: Spawner()))
+        let records = [
+            RestoreRecord(id: "tmux0001-x", backend: .tmux, socket: s),
+            RestoreRecord(id: "tmux0002-x", backend: .tmux, socket: absent),
+            RestoreRecord(id: "zell0001-x", backend: .zellij, socket: s),
+            RestoreRecord(id: "zell0002-x", backend: .zellij),
+            RestoreRecord(id: "zell0003-x", backend: .zellij, socket: "another"),
+            RestoreRecord(id: "pty00001-x", backend: .pty, socket: s),
+        ]
+        let restorer = Restorer(backends: provider, logger: .silent)
+        let answers = await restorer.probe(records)
+        #expect(answers.listingCalls == 3)
+        #expect(provider.asked == ["tmux \(s)", "tmux \(absent)", "zellij -"])
+        #expect(answers.probes.map { $0?.state } == [.exists, .missing, .exists, .missing, .missing, nil])
+        #expect(try readText(zellij.log).split(separator: "\n").count == 1, "one zellij listing")
+
+        provider.reset()
+        let woken = await restorer.wake(id: "zell0001-x", backend: .zellij, socket: "ignored")
+        #expect(woken.action == .fork)
+        #expect(woken.backend == "zellij")
+        #expect(provider.asked == ["zellij -"])
+    }
+
+    @Test("the standard provider answers for pty with a backend that asks nothing")
+    func standardProviderPty() async {
+        let pty = StandardBackends(spawner: Spawner()).backend(for: .pty, socket: "x")
+        #expect(pty.kind == .pty)
+        #expect(await pty.probe("bmx-1").attempts == 0)
+    }
+}
+
+/// Hands out the standard backends and notes which backend and socket restore asked for.
+final class RecordingProvider: BackendProvider {
+    let inner: StandardBackends
+    private let calls = Mutex<[String]>([])
+
+    init(_ inner: StandardBackends) { self.inner = inner }
+
+    /// `kind socket` per distinct request, sorted; `-` for no socket.
+    var asked: [String] { calls.withLock { Array(Set($0)).sorted() } }
+
+    func reset() { calls.withLock { $0 = [] } }
+
+    func backend(for kind: BackendKind, socket: String?) -> any SessionBackend {
+        calls.withLock { $0.append("\(kind) \(socket ?? "-")") }
+        return inner.backend(for: kind, socket: socket)
     }
 }

@@ -373,7 +373,7 @@ struct RestoreTests {
 
     @Test("the decision table, row by row")
     func decisionTable() {
-        let rows: [(RecordStatus, StoreBackend, String?, SessionProbe?, String?, Bool, RestoreAction)] = [
+        let rows: [(RecordStatus, BackendKind, String?, SessionProbe?, String?, Bool, RestoreAction)] = [
             (.closed, .tmux, nil, nil, nil, false, .skip),
             (.active, .pty, nil, nil, nil, false, .skip),
             (.active, .tmux, nil, .missing(reason: "x"), nil, false, .close),
@@ -401,7 +401,7 @@ struct RestoreTests {
         let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/true", "{id}"]), spawner: Spawner(), logger: .silent)
         let results = await withTaskGroup(of: WorkerLaunchResult.self) { group in
             for i in 0..<20 {
-                group.addTask { await launcher.launch(WorkerRequest(id: "w\(i)", backend: "tmux", backendSession: "bmx-w\(i)")) }
+                group.addTask { await launcher.launch(WorkerRequest(id: "w\(i)", backend: .tmux, backendSession: "bmx-w\(i)")) }
             }
             var all: [WorkerLaunchResult] = []
             for await r in group { all.append(r) }
@@ -416,7 +416,7 @@ struct RestoreTests {
         #expect(launcher.running.isEmpty, "still listed: \(launcher.running)")
 
         let sleeper = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/bin/sleep", "30"]), spawner: Spawner(), logger: .silent)
-        guard case .launched(let pid) = await sleeper.launch(WorkerRequest(id: "s", backend: "tmux", backendSession: "bmx-s")) else {
+        guard case .launched(let pid) = await sleeper.launch(WorkerRequest(id: "s", backend: .tmux, backendSession: "bmx-s")) else {
             Issue.record("sleep did not launch")
             return
         }
@@ -428,7 +428,7 @@ struct RestoreTests {
     func workerTemplate() throws {
         let t = try WorkerTemplate.parse(#"node "my worker.js" --id {id} --s={session} 'a b' x\ y"#)
         #expect(t.argv == ["node", "my worker.js", "--id", "{id}", "--s={session}", "a b", "x y"])
-        let c = try t.command(for: WorkerRequest(id: "42", backend: "tmux", backendSession: "bmx-42"))
+        let c = try t.command(for: WorkerRequest(id: "42", backend: .tmux, backendSession: "bmx-42"))
         #expect(c.executable == "node")
         #expect(c.arguments == ["my worker.js", "--id", "42", "--s=bmx-42", "a b", "x y"])
         #expect(c.newSession)

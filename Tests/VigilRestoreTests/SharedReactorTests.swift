@@ -33,7 +33,7 @@ struct SharedReactorTests {
             let probe = await backend.probe("bmx-shared1")
             probes += probe.attempts
         }
-        let launched = await launcher.launch(WorkerRequest(id: "w", backend: "tmux", backendSession: "bmx-shared1"))
+        let launched = await launcher.launch(WorkerRequest(id: "w", backend: .tmux, backendSession: "bmx-shared1"))
         guard case .launched = launched else { throw TestFailureForSharing("the worker did not launch: \(launched)") }
 
         #expect(probes >= backends.count, "every backend ran its program at least once")

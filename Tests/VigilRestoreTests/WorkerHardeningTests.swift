@@ -36,25 +36,30 @@ struct WorkerHardeningTests {
     func acceptedValues(value: String) throws {
         #expect(WorkerTemplate.pathValueProblem(value) == nil)
         let t = try WorkerTemplate(argv: ["w"], logPath: "/var/log/bot/{id}.log")
-        #expect(try t.logPath(for: WorkerRequest(id: value, backend: "tmux", backendSession: "s")) == "/var/log/bot/\(value).log")
+        #expect(try t.logPath(for: WorkerRequest(id: value, backend: .tmux, backendSession: "s")) == "/var/log/bot/\(value).log")
     }
 
     @Test("each path placeholder is checked, arguments are not")
     func everyPlaceholder() throws {
-        let bad = WorkerRequest(id: "../i", backend: "../b", backendSession: "../s", socket: "../k")
-        for p in ["{id}", "{session}", "{backend}", "{socket}"] {
+        let bad = WorkerRequest(id: "../i", backend: .tmux, backendSession: "../s", socket: "../k")
+        for p in ["{id}", "{session}", "{socket}"] {
             let t = try WorkerTemplate(argv: ["w", "{id}", "{session}", "{backend}", "{socket}"], logPath: "/logs/\(p).log")
             #expect(throws: WorkerRefusal.unsafePathValue(placeholder: p, problem: "contains '/'")) { try t.command(for: bad) }
         }
+        // {backend} is a BackendKind's word, never a path: always one plain file name.
+        for kind in BackendKind.allCases {
+            let t = try WorkerTemplate(argv: ["w"], logPath: "/logs/{backend}.log")
+            #expect(try t.logPath(for: WorkerRequest(id: "../i", backend: kind, backendSession: "../s")) == "/logs/\(kind.rawValue).log")
+        }
         // A placeholder the log path does not use is not checked; arguments keep the values as they are.
         let t = try WorkerTemplate(argv: ["w", "--id={id}", "{socket}"], logPath: "/logs/{session}.log")
-        let c = try t.command(for: WorkerRequest(id: "../../x", backend: "tmux", backendSession: "bmx-1"))
+        let c = try t.command(for: WorkerRequest(id: "../../x", backend: .tmux, backendSession: "bmx-1"))
         #expect(c.arguments == ["--id=../../x", ""])
         #expect(c.logPath == "/logs/bmx-1.log")
         // No socket in the record: {socket} is empty, refused in a path.
         let s = try WorkerTemplate(argv: ["w"], logPath: "/logs/{session}/{socket}/out.log")
         #expect(throws: WorkerRefusal.unsafePathValue(placeholder: "{socket}", problem: "is empty")) {
-            try s.command(for: WorkerRequest(id: "i", backend: "tmux", backendSession: "bmx-1"))
+            try s.command(for: WorkerRequest(id: "i", backend: .tmux, backendSession: "bmx-1"))
         }
     }
 
@@ -69,7 +74,7 @@ struct WorkerHardeningTests {
         let logs = try dir.makeDirectory("logs", mode: 0o755)
         let worker = try marker(dir)
         let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{id}.log"), spawner: Spawner(), logger: .silent)
-        let result = await launcher.launch(WorkerRequest(id: "../escaped", backend: "tmux", backendSession: "bmx-x"))
+        let result = await launcher.launch(WorkerRequest(id: "../escaped", backend: .tmux, backendSession: "bmx-x"))
         guard case .refused(let reason) = result else { Issue.record("expected refused, got \(result)"); return }
         #expect(reason.contains("{id}"))
         #expect(reason.contains("'/'"))
@@ -79,7 +84,7 @@ struct WorkerHardeningTests {
 
         // The same id is fine as an argument: it is not a path there.
         let plain = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{session}.log"), spawner: Spawner(), logger: .silent)
-        guard case .launched = await plain.launch(WorkerRequest(id: "../escaped", backend: "tmux", backendSession: "bmx-x")) else {
+        guard case .launched = await plain.launch(WorkerRequest(id: "../escaped", backend: .tmux, backendSession: "bmx-x")) else {
             Issue.record("a traversal id in an argument should launch"); return
         }
         #expect(await eventually { access(dir.file("ran-.._escaped"), F_OK) == 0 })
@@ -100,7 +105,7 @@ struct WorkerHardeningTests {
         #expect(symlink(dangling, "\(logs)/bmx-b.log") == 0)
         let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "\(logs)/{session}.log"), spawner: Spawner(), logger: .silent)
         for (id, session) in [("a", "bmx-a"), ("b", "bmx-b")] {
-            let result = await launcher.launch(WorkerRequest(id: id, backend: "tmux", backendSession: session))
+            let result = await launcher.launch(WorkerRequest(id: id, backend: .tmux, backendSession: session))
             guard case .refused(let reason) = result else { Issue.record("expected refused, got \(result)"); continue }
             #expect(reason == "log file \(logs)/\(session).log is a symbolic link; it is not followed")
             #expect(access(dir.file("ran-\(id)"), F_OK) != 0, "the worker did not run")
@@ -126,13 +131,13 @@ struct WorkerHardeningTests {
             "linked": "log file \(logs)/linked.log has 2 hard links; only a file with one is appended to",
         ]
         for (session, reason) in expected {
-            let result = await launcher.launch(WorkerRequest(id: session, backend: "tmux", backendSession: session))
+            let result = await launcher.launch(WorkerRequest(id: session, backend: .tmux, backendSession: session))
             #expect(result == .refused(reason: reason))
         }
         #expect(try readText(other) == "precious\n")
         // /dev/null, a character device, is a fine log.
         let devnull = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: "/dev/null"), spawner: Spawner(), logger: .silent)
-        guard case .launched = await devnull.launch(WorkerRequest(id: "n", backend: "tmux", backendSession: "n")) else {
+        guard case .launched = await devnull.launch(WorkerRequest(id: "n", backend: .tmux, backendSession: "n")) else {
             Issue.record("/dev/null should be accepted"); return
         }
         #expect(await eventually { access(dir.file("ran-n"), F_OK) == 0 })
@@ -144,7 +149,7 @@ struct WorkerHardeningTests {
         let worker = try marker(dir)
         let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: [worker, "{id}"], logPath: dir.file("{id}.log")), spawner: Spawner(), logger: .silent)
         for _ in 0..<2 {
-            guard case .launched = await launcher.launch(WorkerRequest(id: "w", backend: "tmux", backendSession: "s")) else {
+            guard case .launched = await launcher.launch(WorkerRequest(id: "w", backend: .tmux, backendSession: "s")) else {
                 Issue.record("did not launch"); return
             }
             #expect(await eventually { launcher.running.isEmpty })
@@ -240,7 +245,7 @@ struct WorkerHardeningTests {
         let dir = try TemporaryDirectory()
         let launcher = CommandWorkerLauncher(template: try WorkerTemplate(argv: ["/usr/bin/env"], logPath: dir.file("env.log")),
                                              environment: environment, spawner: Spawner(), logger: .silent)
-        guard case .launched = await launcher.launch(WorkerRequest(id: "e", backend: "tmux", backendSession: "s")) else {
+        guard case .launched = await launcher.launch(WorkerRequest(id: "e", backend: .tmux, backendSession: "s")) else {
             throw TestFailure("env did not launch")
         }
         #expect(await eventually { launcher.running.isEmpty })

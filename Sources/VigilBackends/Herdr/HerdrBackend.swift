@@ -1,4 +1,4 @@
-public import VigilCore
+import VigilCore
 
 /// Everything that shapes how `HerdrBackend` runs herdr (see `ListingConfiguration`).
 public typealias HerdrConfiguration = ListingConfiguration<HerdrBackend>

@@ -1,4 +1,4 @@
-public import VigilCore
+import VigilCore
 
 /// Everything that shapes how `ZellijBackend` runs zellij (see `ListingConfiguration`).
 public typealias ZellijConfiguration = ListingConfiguration<ZellijBackend>
