@@ -67,7 +67,7 @@ struct StoreScan {
     /// Each record's bytes, in order.
     var recordRanges: [Range<Int>] = []
     /// Record ids to their position (the first record with each id).
-    var idIndex: [String: Int] = [:]
+    var idIndex = RecordIDIndex(capacity: 0)
 }
 
 /// A known member's value as scanned.
@@ -267,11 +267,10 @@ private struct StoreReader {
     /// one, so a record's position is its index in `sessions`; a duplicate
     /// id before the first bad record is the problem reported.
     mutating func indexIDs(into scan: inout StoreScan) {
-        scan.idIndex.reserveCapacity(scan.records.count)
+        scan.idIndex = RecordIDIndex(capacity: scan.records.count)
         for (position, record) in scan.records.enumerated() {
-            guard let first = scan.idIndex.updateValue(position, forKey: record.id) else { continue }
+            guard let first = scan.idIndex.append(record.id) else { continue }
             // Two records for one session would mean two workers for it.
-            scan.idIndex[record.id] = first
             if position < (recordProblemIndex ?? Int.max) {
                 recordProblem = "duplicate id \(JSONValue.string(record.id).jsonText()): "
                     + "sessions[\(first)] (\(locate(scan.recordRanges[first].lowerBound))) and "

@@ -189,11 +189,10 @@ extension SessionStore {
     /// modified, and the layout describes them.
     mutating func adopt(_ written: Written) {
         let source = StoreSource(written.bytes)
-        var idIndex: [String: Int] = [:]
-        idIndex.reserveCapacity(records.count)
+        var idIndex = RecordIDIndex(capacity: records.count)
         for index in records.indices {
             records[index].markWritten(source: source, range: written.ranges[index])
-            if idIndex[records[index].id] == nil { idIndex[records[index].id] = index }
+            _ = idIndex.append(records[index].id)
         }
         layout = DocumentLayout(source: source, sessions: written.sessions, recordRanges: written.ranges,
                                 otherFields: otherFields, idIndex: idIndex)

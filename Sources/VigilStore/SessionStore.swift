@@ -68,5 +68,5 @@ struct DocumentLayout: Sendable {
     /// The top-level members other than `version` and `sessions`, as read.
     let otherFields: JSONObject
     /// Record id to position (first occurrence).
-    let idIndex: [String: Int]
+    let idIndex: RecordIDIndex
 }

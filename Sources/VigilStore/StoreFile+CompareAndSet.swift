@@ -407,7 +407,7 @@ extension SessionStore: RecordDocument {
 
     /// Where the record with `id` was in `sourceBytes`.
     public func sourceLocation(ofRecord id: String) -> RecordLocation? {
-        guard let layout, let position = layout.idIndex[id] else { return nil }
+        guard let layout, let position = layout.idIndex.position(of: id) else { return nil }
         return RecordLocation(position: position, range: layout.recordRanges[position])
     }
 
