@@ -167,3 +167,20 @@ int cperf_io_floor(const char *store, const char *temporary, const char *folder)
     close(dir);
     return rc;
 }
+
+int cperf_run_measured(const char *path, char *const argv[], int *status, long *maxrss_kib) {
+    pid_t pid = fork();
+    if (pid < 0) return errno;
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, 1);
+        execv(path, argv);
+        _exit(127);
+    }
+    struct rusage usage;
+    while (wait4(pid, status, 0, &usage) < 0) {
+        if (errno != EINTR) return errno;
+    }
+    *maxrss_kib = usage.ru_maxrss;
+    return 0;
+}

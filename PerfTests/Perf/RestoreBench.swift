@@ -432,7 +432,7 @@ enum RestoreChild {
             return 64
         }
         let (mode, store, tmux) = (args[2], args[3], args[4])
-        if mode == "floor" || mode == "vigil-whole" {
+        if mode == "floor" || mode == "vigil-whole" || mode == "vigil-cli" {
             // Figure 9: timed whole by the parent, so no warm-up in here.
             return await whole(mode: mode, store: store, tmux: tmux)
         }
@@ -457,6 +457,7 @@ enum RestoreChild {
             print("elapsed_ns=0 rss_kb=\(peakRSSKB()) processed=0 records=0 spawns=0 closes=0")
             return 0
         }
+        if mode == "vigil-cli" { return cli(store: store, tmux: tmux) }
         let restorer = Restorer(
             options: RestoreOptions(lazy: true),
             backends: StandardBackends(tmux: tmux, timeout: .seconds(30), spawner: Spawner()),
@@ -472,6 +473,36 @@ enum RestoreChild {
             writeStderr("restore child: \(error)\n")
             return 70
         }
+    }
+
+    /// The `vigil` executable built beside this one, if there is one.
+    static var vigilBeside: String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        let me = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = me.lastIndex(of: "/") else { return nil }
+        let path = String(me[..<slash]) + "/vigil"
+        return access(path, X_OK) == 0 ? path : nil
+    }
+
+    /// Figure 9's Vigil side when the command line is built: the real
+    /// `vigil restore --store STORE --lazy --quiet --tmux TMUX`, forked and
+    /// waited for here (`cperf_run_measured`); its peak RSS is `ru_maxrss`.
+    static func cli(store: String, tmux: String) -> Int32 {
+        guard let vigil = vigilBeside else { writeStderr("no vigil beside perf\n"); return 70 }
+        let words = [vigil, "restore", "--store", store, "--lazy", "--quiet", "--tmux", tmux]
+        var argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var status: Int32 = 0
+        var maxRSS = 0
+        let rc = cperf_run_measured(vigil, &argv, &status, &maxRSS)
+        guard rc == 0, cperf_exit_code(status) == 0 else {
+            writeStderr("vigil restore: errno \(rc), wait status \(status)\n")
+            return 70
+        }
+        print("elapsed_ns=0 rss_kb=\(maxRSS) processed=0 records=0 spawns=0 closes=-1")
+        return 0
     }
 
     /// Writes and removes a scratch file of eight times the store's size

@@ -377,10 +377,10 @@ public struct Restorer: Sendable {
         // 1. Group the active persistent records by backend and socket.
         var groups: [MultiplexerServer: [Int]] = [:]
         var names = [String](repeating: "", count: records.count)
-        for (i, record) in records.enumerated() {
-            names[i] = record.backendSession ?? options.naming.name(forID: record.id)
-            guard record.status == .active, record.backend.isPersistent else { continue }
-            groups[MultiplexerServer(record.backend, recordSocket: record.socket), default: []].append(i)
+        for i in records.indices {
+            names[i] = records[i].backendSession ?? options.naming.name(forID: records[i].id)
+            guard records[i].status == .active, records[i].backend.isPersistent else { continue }
+            groups[MultiplexerServer(records[i].backend, recordSocket: records[i].socket), default: []].append(i)
         }
 
         // 2. One listing per group, groups in parallel.
@@ -439,11 +439,11 @@ public struct Restorer: Sendable {
         lines.reserveCapacity(records.count)
         var memo: [DecisionInputs: (action: RestoreAction, reason: String)] = [:]
         var last: (inputs: DecisionInputs, decided: (action: RestoreAction, reason: String))?
-        for (i, record) in records.enumerated() {
+        for i in records.indices {
             let answer = answers.probes[i]
             let inputs = DecisionInputs(
-                status: record.status, backend: record.backend, cliId: record.cliId, probe: answer,
-                killedAt: answer?.state == .missing ? record.killedAt : nil)
+                status: records[i].status, backend: records[i].backend, cliId: records[i].cliId, probe: answer,
+                killedAt: answer?.state == .missing ? records[i].killedAt : nil)
             let decided: (action: RestoreAction, reason: String)
             if let last, last.inputs == inputs {
                 // Neighbours mostly share their inputs, and comparing
@@ -458,7 +458,7 @@ public struct Restorer: Sendable {
                 memo[inputs] = decided
             }
             last = (inputs, decided)
-            lines.append(SessionOutcome(id: record.id, backend: record.backend, backendSession: answers.sessionNames[i],
+            lines.append(SessionOutcome(id: records[i].id, backend: records[i].backend, backendSession: answers.sessionNames[i],
                                         probe: answer?.state, action: decided.action, reason: decided.reason))
         }
         return lines

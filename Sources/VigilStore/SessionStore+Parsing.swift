@@ -268,11 +268,12 @@ private struct StoreReader {
     /// id before the first bad record is the problem reported.
     mutating func indexIDs(into scan: inout StoreScan) {
         scan.idIndex = RecordIDIndex(capacity: scan.records.count)
-        for (position, record) in scan.records.enumerated() {
-            guard let first = scan.idIndex.append(record.id) else { continue }
+        for position in scan.records.indices {
+            let id = scan.records[position].id
+            guard let first = scan.idIndex.append(id) else { continue }
             // Two records for one session would mean two workers for it.
             if position < (recordProblemIndex ?? Int.max) {
-                recordProblem = "duplicate id \(JSONValue.string(record.id).jsonText()): "
+                recordProblem = "duplicate id \(JSONValue.string(id).jsonText()): "
                     + "sessions[\(first)] (\(locate(scan.recordRanges[first].lowerBound))) and "
                     + "sessions[\(position)] (\(locate(scan.recordRanges[position].lowerBound)))"
                 recordProblemIndex = position

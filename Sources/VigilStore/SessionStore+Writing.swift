@@ -51,8 +51,8 @@ extension SessionStore {
     /// modified, never added, removed or moved).
     func recordsAreInPlace(_ layout: DocumentLayout) -> Bool {
         guard records.count == layout.recordRanges.count else { return false }
-        for (index, record) in records.enumerated() {
-            guard case .raw(let source, let range) = record.body, source === layout.source,
+        for index in records.indices {
+            guard case .raw(let source, let range) = records[index].body, source === layout.source,
                   range == layout.recordRanges[index] else { return false }
         }
         return true
@@ -121,10 +121,10 @@ extension SessionStore {
                 }
                 return flush(&writer) && sink(UnsafeRawBufferPointer(piece))
             }
-            for (index, record) in records.enumerated() where record.isModified {
+            for index in records.indices where records[index].isModified {
                 let range = layout.recordRanges[index]
                 guard source(cursor..<range.lowerBound, &writer) else { return false }
-                record.write(into: &writer)
+                records[index].write(into: &writer)
                 cursor = range.upperBound
                 if writer.bytes.count >= chunkSize && !flush(&writer) { return false }
             }

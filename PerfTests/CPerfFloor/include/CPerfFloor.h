@@ -64,6 +64,16 @@ int64_t cperf_children_cpu_us(void);
 /// C so that the floor contains no Swift at all.
 int cperf_io_floor(const char *store, const char *temporary, const char *folder);
 
+/// Runs the program at `path` with `argv` (NULL-terminated) in a forked
+/// child, its standard output on /dev/null, waits for it, and returns its
+/// wait status in `*status` and its peak resident set (`ru_maxrss` from
+/// wait4, KiB) in `*maxrss_kib`. Forked, not spawned: a vfork-style child
+/// shares this process's memory until it execs, and Linux would count this
+/// process's peak as the child's (a forked child carries over only its own
+/// pages, so the figure is the program's peak or, for a program smaller
+/// than this process, this process's resident size). Returns 0, or errno.
+int cperf_run_measured(const char *path, char *const argv[], int *status, long *maxrss_kib);
+
 /// The exit code (0...255) of a wait status, or -1 when the child did not
 /// exit normally. C because WIFEXITED/WEXITSTATUS are macros.
 int cperf_exit_code(int status);
