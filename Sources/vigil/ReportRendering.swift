@@ -1,5 +1,14 @@
 // The report of `vigil restore` (and `restore --botmux`, `demo`): the JSON
 // document, the table of every record, and the summary.
+//
+// A 100,000-record report is 20 MB of JSON or 13 MB of table. Neither is
+// built in memory: both are written record by record into the output's
+// 64 KiB buffer, which is flushed to the descriptor as it fills (issue 11).
+// No record becomes a JSON tree or a line of its own; the strings written
+// are the report's own (a reason shared by many records stays one string).
+// The bytes are those of the tree-building renderer this replaced, for
+// every option; Tests/VigilCLITests/ReportReference.swift keeps that
+// renderer and the tests compare the two.
 
 #if canImport(Glibc)
 import Glibc
@@ -9,91 +18,145 @@ import Darwin
 import VigilCore
 import VigilJSON
 import VigilRestore
+import VigilSystem
+
+/// What a report says besides its records: the same for `restore` and
+/// `restore --botmux`.
+struct ReportFigures {
+    /// Records in the report.
+    var records: Int
+    /// Records per action, every action present.
+    var totals: [RestoreAction: Int]
+    /// Wall time of the run.
+    var elapsed: Duration
+    /// True when nothing was changed (`--dry-run`).
+    var dryRun: Bool
+    /// Listing calls made.
+    var listingCalls: Int
+    /// What the listing calls' children used.
+    var listingUsage: ChildrenUsage
+
+    /// The figures of a restore's report.
+    init(_ report: RestoreReport) {
+        self.init(records: report.sessions.count, totals: report.totals, elapsed: report.elapsed,
+                  dryRun: report.dryRun, listingCalls: report.listingCalls, listingUsage: report.listingUsage)
+    }
+
+    /// Figures given one by one.
+    init(records: Int, totals: [RestoreAction: Int], elapsed: Duration, dryRun: Bool, listingCalls: Int, listingUsage: ChildrenUsage) {
+        self.records = records
+        self.totals = totals
+        self.elapsed = elapsed
+        self.dryRun = dryRun
+        self.listingCalls = listingCalls
+        self.listingUsage = listingUsage
+    }
+}
 
 /// The report as JSON and as a table.
 enum ReportRendering {
     /// Records listed per action in the summary.
     static let summaryRows = 5
 
-    /// The report as one JSON document, the whole table (`verbose`), or the summary.
+    /// The report as one JSON document, the whole table (`verbose`), or the
+    /// summary, written to `out` as it is produced.
     static func write(_ report: RestoreReport, json: Bool, verbose: Bool = true, fullReport: String? = nil, to out: inout OutputStream) {
         if json {
-            out.bytes(self.json(report).serialized())
-            out.line()
+            writeJSON(report, to: &out)
         } else if verbose {
-            for line in text(report) { out.line(line) }
+            writeTable(report, to: &out)
         } else {
-            for line in summary(report, fullReport: fullReport) { out.line(line) }
+            for line in summary(report.sessions, ReportFigures(report), fullReport: fullReport) { out.line(line) }
         }
     }
 
-    /// Writes the JSON report to `path`: created 0600 (an existing file is
-    /// truncated), never through a symbolic link.
-    /// - Returns: `nil`, or what went wrong.
-    static func writeFile(_ report: RestoreReport, to path: String) -> String? {
-        writeFile(json(report), to: path)
-    }
+    // MARK: - JSON (schema 1)
 
-    /// Writes a JSON document to `path`, as `writeFile(_:to:)` does.
-    static func writeFile(_ document: JSONValue, to path: String) -> String? {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0o600)
-        guard fd >= 0 else { return "\(Errno(rawValue: errno))" }
-        var file = OutputStream(fd: fd)
-        file.bytes(document.serialized())
-        file.line()
-        let written = file.flush()
-        let problem = written ? nil : file.failure.map { "\($0)" } ?? "write failed"
-        close(fd)
-        return problem
-    }
-
-    static func json(_ report: RestoreReport) -> JSONValue {
-        var sessions: [JSONValue] = []
-        sessions.reserveCapacity(report.sessions.count)
-        for s in report.sessions {
-            let obj: JSONObject = [
-                "id": .string(s.id), "backend": .string(s.backend), "backendSession": .string(s.backendSession),
-                "probe": s.probe.map { .string($0.rawValue) } ?? .null, "action": .string(s.action.rawValue),
-                "reason": .string(s.reason), "workerPid": s.workerPID.map { .integer(Int($0)) } ?? .null,
-            ]
-            sessions.append(.object(obj))
+    /// The whole report as one compact JSON document and a newline:
+    /// `{"schema":1,"sessions":[{"id","backend","backendSession","probe",
+    /// "action","reason","workerPid"}...],"totals":{...},"elapsedMs",
+    /// "dryRun","listingCalls","listingUsage"}`.
+    static func writeJSON(_ report: RestoreReport, to out: inout OutputStream) {
+        out.raw(#"{"schema":1,"sessions":["#)
+        for (index, session) in report.sessions.enumerated() {
+            if out.failed { break }
+            if index > 0 { out.raw(",") }
+            out.raw("{")
+            writeSessionMembers(session, to: &out)
+            out.raw("}")
+            out.flushIfFull()
         }
-        let totals = report.totals
-        var totalsObject = JSONObject()
-        for a in RestoreAction.allCases { totalsObject.append(a.rawValue, .integer(totals[a] ?? 0)) }
-        let doc: JSONObject = [
-            "schema": .integer(1), "sessions": .array(sessions), "totals": .object(totalsObject),
-            "elapsedMs": .integer(Int(report.elapsed.milliseconds)), "dryRun": .bool(report.dryRun),
-            "listingCalls": .integer(report.listingCalls), "listingUsage": usageJSON(report.listingUsage),
-        ]
-        return .object(doc)
+        out.raw("],")
+        writeFigureMembers(ReportFigures(report), to: &out)
+        out.raw("}\n")
     }
 
-    static func text(_ report: RestoreReport) -> [String] {
-        var rows: [[String]] = [["ID", "BACKEND", "SESSION", "PROBE", "ACTION", "WORKER", "REASON"]]
-        for s in report.sessions {
-            // Ids, names and reasons may come from the store: no control characters reach the terminal.
-            rows.append([s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue,
-                         s.workerPID.map(String.init) ?? "-", s.reason].map(\.escapingControlCharacters))
+    /// One record's members, without the braces (`restore --botmux` adds its own).
+    static func writeSessionMembers(_ s: SessionOutcome, to out: inout OutputStream) {
+        out.raw(#""id":"#)
+        out.jsonString(s.id)
+        out.raw(#","backend":"#)
+        out.jsonString(s.backend)
+        out.raw(#","backendSession":"#)
+        out.jsonString(s.backendSession)
+        out.raw(#","probe":"#)
+        out.jsonString(s.probe?.rawValue)
+        out.raw(#","action":"#)
+        out.jsonString(s.action.rawValue)
+        out.raw(#","reason":"#)
+        out.jsonString(s.reason)
+        out.raw(#","workerPid":"#)
+        out.jsonInteger(s.workerPID.map { Int($0) })
+    }
+
+    /// `"totals":{...},"elapsedMs":N,"dryRun":B,"listingCalls":N,"listingUsage":{...}`.
+    static func writeFigureMembers(_ figures: ReportFigures, to out: inout OutputStream) {
+        out.raw(#""totals":{"#)
+        for (index, action) in RestoreAction.allCases.enumerated() {
+            if index > 0 { out.raw(",") }
+            out.jsonString(action.rawValue)
+            out.raw(":")
+            out.jsonInteger(figures.totals[action] ?? 0)
         }
-        var lines = table(rows)
-        lines.append("")
-        lines.append(totalsLine(report))
-        return lines
+        out.raw(#"},"elapsedMs":"#)
+        out.jsonInteger(Int(figures.elapsed.milliseconds))
+        out.raw(#","dryRun":"#)
+        out.jsonBool(figures.dryRun)
+        out.raw(#","listingCalls":"#)
+        out.jsonInteger(figures.listingCalls)
+        out.raw(#","listingUsage":"#)
+        out.json(usageJSON(figures.listingUsage))
+    }
+
+    // MARK: - Text
+
+    /// `--verbose`: every record in a table, a blank line, the totals.
+    static func writeTable(_ report: RestoreReport, to out: inout OutputStream) {
+        let header = ["ID", "BACKEND", "SESSION", "PROBE", "ACTION", "WORKER", "REASON"]
+        let sessions = report.sessions
+        // Rows are made as the table reads them (twice: to measure, to write).
+        out.table((-1..<sessions.count).lazy.map { $0 < 0 ? header : row(sessions[$0]) })
+        out.line()
+        out.line(totalsLine(ReportFigures(report)))
+    }
+
+    /// One record's row of the `--verbose` table.
+    static func row(_ s: SessionOutcome) -> [String] {
+        // Ids, names and reasons may come from the store: no control characters reach the terminal.
+        [s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue,
+         s.workerPID.map(String.init) ?? "-", s.reason].map(\.escapingControlCharacters)
     }
 
     /// Totals, then the first few records of each action with their reasons,
     /// then where the rest is: a few dozen lines whatever the store's size.
-    static func summary(_ report: RestoreReport, fullReport: String?) -> [String] {
-        var lines = [totalsLine(report)]
+    static func summary(_ sessions: some Sequence<SessionOutcome>, _ figures: ReportFigures, fullReport: String?) -> [String] {
+        var lines = [totalsLine(figures)]
         var shown: [RestoreAction: [SessionOutcome]] = [:]
-        var counts: [RestoreAction: Int] = [:]
-        for s in report.sessions {
-            counts[s.action, default: 0] += 1
-            if shown[s.action, default: []].count < summaryRows { shown[s.action, default: []].append(s) }
+        for s in sessions where shown[s.action, default: []].count < summaryRows {
+            shown[s.action, default: []].append(s)
         }
         for action in [RestoreAction.close, .kill, .keep, .fork, .skip] {
-            guard let count = counts[action], count > 0 else { continue }
+            guard let count = figures.totals[action], count > 0 else { continue }
             lines.append("")
             lines.append("\(action) (\(count)):")
             let rows = (shown[action] ?? []).map { s in
@@ -112,9 +175,39 @@ enum ReportRendering {
         return lines
     }
 
-    static func totalsLine(_ report: RestoreReport) -> String {
-        let t = report.totals
+    /// `N records: fork N, close N, keep N, kill N, skip N; N ms`.
+    static func totalsLine(_ figures: ReportFigures) -> String {
+        let t = figures.totals
         let summary = RestoreAction.allCases.map { "\($0.rawValue) \(t[$0] ?? 0)" }.joined(separator: ", ")
-        return "\(report.sessions.count) records: \(summary); \(report.elapsed.milliseconds) ms\(report.dryRun ? " (dry run: nothing changed)" : "")"
+        return "\(figures.records) records: \(summary); \(figures.elapsed.milliseconds) ms\(figures.dryRun ? " (dry run: nothing changed)" : "")"
+    }
+
+    // MARK: - The report file
+
+    /// Writes the JSON report to `path` (see `writeFile(to:_:)`).
+    /// - Returns: `nil`, or what went wrong.
+    static func writeFile(_ report: RestoreReport, to path: String) -> String? {
+        writeFile(to: path) { writeJSON(report, to: &$0) }
+    }
+
+    /// Writes what `render` writes to `path`: created 0600 (an existing
+    /// file is truncated), never through a symbolic link.
+    /// - Returns: `nil`, or what went wrong (an errno's description).
+    static func writeFile(to path: String, _ render: (inout OutputStream) -> Void) -> String? {
+        writeInPlace(path, render)
+    }
+
+    /// Writes what `render` writes into `path`, opened O_TRUNC, O_NOFOLLOW.
+    private static func writeInPlace(_ path: String, _ render: (inout OutputStream) -> Void) -> String? {
+        let fd: Int32
+        switch system_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NOCTTY, mode: 0o600) {
+        case .success(let descriptor): fd = descriptor
+        case .failure(let error): return "\(error)"
+        }
+        var file = OutputStream(fd: fd)
+        render(&file)
+        let problem: Errno? = file.flush() ? nil : file.failure ?? Errno(EIO)
+        system_close(fd)
+        return problem.map { "\($0)" }
     }
 }
