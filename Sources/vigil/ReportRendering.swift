@@ -190,14 +190,54 @@ enum ReportRendering {
         writeFile(to: path) { writeJSON(report, to: &$0) }
     }
 
-    /// Writes what `render` writes to `path`: created 0600 (an existing
-    /// file is truncated), never through a symbolic link.
+    /// Writes what `render` writes to the file `path`, never through a
+    /// symbolic link (one there is refused with ELOOP, nothing written).
+    ///
+    /// A new or regular file is replaced whole: the report goes into a new
+    /// temporary file beside it (`.NAME.vigil-report-PID-RANDOM`, created
+    /// 0600 with O_EXCL), which is renamed over `path` once every byte is
+    /// written. A write that fails removes the temporary file: `path` then
+    /// still holds what it held (or nothing), never part of a report. The
+    /// file is not fsynced: the report is output, not state (after a power
+    /// loss it may be missing; the store is what restore makes durable).
+    /// Anything else at `path` (a device such as /dev/null or /dev/full, a
+    /// FIFO) is written in place, as a stream.
     /// - Returns: `nil`, or what went wrong (an errno's description).
     static func writeFile(to path: String, _ render: (inout OutputStream) -> Void) -> String? {
-        writeInPlace(path, render)
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            switch info.st_mode & S_IFMT {
+            case S_IFLNK: return "\(Errno(ELOOP))"
+            case S_IFREG: break
+            default: return writeInPlace(path, render)
+            }
+        } else if errno != ENOENT {
+            return "\(Errno.current)"
+        }
+
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let temporary = folder + "." + name + ".vigil-report-\(getpid())-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let fd: Int32
+        switch system_open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY, mode: 0o600) {
+        case .success(let descriptor): fd = descriptor
+        case .failure(let error): return "\(error)"
+        }
+        var file = OutputStream(fd: fd)
+        render(&file)
+        var problem: Errno? = file.flush() ? nil : file.failure ?? Errno(EIO)
+        // close can report a deferred write error (NFS).
+        if case .failure(let error) = system_close(fd), problem == nil { problem = error }
+        if problem == nil, case .failure(let error) = valueOrErrno({ rename(temporary, path) }) { problem = error }
+        guard let problem else { return nil }
+        unlink(temporary)
+        return "\(problem)"
     }
 
-    /// Writes what `render` writes into `path`, opened O_TRUNC, O_NOFOLLOW.
+    /// Writes what `render` writes into the existing non-regular file
+    /// `path` (a device, a FIFO), opened as before streaming was
+    /// introduced: O_TRUNC, O_NOFOLLOW.
     private static func writeInPlace(_ path: String, _ render: (inout OutputStream) -> Void) -> String? {
         let fd: Int32
         switch system_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NOCTTY, mode: 0o600) {

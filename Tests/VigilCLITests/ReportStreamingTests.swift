@@ -19,7 +19,8 @@ import VigilTestSupport
 /// streamed bytes against the renderer it replaced (ReportReference.swift,
 /// kept verbatim) on reports with thousands of records, every action and
 /// probe, ids and reasons that need escapes, and every option, written to
-/// real files.
+/// real files; and check the report file's replacement and the exit 74 of a
+/// report cut off half way, by running the built binary.
 @Suite("the report, streamed", .timeLimit(.minutes(3)))
 struct ReportStreamingTests {
     // MARK: - The same bytes as the tree-built report
@@ -114,6 +115,100 @@ struct ReportStreamingTests {
     }
 
     // MARK: - The report file
+
+    @Test("--report PATH: a new file, 0600, the report's bytes, nothing else left in the folder")
+    func reportFileCreated() throws {
+        let dir = try TemporaryDirectory()
+        let report = sampleReport(records: 500, seed: 3, Variant.all[1])
+        let path = dir.file("report.json")
+        #expect(ReportRendering.writeFile(report, to: path) == nil)
+        #expect(try readFile(path) == ReportReference.jsonBytes(report))
+        #expect(permissions(path) == 0o600)
+        #expect(folderNames(dir.path) == ["report.json"])
+    }
+
+    @Test("--report PATH over a regular file: replaced whole by a new file (0600), another hard link keeps the old one")
+    func reportFileReplaced() throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("report.json", "previous report\n", mode: 0o644)
+        #expect(link(path, dir.file("kept.json")) == 0)
+        let before = try #require(fileStatus(path))
+        let report = sampleReport(records: 500, seed: 4, Variant.all[2])
+        #expect(ReportRendering.writeFile(report, to: path) == nil)
+        #expect(try readFile(path) == ReportReference.jsonBytes(report))
+        #expect(permissions(path) == 0o600)
+        #expect(fileStatus(path)?.st_ino != before.st_ino, "renamed over, not rewritten in place")
+        #expect(try readText(dir.file("kept.json")) == "previous report\n")
+        #expect(folderNames(dir.path).sorted() == ["kept.json", "report.json"])
+    }
+
+    @Test("--report PATH that is a symbolic link: refused (ELOOP), the link and its target untouched, nothing left")
+    func reportFileSymlink() throws {
+        let dir = try TemporaryDirectory()
+        let target = try dir.write("target", "mine\n")
+        #expect(symlink(target, dir.file("report.json")) == 0)
+        let problem = ReportRendering.writeFile(sampleReport(records: 3, seed: 5, Variant.all[0]), to: dir.file("report.json"))
+        #expect(problem?.contains("ELOOP") == true, "\(problem ?? "nil")")
+        #expect(isSymbolicLink(dir.file("report.json")))
+        #expect(try readText(target) == "mine\n")
+        #expect(folderNames(dir.path).sorted() == ["report.json", "target"])
+    }
+
+    @Test("--report PATH that is a FIFO is written in place, as a stream, and stays a FIFO")
+    func reportFileFIFO() throws {
+        let dir = try TemporaryDirectory()
+        let fifo = dir.file("report.fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let done = Mutex(false)
+        runInBackground(shell("cat '\(fifo)' > '\(dir.file("received"))'", timeout: .seconds(60))) { _ in
+            done.withLock { $0 = true }
+        }
+        let report = sampleReport(records: 3000, seed: 6, Variant.all[3])
+        #expect(ReportRendering.writeFile(report, to: fifo) == nil)
+        #expect(waitUntil(milliseconds: 30_000) { done.withLock { $0 } })
+        #expect(try readFile(dir.file("received")) == ReportReference.jsonBytes(report))
+        #expect(fileStatus(fifo).map { $0.st_mode & S_IFMT } == S_IFIFO)
+        #expect(folderNames(dir.path).sorted() == ["received", "report.fifo"])
+    }
+
+    @Test("--report /dev/full: ENOSPC, and /dev/full is still the device")
+    func reportFileDevFull() throws {
+        let problem = ReportRendering.writeFile(sampleReport(records: 2000, seed: 8, Variant.all[0]), to: "/dev/full")
+        #expect(problem?.contains("ENOSPC") == true, "\(problem ?? "nil")")
+        #expect(fileStatus("/dev/full").map { $0.st_mode & S_IFMT } == S_IFCHR)
+    }
+
+    @Test("a report file cut off half way (file size limit): exit 74, PATH as it was, no temporary file left",
+          arguments: [true, false])
+    func reportFileCutOff(existed: Bool) async throws {
+        let dir = try TemporaryDirectory()
+        let store = try dir.write("store.json", storeText(records: 3000))
+        let path = dir.file("report.json")
+        if existed { _ = try dir.write("report.json", "previous report\n") }
+        // 256 KiB for any file vigil writes: the report (about 600 KB) crosses it.
+        // A dry run writes nothing else; SIGXFSZ ignored makes the write fail with EFBIG.
+        let command = Command("/usr/bin/python3", arguments: [
+            "-c", """
+            import os, resource, signal, sys
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (262144, 262144))
+            os.execv(sys.argv[1], sys.argv[1:])
+            """, VigilBinary.path, "restore", "--store", store, "--dry-run", "--report", path,
+        ], timeout: .seconds(120), stdoutLimit: 1 << 20, stderrLimit: 1 << 20)
+        let o = await Spawner().run(command)
+        #expect(o.termination == .exited(74), "\(o.termination) \(o.stderr.text)")
+        let lines = o.stderr.text.split(separator: "\n")
+        #expect(lines.count == 1, "\(o.stderr.text)")
+        #expect(lines.first?.hasPrefix("Error: cannot write the report to \(path): \(Errno(rawValue: EFBIG))") == true, "\(o.stderr.text)")
+        #expect(o.stderr.text.contains("dry run: the store was not changed"))
+        #expect(o.stdout.text.isEmpty, "nothing printed after the report failed")
+        if existed {
+            #expect(try readText(path) == "previous report\n")
+            #expect(folderNames(dir.path).sorted() == ["report.json", "store.json"])
+        } else {
+            #expect(folderNames(dir.path) == ["store.json"])
+        }
+    }
 
     @Test("vigil restore --json --report PATH: stdout and the file carry the same bytes, every record")
     func stdoutAndFileAgree() async throws {
