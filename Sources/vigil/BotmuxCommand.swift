@@ -194,7 +194,7 @@ enum BotmuxCommand {
             let line = sessions[index]
             let s = line.outcome
             return [line.bot ?? "-", s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue, s.reason]
-                .map(\.escapingControlCharacters)
+                .map(\.terminalSafe)
         })
         out.line()
         for line in botLines(report) { out.line(line) }

@@ -146,7 +146,15 @@ func columnWidths(_ rows: some Sequence<[String]>) -> [Int]? {
 /// names and escaped reasons nearly always are) is one Character a byte,
 /// counted without the grapheme breaking `count` does.
 func cellWidth(_ cell: String) -> Int {
-    cell.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F } ? cell.utf8.count : cell.count
+    isPrintableASCII(cell) ? cell.utf8.count : cell.count
+}
+
+/// True when `text` is printable ASCII only (0x20...0x7E): no control
+/// character in it, one Character a byte. Checked on the bytes, which is
+/// much cheaper than decoding scalars or graphemes.
+func isPrintableASCII(_ text: String) -> Bool {
+    text.utf8.withContiguousStorageIfAvailable { $0.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
+        ?? text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
 }
 
 extension OutputStream {

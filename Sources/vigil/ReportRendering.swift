@@ -144,7 +144,7 @@ enum ReportRendering {
     static func row(_ s: SessionOutcome) -> [String] {
         // Ids, names and reasons may come from the store: no control characters reach the terminal.
         [s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue,
-         s.workerPID.map(String.init) ?? "-", s.reason].map(\.escapingControlCharacters)
+         s.workerPID.map(String.init) ?? "-", s.reason].map(\.terminalSafe)
     }
 
     /// Totals, then the first few records of each action with their reasons,
@@ -250,4 +250,11 @@ enum ReportRendering {
         system_close(fd)
         return problem.map { "\($0)" }
     }
+}
+
+extension String {
+    /// `escapingControlCharacters`, with printable ASCII (nothing to
+    /// escape) passed through after a look at its bytes: for the cells of
+    /// a 100,000-row table.
+    var terminalSafe: String { isPrintableASCII(self) ? self : escapingControlCharacters }
 }
