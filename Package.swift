@@ -87,6 +87,6 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilCommandLineTests", dependencies: ["VigilCommandLine", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VigilTests", dependencies: ["Vigil", "VigilTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "VigilCLITests", dependencies: ["vigil", "VigilStore", "VigilJSON", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "VigilCLITests", dependencies: ["vigil", "VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilCore", "VigilTestSupport"], swiftSettings: swiftSettings),
     ]
 )

@@ -91,17 +91,16 @@ enum BotmuxCommand {
     /// - Returns: nil, or the exit status when either cannot be written (74).
     static func deliver(_ report: BotmuxReport, _ parsed: ParsedArguments) -> Int32? {
         if let reportPath = parsed.value("report") {
-            if let problem = ReportRendering.writeFile(json(report), to: reportPath) {
+            if let problem = ReportRendering.writeFile(to: reportPath, { writeJSON(report, to: &$0) }) {
                 printError("cannot write the report to \(reportPath): \(problem); \(alreadyDone(report))")
                 return ExitCode.ioError
             }
         }
         var out = OutputStream(fd: 1)
         if parsed.has("json") {
-            out.bytes(json(report).serialized())
-            out.line()
+            writeJSON(report, to: &out)
         } else {
-            for line in text(report, verbose: parsed.has("verbose"), fullReport: parsed.value("report")) { out.line(line) }
+            writeText(report, verbose: parsed.has("verbose"), fullReport: parsed.value("report"), to: &out)
         }
         return out.finish("the report", afterwards: alreadyDone(report))
     }
@@ -113,39 +112,66 @@ enum BotmuxCommand {
         return "the stores were already committed (close \(t[.close] ?? 0), kill \(t[.kill] ?? 0), keep \(t[.keep] ?? 0))"
     }
 
-    // MARK: - Rendering
+    // MARK: - Rendering (written as it is produced, as restore's report is)
+
+    /// The figures of the run, as restore's report gives them. A botmux
+    /// report carries no listing usage: its `listingUsage` is always the
+    /// empty one, as it was when this report was a `RestoreReport`.
+    static func figures(_ report: BotmuxReport) -> ReportFigures {
+        ReportFigures(records: report.sessions.count, totals: report.totals, elapsed: report.elapsed,
+                      dryRun: report.dryRun, listingCalls: report.listingCalls, listingUsage: .none)
+    }
 
     /// Vigil's restore JSON, with `bot` and `store` on every session and,
     /// at the top, `dataDirectory`, `botsConfig`, per-bot `bots`, `notices`
-    /// and `failures` (stores not written).
-    static func json(_ report: BotmuxReport) -> JSONValue {
-        guard case .object(var doc) = ReportRendering.json(report.restoreReport),
-              case .array(var sessions)? = doc["sessions"] else { return .null }
+    /// and `failures` (stores not written); compact, then a newline.
+    static func writeJSON(_ report: BotmuxReport, to out: inout OutputStream) {
+        out.raw(#"{"schema":1,"sessions":["#)
         for (index, line) in report.sessions.enumerated() {
-            guard case .object(var session) = sessions[index] else { continue }
-            session.append("bot", line.bot.map { .string($0) } ?? .null)
-            session.append("store", .string(line.store))
-            sessions[index] = .object(session)
+            if out.failed { break }
+            if index > 0 { out.raw(",") }
+            out.raw("{")
+            ReportRendering.writeSessionMembers(line.outcome, to: &out)
+            out.raw(#","bot":"#)
+            out.jsonString(line.bot)
+            out.raw(#","store":"#)
+            out.jsonString(line.store)
+            out.raw("}")
+            out.flushIfFull()
         }
-        doc["sessions"] = .array(sessions)
-        doc.append("dataDirectory", .object([
+        out.raw("],")
+        ReportRendering.writeFigureMembers(figures(report), to: &out)
+        out.raw(#","dataDirectory":"#)
+        out.json(.object([
             "path": .string(report.dataDirectory.path), "source": .string(report.dataDirectory.source.rawValue),
         ]))
-        doc.append("botsConfig", report.botsConfiguration.map { .string($0) } ?? .null)
-        doc.append("bots", .array(report.bots.map { bot in
+        out.raw(#","botsConfig":"#)
+        out.jsonString(report.botsConfiguration)
+        out.raw(#","bots":["#)
+        for (index, bot) in report.bots.enumerated() {
+            if index > 0 { out.raw(",") }
             var totals = JSONObject()
             for action in RestoreAction.allCases { totals.append(action.rawValue, .integer(bot.totals[action] ?? 0)) }
-            return .object([
+            out.json(.object([
                 "bot": bot.bot.map { .string($0) } ?? .null,
                 "expectedCli": bot.expectedCLI.map { .string($0) } ?? .null,
                 "stores": .array(bot.stores.map { .string($0) }),
                 "liveDaemon": bot.liveDaemon.map { .string($0) } ?? .null,
                 "totals": .object(totals),
-            ])
-        }))
-        doc.append("notices", .array(report.notices.map { .string($0) }))
-        doc.append("failures", .array(report.failures.map { .string($0.description) }))
-        return .object(doc)
+            ]))
+            out.flushIfFull()
+        }
+        out.raw(#"],"notices":["#)
+        for (index, notice) in report.notices.enumerated() {
+            if index > 0 { out.raw(",") }
+            out.jsonString(notice)
+        }
+        out.raw(#"],"failures":["#)
+        for (index, failure) in report.failures.enumerated() {
+            if index > 0 { out.raw(",") }
+            out.jsonString(failure.description)
+        }
+        out.raw("]}\n")
     }
 
     /// Per bot: its CLI, totals and live daemon; one line each.
@@ -163,22 +189,28 @@ enum BotmuxCommand {
     /// `verbose`: the table of every record (with its bot), the lines per
     /// bot and the totals. Otherwise restore's summary (totals, the first
     /// records of each action) after the lines per bot.
-    static func text(_ report: BotmuxReport, verbose: Bool, fullReport: String?) -> [String] {
+    static func writeText(_ report: BotmuxReport, verbose: Bool, fullReport: String?, to out: inout OutputStream) {
         let source = "\(report.dataDirectory.path) (\(report.dataDirectory.source.rawValue))".escapingControlCharacters
         guard verbose else {
-            return ["botmux data directory \(source)"] + botLines(report) + [""]
-                + ReportRendering.summary(report.restoreReport, fullReport: fullReport)
+            out.line("botmux data directory \(source)")
+            for line in botLines(report) { out.line(line) }
+            out.line()
+            for line in ReportRendering.summary(report.sessions.lazy.map(\.outcome), figures(report), fullReport: fullReport) {
+                out.line(line)
+            }
+            return
         }
-        var rows: [[String]] = [["BOT", "ID", "BACKEND", "SESSION", "PROBE", "ACTION", "REASON"]]
-        for line in report.sessions {
+        let header = ["BOT", "ID", "BACKEND", "SESSION", "PROBE", "ACTION", "REASON"]
+        let sessions = report.sessions
+        out.table((-1..<sessions.count).lazy.map { index -> [String] in
+            guard index >= 0 else { return header }
+            let line = sessions[index]
             let s = line.outcome
-            rows.append([line.bot ?? "-", s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue, s.reason]
-                .map(\.escapingControlCharacters))
-        }
-        var lines = table(rows)
-        lines.append("")
-        lines += botLines(report)
-        lines.append("botmux data directory \(source): " + ReportRendering.totalsLine(report.restoreReport))
-        return lines
+            return [line.bot ?? "-", s.id, s.backend, s.backendSession, s.probe?.rawValue ?? "-", s.action.rawValue, s.reason]
+                .map(\.terminalSafe)
+        })
+        out.line()
+        for line in botLines(report) { out.line(line) }
+        out.line("botmux data directory \(source): " + ReportRendering.totalsLine(figures(report)))
     }
 }

@@ -43,7 +43,14 @@ let closedAtStart: Set<Int32> = {
 
 /// Buffered output with explicit flushing; one write(2) per flush. The
 /// first failed write is kept in `failure` and drops what follows.
+///
+/// Large output (a 100,000-record report) goes through it as it is
+/// produced: the buffer is flushed whenever it holds more than
+/// `flushThreshold` bytes, so it never grows much past that.
 struct OutputStream {
+    /// Bytes held before a write(2): 64 KiB.
+    static let flushThreshold = 1 << 16
+
     let fd: Int32
     var buffer: [UInt8] = []
     /// Why output was lost (EPIPE, ENOSPC, EBADF for a descriptor closed at start), or `nil`.
@@ -57,13 +64,23 @@ struct OutputStream {
     mutating func line(_ text: String = "") {
         buffer.append(contentsOf: text.utf8)
         buffer.append(UInt8(ascii: "\n"))
-        if buffer.count > 1 << 16 { flush() }
+        flushIfFull()
     }
 
     mutating func bytes(_ b: [UInt8]) {
         buffer.append(contentsOf: b)
-        if buffer.count > 1 << 16 { flush() }
+        flushIfFull()
     }
+
+    /// Writes what is buffered once it is over `flushThreshold`: called
+    /// after each record of a large report.
+    mutating func flushIfFull() {
+        if buffer.count > Self.flushThreshold { flush() }
+    }
+
+    /// True once a write has failed: what follows would be dropped, so a
+    /// long report may stop producing it.
+    var failed: Bool { failure != nil }
 
     /// Writes what is buffered. - Returns: false once any write has failed.
     @discardableResult
@@ -100,16 +117,102 @@ func printError(_ message: String, usage: String? = nil) {
 
 /// Pads `rows` into aligned columns; the last column is not padded.
 func table(_ rows: [[String]]) -> [String] {
-    guard let width = rows.first?.count else { return [] }
-    var widths = [Int](repeating: 0, count: width)
-    for row in rows { for (i, cell) in row.enumerated() where i < width - 1 { widths[i] = max(widths[i], cell.count) } }
+    guard let widths = columnWidths(rows) else { return [] }
     return rows.map { row in
         var line = ""
         for (i, cell) in row.enumerated() {
             line += cell
-            if i < width - 1 { line += String(repeating: " ", count: widths[i] - cell.count + 2) }
+            if i < widths.count { line += String(repeating: " ", count: widths[i] - cellWidth(cell) + 2) }
         }
         return line
+    }
+}
+
+/// The width of every column of `rows` but the last (which is not padded):
+/// its widest cell. The first row sets the number of columns; nil when
+/// there is no row.
+func columnWidths(_ rows: some Sequence<[String]>) -> [Int]? {
+    var remaining = rows.makeIterator()
+    guard var row = remaining.next() else { return nil }
+    var widths = [Int](repeating: 0, count: max(row.count - 1, 0))
+    while true {
+        for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cellWidth(cell)) }
+        guard let next = remaining.next() else { return widths }
+        row = next
+    }
+}
+
+/// A cell's width in a table: its Characters. Printable ASCII (what ids,
+/// names and escaped reasons nearly always are) is one Character a byte,
+/// counted without the grapheme breaking `count` does.
+func cellWidth(_ cell: String) -> Int {
+    isPrintableASCII(cell) ? cell.utf8.count : cell.count
+}
+
+/// True when `text` is printable ASCII only (0x20...0x7E): no control
+/// character in it, one Character a byte. Checked on the bytes, which is
+/// much cheaper than decoding scalars or graphemes.
+func isPrintableASCII(_ text: String) -> Bool {
+    text.utf8.withContiguousStorageIfAvailable { $0.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
+        ?? text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+}
+
+extension OutputStream {
+    /// `table(rows)`, written line by line as it is produced: `rows` is
+    /// read twice (to measure the columns, then to write), never held, so a
+    /// lazy collection of 100,000 rows costs one row's memory.
+    mutating func table(_ rows: some Collection<[String]>) {
+        guard let widths = columnWidths(rows) else { return }
+        for row in rows {
+            if failed { return }
+            for (i, cell) in row.enumerated() {
+                var cell = cell
+                cell.withUTF8 { buffer.append(contentsOf: $0) }
+                if i < widths.count {
+                    buffer.append(contentsOf: repeatElement(UInt8(ascii: " "), count: widths[i] - cellWidth(cell) + 2))
+                }
+            }
+            buffer.append(UInt8(ascii: "\n"))
+            flushIfFull()
+        }
+    }
+
+    // MARK: - JSON written as it is produced
+
+    /// Bytes written as they are: punctuation and keys known at compile
+    /// time (`{"schema":1,"sessions":[`).
+    mutating func raw(_ text: StaticString) {
+        buffer.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// A JSON string, escaped by VigilJSON's one escaper (`JSONWriter`).
+    mutating func jsonString(_ text: String) {
+        JSONWriter.appendQuoted(text, to: &buffer)
+    }
+
+    /// A JSON string, or `null`.
+    mutating func jsonString(_ text: String?) {
+        if let text { jsonString(text) } else { raw("null") }
+    }
+
+    /// A JSON number written as `JSONValue.integer` writes it, or `null`.
+    mutating func jsonInteger(_ value: Int?) {
+        guard let value else { return raw("null") }
+        var text = String(value)
+        text.withUTF8 { buffer.append(contentsOf: $0) }
+    }
+
+    /// `true` or `false`.
+    mutating func jsonBool(_ value: Bool) {
+        value ? raw("true") : raw("false")
+    }
+
+    /// A value built as a tree and serialized compact: only for values of
+    /// a size that does not grow with the store (one per report or per bot).
+    mutating func json(_ value: JSONValue) {
+        var writer = JSONWriter()
+        writer.write(value, style: .compact, indent: 0)
+        buffer.append(contentsOf: writer.bytes)
     }
 }
 

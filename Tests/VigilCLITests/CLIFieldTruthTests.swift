@@ -103,6 +103,31 @@ struct CLIFieldTruthTests {
         #expect(dry.stderr.text.contains("dry run: the store was not changed"), "\(dry.stderr.text)")
     }
 
+    @Test("a 20,000-record report cut off while it streams (/dev/full, a closed stdout, a closed pipe) exits 74 with one line",
+          arguments: ["full", "closed", "pipe"])
+    func unwritableLargeReport(how: String) throws {
+        let dir = try TemporaryDirectory()
+        var text = "{\"version\": 1, \"sessions\": [\n"
+        for i in 0..<20_000 {
+            text += "{\"id\": \"rec-\(i)\", \"backend\": \"tmux\", \"status\": \"active\", \"socket\": \"vigil-cut-none-\(getpid())\"}"
+            text += i == 19_999 ? "\n" : ",\n"
+        }
+        let path = try dir.write("store.json", text + "]}\n")
+        // The report (megabytes) fails at its first 64 KiB flush, long before its end.
+        for mode in [["--json"], ["--verbose", "--quiet"]] {
+            let dry = runWithBrokenStdout(how, ["restore", "--store", path, "--dry-run"] + mode)
+            #expect(dry.termination == .exited(74), "\(mode) \(dry.termination) \(dry.stderr.text)")
+            #expect(dry.stderr.text.split(separator: "\n").count == 1, "\(dry.stderr.text)")
+            #expect(dry.stderr.text.hasPrefix("Error: cannot write the report to stdout: "), "\(dry.stderr.text)")
+            #expect(dry.stderr.text.contains("dry run: the store was not changed"), "\(dry.stderr.text)")
+        }
+        let o = runWithBrokenStdout(how, ["restore", "--store", path, "--json"])
+        #expect(o.termination == .exited(74), "\(o.termination) \(o.stderr.text)")
+        #expect(o.stderr.text.split(separator: "\n").count == 1, "\(o.stderr.text)")
+        #expect(o.stderr.text.contains("the store was already committed (close 20000,"), "\(o.stderr.text)")
+        #expect(try StoreFile(path: path).load().records.allSatisfy { $0.status == .closed })
+    }
+
     // MARK: - The socket file is not the server
 
     @Test("probe, list and restore with the socket file deleted under a live server: unknown, exit 2, record kept")
