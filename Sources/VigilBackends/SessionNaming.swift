@@ -25,7 +25,17 @@ public struct SessionNaming: Sendable, Hashable {
     ///
     /// The result is not validated here: pass it to a backend's `validate(_:)`.
     public func name(forID id: String) -> String {
-        prefix + id.prefix(length)
+        // An id of printable ASCII (nearly every one) is one character per
+        // byte as far as the cut goes (the byte after it included, which
+        // could otherwise join the last one): cut by bytes, without
+        // grapheme breaking.
+        let utf8 = id.utf8
+        if utf8.prefix(length + 1).allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            var name = prefix
+            name.append(contentsOf: Substring(utf8.prefix(length)))
+            return name
+        }
+        return prefix + id.prefix(length)
     }
 }
 

@@ -30,14 +30,16 @@ public struct SessionOutcome: Sendable, Hashable {
     public var backend: String
     /// The multiplexer session name (derived from the id when the record has none).
     public var backendSession: String
-    /// The probe's answer; `nil` for skipped records, which are not probed.
-    public var probe: SessionState?
-    /// What was decided.
-    public var action: RestoreAction
     /// Why, in one line.
     public var reason: String
     /// The worker launched for a `fork`, if one was.
     public var workerPID: Int32?
+    /// The probe's answer; `nil` for skipped records, which are not probed.
+    public var probe: SessionState?
+    /// What was decided.
+    public var action: RestoreAction
+    // (The small members last: a line takes 72 bytes, not 80, and a report
+    // holds one per record.)
 
     /// Creates a report line.
     public init(id: String, backend: String, backendSession: String, probe: SessionState?, action: RestoreAction, reason: String, workerPID: Int32? = nil) {

@@ -46,10 +46,6 @@ public struct SessionRecord: Sendable {
 
     /// The daemon's session id (`id`).
     public var id: String { didSet { if id != oldValue { changed(.id) } } }
-    /// The multiplexer (`backend`).
-    public var backend: BackendKind { didSet { if backend != oldValue { changed(.backend) } } }
-    /// `active` or `closed` (`status`).
-    public var status: RecordStatus { didSet { if status != oldValue { changed(.status) } } }
     /// The multiplexer's own session name (`backendSession`), if recorded.
     public var backendSession: String? { didSet { if backendSession != oldValue { changed(.backendSession) } } }
     /// The tmux `-L` socket name (`socket`), if recorded.
@@ -65,8 +61,22 @@ public struct SessionRecord: Sendable {
     /// like `closedAt`.
     public var closeReason: String? { didSet { if closeReason != oldValue { changed(.closeReason) } } }
 
+    /// The multiplexer (`backend`).
+    public var backend: BackendKind { didSet { if backend != oldValue { changed(.backend) } } }
+    /// `active` or `closed` (`status`).
+    public var status: RecordStatus { didSet { if status != oldValue { changed(.status) } } }
+    // (The one-byte members together, after the strings: a record takes
+    // 168 bytes, not 192, and a store holds one per record.)
     /// Whether anything changed since the record was loaded or last committed.
     public internal(set) var isModified: Bool
+
+    /// The typed properties changed since loading, one bit per `RecordKey`.
+    var changedKeys: UInt8 = 0
+
+    /// False when the loader saw that the raw body has no `killedAt`
+    /// member: restore asks every gone record for that marker, and this
+    /// answers it without scanning the record again.
+    var rawMayHoldKilledAt = true
 
     /// Where the record's full object lives.
     enum Body: Sendable {
@@ -79,23 +89,15 @@ public struct SessionRecord: Sendable {
 
     var body: Body
 
-    /// Daemon members set through `subscript(field:)` while the body is still
-    /// raw: one entry per key with its final value (nil: remove), in the
-    /// order first set. The patcher and `baseObject` apply them.
-    var fieldEdits: [FieldEdit] = []
-
-    /// The typed properties changed since loading, one bit per `RecordKey`.
-    var changedKeys: UInt8 = 0
-
     /// Where a loaded record's `status`, `closedAt` and `closeReason`
     /// values and its last member are, so that a close is spliced in
     /// without scanning the record again (SessionRecord+Writing.swift).
     var patchPoints = PatchPoints.unavailable
 
-    /// False when the loader saw that the raw body has no `killedAt`
-    /// member: restore asks every gone record for that marker, and this
-    /// answers it without scanning the record again.
-    var rawMayHoldKilledAt = true
+    /// Daemon members set through `subscript(field:)` while the body is still
+    /// raw: one entry per key with its final value (nil: remove), in the
+    /// order first set. The patcher and `baseObject` apply them.
+    var fieldEdits: [FieldEdit] = []
 
     /// A pending change to one daemon member of a raw record.
     struct FieldEdit: Sendable {

@@ -8,6 +8,11 @@
 // version 2 file should say "version 2", not "record 7 lacks a status"), then
 // the document's shape, then the first bad record.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VigilJSON
 import VigilBackendKind
 extension SessionStore {
@@ -125,6 +130,10 @@ private struct StoreReader {
     var recordProblem: String?
     /// The `sessions` index of the record `recordProblem` is about.
     var recordProblemIndex: Int?
+    /// The last value decoded for each typed member: a store repeats its
+    /// sockets, CLIs and close reasons on record after record, and a value
+    /// equal to the last one shares its storage instead of allocating again.
+    var lastValues = [String?](repeating: nil, count: RecordKey.allCases.count)
 
     init(scanner: JSONScanner, source: StoreSource) {
         self.scanner = scanner
@@ -343,6 +352,23 @@ private struct StoreReader {
         }
     }
 
+    /// The string `token` stands for: the last value of `key` again when
+    /// it has the same bytes (only strings too long to be stored inline are
+    /// worth it), else decoded and remembered.
+    mutating func shared(_ token: JSONStringToken, _ key: RecordKey) -> String {
+        let length = token.end - token.start
+        guard length > 15, !token.hasEscapes else { return scanner.decode(token) }
+        if let last = lastValues[key.rawValue], last.utf8.count == length {
+            let same = last.utf8.withContiguousStorageIfAvailable { utf8 in
+                memcmp(utf8.baseAddress!, scanner.bytes.baseAddress! + token.start, length) == 0
+            }
+            if same == true { return last }
+        }
+        let value = scanner.decode(token)
+        lastValues[key.rawValue] = value
+        return value
+    }
+
     /// The kind of the value at the cursor, for messages.
     func kindAtCursor() -> StaticString {
         switch scanner.current {
@@ -369,7 +395,7 @@ private struct StoreReader {
         return nil
     }
 
-    func makeRecord(_ fields: ScannedFields, duplicate: String?, range: Range<Int>, killedAt: Bool,
+    mutating func makeRecord(_ fields: ScannedFields, duplicate: String?, range: Range<Int>, killedAt: Bool,
                     points: PatchPoints) throws(RecordProblem) -> SessionRecord {
         var id: String?
         if case .string(let token) = fields[.id] { id = scanner.decode(token) }
@@ -388,7 +414,7 @@ private struct StoreReader {
         func optional(_ key: RecordKey) throws(RecordProblem) -> String? {
             switch fields[key] {
             case .absent: return nil
-            case .string(let token): return scanner.decode(token)
+            case .string(let token): return shared(token, key)
             case .other(let kind):
                 if kind.description == "null" || key.isLenient { return nil }
                 throw problem("\"\(key.name)\" is \(kind), expected a string")

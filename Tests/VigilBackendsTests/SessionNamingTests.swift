@@ -135,3 +135,20 @@ struct SessionNamingTests {
         #expect(!(await pty.hasSession("bmx-1")))
     }
 }
+
+/// `name(forID:)` cuts printable ASCII ids by bytes; the name must be the one
+/// the character cut gives, for every kind of id (a combining mark or a CR LF
+/// right at the cut joins the character before it).
+@Suite("session names cut by bytes")
+struct SessionNamingCutTests {
+    @Test(arguments: [
+        "3f9a1c2e-0000-4000-8000-000000000001", "short", "", "exactly8", "exactly8+",
+        "abcdefgh\u{301}ij", "abcdefg\r\nij", "abc\r\ndefghij", "日本語のセッション名前です", "abcdefg😀hij",
+        "é-composed-id", "e\u{301}-decomposed-id", "tab\there-and-more",
+    ])
+    func theCutIsTheCharacterCut(_ id: String) {
+        for naming in [SessionNaming(), SessionNaming(prefix: "x-", length: 1), SessionNaming(prefix: "", length: 12)] {
+            #expect(naming.name(forID: id) == naming.prefix + id.prefix(naming.length))
+        }
+    }
+}

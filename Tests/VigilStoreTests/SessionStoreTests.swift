@@ -388,3 +388,13 @@ import Testing
         #expect(store.records[0].cliId == nil)
     }
 }
+
+/// A store holds one record per session and a report one line per record:
+/// their sizes are a budget (a field added in the wrong place costs a
+/// hundred thousand times its padding).
+@Suite struct RecordFootprintTests {
+    @Test func recordsAndChangesKeepTheirSize() {
+        #expect(MemoryLayout<SessionRecord>.stride <= 168)
+        #expect(MemoryLayout<RecordChange>.stride <= 32)
+    }
+}
