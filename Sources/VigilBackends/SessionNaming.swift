@@ -83,13 +83,28 @@ public struct SessionNameError: Error, Sendable, Hashable, CustomStringConvertib
 /// The checks shared by every backend, plus each backend's own characters.
 struct NameRules: Sendable {
     /// Characters refused anywhere, each with why.
-    var forbidden: [(Character, String)] = []
+    let forbidden: [(Character, String)]
     /// Characters refused in first place, each with why.
-    var forbiddenFirst: [(Character, String)] = []
+    let forbiddenFirst: [(Character, String)]
     /// When set, non-ASCII is refused with this reason.
-    var asciiOnly: String? = nil
+    let asciiOnly: String?
     /// When set, leading or trailing white space is refused with this reason.
-    var noSurroundingWhitespace: String? = nil
+    let noSurroundingWhitespace: String?
+
+    /// The ASCII characters of `forbidden` and `forbiddenFirst`, one bit per
+    /// byte value, for checking printable ASCII names by bytes.
+    private let forbiddenBytes: ASCIISet
+    private let forbiddenFirstBytes: ASCIISet
+
+    init(forbidden: [(Character, String)] = [], forbiddenFirst: [(Character, String)] = [],
+         asciiOnly: String? = nil, noSurroundingWhitespace: String? = nil) {
+        self.forbidden = forbidden
+        self.forbiddenFirst = forbiddenFirst
+        self.asciiOnly = asciiOnly
+        self.noSurroundingWhitespace = noSurroundingWhitespace
+        forbiddenBytes = ASCIISet(forbidden.map(\.0))
+        forbiddenFirstBytes = ASCIISet(forbiddenFirst.map(\.0))
+    }
 
     func validate(_ name: String, for backend: BackendKind) throws(SessionNameError) {
         if name.isEmpty {
@@ -98,7 +113,8 @@ struct NameRules: Sendable {
         // Printable ASCII (nearly every name) holds no control character and
         // is one grapheme per byte: checked by bytes, without Unicode tables
         // (restore validates one name per record).
-        let printableASCII = name.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+        let printableASCII = name.utf8.withContiguousStorageIfAvailable { $0.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
+            ?? name.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
         if printableASCII {
             try validatePrintableASCII(name, for: backend)
             return
@@ -133,17 +149,40 @@ struct NameRules: Sendable {
     private func validatePrintableASCII(_ name: String, for backend: BackendKind) throws(SessionNameError) {
         let utf8 = name.utf8
         let first = utf8.first!
-        for (c, why) in forbiddenFirst where c.asciiValue == first {
+        if forbiddenFirstBytes.contains(first), let (c, why) = forbiddenFirst.first(where: { $0.0.asciiValue == first }) {
             throw SessionNameError(code: .forbiddenFirstCharacter, name: name, backend: backend,
                                    detail: "it starts with '\(c)', which \(why)")
         }
-        for (c, why) in forbidden {
-            guard let byte = c.asciiValue, utf8.contains(byte) else { continue }
-            throw SessionNameError(code: .forbiddenCharacter, name: name, backend: backend,
-                                   detail: "it holds '\(c)', which \(why)")
+        if !forbiddenBytes.isEmpty {
+            let held = utf8.withContiguousStorageIfAvailable { bytes in bytes.contains { forbiddenBytes.contains($0) } }
+                ?? utf8.contains { forbiddenBytes.contains($0) }
+            // The first rule in the table's order, as the general path reports it.
+            if held, let (c, why) = forbidden.first(where: { $0.0.asciiValue.map(utf8.contains) ?? false }) {
+                throw SessionNameError(code: .forbiddenCharacter, name: name, backend: backend,
+                                       detail: "it holds '\(c)', which \(why)")
+            }
         }
         if let noSurroundingWhitespace, first == 0x20 || utf8.last == 0x20 {
             throw SessionNameError(code: .surroundingWhitespace, name: name, backend: backend, detail: noSurroundingWhitespace)
         }
+    }
+}
+
+/// A set of ASCII byte values (the rest of a character set is ignored).
+struct ASCIISet: Sendable {
+    private var low: UInt64 = 0
+    private var high: UInt64 = 0
+
+    init(_ characters: [Character]) {
+        for c in characters {
+            guard let value = c.asciiValue, c.unicodeScalars.count == 1 else { continue }
+            if value < 64 { low |= 1 << value } else { high |= 1 << (value - 64) }
+        }
+    }
+
+    var isEmpty: Bool { low == 0 && high == 0 }
+
+    @inline(__always) func contains(_ byte: UInt8) -> Bool {
+        byte < 64 ? low & (1 << byte) != 0 : byte < 128 && high & (1 << (byte - 64)) != 0
     }
 }

@@ -377,11 +377,18 @@ public struct Restorer: Sendable {
         // 1. Group the active persistent records by backend and socket.
         var groups: [MultiplexerServer: [Int]] = [:]
         var names = [String](repeating: "", count: records.count)
+        var recent: (server: MultiplexerServer, indices: [Int])? // the group being filled: records come in runs
         for i in records.indices {
             names[i] = records[i].backendSession ?? options.naming.name(forID: records[i].id)
             guard records[i].status == .active, records[i].backend.isPersistent else { continue }
-            groups[MultiplexerServer(records[i].backend, recordSocket: records[i].socket), default: []].append(i)
+            let server = MultiplexerServer(records[i].backend, recordSocket: records[i].socket)
+            if recent?.server != server {
+                if let recent { groups[recent.server, default: []].append(contentsOf: recent.indices) }
+                recent = (server, [])
+            }
+            recent!.indices.append(i)
         }
+        if let recent { groups[recent.server, default: []].append(contentsOf: recent.indices) }
 
         // 2. One listing per group, groups in parallel.
         if !groups.isEmpty { options.onPhase?(.listing(calls: groups.count)) }
