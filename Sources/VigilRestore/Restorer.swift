@@ -273,7 +273,8 @@ public struct Restorer: Sendable {
         options.onPhase?(.committing(records: decided.count))
         let now = StoreClock.nowISO8601()
         let lines = plan.lines
-        let changes = decided.map { RecordChange(id: lines[$0].id, writes: lines[$0].action != .fork, position: $0) }
+        // Made as the commit reads them, not held as an array (a close per record).
+        let changes = decided.lazy.map { RecordChange(id: lines[$0].id, writes: lines[$0].action != .fork, position: $0) }
         let commit = try await file.commit(
             &store, changes: changes, lock: options.lockProtocol, lockTimeout: options.lockTimeout,
             strictLinks: options.strictLinks, notice: storeNotice

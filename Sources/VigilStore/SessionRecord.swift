@@ -66,7 +66,7 @@ public struct SessionRecord: Sendable {
     /// `active` or `closed` (`status`).
     public var status: RecordStatus { didSet { if status != oldValue { changed(.status) } } }
     // (The one-byte members together, after the strings: a record takes
-    // 168 bytes, not 192, and a store holds one per record.)
+    // 152 bytes, not 192, and a store holds one per record.)
     /// Whether anything changed since the record was loaded or last committed.
     public internal(set) var isModified: Bool
 
@@ -207,17 +207,21 @@ public struct SessionRecord: Sendable {
 
 /// Offsets from a loaded record's `{` of the values a close rewrites (0..<0:
 /// the member is absent) and of the end of the record's last member (0: not
-/// noted; then the record is patched by a scan).
+/// noted; then the record is patched by a scan). Sixteen bits each: a record
+/// of 64 KiB or more (none in practice) is patched by a scan.
 struct PatchPoints: Sendable {
     var status: Span
     var closedAt: Span
     var closeReason: Span
-    var membersEnd: UInt32
+    var membersEnd: UInt16
+
+    /// The longest record whose points fit.
+    static let maximumRecordSize = Int(UInt16.max)
 
     /// A value's bytes within the record.
     struct Span: Sendable {
-        var start: UInt32
-        var end: UInt32
+        var start: UInt16
+        var end: UInt16
 
         static let absent = Span(start: 0, end: 0)
         var isPresent: Bool { end != 0 }

@@ -335,7 +335,7 @@ private struct StoreReader {
                     if scanner.token(key, equals: MarkerKey.killedAt.staticName) { killedAt = true }
                     try scanner.skipValue(depth: 3)
                 }
-                points.membersEnd = UInt32(truncatingIfNeeded: scanner.position - start)
+                points.membersEnd = UInt16(truncatingIfNeeded: scanner.position - start)
                 scanner.skipWhitespace()
                 if try scanner.endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
             }
@@ -343,7 +343,7 @@ private struct StoreReader {
         guard recordProblem == nil else { return nil } // only the first bad record is reported
         let range = start..<scanner.position
         do {
-            if range.count > Int(UInt32.max) { points = .unavailable }
+            if range.count > PatchPoints.maximumRecordSize { points = .unavailable }
             return try makeRecord(fields, duplicate: duplicate, range: range, killedAt: killedAt, points: points)
         } catch {
             recordProblem = "sessions[\(index)]\(error.idSuffix): \(error.message)"
@@ -382,14 +382,13 @@ private struct StoreReader {
 
     /// The enum case whose raw value a string token spells, compared
     /// byte for byte (no String is made unless the value is refused).
-    func enumValue<Value: CaseIterable & RawRepresentable>(_ token: JSONStringToken, _: Value.Type) -> Value? where Value.RawValue == String {
+    func enumValue<Value: CaseIterable & RawRepresentable & Equatable>(_ token: JSONStringToken, _: Value.Type) -> Value? where Value.RawValue == String {
         if token.hasEscapes { return Value(rawValue: scanner.decode(token)) }
         let length = token.end - token.start
         for value in Value.allCases where value.rawValue.utf8.count == length {
-            var raw = value.rawValue
-            let equal = raw.withUTF8 { utf8 in
-                utf8.elementsEqual(UnsafeBufferPointer(rebasing: scanner.bytes[token.start..<token.end]))
-            }
+            let equal = value.rawValue.utf8.withContiguousStorageIfAvailable { utf8 in
+                memcmp(utf8.baseAddress!, scanner.bytes.baseAddress! + token.start, length) == 0
+            } ?? (Value(rawValue: scanner.decode(token)) == value)
             if equal { return value }
         }
         return nil
@@ -447,7 +446,7 @@ private struct StoreReader {
 extension PatchPoints {
     /// Notes where `key`'s value lies, if it is one a close writes.
     mutating func note(_ key: RecordKey, _ start: Int, _ end: Int) {
-        let span = Span(start: UInt32(truncatingIfNeeded: start), end: UInt32(truncatingIfNeeded: end))
+        let span = Span(start: UInt16(truncatingIfNeeded: start), end: UInt16(truncatingIfNeeded: end))
         switch key {
         case .status: status = span
         case .closedAt: closedAt = span

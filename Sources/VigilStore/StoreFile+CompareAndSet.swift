@@ -165,24 +165,26 @@ extension StoreFile {
     ///   cancelled while waiting); `.invalidData` if another writer left an
     ///   invalid document; `.cannotWrite`/`.notFound` as `commit(_:holding:)`.
     ///   Nothing was written when it throws before the rename.
-    public func commit<Document: RecordDocument>(
+    public func commit<Document: RecordDocument, Changes: RandomAccessCollection<RecordChange>>(
         _ document: inout Document,
-        changes: [RecordChange],
+        changes: Changes,
         lock lockProtocol: StoreLockProtocol = .flock,
         lockTimeout: Duration = .seconds(5),
         strictLinks: Bool = false,
         notice: (StoreNotice) -> Void = { _ in },
         apply: (inout Document, _ change: Int, _ position: Int) -> Void
     ) async throws(StoreError) -> CommitReport {
-        let originals = changes.map { change -> RecordLocation in
+        // Positions only: a merge finds each record's loaded bytes again
+        // through `sourceLocation`, which edits do not move.
+        let positions = changes.map { change -> Int in
             guard let location = document.sourceLocation(ofRecord: change.id, near: change.position) else {
                 preconditionFailure("commit: no record \(change.id) in the loaded document")
             }
-            return location
+            return location.position
         }
         let loaded = document.sourceBytes
         for (index, change) in changes.enumerated() where change.writes {
-            apply(&document, index, originals[index].position)
+            apply(&document, index, positions[index])
         }
         let writing = changes.contains { $0.writes }
         let location = try resolveTarget(notice: notice)
@@ -193,7 +195,7 @@ extension StoreFile {
             var descriptor: Int32 = -1
             defer { if descriptor >= 0 { _ = system_close(descriptor) } }
             let current = try readComparing(location.target, with: loaded, keepOpen: &descriptor)
-            let verdicts = try verdictsAgainst(current, changes: changes, originals: originals, loaded: loaded,
+            let verdicts = try verdictsAgainst(current, changes: changes, positions: positions, loaded: document,
                                                applyTo: nil, apply: apply)
             return CommitReport(verdicts: verdicts.verdicts, wrote: false, merged: current.differs, lockHeld: nil)
         }
@@ -250,7 +252,7 @@ extension StoreFile {
                 _ = system_unlink(temporary)
                 pending = nil
             }
-            let merged = try verdictsAgainst(current, changes: changes, originals: originals, loaded: loaded,
+            let merged = try verdictsAgainst(current, changes: changes, positions: positions, loaded: document,
                                              applyTo: Document.self, apply: apply)
             verdicts = merged.verdicts
             if let newer = merged.document, newer.hasChanges, let identity = current.identity {
@@ -360,11 +362,11 @@ extension StoreFile {
 
     /// Verdicts for `changes` against a version that is not the loaded one;
     /// with `applyTo`, the applicable changes applied to that version.
-    private func verdictsAgainst<Document: RecordDocument>(
+    private func verdictsAgainst<Document: RecordDocument, Changes: RandomAccessCollection<RecordChange>>(
         _ current: CurrentVersion,
-        changes: [RecordChange],
-        originals: [RecordLocation],
-        loaded: [UInt8],
+        changes: Changes,
+        positions: [Int],
+        loaded document: Document,
         applyTo: Document.Type?,
         apply: (inout Document, Int, Int) -> Void
     ) throws(StoreError) -> (verdicts: [RecordVerdict], document: Document?) {
@@ -387,7 +389,10 @@ extension StoreFile {
                     verdicts.append(.removed)
                     continue
                 }
-                let before = originals[index].range
+                guard let before = document.sourceLocation(ofRecord: change.id, near: positions[index])?.range else {
+                    preconditionFailure("commit: record \(change.id) left the loaded document")
+                }
+                let loaded = document.sourceBytes
                 let unchanged = now.range.count == before.count && bytes[now.range].elementsEqual(loaded[before])
                 guard unchanged else {
                     verdicts.append(.changed)
