@@ -30,7 +30,7 @@ public struct SessionNaming: Sendable, Hashable {
         // could otherwise join the last one): cut by bytes, without
         // grapheme breaking.
         let utf8 = id.utf8
-        if utf8.prefix(length + 1).allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+        if utf8.prefix(length < Int.max ? length + 1 : length).allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
             var name = prefix
             name.append(contentsOf: Substring(utf8.prefix(length)))
             return name
@@ -81,59 +81,67 @@ public struct SessionNameError: Error, Sendable, Hashable, CustomStringConvertib
 }
 
 /// The checks shared by every backend, plus each backend's own characters.
+///
+/// A forbidden character that is one ASCII byte is looked for as that byte,
+/// wherever it stands: a `/` followed by a combining mark is one Character
+/// that does not equal `/`, but the multiplexer still sees the `/` byte.
+/// Other forbidden characters are compared as Characters (canonical
+/// equivalence included).
 struct NameRules: Sendable {
-    /// Characters refused anywhere, each with why.
-    let forbidden: [(Character, String)]
-    /// Characters refused in first place, each with why.
-    let forbiddenFirst: [(Character, String)]
+    /// One refused character, with why.
+    struct Rule: Sendable {
+        let character: Character
+        /// The character's byte, when it is one ASCII scalar.
+        let byte: UInt8?
+        let why: String
+
+        init(_ entry: (Character, String)) {
+            character = entry.0
+            byte = entry.0.unicodeScalars.count == 1 ? entry.0.asciiValue : nil
+            why = entry.1
+        }
+    }
+
+    /// Characters refused anywhere, in the order they are reported.
+    let forbidden: [Rule]
+    /// Characters refused in first place, in the order they are reported.
+    let forbiddenFirst: [Rule]
     /// When set, non-ASCII is refused with this reason.
     let asciiOnly: String?
     /// When set, leading or trailing white space is refused with this reason.
     let noSurroundingWhitespace: String?
 
-    /// The ASCII characters of `forbidden` and `forbiddenFirst`, one bit per
-    /// byte value, for checking printable ASCII names by bytes.
-    private let forbiddenBytes: ASCIISet
-    private let forbiddenFirstBytes: ASCIISet
-
     init(forbidden: [(Character, String)] = [], forbiddenFirst: [(Character, String)] = [],
          asciiOnly: String? = nil, noSurroundingWhitespace: String? = nil) {
-        self.forbidden = forbidden
-        self.forbiddenFirst = forbiddenFirst
+        self.forbidden = forbidden.map(Rule.init)
+        self.forbiddenFirst = forbiddenFirst.map(Rule.init)
         self.asciiOnly = asciiOnly
         self.noSurroundingWhitespace = noSurroundingWhitespace
-        forbiddenBytes = ASCIISet(forbidden.map(\.0))
-        forbiddenFirstBytes = ASCIISet(forbiddenFirst.map(\.0))
     }
 
     func validate(_ name: String, for backend: BackendKind) throws(SessionNameError) {
         if name.isEmpty {
             throw SessionNameError(code: .empty, name: name, backend: backend, detail: "the name is empty")
         }
-        // Printable ASCII (nearly every name) holds no control character and
-        // is one grapheme per byte: checked by bytes, without Unicode tables
-        // (restore validates one name per record).
+        // Printable ASCII (nearly every name) holds no control character, no
+        // non-ASCII and no white space but the space: those checks by bytes,
+        // without Unicode tables (restore validates one name per record).
         let printableASCII = name.utf8.withContiguousStorageIfAvailable { $0.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
             ?? name.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
-        if printableASCII {
-            try validatePrintableASCII(name, for: backend)
-            return
-        }
-        for scalar in name.unicodeScalars where scalar.properties.generalCategory == .control {
-            let hex = String(scalar.value, radix: 16, uppercase: true)
-            throw SessionNameError(
-                code: .controlCharacter, name: name, backend: backend,
-                detail: "it holds the control character U+\(String(repeating: "0", count: max(0, 4 - hex.count)))\(hex)")
-        }
-        if let first = name.first {
-            for (c, why) in forbiddenFirst where c == first {
-                throw SessionNameError(code: .forbiddenFirstCharacter, name: name, backend: backend,
-                                       detail: "it starts with '\(c)', which \(why)")
+        if !printableASCII {
+            for scalar in name.unicodeScalars where scalar.properties.generalCategory == .control {
+                let hex = String(scalar.value, radix: 16, uppercase: true)
+                throw SessionNameError(
+                    code: .controlCharacter, name: name, backend: backend,
+                    detail: "it holds the control character U+\(String(repeating: "0", count: max(0, 4 - hex.count)))\(hex)")
             }
         }
-        for (c, why) in forbidden where name.contains(c) {
-            throw SessionNameError(code: .forbiddenCharacter, name: name, backend: backend,
-                                   detail: "it holds '\(c)', which \(why)")
+        try checkForbidden(name, for: backend)
+        if printableASCII {
+            if let noSurroundingWhitespace, name.utf8.first == 0x20 || name.utf8.last == 0x20 {
+                throw SessionNameError(code: .surroundingWhitespace, name: name, backend: backend, detail: noSurroundingWhitespace)
+            }
+            return
         }
         if let asciiOnly, name.utf8.contains(where: { $0 >= 0x80 }) {
             throw SessionNameError(code: .nonASCII, name: name, backend: backend, detail: asciiOnly)
@@ -144,45 +152,21 @@ struct NameRules: Sendable {
         }
     }
 
-    /// The same rules for a non-empty name of printable ASCII, by bytes: one
-    /// byte is one character, and the only white space is the space.
-    private func validatePrintableASCII(_ name: String, for backend: BackendKind) throws(SessionNameError) {
+    /// The forbidden characters, first place then anywhere, each table in
+    /// its order: an ASCII one as its byte, any other as a Character.
+    private func checkForbidden(_ name: String, for backend: BackendKind) throws(SessionNameError) {
         let utf8 = name.utf8
-        let first = utf8.first!
-        if forbiddenFirstBytes.contains(first), let (c, why) = forbiddenFirst.first(where: { $0.0.asciiValue == first }) {
+        for rule in forbiddenFirst where rule.byte.map({ utf8.first == $0 }) ?? (name.first == rule.character) {
             throw SessionNameError(code: .forbiddenFirstCharacter, name: name, backend: backend,
-                                   detail: "it starts with '\(c)', which \(why)")
+                                   detail: "it starts with '\(rule.character)', which \(rule.why)")
         }
-        if !forbiddenBytes.isEmpty {
-            let held = utf8.withContiguousStorageIfAvailable { bytes in bytes.contains { forbiddenBytes.contains($0) } }
-                ?? utf8.contains { forbiddenBytes.contains($0) }
-            // The first rule in the table's order, as the general path reports it.
-            if held, let (c, why) = forbidden.first(where: { $0.0.asciiValue.map(utf8.contains) ?? false }) {
-                throw SessionNameError(code: .forbiddenCharacter, name: name, backend: backend,
-                                       detail: "it holds '\(c)', which \(why)")
-            }
+        for rule in forbidden {
+            let held = rule.byte.map { byte in
+                utf8.withContiguousStorageIfAvailable { $0.contains(byte) } ?? utf8.contains(byte)
+            } ?? name.contains(rule.character)
+            guard held else { continue }
+            throw SessionNameError(code: .forbiddenCharacter, name: name, backend: backend,
+                                   detail: "it holds '\(rule.character)', which \(rule.why)")
         }
-        if let noSurroundingWhitespace, first == 0x20 || utf8.last == 0x20 {
-            throw SessionNameError(code: .surroundingWhitespace, name: name, backend: backend, detail: noSurroundingWhitespace)
-        }
-    }
-}
-
-/// A set of ASCII byte values (the rest of a character set is ignored).
-struct ASCIISet: Sendable {
-    private var low: UInt64 = 0
-    private var high: UInt64 = 0
-
-    init(_ characters: [Character]) {
-        for c in characters {
-            guard let value = c.asciiValue, c.unicodeScalars.count == 1 else { continue }
-            if value < 64 { low |= 1 << value } else { high |= 1 << (value - 64) }
-        }
-    }
-
-    var isEmpty: Bool { low == 0 && high == 0 }
-
-    @inline(__always) func contains(_ byte: UInt8) -> Bool {
-        byte < 64 ? low & (1 << byte) != 0 : byte < 128 && high & (1 << (byte - 64)) != 0
     }
 }

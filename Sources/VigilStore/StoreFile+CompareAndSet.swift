@@ -421,12 +421,15 @@ extension SessionStore: RecordDocument {
     /// Where the record with `id` was in `sourceBytes`: checked at
     /// `position` first (ids are unique in a loaded document), then searched.
     public func sourceLocation(ofRecord id: String, near position: Int?) -> RecordLocation? {
-        guard let position, let ranges = layout?.recordRanges, ranges.indices.contains(position),
-              records.indices.contains(position) else { return sourceLocation(ofRecord: id) }
-        let range = ranges[position]
-        let record = records[position]
-        guard record.sourceRange == range && record.id == id else { return sourceLocation(ofRecord: id) }
-        return RecordLocation(position: position, range: range)
+        guard let position, let ranges = layout?.recordRanges, ranges.indices.contains(position) else {
+            return sourceLocation(ofRecord: id)
+        }
+        // The id the record was loaded with decides, not its id now (an id
+        // changed in memory must not lend its position to another).
+        guard let ids = layout?.idIndex.ids, ids.indices.contains(position), ids[position] == id else {
+            return sourceLocation(ofRecord: id)
+        }
+        return RecordLocation(position: position, range: ranges[position])
     }
 
     /// The document's bytes in pieces: unchanged stretches straight from the

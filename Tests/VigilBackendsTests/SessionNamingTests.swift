@@ -152,3 +152,28 @@ struct SessionNamingCutTests {
         }
     }
 }
+
+/// A forbidden ASCII character is refused as the byte the multiplexer sees,
+/// even where a combining mark makes it part of a larger Character.
+@Suite("forbidden bytes behind combining marks")
+struct ForbiddenByteTests {
+    @Test func aSlashOrADashWithACombiningMarkIsStillRefused() throws {
+        let zellij = ZellijBackend(configuration: ZellijConfiguration(spawner: Spawner()))
+        let herdr = HerdrBackend(configuration: HerdrConfiguration(spawner: Spawner()))
+        #expect(throws: SessionNameError.self) { try zellij.validate("a/\u{301}b") }
+        #expect(throws: SessionNameError.self) { try zellij.validate("-\u{301}x") }
+        #expect(throws: SessionNameError.self) { try herdr.validate("-\u{301}x") }
+        do {
+            try zellij.validate("a/\u{301}b")
+        } catch {
+            #expect(error.code == .forbiddenCharacter)
+        }
+        // The same names without the forbidden byte pass.
+        try zellij.validate("a\u{301}b")
+        try herdr.validate("x-\u{301}")
+    }
+
+    @Test func aHugeLengthKeepsTheWholeId() {
+        #expect(SessionNaming(length: Int.max).name(forID: "abc") == "bmx-abc")
+    }
+}

@@ -264,3 +264,21 @@ extension String {
         return copy
     }
 }
+
+/// A position hint saves the search by id; it never picks another record.
+@Suite struct PositionHintTests {
+    @Test func aHintAtAnotherRecordCostsTheSearchNotAWrongRecord() throws {
+        let text = #"{"version": 1, "sessions": [{"id": "x", "backend": "tmux", "status": "active"}, {"id": "y", "backend": "tmux", "status": "active"}]}"#
+        var store = try SessionStore(parsing: Array(text.utf8))
+        let y = try #require(store.sourceLocation(ofRecord: "y"))
+        #expect(store.sourceLocation(ofRecord: "y", near: 1) == y)
+        #expect(store.sourceLocation(ofRecord: "y", near: 0) == y)
+        #expect(store.sourceLocation(ofRecord: "y", near: 99) == y)
+        // Ids swapped in memory: the loaded ids still decide.
+        store.records[0].id = "y"
+        store.records[1].id = "x"
+        #expect(store.sourceLocation(ofRecord: "y", near: 0) == y)
+        store.records[0].id = "new"
+        #expect(store.sourceLocation(ofRecord: "new", near: 0) == nil)
+    }
+}
