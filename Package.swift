@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "VigilRestore", dependencies: ["VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilSystem"], swiftSettings: swiftSettings),
         // Layer 3b: a botmux data directory as botmux keeps it (its stores,
         // bots, heartbeats) restored in place, written as JSON.stringify would.
-        .target(name: "VigilBotmux", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        .target(name: "VigilBotmux", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilSystem"], swiftSettings: swiftSettings),
         // The umbrella: re-exports every library module, for one import.
         .target(name: "Vigil", dependencies: ["VigilCore", "VigilBackends", "VigilJSON", "VigilStore", "VigilRestore", "VigilBotmux"], swiftSettings: swiftSettings),
         // The command line's option tables: usage, help, parsing and completions from one declaration.

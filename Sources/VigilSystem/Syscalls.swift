@@ -60,6 +60,22 @@ package func system_writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Result<Void, Errn
     bytes.withUnsafeBytes { system_writeAll(fd, $0) }
 }
 
+/// The names in folder `path` (without "." and ".."), in the order
+/// `readdir(3)` gives them, with `opendir(3)`. The failure is `opendir`'s
+/// errno; a `readdir` error ends the list early, as the end of the folder does.
+package func system_listFolder(_ path: String) -> Result<[String], Errno> {
+    guard let dir = opendir(path) else { return .failure(.current) }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return .success(names)
+}
+
 /// `nanosleep(2)` for `duration`, resumed after signals.
 package func system_sleep(_ duration: Duration) {
     let (seconds, attoseconds) = duration.components
