@@ -85,3 +85,28 @@ package func system_sleep(_ duration: Duration) {
         request = remaining
     }
 }
+
+/// The body a thread started by `system_startThread` runs, kept alive by
+/// the thread until it has run.
+private final class ThreadBody {
+    let run: @Sendable () -> Void
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+}
+
+/// Starts a detached thread that runs `body` once. `false` when
+/// `pthread_create(3)` fails: then nothing runs, `body` is released, and
+/// the caller falls back to doing without the thread.
+package func system_startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+    let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().run()
+        return nil
+    }, context)
+    guard rc == 0 else {
+        Unmanaged<ThreadBody>.fromOpaque(context).release()
+        return false
+    }
+    pthread_detach(thread)
+    return true
+}
