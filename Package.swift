@@ -32,8 +32,8 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")]
         ),
         // The package's one place for system-call plumbing: Errno, EINTR
-        // retry, write-all, sleep, open/close. Not a product; VigilCore names
-        // its Errno for users.
+        // retry, write-all, sleep, open/close, folder listing, thread start.
+        // Not a product; VigilCore names its Errno for users.
         .target(name: "VigilSystem", swiftSettings: swiftSettings),
         // Layer 1: values, the outcome type and the prober. No Foundation.
         .target(name: "VigilCore", dependencies: ["CVigil", "VigilSystem"], swiftSettings: swiftSettings),
