@@ -32,8 +32,8 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")]
         ),
         // The package's one place for system-call plumbing: Errno, EINTR
-        // retry, write-all, sleep, open/close. Not a product; VigilCore names
-        // its Errno for users.
+        // retry, write-all, sleep, open/close, folder listing, thread start.
+        // Not a product; VigilCore names its Errno for users.
         .target(name: "VigilSystem", swiftSettings: swiftSettings),
         // Layer 1: values, the outcome type and the prober. No Foundation.
         .target(name: "VigilCore", dependencies: ["CVigil", "VigilSystem"], swiftSettings: swiftSettings),
@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "VigilRestore", dependencies: ["VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilSystem"], swiftSettings: swiftSettings),
         // Layer 3b: a botmux data directory as botmux keeps it (its stores,
         // bots, heartbeats) restored in place, written as JSON.stringify would.
-        .target(name: "VigilBotmux", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore"], swiftSettings: swiftSettings),
+        .target(name: "VigilBotmux", dependencies: ["VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilSystem"], swiftSettings: swiftSettings),
         // The umbrella: re-exports every library module, for one import.
         .target(name: "Vigil", dependencies: ["VigilCore", "VigilBackends", "VigilJSON", "VigilStore", "VigilRestore", "VigilBotmux"], swiftSettings: swiftSettings),
         // The command line's option tables: usage, help, parsing and completions from one declaration.

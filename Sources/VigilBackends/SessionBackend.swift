@@ -101,6 +101,11 @@ extension SessionBackend {
     func rejectedProbe(_ error: SessionNameError) -> Retried<SessionProbe> {
         Retried(answer: .unknown(reason: error.description), attempts: 0, elapsed: .zero)
     }
+
+    /// The kill of a name that was never sent: `rejected`, 0 attempts.
+    func rejectedKill(_ error: SessionNameError) -> KillResult {
+        KillResult(status: .rejected, reason: error.description, attempts: 0)
+    }
 }
 
 /// One listing and the exact lookup over it (see `SessionBackend.lookup()`).

@@ -71,7 +71,7 @@ public struct BotmuxDaemons: Sendable {
     /// as botmux skips them.
     public static func read(dataDirectory: String) -> BotmuxDaemons {
         let folder = BotmuxPath.join(dataDirectory, "dashboard-daemons")
-        guard let names = BotmuxSystem.listFolder(folder).names else { return BotmuxDaemons(heartbeats: []) }
+        guard case .success(let names) = BotmuxSystem.listFolder(folder) else { return BotmuxDaemons(heartbeats: []) }
         var heartbeats: [BotmuxHeartbeat] = []
         for name in names where name.hasSuffix(".json") {
             let path = BotmuxPath.join(folder, name)

@@ -7,6 +7,7 @@
 // with a dot.
 
 public import VigilStore
+import VigilSystem
 
 /// One store file.
 public struct BotmuxStoreFile: Sendable, Hashable {
@@ -45,9 +46,11 @@ public struct BotmuxStoreFile: Sendable, Hashable {
         default:
             throw StoreError(.notFound, path: dataDirectory, message: "is not a directory (expected a botmux data directory)")
         }
-        let (listed, code) = BotmuxSystem.listFolder(dataDirectory)
-        guard let names = listed else {
-            throw StoreError(.cannotWrite, path: dataDirectory, message: "cannot list the botmux data directory: \(BotmuxSystem.describe(code))", underlyingErrno: code)
+        let names: [String]
+        switch BotmuxSystem.listFolder(dataDirectory) {
+        case .success(let listed): names = listed
+        case .failure(let error):
+            throw StoreError(.cannotWrite, path: dataDirectory, message: "cannot list the botmux data directory: \(error.message)", underlyingErrno: error.rawValue)
         }
         var files: [BotmuxStoreFile] = []
         for name in names {

@@ -1,12 +1,14 @@
 // The few system calls the botmux reader makes itself (file contents go
 // through VigilStore's `StoreFile.readBytes`): what kind of thing a path is,
 // a folder's names, the working and home directories, and the wall clock.
+// The EINTR retry and the folder listing are VigilSystem's.
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif // canImport(Glibc)
+import VigilSystem
 
 /// What a path names, as `lstat` (or `stat`, following links) sees it.
 enum PathKind: Sendable, Equatable {
@@ -24,12 +26,8 @@ enum BotmuxSystem {
     /// file and so nothing is there.
     static func kind(of path: String, followLinks: Bool) -> PathKind {
         var info = stat()
-        var result: Int32
-        repeat {
-            result = followLinks ? stat(path, &info) : lstat(path, &info)
-        } while result == -1 && errno == EINTR
-        if result == -1 {
-            return errno == ENOENT || errno == ENOTDIR ? .missing : .other
+        if case .failure(let error) = valueOrErrno({ followLinks ? stat(path, &info) : lstat(path, &info) }) {
+            return error == .noSuchFile || error == .notDirectory ? .missing : .other
         }
         switch UInt32(info.st_mode) & UInt32(S_IFMT) {
         case UInt32(S_IFREG): return .regularFile(size: Int(info.st_size))
@@ -40,18 +38,9 @@ enum BotmuxSystem {
     }
 
     /// The names in folder `path`, without "." and "..", sorted so every run
-    /// visits the stores in the same order. nil when it cannot be listed.
-    static func listFolder(_ path: String) -> (names: [String]?, errno: Int32) {
-        guard let dir = opendir(path) else { return (nil, errno) }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return (names.sorted(), 0)
+    /// visits the stores in the same order; the failure is `opendir`'s errno.
+    static func listFolder(_ path: String) -> Result<[String], Errno> {
+        system_listFolder(path).map { $0.sorted() }
     }
 
     /// The process's working directory, or "/" if it cannot be read.
@@ -74,11 +63,5 @@ enum BotmuxSystem {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
-
-    /// `strerror` text for an errno value.
-    static func describe(_ code: Int32) -> String {
-        guard let text = strerror(code) else { return "errno \(code)" }
-        return String(cString: text)
     }
 }

@@ -5,6 +5,7 @@ import Darwin
 #endif
 internal import CVigil
 import Synchronization
+import VigilSystem
 
 /// The one thread that follows every asynchronous run of its spawners.
 ///
@@ -284,21 +285,11 @@ final class ReactorCore: Sendable {
     }
 
     private func spawnThread() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let core = Unmanaged<ReactorCore>.fromOpaque(raw!).takeRetainedValue()
-            core.loop()
-            return nil
-        }, context)
-        if rc != 0 {
+        if !system_startThread({ self.loop() }) {
             // No thread: fall back to finishing runs on the submitter's side.
-            Unmanaged<ReactorCore>.fromOpaque(context).release()
             state.withLock { $0.threadStarted = false }
             drainPendingSynchronously()
-            return
         }
-        pthread_detach(thread)
     }
 
     /// Last resort when no thread can be made: wait each pending run here,

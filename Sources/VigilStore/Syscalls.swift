@@ -1,8 +1,8 @@
 // The store's own system calls, on top of VigilSystem (which holds `Errno`,
-// `valueOrErrno`, open, close, write-all and sleep): each retries EINTR, reads
-// errno immediately after the failing call, and hands back a typed `Errno` so
-// the callers in StoreFile and StoreLock can turn it into a `StoreError` with
-// the path and the operation that failed.
+// `valueOrErrno`, open, close, write-all, sleep and the folder listing): each
+// retries EINTR, reads errno immediately after the failing call, and hands
+// back a typed `Errno` so the callers in StoreFile and StoreLock can turn it
+// into a `StoreError` with the path and the operation that failed.
 
 #if canImport(Glibc)
 import Glibc
@@ -105,20 +105,6 @@ func system_getegid() -> gid_t { getegid() }
 
 /// `geteuid(2)`.
 func system_geteuid() -> uid_t { geteuid() }
-
-/// The names in folder `path` (without "." and ".."), with `opendir(3)`.
-func system_listFolder(_ path: String) -> Result<[String], Errno> {
-    guard let dir = opendir(path) else { return .failure(.current) }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-        }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return .success(names)
-}
 
 /// `clock_gettime(2)` for `clock`, as (seconds, nanoseconds).
 func system_clockTime(_ clock: clockid_t) -> (seconds: Int, nanoseconds: Int) {

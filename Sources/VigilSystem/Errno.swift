@@ -1,6 +1,7 @@
 // VigilSystem: the package's one place for system-call plumbing (errno,
-// EINTR retry, write-all, sleep, open/close). Internal to the package: only
-// `Errno` is public, and VigilCore names it for users.
+// EINTR retry, write-all, sleep, open/close, folder listing, thread start).
+// Internal to the package: only `Errno` is public, and VigilCore names it
+// for users.
 
 #if canImport(Glibc)
 import Glibc

@@ -60,6 +60,22 @@ package func system_writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Result<Void, Errn
     bytes.withUnsafeBytes { system_writeAll(fd, $0) }
 }
 
+/// The names in folder `path` (without "." and ".."), in the order
+/// `readdir(3)` gives them, with `opendir(3)`. The failure is `opendir`'s
+/// errno; a `readdir` error ends the list early, as the end of the folder does.
+package func system_listFolder(_ path: String) -> Result<[String], Errno> {
+    guard let dir = opendir(path) else { return .failure(.current) }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return .success(names)
+}
+
 /// `nanosleep(2)` for `duration`, resumed after signals.
 package func system_sleep(_ duration: Duration) {
     let (seconds, attoseconds) = duration.components
@@ -68,4 +84,29 @@ package func system_sleep(_ duration: Duration) {
     while nanosleep(&request, &remaining) == -1 && errno == EINTR {
         request = remaining
     }
+}
+
+/// The body a thread started by `system_startThread` runs, kept alive by
+/// the thread until it has run.
+private final class ThreadBody {
+    let run: @Sendable () -> Void
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+}
+
+/// Starts a detached thread that runs `body` once. `false` when
+/// `pthread_create(3)` fails: then nothing runs, `body` is released, and
+/// the caller falls back to doing without the thread.
+package func system_startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+    let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().run()
+        return nil
+    }, context)
+    guard rc == 0 else {
+        Unmanaged<ThreadBody>.fromOpaque(context).release()
+        return false
+    }
+    pthread_detach(thread)
+    return true
 }

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Synchronization
+import VigilSystem
 
 /// SIGINT and SIGTERM, handled by the `vigil` executable (the host process,
 /// so it may; the library never installs a handler).
@@ -32,25 +33,21 @@ final class Interrupts: Sendable {
         var fds: [Int32] = [-1, -1]
         // No other thread spawns yet, so setting close-on-exec after pipe(2) is not racy.
         guard pipe(&fds) == 0 else { return Interrupts(readEnd: -1) }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        // The read end blocks (the watcher sleeps in read); the write end never does.
-        _ = fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK)
+        // The read end blocks (the watcher sleeps in read); the write end never
+        // does. A pipe that children would inherit, or whose write end could
+        // block the handler, is not used: no handlers, the default actions stay.
+        guard case .success = valueOrErrno({ fcntl(fds[0], F_SETFD, FD_CLOEXEC) }),
+              case .success = valueOrErrno({ fcntl(fds[1], F_SETFD, FD_CLOEXEC) }),
+              case .success(let flags) = valueOrErrno({ fcntl(fds[1], F_GETFL) }),
+              case .success = valueOrErrno({ fcntl(fds[1], F_SETFL, flags | O_NONBLOCK) }) else {
+            for fd in fds { system_close(fd) }
+            return Interrupts(readEnd: -1)
+        }
         SignalPipe.writeEnd = fds[1]
 
         let interrupts = Interrupts(readEnd: fds[0])
-        let context = Unmanaged.passRetained(interrupts).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let me = Unmanaged<Interrupts>.fromOpaque(raw!).takeRetainedValue()
-            me.watch()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            // No watcher: leave the default actions in place.
-            Unmanaged<Interrupts>.fromOpaque(context).release()
-            return interrupts
-        }
-        pthread_detach(thread)
+        // No watcher: leave the default actions in place.
+        guard system_startThread({ interrupts.watch() }) else { return interrupts }
         for sig in signals {
             var old = sigaction()
             sigaction(sig, nil, &old)
@@ -96,10 +93,8 @@ final class Interrupts: Sendable {
 
     private func watch() {
         var byte: UInt8 = 0
-        while true {
-            let n = read(readEnd, &byte, 1)
-            if n < 0 && errno == EINTR { continue }
-            guard n == 1 else { return }
+        // Until the pipe fails or closes; EINTR is retried.
+        while case .success(1) = valueOrErrno({ read(readEnd, &byte, 1) }) {
             let sig = Int32(byte)
             let (first, _) = received.compareExchange(expected: 0, desired: sig, ordering: .acquiringAndReleasing)
             if !first { _exit(128 + sig) }   // asked twice: stop waiting for the children to be ended

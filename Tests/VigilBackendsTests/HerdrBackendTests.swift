@@ -174,6 +174,7 @@ struct HerdrBackendTests {
             "[session][stop][bmx-aaaa1111][--json]",
             "[session][delete][bmx-aaaa1111][--json]",
         ])
+        #expect(result.reason == "herdr session stop exit 0; herdr session delete exit 0")
     }
 
     @Test func killZombieOnlyDeletes() async throws {
@@ -198,8 +199,17 @@ struct HerdrBackendTests {
         let herdr = backend(fixture)
         for name in ["", "--json", "a\u{7F}b"] {
             #expect(await herdr.probe(name).attempts == 0, "\(name.debugDescription)")
-            #expect(await herdr.kill(name).status == .rejected)
+            let killed = await herdr.kill(name)
+            #expect(killed.status == .rejected)
+            do { try herdr.validate(name) } catch { #expect(killed.reason == error.description) }
         }
         #expect(fixture.calls.isEmpty)
+        #expect(throws: SessionNameError(code: .forbiddenFirstCharacter, name: "--json", backend: .herdr,
+                                         detail: "it starts with '-', which herdr would read the name as an option")) {
+            try herdr.validate("--json")
+        }
+        #expect(herdr.configuration.executable == fixture.path)
+        #expect(HerdrConfiguration(spawner: Spawner()).executable == "herdr")
+        #expect(herdr.kind == .herdr)
     }
 }

@@ -175,6 +175,8 @@ struct ZellijBackendTests {
             "[kill-session][bmx-aaaa1111]",
             "[delete-session][bmx-aaaa1111][--force]",
         ])
+        #expect(result.reason == "zellij kill-session exit 0; zellij delete-session --force exit 0")
+        #expect(result.attempts == 1)
     }
 
     @Test func killExitedSessionOnlyDeletes() async throws {
@@ -233,8 +235,27 @@ struct ZellijBackendTests {
         let zellij = backend(fixture)
         for name in ["", "-x", "a/b", " lead", "trail ", "nl\nx"] {
             #expect(await zellij.probe(name).attempts == 0, "\(name.debugDescription)")
-            #expect(await zellij.kill(name).status == .rejected)
+            let killed = await zellij.kill(name)
+            #expect(killed.status == .rejected)
+            #expect(killed.attempts == 0)
+            #expect(throws: SessionNameError.self) { try zellij.validate(name) }
+            do { try zellij.validate(name) } catch { #expect(killed.reason == error.description) }
         }
         #expect(fixture.calls.isEmpty)
+        #expect(throws: SessionNameError(code: .forbiddenCharacter, name: "a/b", backend: .zellij,
+                                         detail: "it holds '/', which zellij uses the name as a file name in its socket directory")) {
+            try zellij.validate("a/b")
+        }
+    }
+
+    @Test("the configuration reads back as given")
+    func configurationAsGiven() {
+        let retry = RetryPolicy(maxAttempts: 5)
+        let zellij = ZellijBackend(configuration: ZellijConfiguration(executable: "/opt/zellij", timeout: .milliseconds(1234), retry: retry, spawner: Spawner()))
+        #expect(zellij.configuration.executable == "/opt/zellij")
+        #expect(zellij.configuration.timeout == .milliseconds(1234))
+        #expect(zellij.configuration.retry == retry)
+        #expect(ZellijConfiguration(spawner: Spawner()).executable == "zellij")
+        #expect(zellij.kind == .zellij)
     }
 }

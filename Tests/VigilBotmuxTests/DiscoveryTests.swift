@@ -7,6 +7,7 @@ import Glibc
 import Darwin
 #endif // canImport(Glibc)
 import Testing
+import VigilCore
 import VigilJSON
 @testable import VigilBotmux
 import VigilStore
@@ -106,6 +107,16 @@ struct DiscoveryTests {
         let dir = try TemporaryDirectory("vigil-botmux-data")
         #expect(storeError { try BotmuxStoreFile.list(in: dir.file("nope")) }?.exitCode == 66)
         #expect(storeError { try BotmuxStoreFile.list(in: try dir.write("file", "x")) }?.exitCode == 66)
+    }
+
+    @Test("a folder's names come sorted, without . and ..; a folder that cannot be opened gives opendir's errno")
+    func folderNames() throws {
+        let dir = try TemporaryDirectory("vigil-botmux-data")
+        for name in ["b", "a", ".hidden", "c.json"] { try dir.write(name, "x") }
+        try dir.makeDirectory("sub", mode: 0o755)
+        #expect(try BotmuxSystem.listFolder(dir.path).get() == [".hidden", "a", "b", "c.json", "sub"])
+        #expect(throws: Errno.noSuchFile) { try BotmuxSystem.listFolder(dir.file("nope")).get() }
+        #expect(throws: Errno.notDirectory) { try BotmuxSystem.listFolder(dir.file("a")).get() }
     }
 
     // MARK: - Bots

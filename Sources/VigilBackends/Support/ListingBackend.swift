@@ -33,21 +33,50 @@ public struct ListingConfiguration<Backend: ListingBackend>: Sendable {
     }
 }
 
+/// Everything that shapes how `ZellijBackend` runs zellij (see `ListingConfiguration`).
+public typealias ZellijConfiguration = ListingConfiguration<ZellijBackend>
+
+/// Everything that shapes how `HerdrBackend` runs herdr (see `ListingConfiguration`).
+public typealias HerdrConfiguration = ListingConfiguration<HerdrBackend>
+
 /// A backend that can only answer by listing (zellij, herdr): a probe is one
 /// listing and an exact lookup, never a prefix or substring match, and
-/// `list`, `inventory` and `lookup` read the same listing. Those are written
-/// once, here; a conforming backend supplies its name rules (`validate`),
-/// its listing (`listingDriver`) and its `kill`.
+/// `list`, `inventory` and `lookup` read the same listing. Those, `validate`,
+/// `kill` and `configuration` are written once, here; a conforming backend
+/// supplies only its data: `defaultExecutable`, `kind`, and a
+/// `listingDriver` made from its configuration and its
+/// `ListingDriver.Multiplexer` (listing arguments, name rules, kill steps,
+/// how to read the listing).
 public protocol ListingBackend: SessionBackend {
     /// The program a configuration runs unless it names another (`zellij`, `herdr`).
     static var defaultExecutable: String { get }
     /// The configuration as given.
     var configuration: ListingConfiguration<Self> { get }
-    /// How this backend lists (opaque outside Vigil).
+    /// How this backend lists, with the configuration's values (opaque outside Vigil).
     var listingDriver: ListingDriver { get }
 }
 
 extension ListingBackend {
+    /// The configuration as given (the driver holds its values).
+    public var configuration: ListingConfiguration<Self> {
+        listingDriver.configuration()
+    }
+
+    /// Refuses empty names, control characters, and what the multiplexer
+    /// cannot take or list exactly (its own rules: see the backend).
+    public func validate(_ name: String) throws(SessionNameError) {
+        try listingDriver.validate(name, for: kind)
+    }
+
+    /// Lists; stops the session if it is running, then deletes what the
+    /// multiplexer keeps of it (the backend names both steps): `killed` when
+    /// the delete step exits 0, `alreadyGone` when not listed at all,
+    /// `failed` (retried) otherwise, `rejected` for an invalid name.
+    public func kill(_ name: String) async -> KillResult {
+        do { try validate(name) } catch { return rejectedKill(error) }
+        return await listingDriver.kill(name)
+    }
+
     /// List and exact lookup, `unknown` retried.
     public func probe(_ name: String) async -> Retried<SessionProbe> {
         do { try validate(name) } catch { return rejectedProbe(error) }
@@ -79,20 +108,5 @@ extension ListingBackend {
     /// One listing as a lookup; dormant names answer `missing` with a reason saying so.
     public func lookup() async -> SessionLookup {
         await listingDriver.lookup()
-    }
-
-    /// The driver for `configuration`, listing with `listArguments` and
-    /// reading the listing with `classify`.
-    static func driver(
-        _ configuration: ListingConfiguration<Self>, listArguments: [String],
-        classify: @escaping @Sendable (_ outcome: Outcome, _ program: String, _ timeout: Duration?) -> SessionInventory
-    ) -> ListingDriver {
-        ListingDriver(
-            invoker: Invoker(program: configuration.executable, environment: configuration.environment,
-                             timeout: configuration.timeout, spawner: configuration.spawner),
-            retry: configuration.retry,
-            listArguments: listArguments,
-            classify: classify
-        )
     }
 }

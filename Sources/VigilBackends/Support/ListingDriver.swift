@@ -5,14 +5,46 @@ import VigilCore
 /// then delete. Public only as a name (`ListingBackend.listingDriver`);
 /// nothing in it is usable outside Vigil.
 public struct ListingDriver: Sendable {
+    /// All a listing backend knows of its multiplexer: how to list, which
+    /// names it cannot take, how to kill, and how to read a listing. A
+    /// backend declares one and the driver does the rest.
+    struct Multiplexer: Sendable {
+        /// The arguments of the listing call.
+        let listArguments: [String]
+        /// The names the multiplexer cannot take, or not list exactly.
+        let rules: NameRules
+        /// The stop step (run only when the session is running) and the
+        /// delete step of a kill of `name`.
+        let killSteps: @Sendable (_ name: String) -> (stop: Step, delete: Step)
+        /// Pure: one listing run to an inventory.
+        let classify: @Sendable (_ outcome: Outcome, _ program: String, _ timeout: Duration?) -> SessionInventory
+    }
+
     let invoker: Invoker
     let retry: RetryPolicy
-    let listArguments: [String]
-    /// Pure: one listing run to an inventory.
-    let classify: @Sendable (_ outcome: Outcome, _ program: String, _ timeout: Duration?) -> SessionInventory
+    let multiplexer: Multiplexer
+
+    /// The driver for `configuration`: `multiplexer` run as the configuration says.
+    init<Backend: ListingBackend>(_ configuration: ListingConfiguration<Backend>, _ multiplexer: Multiplexer) {
+        invoker = Invoker(program: configuration.executable, environment: configuration.environment,
+                          timeout: configuration.timeout, spawner: configuration.spawner)
+        retry = configuration.retry
+        self.multiplexer = multiplexer
+    }
+
+    /// The configuration the driver was made with, value for value.
+    func configuration<Backend: ListingBackend>() -> ListingConfiguration<Backend> {
+        ListingConfiguration(executable: invoker.program, environment: invoker.environment,
+                             timeout: invoker.timeout, retry: retry, spawner: invoker.spawner)
+    }
+
+    /// Checks `name` against the multiplexer's rules, naming `kind` in the error.
+    func validate(_ name: String, for kind: BackendKind) throws(SessionNameError) {
+        try multiplexer.rules.validate(name, for: kind)
+    }
 
     private func listCommand(remaining: Duration?) -> Command {
-        invoker.command(listArguments, remaining: remaining,
+        invoker.command(multiplexer.listArguments, remaining: remaining,
                         stdoutLimit: OutputLimits.listingStdout, stderrLimit: OutputLimits.listingStderr)
     }
 
@@ -20,7 +52,7 @@ public struct ListingDriver: Sendable {
     func listOnce(remaining: Duration?) async -> (SessionInventory, ChildrenUsage) {
         let command = listCommand(remaining: remaining)
         let outcome = await invoker.spawner.run(command)
-        return (classify(outcome, invoker.program, command.timeout), ChildrenUsage(outcome))
+        return (multiplexer.classify(outcome, invoker.program, command.timeout), ChildrenUsage(outcome))
     }
 
     /// The listing, `unknown` retried.
@@ -33,7 +65,7 @@ public struct ListingDriver: Sendable {
         retry.runSynchronously(metered: { _, remaining in
             let command = listCommand(remaining: remaining)
             let outcome = invoker.spawner.runSynchronously(command)
-            return (classify(outcome, invoker.program, command.timeout), ChildrenUsage(outcome))
+            return (multiplexer.classify(outcome, invoker.program, command.timeout), ChildrenUsage(outcome))
         })
     }
 
@@ -49,9 +81,11 @@ public struct ListingDriver: Sendable {
         let label: String
     }
 
-    /// Lists; if `name` runs, runs `stop`; if it runs or is dormant, runs
-    /// `delete`. `killed` only when `delete` exits 0. Retried while `failed`.
-    func kill(_ name: String, stop: Step, delete: Step) async -> KillResult {
+    /// Lists; if `name` runs, runs its stop step; if it runs or is dormant,
+    /// runs its delete step. `killed` only when the delete step exits 0.
+    /// Retried while `failed`. Does not validate the name.
+    func kill(_ name: String) async -> KillResult {
+        let (stop, delete) = multiplexer.killSteps(name)
         let retried = await retry.run { _, remaining in
             await killOnce(name, stop: stop, delete: delete, remaining: remaining)
         }

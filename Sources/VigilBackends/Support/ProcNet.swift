@@ -1,8 +1,10 @@
 // Reading /proc without Foundation: the unix socket table, and the process
-// that holds a socket. Only tmux's "no server" answers come here.
+// that holds a socket. Only tmux's "no server" answers come here. The EINTR
+// retry and the folder listing are VigilSystem's.
 #if os(Linux)
 import Glibc
 import VigilCore
+import VigilSystem
 
 enum ProcNet {
     /// `/proc/net/unix` of this process's network namespace, parsed.
@@ -20,19 +22,20 @@ enum ProcNet {
 
     /// The whole file, read in chunks with `read(2)` (procfs files have no size).
     static func readWhole(_ path: String, limit: Int = 256 << 20) -> Result<[UInt8], ReadFailure> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(ReadFailure(errno: Errno(rawValue: errno))) }
-        defer { close(fd) }
+        let fd: Int32
+        switch system_open(path, O_RDONLY) {
+        case .success(let opened): fd = opened
+        case .failure(let error): return .failure(ReadFailure(errno: error))
+        }
+        defer { system_close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while bytes.count < limit {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure(ReadFailure(errno: Errno(rawValue: errno)))
+            switch chunk.withUnsafeMutableBytes({ raw in valueOrErrno { read(fd, raw.baseAddress, raw.count) } }) {
+            case .failure(let error): return .failure(ReadFailure(errno: error))
+            case .success(0): return .success(bytes)
+            case .success(let n): bytes.append(contentsOf: chunk[..<n])
             }
-            if n == 0 { return .success(bytes) }
-            bytes.append(contentsOf: chunk[..<n])
         }
         return .failure(ReadFailure(errno: Errno(rawValue: EFBIG)))
     }
@@ -48,10 +51,8 @@ enum ProcNet {
     static func socketOwner(inode: UInt64) -> Int32? {
         let target = "socket:[\(inode)]"
         let me = getuid()
-        guard let proc = opendir("/proc") else { return nil }
-        defer { closedir(proc) }
-        while let entry = readdir(proc) {
-            let name = entryName(entry)
+        guard case .success(let names) = system_listFolder("/proc") else { return nil }
+        for name in names {
             guard let pid = Int32(name), pid > 0 else { continue }
             var info = stat()
             guard stat("/proc/\(name)", &info) == 0, info.st_uid == me else { continue }
@@ -64,24 +65,15 @@ enum ProcNet {
 
     private static func holds(pid: String, _ target: String) -> Bool {
         let dir = "/proc/\(pid)/fd"
-        guard let fds = opendir(dir) else { return false }
-        defer { closedir(fds) }
+        guard case .success(let fds) = system_listFolder(dir) else { return false }
         var buffer = [CChar](repeating: 0, count: 64)
-        while let entry = readdir(fds) {
-            let fd = entryName(entry)
-            if fd.first == "." { continue }
+        for fd in fds {
             let n = readlink("\(dir)/\(fd)", &buffer, buffer.count - 1)
             guard n > 0 else { continue }
             let link = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if link == target { return true }
         }
         return false
-    }
-
-    private static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
-        withUnsafeBytes(of: entry.pointee.d_name) {
-            String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self))
-        }
     }
 }
 #else

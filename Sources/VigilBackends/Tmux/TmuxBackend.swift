@@ -372,7 +372,7 @@ public struct TmuxBackend: SessionBackend {
     /// is `killed`; no such session or no server (confirmed) is
     /// `alreadyGone`; anything else `failed`, retried.
     public func kill(_ name: String) async -> KillResult {
-        do { try validate(name) } catch { return KillResult(status: .rejected, reason: error.description, attempts: 0) }
+        do { try validate(name) } catch { return rejectedKill(error) }
         if let problem = socketProblem { return KillResult(status: .rejected, reason: "not asked: \(problem)", attempts: 0) }
         let retried = await configuration.retry.run { _, remaining in
             await killOnce(name, remaining: remaining)

@@ -1,3 +1,7 @@
+// `Signal`, the core's signal number with a readable name. `Errno` is
+// defined once, in VigilSystem (Sources/VigilSystem/Errno.swift); the core
+// only re-exports it and names it `VigilCore.Errno` for users.
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
