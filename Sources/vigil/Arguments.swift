@@ -1,7 +1,7 @@
 // Bounds shared by the commands' numeric options. The options themselves
 // are declared in CommandTable.swift (and RestoreCommand.spec); parsing,
 // usage and help come from VigilCommandLine.
-public import VigilCommandLine
+import VigilCommandLine
 
 /// Upper bounds for numeric options: far beyond any sensible value, and low
 /// enough that the arithmetic on them cannot overflow.

@@ -181,7 +181,11 @@ struct DemoWorld {
             throw DemoExit(code: error.exitCode)
         }
         var waited = 0
-        while !launcher.running.isEmpty && waited < 500 { usleep(10_000); waited += 1 }
+        // Up to 5 s for the workers to finish, the task suspended between looks.
+        while !launcher.running.isEmpty && waited < 500 {
+            try? await Task.sleep(for: .milliseconds(10))
+            waited += 1
+        }
         return report
     }
 
