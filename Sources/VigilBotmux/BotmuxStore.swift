@@ -192,21 +192,13 @@ private struct BotmuxStoreReader {
         }
         var records: [BotmuxRecord] = []
         var seen: [[UInt8]: Int] = [:]
-        scanner.position += 1
-        scanner.skipWhitespace()
-        if scanner.current == UInt8(ascii: "}") && !scanner.atEnd {
-            scanner.position += 1
-        } else {
-            while true {
-                scanner.skipWhitespace()
-                let keyStart = scanner.position
-                let token = try scanner.scanKey()
+        if try scanner.enterObject(depth: 1) {
+            repeat {
+                let token = try scanner.memberKey()
+                let keyStart = token.start - 1 // its opening quote
                 var quoted = StringifyWriter()
                 quoted.appendString(token, in: scanner)
                 let id = scanner.decode(token)
-                scanner.skipWhitespace()
-                try scanner.expect(UInt8(ascii: ":"), "':' after an object key")
-                scanner.skipWhitespace()
                 let valueStart = scanner.position
                 if scanner.current == UInt8(ascii: "{") && !scanner.atEnd {
                     let (fields, target, sessionId) = try readSession()
@@ -223,9 +215,7 @@ private struct BotmuxStoreReader {
                     let value = try scanner.summarizeValue(depth: 1)
                     note("key \(JSONValue.string(id).jsonText()) holds \(value.kindDescription), expected a session object", at: valueStart)
                 }
-                scanner.skipWhitespace()
-                if try scanner.endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
-            }
+            } while try scanner.nextMember()
         }
         try scanner.expectEnd()
         // JSON.parse puts array-index keys first; a real store has none
@@ -265,19 +255,9 @@ private struct BotmuxStoreReader {
         var fields: [BotmuxField: JSValueSummary] = [:]
         var target: JSONObject?
         var sessionId: [UInt8]?
-        try scanner.enter(depth: 2)
-        scanner.position += 1
-        scanner.skipWhitespace()
-        if scanner.current == UInt8(ascii: "}") && !scanner.atEnd {
-            scanner.position += 1
-            return (fields, target, sessionId)
-        }
-        while true {
-            scanner.skipWhitespace()
-            let key = try scanner.scanKey()
-            scanner.skipWhitespace()
-            try scanner.expect(UInt8(ascii: ":"), "':' after an object key")
-            scanner.skipWhitespace()
+        guard try scanner.enterObject(depth: 2) else { return (fields, target, sessionId) }
+        repeat {
+            let key = try scanner.memberKey()
             if let field = Self.field(key, in: scanner) {
                 switch field {
                 case .sessionId where scanner.current == UInt8(ascii: "\""):
@@ -298,9 +278,7 @@ private struct BotmuxStoreReader {
             } else {
                 try scanner.skipValue(depth: 2)
             }
-            scanner.skipWhitespace()
-            if try scanner.endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
-        }
+        } while try scanner.nextMember()
         return (fields, target, sessionId)
     }
 

@@ -307,21 +307,12 @@ struct JSObjectLayout {
     /// Reads the object at the cursor (its `{`) and moves past it.
     init(scanning cursor: inout JSONScanner) throws(JSONSyntaxError) {
         let source = cursor
-        cursor.position += 1
-        cursor.skipWhitespace()
-        if cursor.current == UInt8(ascii: "}") && !cursor.atEnd {
-            cursor.position += 1
-            return
-        }
+        guard try cursor.enterObject(depth: 1) else { return }
         var seen: [[UInt8]: Int] = [:]
-        while true {
-            cursor.skipWhitespace()
-            let token = try cursor.scanKey()
+        repeat {
+            let token = try cursor.memberKey()
             var key = StringifyWriter()
             key.appendString(token, in: source)
-            cursor.skipWhitespace()
-            try cursor.expect(UInt8(ascii: ":"), "':' after an object key")
-            cursor.skipWhitespace()
             let valueStart = cursor.position
             try cursor.skipValue(depth: 1)
             if let index = seen[key.bytes] {
@@ -330,9 +321,7 @@ struct JSObjectLayout {
                 seen[key.bytes] = members.count
                 members.append(Member(key: key.bytes, value: .source(valueStart)))
             }
-            cursor.skipWhitespace()
-            if try cursor.endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
-        }
+        } while try cursor.nextMember()
         orderIndexKeysFirst()
     }
 

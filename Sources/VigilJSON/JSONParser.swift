@@ -203,25 +203,58 @@ package struct JSONSyntaxError: Error {
         }
     }
 
-    /// Parses the object at the cursor (`{` included) and builds it.
-    package mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONObject {
+    // MARK: Objects, member by member
+    //
+    // Every walk over an object's members (building, skipping, the store
+    // loaders) is the same three steps:
+    //
+    //     if try scanner.enterObject(depth: d) {
+    //         repeat {
+    //             let key = try scanner.memberKey()
+    //             ... read or skip the value at the cursor ...
+    //         } while try scanner.nextMember()
+    //     }
+
+    /// Enters the object at the cursor (on its `{`, nesting checked):
+    /// true when it has members, false when it is `{}` (then the cursor is
+    /// past it).
+    @inlinable package mutating func enterObject(depth: Int) throws(JSONSyntaxError) -> Bool {
         try enter(depth: depth)
         position += 1
-        var members: [JSONMember] = []
         skipWhitespace()
-        if current == UInt8(ascii: "}") {
+        if current == UInt8(ascii: "}") && !atEnd {
             position += 1
-            return JSONObject(members)
+            return false
         }
-        while true {
-            skipWhitespace()
-            let key = decode(try scanKey())
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"), "':' after an object key")
-            skipWhitespace()
-            members.append(JSONMember(key, try parseValue(depth: depth)))
-            skipWhitespace()
-            if try endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
+        return true
+    }
+
+    /// The next member's key, up to its value: white space, the key, white
+    /// space, `:`, white space. The cursor is then on the value.
+    @inlinable package mutating func memberKey() throws(JSONSyntaxError) -> JSONStringToken {
+        skipWhitespace()
+        let key = try scanKey()
+        skipWhitespace()
+        try expect(UInt8(ascii: ":"), "':' after an object key")
+        skipWhitespace()
+        return key
+    }
+
+    /// After a member's value: true when another member follows (`,`),
+    /// false at the object's `}` (consumed).
+    @inlinable package mutating func nextMember() throws(JSONSyntaxError) -> Bool {
+        skipWhitespace()
+        return try !endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member")
+    }
+
+    /// Parses the object at the cursor (`{` included) and builds it.
+    package mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONObject {
+        var members: [JSONMember] = []
+        if try enterObject(depth: depth) {
+            repeat {
+                let key = decode(try memberKey())
+                members.append(JSONMember(key, try parseValue(depth: depth)))
+            } while try nextMember()
         }
         return JSONObject(members)
     }
@@ -231,23 +264,11 @@ package struct JSONSyntaxError: Error {
     package mutating func skipValue(depth: Int) throws(JSONSyntaxError) {
         switch current {
         case UInt8(ascii: "{"):
-            try enter(depth: depth + 1)
-            position += 1
-            skipWhitespace()
-            if current == UInt8(ascii: "}") {
-                position += 1
-                return
-            }
-            while true {
-                skipWhitespace()
-                _ = try scanKey()
-                skipWhitespace()
-                try expect(UInt8(ascii: ":"), "':' after an object key")
-                skipWhitespace()
+            guard try enterObject(depth: depth + 1) else { return }
+            repeat {
+                _ = try memberKey()
                 try skipValue(depth: depth + 1)
-                skipWhitespace()
-                if try endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { return }
-            }
+            } while try nextMember()
         case UInt8(ascii: "["):
             try enter(depth: depth + 1)
             position += 1

@@ -74,26 +74,18 @@ extension SessionRecord {
         case .raw(let source, let range):
             if !rawMayHoldKilledAt && key == MarkerKey.killedAt.rawValue { return nil }
             return source.bytes.withUnsafeBufferPointer { buffer in
-                var scanner = JSONScanner(buffer, position: range.lowerBound + 1)
-                do throws(JSONSyntaxError) {
-                    scanner.skipWhitespace()
-                    while scanner.current != UInt8(ascii: "}") {
-                        scanner.skipWhitespace()
-                        let token = try scanner.scanKey()
-                        scanner.skipWhitespace()
-                        scanner.position += 1 // ':'
-                        scanner.skipWhitespace()
-                        if scanner.token(token, equalsText: key) {
-                            return try scanner.parseValue(depth: 3)
-                        }
-                        try scanner.skipValue(depth: 3)
-                        scanner.skipWhitespace()
-                        if scanner.current == UInt8(ascii: ",") { scanner.position += 1 }
+                var found: JSONValue?
+                Self.forEachMember(of: buffer, in: range) { token, value, scanner in
+                    guard scanner.token(token, equalsText: key) else { return true }
+                    var reader = JSONScanner(buffer, position: value.lowerBound)
+                    do throws(JSONSyntaxError) {
+                        found = try reader.parseValue(depth: 3)
+                    } catch {
+                        preconditionFailure("a validated record failed to parse again: \(error.message)")
                     }
-                    return nil
-                } catch {
-                    preconditionFailure("a validated record failed to scan again: \(error.message)")
+                    return false
                 }
+                return found
             }
         }
     }

@@ -128,6 +128,7 @@ extension SessionRecord {
             writer.bytes.append(UInt8(ascii: "{"))
             Self.forEachMember(of: buffer, in: range) { key, value, scanner in
                 patchMember(key: key, value: value, scanner: scanner, output: &output, into: &writer)
+                return true
             }
             for (index, edit) in fieldEdits.enumerated() where !output.editsWritten[index] {
                 guard let value = edit.value else { continue }
@@ -169,25 +170,20 @@ extension SessionRecord {
         }
     }
 
-    /// Calls `body` with each member of the validated record at `range`:
-    /// its key token, its value's bytes, and a scanner over `buffer`.
+    /// Calls `body` with each member of the validated record at `range`
+    /// (its key token, its value's bytes, a scanner over `buffer`) until it
+    /// returns false.
     static func forEachMember(of buffer: UnsafeBufferPointer<UInt8>, in range: Range<Int>,
-                              _ body: (JSONStringToken, Range<Int>, JSONScanner) -> Void) {
-        var scanner = JSONScanner(buffer, position: range.lowerBound + 1)
+                              _ body: (JSONStringToken, Range<Int>, JSONScanner) -> Bool) {
+        var scanner = JSONScanner(buffer, position: range.lowerBound)
         do throws(JSONSyntaxError) {
-            scanner.skipWhitespace()
-            while scanner.current != UInt8(ascii: "}") {
-                scanner.skipWhitespace()
-                let key = try scanner.scanKey()
-                scanner.skipWhitespace()
-                scanner.position += 1 // ':'
-                scanner.skipWhitespace()
+            guard try scanner.enterObject(depth: 3) else { return }
+            repeat {
+                let key = try scanner.memberKey()
                 let valueStart = scanner.position
                 try scanner.skipValue(depth: 3)
-                body(key, valueStart..<scanner.position, scanner)
-                scanner.skipWhitespace()
-                if scanner.current == UInt8(ascii: ",") { scanner.position += 1 }
-            }
+                guard body(key, valueStart..<scanner.position, scanner) else { return }
+            } while try scanner.nextMember()
         } catch {
             preconditionFailure("a validated record failed to scan again: \(error.message)")
         }

@@ -155,21 +155,10 @@ private struct StoreReader {
             return scan
         }
         var seen = TopLevelSeen()
-        scanner.position += 1
-        scanner.skipWhitespace()
-        if scanner.current == UInt8(ascii: "}") && !scanner.atEnd {
-            scanner.position += 1
-        } else {
-            while true {
-                scanner.skipWhitespace()
-                let key = try scanner.scanKey()
-                scanner.skipWhitespace()
-                try scanner.expect(UInt8(ascii: ":"), "':' after an object key")
-                scanner.skipWhitespace()
-                try readTopLevelMember(key, seen: &seen, into: &scan)
-                scanner.skipWhitespace()
-                if try scanner.endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
-            }
+        if try scanner.enterObject(depth: 1) {
+            repeat {
+                try readTopLevelMember(try scanner.memberKey(), seen: &seen, into: &scan)
+            } while try scanner.nextMember()
         }
         try scanner.expectEnd()
         if !seen.version {
@@ -301,22 +290,13 @@ private struct StoreReader {
     /// members. Returns nil (and notes the problem) if the record is invalid.
     mutating func readRecord(index: Int) throws(JSONSyntaxError) -> SessionRecord? {
         let start = scanner.position
-        try scanner.enter(depth: 3)
-        scanner.position += 1
         var fields = ScannedFields()
         var points = PatchPoints.unavailable
         var duplicate: String?
         var killedAt = false
-        scanner.skipWhitespace()
-        if scanner.current == UInt8(ascii: "}") && !scanner.atEnd {
-            scanner.position += 1
-        } else {
-            while true {
-                scanner.skipWhitespace()
-                let key = try scanner.scanKey()
-                scanner.skipWhitespace()
-                try scanner.expect(UInt8(ascii: ":"), "':' after an object key")
-                scanner.skipWhitespace()
+        if try scanner.enterObject(depth: 3) {
+            repeat {
+                let key = try scanner.memberKey()
                 let valueStart = scanner.position
                 if let known = RecordKey.match(key, in: scanner) {
                     if case .absent = fields[known] {} else {
@@ -336,9 +316,7 @@ private struct StoreReader {
                     try scanner.skipValue(depth: 3)
                 }
                 points.membersEnd = UInt16(truncatingIfNeeded: scanner.position - start)
-                scanner.skipWhitespace()
-                if try scanner.endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member") { break }
-            }
+            } while try scanner.nextMember()
         }
         guard recordProblem == nil else { return nil } // only the first bad record is reported
         let range = start..<scanner.position
