@@ -136,18 +136,26 @@ func createLiveSessions(upTo size: Int, tmux: TmuxServer, context: BenchContext)
 
 /// Runs one restore in a child process and parses what it printed.
 func runRestoreChild(mode: String, store: String, size: Int, budgetMs: Int, tmux: TmuxServer, context: BenchContext) throws -> RestoreRun {
-    let selfPath = "/proc/self/exe"
-    var command = Command(selfPath, arguments: ["__restore-child", mode, store, tmux.path, String(budgetMs)],
+    try restoreChild(mode: mode, label: "restore child (\(mode), \(size))", store: store, budgetMs: budgetMs,
+                     tmux: tmux, context: context).run
+}
+
+/// `perf __restore-child MODE STORE TMUX BUDGET_MS` run to its end: its
+/// result line parsed (with the child's usage), and the outcome as this
+/// process saw it.
+func restoreChild(mode: String, label: String, store: String, budgetMs: Int, tmux: TmuxServer,
+                  context: BenchContext) throws -> (run: RestoreRun, outcome: Outcome) {
+    var command = Command("/proc/self/exe", arguments: ["__restore-child", mode, store, tmux.path, String(budgetMs)],
                           environment: context.environment, timeout: .seconds(600))
     command.argv0 = "perf"
     command.stdoutLimit = 4096
     let o = context.spawner.runSynchronously(command)
     guard o.termination == .exited(0) else {
-        throw BenchError("restore child (\(mode), \(size)): \(o.failureReason(program: "perf __restore-child", timeout: .seconds(600)))")
+        throw BenchError("\(label): \(o.failureReason(program: "perf __restore-child", timeout: .seconds(600)))")
     }
     var run = try RestoreRun(line: Outcome.firstLine(of: o.stdout.text))
     run.usage = o.usage
-    return run
+    return (run, o)
 }
 
 func writeStoreFile(_ path: String, _ bytes: [UInt8]) throws {

@@ -186,15 +186,7 @@ struct RestoreFloorBench: Benchmark {
     }
 
     func runWhole(mode: String, store: String, tmux: TmuxServer, context: BenchContext, expectedCloses: Int?) throws -> WholeRun {
-        var command = Command("/proc/self/exe", arguments: ["__restore-child", mode, store, tmux.path, "0"],
-                              environment: context.environment, timeout: .seconds(600))
-        command.argv0 = "perf"
-        command.stdoutLimit = 4096
-        let o = context.spawner.runSynchronously(command)
-        guard o.termination == .exited(0) else {
-            throw BenchError("\(mode) child: \(o.failureReason(program: "perf __restore-child", timeout: .seconds(600)))")
-        }
-        let run = try RestoreRun(line: Outcome.firstLine(of: o.stdout.text))
+        let (run, o) = try restoreChild(mode: mode, label: "\(mode) child", store: store, budgetMs: 0, tmux: tmux, context: context)
         if let expectedCloses, run.closes >= 0, run.closes != expectedCloses {
             throw BenchError("\(mode): closed \(run.closes), expected \(expectedCloses)")
         }

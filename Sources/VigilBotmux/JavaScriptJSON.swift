@@ -375,17 +375,5 @@ struct JSObjectLayout {
 /// escapes allowed; they decode to U+FFFD). For the small files botmux
 /// writes besides its stores: bots.json, heartbeats.
 func parseJavaScriptJSON(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
-    let result: Result<JSONValue, JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
-        var scanner = javaScriptScanner(buffer)
-        return Result { () throws(JSONSyntaxError) -> JSONValue in
-            scanner.skipWhitespace()
-            let value = try scanner.parseValue(depth: 0)
-            try scanner.expectEnd()
-            return value
-        }
-    }
-    switch result {
-    case .success(let value): return value
-    case .failure(let error): throw error.located(in: bytes)
-    }
+    try JSONValue.parse(bytes, allowingLoneSurrogates: true)
 }

@@ -38,9 +38,18 @@ extension JSONValue {
     ///   - maximumDepth: the deepest nesting accepted (at most `JSONValue.maximumDepth`).
     /// - Throws: `JSONParseError` for any syntax error, including trailing data.
     public static func parse(_ bytes: [UInt8], maximumDepth: Int = JSONValue.maximumDepth) throws(JSONParseError) -> JSONValue {
+        try parse(bytes, maximumDepth: maximumDepth, allowingLoneSurrogates: false)
+    }
+
+    /// `parse(_:maximumDepth:)`, with `\uD800`-`\uDFFF` escapes that are not
+    /// half of a pair accepted when asked (as `JSON.parse` accepts them;
+    /// they decode to U+FFFD).
+    package static func parse(_ bytes: [UInt8], maximumDepth: Int = JSONValue.maximumDepth,
+                              allowingLoneSurrogates: Bool) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
             var scanner = JSONScanner(buffer)
             scanner.depthLimit = min(maximumDepth, JSONValue.maximumDepth)
+            scanner.allowsLoneSurrogates = allowingLoneSurrogates
             return Result { () throws(JSONSyntaxError) -> JSONValue in
                 scanner.skipWhitespace()
                 let value = try scanner.parseValue(depth: 0)
