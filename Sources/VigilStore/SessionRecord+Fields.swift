@@ -64,7 +64,6 @@ extension SessionRecord {
         }
     }
 
-
     /// The first member named `key` as stored (raw bytes or object), before
     /// pending edits and typed properties.
     func storedMember(_ key: String) -> JSONValue? {

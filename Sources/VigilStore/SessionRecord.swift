@@ -5,9 +5,11 @@
 // range in the loaded file (`Body.raw`). If it is never modified, the commit
 // copies those bytes verbatim, so untouched records come back byte-identical
 // and loading 100,000 records allocates little more than their ids. A
-// modified record is patched at commit time (SessionRecord+Writing.swift):
-// the typed properties are written over their members (in place if present,
-// appended at the end if new) and every other member is copied as it was.
+// modified record is rewritten at commit time (SessionRecord+Writing.swift):
+// a close is spliced into its bytes at the points the loader noted
+// (`PatchPoints`); any other change patches it member by member, the typed
+// properties written over their members (in place if present, appended at
+// the end if new) and every other member copied as it was.
 
 public import VigilJSON
 // The backend enum (`backend` of a record) is shared with the backends
