@@ -89,22 +89,11 @@ let restoreMeasurements = RestoreMeasurements()
 
 // MARK: - The workload
 
-/// A store of `size` tmux records on `socket`, 1% alive (id index % 100 == 0),
-/// each about 250 bytes with nested fields that belong to the daemon.
+/// A store of `size` tmux records on `socket`, every one active (figure 5
+/// makes 1% of them alive: id index % 100 == 0), each about 250 bytes with
+/// nested fields that belong to the daemon (figure 9's layout).
 func restoreStore(size: Int, socket: String) -> [UInt8] {
-    var out: [UInt8] = []
-    out.reserveCapacity(size * 260 + 64)
-    out.append(contentsOf: "{\"version\": 1, \"sessions\": [\n".utf8)
-    for i in 0..<size {
-        let id = restoreID(i)
-        var line = "{\"id\": \"\(id)\", \"backend\": \"tmux\", \"status\": \"active\", \"socket\": \"\(socket)\", "
-        line += "\"cliId\": \"claude\", \"chatId\": \(100000 + i), \"createdAt\": \"2026-11-20T08:00:00Z\", "
-        line += "\"daemon\": {\"user\": \"u\(i % 977)\", \"cwd\": \"/home/agents/project-\(i % 53)\", \"flags\": [true, 1.5, null]}}"
-        out.append(contentsOf: line.utf8)
-        out.append(contentsOf: (i + 1 < size ? ",\n" : "\n").utf8)
-    }
-    out.append(contentsOf: "]}\n".utf8)
-    return out
+    floorStore(size: size, socket: socket, active: { _ in true })
 }
 
 /// Record ids: 8 hex digits (so the session name `bmx-` + 8 is unique) and a suffix.

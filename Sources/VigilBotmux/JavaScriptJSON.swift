@@ -192,20 +192,8 @@ struct StringifyWriter {
             bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"),
                                       digits[Int(unit >> 12 & 0xF)], digits[Int(unit >> 8 & 0xF)],
                                       digits[Int(unit >> 4 & 0xF)], digits[Int(unit & 0xF)]])
-        case 0..<0x80:
-            bytes.append(UInt8(unit))
-        case 0x80..<0x800:
-            bytes.append(UInt8(0xC0 | unit >> 6))
-            bytes.append(UInt8(0x80 | unit & 0x3F))
-        case 0x800..<0x10000:
-            bytes.append(UInt8(0xE0 | unit >> 12))
-            bytes.append(UInt8(0x80 | unit >> 6 & 0x3F))
-            bytes.append(UInt8(0x80 | unit & 0x3F))
         default:
-            bytes.append(UInt8(0xF0 | unit >> 18))
-            bytes.append(UInt8(0x80 | unit >> 12 & 0x3F))
-            bytes.append(UInt8(0x80 | unit >> 6 & 0x3F))
-            bytes.append(UInt8(0x80 | unit & 0x3F))
+            JSONScanner.appendUTF8(unit, to: &bytes)
         }
     }
 

@@ -245,15 +245,16 @@ extension JSONScanner {
                 } else if scalar >= 0xD800 && scalar <= 0xDFFF {
                     scalar = 0xFFFD // a lone surrogate (only with allowsLoneSurrogates)
                 }
-                appendUTF8(scalar, to: &utf8)
+                Self.appendUTF8(scalar, to: &utf8)
             default: utf8.append(kind) // '"', '\\' and '/' stand for themselves
             }
         }
         return String(decoding: utf8, as: UTF8.self)
     }
 
-    /// Appends the UTF-8 form of a scalar value (never a surrogate here).
-    package func appendUTF8(_ scalar: UInt32, to utf8: inout [UInt8]) {
+    /// Appends the UTF-8 form of a scalar value (never a surrogate here;
+    /// the botmux writer uses it too).
+    package static func appendUTF8(_ scalar: UInt32, to utf8: inout [UInt8]) {
         switch scalar {
         case 0..<0x80:
             utf8.append(UInt8(scalar))
