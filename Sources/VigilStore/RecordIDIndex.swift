@@ -1,62 +1,100 @@
 // Record ids to positions for a loaded document, in a quarter of the memory
 // of a `[String: Int]`: an open-addressing table of 32-bit positions, hashed
 // with the standard library's seeded hasher (so a hostile store cannot pick
-// colliding ids), the ids themselves kept once in an array that shares their
-// storage with the records.
+// colliding ids). The table holds no ids: it asks the document for the id
+// bytes of a position (`RecordIDs`), so the ids live once, wherever the
+// document keeps them (Strings shared with the records, or tokens in the
+// source bytes).
+//
+// Ids are compared as UTF-8 bytes, that is code point by code point, as
+// botmux's JavaScript compares them: "é" written precomposed and "é" written
+// as "e" and a combining accent are two different ids.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a `RecordIDIndex` asks of a document: the UTF-8 bytes of the id at
+/// each position.
+protocol RecordIDs {
+    /// Calls `body` with the bytes of the id at `position`.
+    func withIDBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R
+}
+
+extension Array: RecordIDs where Element == String {
+    func withIDBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        self[position].withUTF8Bytes(body)
+    }
+}
+
+extension String {
+    /// Calls `body` with the string's UTF-8 bytes (copied out only for a
+    /// bridged string without contiguous storage).
+    func withUTF8Bytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if let result = utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) { return result }
+        return Array(utf8).withUnsafeBytes(body)
+    }
+}
 
 /// The positions of a document's record ids (the first record with each id).
 struct RecordIDIndex: Sendable {
-    /// The ids in document order.
-    private(set) var ids: [String] = []
     /// Position + 1 of an id, 0 for an empty slot; a power of two in size,
     /// at most half full.
     private var slots: [UInt32] = []
+    /// Positions inserted so far.
+    private(set) var count = 0
 
-    /// An index with room for `count` ids without growing.
+    /// An index with room for `count` ids.
     init(capacity count: Int) {
-        ids.reserveCapacity(count)
         var size = 16
         while size < 2 * count { size *= 2 }
         slots = [UInt32](repeating: 0, count: size)
     }
 
-    /// Appends the next record's id. Returns the position of an earlier
-    /// record with the same id (the new one is then not indexed), or nil.
-    mutating func append(_ id: String) -> Int? {
-        if 2 * (ids.count + 1) > slots.count { grow() }
-        let position = ids.count
-        ids.append(id)
-        var slot = Self.hash(id) & (slots.count - 1)
-        while slots[slot] != 0 {
-            let other = Int(slots[slot]) - 1
-            if ids[other] == id { return other }
-            slot = (slot + 1) & (slots.count - 1)
+    /// Indexes the id at `position` of `ids` (positions are inserted in
+    /// order, each once). Returns the position of an earlier record with the
+    /// same id (the new one is then not indexed), or nil.
+    mutating func insert<IDs: RecordIDs>(_ position: Int, of ids: IDs) -> Int? {
+        precondition(2 * (count + 1) <= slots.count, "RecordIDIndex: sized for fewer ids")
+        let mask = slots.count - 1
+        return ids.withIDBytes(at: position) { id -> Int? in
+            var slot = Self.hash(id) & mask
+            while slots[slot] != 0 {
+                let other = Int(slots[slot]) - 1
+                if ids.withIDBytes(at: other, { Self.equal($0, id) }) { return other }
+                slot = (slot + 1) & mask
+            }
+            slots[slot] = UInt32(position + 1)
+            count += 1
+            return nil
         }
-        slots[slot] = UInt32(position + 1)
-        return nil
     }
 
-    /// The position of the first record with `id`, if any.
-    func position(of id: String) -> Int? {
+    /// The position of the first record with `id` among `ids`, if any.
+    func position<IDs: RecordIDs>(of id: String, in ids: IDs) -> Int? {
         guard !slots.isEmpty else { return nil }
-        var slot = Self.hash(id) & (slots.count - 1)
-        while slots[slot] != 0 {
-            let position = Int(slots[slot]) - 1
-            if ids[position] == id { return position }
-            slot = (slot + 1) & (slots.count - 1)
+        let mask = slots.count - 1
+        return id.withUTF8Bytes { id -> Int? in
+            var slot = Self.hash(id) & mask
+            while slots[slot] != 0 {
+                let position = Int(slots[slot]) - 1
+                if ids.withIDBytes(at: position, { Self.equal($0, id) }) { return position }
+                slot = (slot + 1) & mask
+            }
+            return nil
         }
-        return nil
     }
 
-    private mutating func grow() {
-        let kept = ids
-        self = RecordIDIndex(capacity: max(16, kept.count * 2))
-        for id in kept { _ = append(id) }
-    }
-
-    private static func hash(_ id: String) -> Int {
+    private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
         var hasher = Hasher()
-        hasher.combine(id)
+        hasher.combine(bytes: bytes)
         return hasher.finalize()
     }
+
+    private static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+    }
 }
+

@@ -23,34 +23,41 @@ extension SessionStore {
     /// - Throws: `StoreError` with category `.invalidData`.
     public init(parsing bytes: [UInt8], path: String = "<memory>") throws(StoreError) {
         let source = StoreSource(bytes)
-        let result = source.bytes.withUnsafeBufferPointer { buffer in
-            Result { () throws(JSONSyntaxError) -> StoreScan in
-                var reader = StoreReader(scanner: JSONScanner(buffer), source: source)
-                return try reader.readDocument()
-            }
-        }
-        let scan: StoreScan
-        switch result {
-        case .success(let value): scan = value
-        case .failure(let error):
-            throw StoreError(.invalidData, path: path, message: error.located(in: bytes).description)
-        }
-        if let problem = scan.problem {
-            throw StoreError(.invalidData, path: path, message: problem)
-        }
-        self.init(records: scan.records, otherFields: scan.otherFields)
+        let scan = try readStore(source, path: path, into: SessionRecordSink(source: source))
+        self.init(records: scan.sink.records, otherFields: scan.otherFields)
         self.layout = DocumentLayout(
-            source: source, sessions: scan.sessionsRange, recordRanges: scan.recordRanges,
-            otherFields: scan.otherFields, idIndex: scan.idIndex)
+            source: source, sessions: scan.sessionsRange, recordRanges: scan.sink.ranges,
+            otherFields: scan.otherFields, ids: scan.sink.ids, idIndex: scan.idIndex)
     }
+}
+
+/// Reads and validates the document in `source` into `sink`.
+/// - Throws: `StoreError` with category `.invalidData` naming `path`.
+func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into sink: Sink) throws(StoreError) -> StoreScan<Sink> {
+    let result = source.bytes.withUnsafeBufferPointer { buffer in
+        Result { () throws(JSONSyntaxError) -> StoreScan<Sink> in
+            var reader = StoreReader(scanner: JSONScanner(buffer), sink: sink)
+            return try reader.readDocument()
+        }
+    }
+    let scan: StoreScan<Sink>
+    switch result {
+    case .success(let value): scan = value
+    case .failure(let error):
+        throw StoreError(.invalidData, path: path, message: error.located(in: source.bytes).description)
+    }
+    if let problem = scan.problem {
+        throw StoreError(.invalidData, path: path, message: problem)
+    }
+    return scan
 }
 
 /// 1-based line and column (in Unicode scalars) of byte `offset`, for
 /// messages that name a record by where it starts.
-func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> String {
+func lineAndColumn<Bytes: Collection<UInt8>>(of offset: Int, in bytes: Bytes) -> String where Bytes.Index == Int {
     var line = 1
     var column = 1
-    for byte in bytes[..<min(offset, bytes.count)] {
+    for byte in bytes[bytes.startIndex..<min(offset, bytes.endIndex)] {
         if byte == UInt8(ascii: "\n") {
             line += 1
             column = 1
@@ -61,22 +68,58 @@ func lineAndColumn(of offset: Int, in bytes: [UInt8]) -> String {
     return "line \(line), column \(column)"
 }
 
-/// What a scan found: the records, other members, and the most important
-/// semantic problem (nil if the document is valid).
-struct StoreScan {
-    var records: [SessionRecord] = []
+/// What a scan found: the records (in the sink), other members, and the
+/// most important semantic problem (nil if the document is valid).
+struct StoreScan<Sink: StoreRecordSink> {
+    var sink: Sink
     var otherFields: JSONObject = [:]
     var problem: String?
     /// The `sessions` array, from its `[` to just after its `]`.
     var sessionsRange: Range<Int> = 0..<0
-    /// Each record's bytes, in order.
-    var recordRanges: [Range<Int>] = []
     /// Record ids to their position (the first record with each id).
     var idIndex = RecordIDIndex(capacity: 0)
+
+    init(sink: Sink) { self.sink = sink }
+}
+
+/// Where the reader puts each record it validated: `SessionRecord`s for a
+/// `SessionStore`, compact entries for a `StoreIndex`. Records arrive in
+/// document order; the position of a record is its index in `sessions`.
+protocol StoreRecordSink: RecordIDs {
+    /// Records appended so far.
+    var count: Int { get }
+    /// Room for `count` records.
+    mutating func reserveCapacity(_ count: Int)
+    /// The next record, validated (`scanner` reads the document).
+    mutating func append(_ record: ScannedRecord, scanner: JSONScanner)
+    /// Drops the records from `position` on (the document is refused).
+    mutating func removeSubrange(from position: Int)
+    /// The bytes of the record at `position`.
+    func range(at position: Int) -> Range<Int>
+}
+
+/// One record as validated: its byte range, `backend` and `status` read,
+/// the other known members still tokens in the source.
+struct ScannedRecord {
+    var range: Range<Int>
+    var backend: BackendKind
+    var status: RecordStatus
+    fileprivate var fields: ScannedFields
+    /// Where a close writes (`.unavailable` for a record too long to note).
+    var points: PatchPoints
+    /// False when the record certainly has no `killedAt` member.
+    var mayHoldKilledAt: Bool
+
+    /// The string value of `key`; nil when absent, null, or (for a
+    /// leniently read key) not a string.
+    func token(_ key: RecordKey) -> JSONStringToken? {
+        if case .string(let token) = fields[key] { return token }
+        return nil
+    }
 }
 
 /// A known member's value as scanned.
-private enum ScannedField {
+fileprivate enum ScannedField {
     case absent
     /// A string, still in the source (decoded only when wanted).
     case string(JSONStringToken)
@@ -86,7 +129,7 @@ private enum ScannedField {
 
 /// The known members of one record as scanned, one slot per `RecordKey`
 /// (stored inline: scanning a record allocates nothing for them).
-private struct ScannedFields {
+fileprivate struct ScannedFields {
     var slots: (ScannedField, ScannedField, ScannedField, ScannedField,
                 ScannedField, ScannedField, ScannedField, ScannedField)
         = (.absent, .absent, .absent, .absent, .absent, .absent, .absent, .absent)
@@ -120,9 +163,9 @@ private struct ScannedFields {
 }
 
 /// The top-level walk over a document.
-private struct StoreReader {
+private struct StoreReader<Sink: StoreRecordSink> {
     var scanner: JSONScanner
-    let source: StoreSource
+    var sink: Sink
 
     /// Semantic problems by priority; the first non-nil one is reported.
     var versionProblem: String?
@@ -130,29 +173,32 @@ private struct StoreReader {
     var recordProblem: String?
     /// The `sessions` index of the record `recordProblem` is about.
     var recordProblemIndex: Int?
-    /// The last value decoded for each typed member: a store repeats its
-    /// sockets, CLIs and close reasons on record after record, and a value
-    /// equal to the last one shares its storage instead of allocating again.
-    var lastValues = [String?](repeating: nil, count: RecordKey.allCases.count)
 
-    init(scanner: JSONScanner, source: StoreSource) {
+    init(scanner: JSONScanner, sink: Sink) {
         self.scanner = scanner
-        self.source = source
+        self.sink = sink
     }
 
-    mutating func readDocument() throws(JSONSyntaxError) -> StoreScan {
-        var scan = StoreScan()
+    /// The whole document: the records end up in the scan's sink.
+    mutating func readDocument() throws(JSONSyntaxError) -> StoreScan<Sink> {
+        var scan = StoreScan(sink: sink)
+        try readDocument(into: &scan)
+        scan.sink = sink
+        return scan
+    }
+
+    mutating func readDocument(into scan: inout StoreScan<Sink>) throws(JSONSyntaxError) {
         scanner.skipWhitespace()
         if scanner.atEnd {
             scan.problem = "the file is empty (expected a JSON object with \"version\" and \"sessions\")"
-            return scan
+            return
         }
         guard scanner.current == UInt8(ascii: "{") else {
             // Report syntax errors first, then the wrong shape.
             let value = try scanner.parseValue(depth: 0)
             try scanner.expectEnd()
             scan.problem = "the document is \(value.kindDescription), expected an object with \"version\" and \"sessions\""
-            return scan
+            return
         }
         var seen = TopLevelSeen()
         if try scanner.enterObject(depth: 1) {
@@ -168,7 +214,6 @@ private struct StoreReader {
             shapeProblem = shapeProblem ?? "missing \"sessions\" (expected an array of session records)"
         }
         scan.problem = versionProblem ?? shapeProblem ?? recordProblem
-        return scan
     }
 
     /// Which of the two members the document must have were seen.
@@ -179,7 +224,7 @@ private struct StoreReader {
 
     /// One top-level member (cursor on its value): `version` checked,
     /// `sessions` read record by record, any other kept as a value.
-    mutating func readTopLevelMember(_ key: JSONStringToken, seen: inout TopLevelSeen, into scan: inout StoreScan) throws(JSONSyntaxError) {
+    mutating func readTopLevelMember(_ key: JSONStringToken, seen: inout TopLevelSeen, into scan: inout StoreScan<Sink>) throws(JSONSyntaxError) {
         if scanner.token(key, equals: "version") {
             let value = try scanner.parseValue(depth: 1)
             if seen.version {
@@ -217,7 +262,7 @@ private struct StoreReader {
         }
     }
 
-    mutating func readSessions(into scan: inout StoreScan) throws(JSONSyntaxError) {
+    mutating func readSessions(into scan: inout StoreScan<Sink>) throws(JSONSyntaxError) {
         try scanner.enter(depth: 2)
         scanner.position += 1
         scanner.skipWhitespace()
@@ -230,9 +275,8 @@ private struct StoreReader {
             scanner.skipWhitespace()
             if scanner.current == UInt8(ascii: "{") && !scanner.atEnd {
                 if let record = try readRecord(index: index) {
-                    if index == 0 { reserveRecords(like: record, in: &scan) }
-                    scan.records.append(record)
-                    scan.recordRanges.append(record.sourceRange!)
+                    if index == 0 { reserveRecords(like: record) }
+                    sink.append(record, scanner: scanner)
                 }
             } else {
                 let value = try scanner.parseValue(depth: 2)
@@ -253,42 +297,39 @@ private struct StoreReader {
     /// Room for as many records as the rest of the document would hold if
     /// they were the size of the first (at most one per 64 bytes), so a big
     /// store does not copy its records array as it grows.
-    func reserveRecords(like first: SessionRecord, in scan: inout StoreScan) {
-        let size = max(64, first.sourceRange!.count + 2)
-        let expected = (source.bytes.count - scanner.position) / size + 2
-        scan.records.reserveCapacity(expected)
-        scan.recordRanges.reserveCapacity(expected)
+    mutating func reserveRecords(like first: ScannedRecord) {
+        let size = max(64, first.range.count + 2)
+        sink.reserveCapacity((scanner.bytes.count - scanner.position) / size + 2)
     }
 
     /// The id table, built once the records are counted (sized up front, no
     /// rehashing as it grows). Records are kept only up to the first bad
     /// one, so a record's position is its index in `sessions`; a duplicate
     /// id before the first bad record is the problem reported.
-    mutating func indexIDs(into scan: inout StoreScan) {
-        scan.idIndex = RecordIDIndex(capacity: scan.records.count)
-        for position in scan.records.indices {
-            let id = scan.records[position].id
-            guard let first = scan.idIndex.append(id) else { continue }
+    mutating func indexIDs(into scan: inout StoreScan<Sink>) {
+        scan.idIndex = RecordIDIndex(capacity: sink.count)
+        for position in 0..<sink.count {
+            guard let first = scan.idIndex.insert(position, of: sink) else { continue }
             // Two records for one session would mean two workers for it.
             if position < (recordProblemIndex ?? Int.max) {
+                let id = String(decoding: sink.withIDBytes(at: position) { Array($0) }, as: UTF8.self)
                 recordProblem = "duplicate id \(JSONValue.string(id).jsonText()): "
-                    + "sessions[\(first)] (\(locate(scan.recordRanges[first].lowerBound))) and "
-                    + "sessions[\(position)] (\(locate(scan.recordRanges[position].lowerBound)))"
+                    + "sessions[\(first)] (\(locate(sink.range(at: first).lowerBound))) and "
+                    + "sessions[\(position)] (\(locate(sink.range(at: position).lowerBound)))"
                 recordProblemIndex = position
             }
             // The document is refused: the rest needs no table.
-            scan.records.removeSubrange(position...)
-            scan.recordRanges.removeSubrange(position...)
+            sink.removeSubrange(from: position)
             return
         }
     }
 
     /// `line L, column C` of a byte offset.
-    func locate(_ offset: Int) -> String { lineAndColumn(of: offset, in: source.bytes) }
+    func locate(_ offset: Int) -> String { lineAndColumn(of: offset, in: scanner.bytes) }
 
     /// Validates one record object (cursor on its `{`), picking out the known
     /// members. Returns nil (and notes the problem) if the record is invalid.
-    mutating func readRecord(index: Int) throws(JSONSyntaxError) -> SessionRecord? {
+    mutating func readRecord(index: Int) throws(JSONSyntaxError) -> ScannedRecord? {
         let start = scanner.position
         var fields = ScannedFields()
         var points = PatchPoints.unavailable
@@ -322,29 +363,12 @@ private struct StoreReader {
         let range = start..<scanner.position
         do {
             if range.count > PatchPoints.maximumRecordSize { points = .unavailable }
-            return try makeRecord(fields, duplicate: duplicate, range: range, killedAt: killedAt, points: points)
+            return try validate(fields, duplicate: duplicate, range: range, killedAt: killedAt, points: points)
         } catch {
             recordProblem = "sessions[\(index)]\(error.idSuffix): \(error.message)"
             recordProblemIndex = index
             return nil
         }
-    }
-
-    /// The string `token` stands for: the last value of `key` again when
-    /// it has the same bytes (only strings too long to be stored inline are
-    /// worth it), else decoded and remembered.
-    mutating func shared(_ token: JSONStringToken, _ key: RecordKey) -> String {
-        let length = token.end - token.start
-        guard length > 15, !token.hasEscapes else { return scanner.decode(token) }
-        if let last = lastValues[key.rawValue], last.utf8.count == length {
-            let same = last.utf8.withContiguousStorageIfAvailable { utf8 in
-                memcmp(utf8.baseAddress!, scanner.bytes.baseAddress! + token.start, length) == 0
-            }
-            if same == true { return last }
-        }
-        let value = scanner.decode(token)
-        lastValues[key.rawValue] = value
-        return value
     }
 
     /// The kind of the value at the cursor, for messages.
@@ -372,11 +396,13 @@ private struct StoreReader {
         return nil
     }
 
-    mutating func makeRecord(_ fields: ScannedFields, duplicate: String?, range: Range<Int>, killedAt: Bool,
-                    points: PatchPoints) throws(RecordProblem) -> SessionRecord {
-        var id: String?
-        if case .string(let token) = fields[.id] { id = scanner.decode(token) }
-        func problem(_ message: String) -> RecordProblem { RecordProblem(id: id, message: message) }
+    /// Checks one record's known members (in a fixed order, so the first
+    /// problem of a record is always the same one).
+    func validate(_ fields: ScannedFields, duplicate: String?, range: Range<Int>, killedAt: Bool,
+                  points: PatchPoints) throws(RecordProblem) -> ScannedRecord {
+        var idToken: JSONStringToken?
+        if case .string(let token) = fields[.id] { idToken = token }
+        func problem(_ message: String) -> RecordProblem { RecordProblem(id: idToken.map { scanner.decode($0) }, message: message) }
 
         if let duplicate { throw problem("duplicate key \"\(duplicate)\"") }
         func required(_ key: RecordKey) throws(RecordProblem) -> JSONStringToken {
@@ -386,20 +412,9 @@ private struct StoreReader {
             case .string(let token): return token
             }
         }
-        /// A string, or nil for absent or null; lenient keys also take nil
-        /// for any other kind.
-        func optional(_ key: RecordKey) throws(RecordProblem) -> String? {
-            switch fields[key] {
-            case .absent: return nil
-            case .string(let token): return shared(token, key)
-            case .other(let kind):
-                if kind.description == "null" || key.isLenient { return nil }
-                throw problem("\"\(key.name)\" is \(kind), expected a string")
-            }
-        }
-        _ = try required(.id)
-        guard let recordID = id, !recordID.isEmpty else {
-            throw RecordProblem(id: nil, message: "\"id\" is empty", at: lineAndColumn(of: range.lowerBound, in: source.bytes))
+        let id = try required(.id)
+        guard id.end > id.start else {
+            throw RecordProblem(id: nil, message: "\"id\" is empty", at: locate(range.lowerBound))
         }
         let backendToken = try required(.backend)
         guard let backend = enumValue(backendToken, BackendKind.self) else {
@@ -409,15 +424,78 @@ private struct StoreReader {
         guard let status = enumValue(statusToken, RecordStatus.self) else {
             throw problem("\"status\" is \"\(scanner.decode(statusToken))\", expected one of active, closed")
         }
-        return SessionRecord(
-            id: recordID, backend: backend, status: status,
-            backendSession: try optional(.backendSession),
-            socket: try optional(.socket),
-            cliId: try optional(.cliId),
-            closedAt: try optional(.closedAt),
-            closeReason: try optional(.closeReason),
-            source: source, range: range, mayHoldKilledAt: killedAt, patchPoints: points
-        )
+        // Optional strings: absent or null; lenient keys also take any other kind.
+        for key in [RecordKey.backendSession, .socket, .cliId, .closedAt, .closeReason] {
+            if case .other(let kind) = fields[key], kind.description != "null", !key.isLenient {
+                throw problem("\"\(key.name)\" is \(kind), expected a string")
+            }
+        }
+        return ScannedRecord(range: range, backend: backend, status: status, fields: fields, points: points,
+                             mayHoldKilledAt: killedAt)
+    }
+}
+
+/// The sink of `SessionStore(parsing:)`: a `SessionRecord` per record.
+struct SessionRecordSink: StoreRecordSink {
+    let source: StoreSource
+    var records: [SessionRecord] = []
+    var ranges: [Range<Int>] = []
+    /// The ids as loaded (the layout keeps them: a record's id may change in memory).
+    var ids: [String] = []
+    /// The last value decoded for each typed member: a store repeats its
+    /// sockets, CLIs and close reasons on record after record, and a value
+    /// equal to the last one shares its storage instead of allocating again.
+    var lastValues = [String?](repeating: nil, count: RecordKey.allCases.count)
+
+    init(source: StoreSource) { self.source = source }
+
+    var count: Int { records.count }
+
+    mutating func reserveCapacity(_ count: Int) {
+        records.reserveCapacity(count)
+        ranges.reserveCapacity(count)
+        ids.reserveCapacity(count)
+    }
+
+    mutating func append(_ record: ScannedRecord, scanner: JSONScanner) {
+        func optional(_ key: RecordKey) -> String? { record.token(key).map { shared($0, key, scanner) } }
+        let id = scanner.decode(record.token(.id)!)
+        records.append(SessionRecord(
+            id: id, backend: record.backend, status: record.status,
+            backendSession: optional(.backendSession), socket: optional(.socket), cliId: optional(.cliId),
+            closedAt: optional(.closedAt), closeReason: optional(.closeReason),
+            source: source, range: record.range, mayHoldKilledAt: record.mayHoldKilledAt, patchPoints: record.points))
+        ranges.append(record.range)
+        ids.append(id)
+    }
+
+    mutating func removeSubrange(from position: Int) {
+        records.removeSubrange(position...)
+        ranges.removeSubrange(position...)
+        ids.removeSubrange(position...)
+    }
+
+    func range(at position: Int) -> Range<Int> { ranges[position] }
+
+    func withIDBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        ids.withIDBytes(at: position, body)
+    }
+
+    /// The string `token` stands for: the last value of `key` again when
+    /// it has the same bytes (only strings too long to be stored inline are
+    /// worth it), else decoded and remembered.
+    mutating func shared(_ token: JSONStringToken, _ key: RecordKey, _ scanner: JSONScanner) -> String {
+        let length = token.end - token.start
+        guard length > 15, !token.hasEscapes else { return scanner.decode(token) }
+        if let last = lastValues[key.rawValue], last.utf8.count == length {
+            let same = last.utf8.withContiguousStorageIfAvailable { utf8 in
+                memcmp(utf8.baseAddress!, scanner.bytes.baseAddress! + token.start, length) == 0
+            }
+            if same == true { return last }
+        }
+        let value = scanner.decode(token)
+        lastValues[key.rawValue] = value
+        return value
     }
 }
 
@@ -435,7 +513,7 @@ extension PatchPoints {
 }
 
 /// A record that fails validation, with its id if it has a string one.
-private struct RecordProblem: Error {
+fileprivate struct RecordProblem: Error {
     let id: String?
     let message: String
     /// Where the record starts, for problems that cannot name it by its id.

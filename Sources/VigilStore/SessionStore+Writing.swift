@@ -190,11 +190,12 @@ extension SessionStore {
     mutating func adopt(_ written: Written) {
         let source = StoreSource(written.bytes)
         var idIndex = RecordIDIndex(capacity: records.count)
+        let ids = records.map(\.id)
         for index in records.indices {
             records[index].markWritten(source: source, range: written.ranges[index])
-            _ = idIndex.append(records[index].id)
+            _ = idIndex.insert(index, of: ids)
         }
         layout = DocumentLayout(source: source, sessions: written.sessions, recordRanges: written.ranges,
-                                otherFields: otherFields, idIndex: idIndex)
+                                otherFields: otherFields, ids: ids, idIndex: idIndex)
     }
 }

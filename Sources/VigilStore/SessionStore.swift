@@ -67,6 +67,8 @@ struct DocumentLayout: Sendable {
     let recordRanges: [Range<Int>]
     /// The top-level members other than `version` and `sessions`, as read.
     let otherFields: JSONObject
-    /// Record id to position (first occurrence).
+    /// Each record's id as loaded.
+    let ids: [String]
+    /// Record id to position (first occurrence), over `ids`.
     let idIndex: RecordIDIndex
 }

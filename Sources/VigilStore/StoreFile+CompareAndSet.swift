@@ -414,7 +414,7 @@ extension SessionStore: RecordDocument {
 
     /// Where the record with `id` was in `sourceBytes`.
     public func sourceLocation(ofRecord id: String) -> RecordLocation? {
-        guard let layout, let position = layout.idIndex.position(of: id) else { return nil }
+        guard let layout, let position = layout.idIndex.position(of: id, in: layout.ids) else { return nil }
         return RecordLocation(position: position, range: layout.recordRanges[position])
     }
 
@@ -426,7 +426,7 @@ extension SessionStore: RecordDocument {
         }
         // The id the record was loaded with decides, not its id now (an id
         // changed in memory must not lend its position to another).
-        guard let ids = layout?.idIndex.ids, ids.indices.contains(position), ids[position] == id else {
+        guard let ids = layout?.ids, ids.indices.contains(position), ids[position].utf8.elementsEqual(id.utf8) else {
             return sourceLocation(ofRecord: id)
         }
         return RecordLocation(position: position, range: ranges[position])
