@@ -55,7 +55,7 @@ extension SessionRecord {
     }
 
     /// The typed members a splice can write: the ones `close()` sets.
-    private static let spliceableKeys: UInt8 =
+    static let spliceableKeys: UInt8 =
         1 << RecordKey.status.rawValue | 1 << RecordKey.closedAt.rawValue | 1 << RecordKey.closeReason.rawValue
 
     /// Writes a closed record by splicing: the record's bytes as they are
@@ -66,25 +66,40 @@ extension SessionRecord {
     /// another typed member or a daemon member changed, a member would have
     /// to be removed, or the loader noted no patch points.
     private func writeSpliced(source: StoreSource, range: Range<Int>, into writer: inout JSONWriter) -> Bool {
-        let points = patchPoints
-        guard points.membersEnd != 0, fieldEdits.isEmpty, changedKeys & ~Self.spliceableKeys == 0 else { return false }
+        guard fieldEdits.isEmpty, changedKeys & ~Self.spliceableKeys == 0 else { return false }
+        return source.bytes.withUnsafeBufferPointer { buffer in
+            Self.splice(buffer, range: range, points: patchPoints, changed: changedKeys, values: typedValue, into: &writer)
+        }
+    }
+
+    /// The splice itself, for any holder of a record's bytes and patch
+    /// points (a `SessionRecord`, a `StoreIndex`): writes the record at
+    /// `range` of `buffer` with each key of `changed` (among `status`,
+    /// `closedAt` and `closeReason`) set to `values(key)`, replaced where
+    /// it stands or appended after the last member. Writes nothing and
+    /// returns false when the points are not noted or a string member
+    /// would have to be removed (`values` nil).
+    static func splice(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, points: PatchPoints, changed: UInt8,
+                       values: (RecordKey) -> String?, into writer: inout JSONWriter) -> Bool {
+        guard points.membersEnd != 0, changed & ~spliceableKeys == 0 else { return false }
         /// A value replaced where it stands.
         typealias Replacement = (start: Int, end: Int, value: String)
         var replacements: (Replacement?, Replacement?, Replacement?) = (nil, nil, nil)
-        var appends: UInt8 = 0 // keys to append, one bit each
+        var appends: (closedAt: String?, closeReason: String?) = (nil, nil)
         for (slot, key) in [RecordKey.status, .closedAt, .closeReason].enumerated()
-        where changedKeys & (1 << key.rawValue) != 0 {
+        where changed & (1 << key.rawValue) != 0 {
             let span = points.span(key)
-            let value = typedValue(key)
+            let value = values(key)
             if !span.isPresent {
-                if value != nil { appends |= 1 << key.rawValue }
+                if key == .closedAt { appends.closedAt = value }
+                if key == .closeReason { appends.closeReason = value }
                 continue
             }
             let start = range.lowerBound + Int(span.start)
             guard let value else {
                 // A cleared string member goes (the scanning patcher removes
                 // it); a null or non-string one read leniently stays.
-                if source.bytes[start] == UInt8(ascii: "\"") { return false }
+                if buffer[start] == UInt8(ascii: "\"") { return false }
                 continue
             }
             let replacement = (start, range.lowerBound + Int(span.end), value)
@@ -99,24 +114,23 @@ extension SessionRecord {
         if before(replacements.1, replacements.0) { swap(&replacements.0, &replacements.1) }
         if before(replacements.2, replacements.1) { swap(&replacements.1, &replacements.2) }
         if before(replacements.1, replacements.0) { swap(&replacements.0, &replacements.1) }
-        source.bytes.withUnsafeBufferPointer { buffer in
-            var cursor = range.lowerBound
-            for replacement in [replacements.0, replacements.1, replacements.2] {
-                guard let replacement else { continue }
-                writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<replacement.start]))
-                writer.writeRepeatedString(replacement.value)
-                cursor = replacement.end
-            }
-            let membersEnd = range.lowerBound + Int(points.membersEnd)
-            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<membersEnd]))
-            for key in [RecordKey.closedAt, .closeReason] where appends & (1 << key.rawValue) != 0 {
-                writer.bytes.append(UInt8(ascii: ","))
-                writer.writeString(key.name)
-                writer.bytes.append(UInt8(ascii: ":"))
-                writer.writeRepeatedString(typedValue(key)!)
-            }
-            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[membersEnd..<range.upperBound]))
+        var cursor = range.lowerBound
+        for replacement in [replacements.0, replacements.1, replacements.2] {
+            guard let replacement else { continue }
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<replacement.start]))
+            writer.writeRepeatedString(replacement.value)
+            cursor = replacement.end
         }
+        let membersEnd = range.lowerBound + Int(points.membersEnd)
+        writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<membersEnd]))
+        for (key, value) in [(RecordKey.closedAt, appends.closedAt), (.closeReason, appends.closeReason)] {
+            guard let value else { continue }
+            writer.bytes.append(UInt8(ascii: ","))
+            writer.writeString(key.name)
+            writer.bytes.append(UInt8(ascii: ":"))
+            writer.writeRepeatedString(value)
+        }
+        writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[membersEnd..<range.upperBound]))
         return true
     }
 

@@ -435,6 +435,23 @@ private struct StoreReader<Sink: StoreRecordSink> {
     }
 }
 
+extension SessionRecord {
+    /// The record at `range` of `source`, read again: `range` must be a
+    /// record this reader validated (a `StoreIndex` entry).
+    static func reading(_ range: Range<Int>, of source: StoreSource) -> SessionRecord {
+        source.bytes.withUnsafeBufferPointer { buffer in
+            var reader = StoreReader(scanner: JSONScanner(buffer, position: range.lowerBound), sink: SessionRecordSink(source: source))
+            let record: ScannedRecord?
+            do throws(JSONSyntaxError) { record = try reader.readRecord(index: 0) } catch {
+                preconditionFailure("a validated record failed to scan again: \(error.message)")
+            }
+            guard let record, record.range == range else { preconditionFailure("a validated record failed to read again") }
+            reader.sink.append(record, scanner: reader.scanner)
+            return reader.sink.records[0]
+        }
+    }
+}
+
 /// The sink of `SessionStore(parsing:)`: a `SessionRecord` per record.
 struct SessionRecordSink: StoreRecordSink {
     let source: StoreSource

@@ -88,6 +88,15 @@ public struct StoreFile: Sendable {
         }
     }
 
+    /// Reads and validates the store as a `StoreIndex`: the same checks
+    /// and errors as `load()`, a fraction of its memory.
+    package func loadIndex() throws(StoreError) -> StoreIndex {
+        switch readDocument() {
+        case .success(let (bytes, _)): return try StoreIndex(parsing: bytes, path: path)
+        case .failure(let error): throw error
+        }
+    }
+
     /// Whether the file at the path is still the version `store` was loaded
     /// from (same device, inode, size and modification time).
     ///

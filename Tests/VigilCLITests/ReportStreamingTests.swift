@@ -357,17 +357,3 @@ private func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> String {
     let from = max(0, index - 60)
     return "at byte \(index) of \(a.count)/\(b.count): streamed …\(String(decoding: a[from..<min(a.count, index + 60)], as: UTF8.self))… reference …\(String(decoding: b[from..<min(b.count, index + 60)], as: UTF8.self))…"
 }
-
-/// A small deterministic generator (SplitMix64), so a failing sample can be remade.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-}

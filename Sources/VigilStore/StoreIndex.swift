@@ -1,0 +1,323 @@
+// A loaded store kept as offsets into its bytes: restore's way to read a big
+// store without a `SessionRecord` (and a heap String for its id) per record.
+//
+// The same reader as `SessionStore(parsing:)` validates the document (so the
+// same documents are refused, with the same messages); each record is kept
+// as its byte range, the tokens of the four members restore reads (`id`,
+// `backendSession`, `socket`, `cliId`), `backend`, `status` and the patch
+// points of a close: 64 bytes. Strings are decoded when asked for.
+//
+// Edits are kept apart from the records: a close as one shared entry
+// (timestamp, reason) per run of equal closes, spliced into the record's
+// bytes on writing (SessionRecord.splice); any other edit on a
+// `SessionRecord` read again from the record's bytes, kept only for the
+// records so edited (restore's kill markers: a handful). Writing streams
+// the loaded bytes with the edited records replaced, as a `SessionStore`
+// does, so the output is byte for byte what a `SessionStore` with the same
+// edits would write.
+
+public import VigilJSON
+
+/// Where a string value lies in the source: its bytes between the quotes.
+struct SourceString: Sendable, Equatable {
+    var start: UInt32
+    /// The byte count, with `escapeBit` set when the value holds escapes.
+    var packed: UInt32
+
+    static let escapeBit: UInt32 = 1 << 31
+    /// No such member (or not a string).
+    static let absent = SourceString(start: 0, packed: .max)
+
+    init(start: UInt32, packed: UInt32) {
+        self.start = start
+        self.packed = packed
+    }
+
+    init(_ token: JSONStringToken?) {
+        guard let token else {
+            self = .absent
+            return
+        }
+        start = UInt32(token.start)
+        packed = UInt32(token.end - token.start) | (token.hasEscapes ? Self.escapeBit : 0)
+    }
+
+    var isAbsent: Bool { packed == .max }
+    var hasEscapes: Bool { packed & Self.escapeBit != 0 }
+    var range: Range<Int> { Int(start)..<(Int(start) + Int(packed & ~Self.escapeBit)) }
+    var token: JSONStringToken { JSONStringToken(start: range.lowerBound, end: range.upperBound, hasEscapes: hasEscapes) }
+}
+
+/// One record of a `StoreIndex`.
+struct IndexedRecord: Sendable {
+    var start: UInt32
+    var end: UInt32
+    var id: SourceString
+    var backendSession: SourceString
+    var socket: SourceString
+    var cliId: SourceString
+    var points: PatchPoints
+    var backend: BackendKind
+    var status: RecordStatus
+    var mayHoldKilledAt: Bool
+    /// 0: unedited; `StoreIndex.rewritten`: a record in `StoreIndex.patched`;
+    /// otherwise 1 + the index of its close in `StoreIndex.closes`.
+    var edit: UInt32 = 0
+
+    var range: Range<Int> { Int(start)..<Int(end) }
+}
+
+/// A validated store document held as its bytes plus 64 bytes per record
+/// (see the file comment). Restore's document: it reads a record's members
+/// by position, closes records, edits a few otherwise, and commits through
+/// `StoreFile.commit` like a `SessionStore`.
+package struct StoreIndex: RecordDocument {
+    let source: StoreSource
+    private(set) var records: [IndexedRecord]
+    private let idIndex: RecordIDIndex
+    /// The closes, one entry per run of records closed alike.
+    private var closes: [Close] = []
+    /// Records edited other than by a close, read again and edited.
+    private var patched: [Int: SessionRecord] = [:]
+
+    /// `IndexedRecord.edit` of a record in `patched`.
+    static let rewritten = UInt32.max
+
+    /// One close: the typed values it sets and which of them change.
+    private struct Close: Sendable {
+        let timestamp: String
+        let reason: String
+        let changed: UInt8 // one bit per RecordKey
+    }
+
+    /// Parses and validates a document, exactly as `SessionStore(parsing:)`.
+    /// - Throws: `StoreError` with category `.invalidData`; the message is
+    ///   the one `SessionStore(parsing:)` gives.
+    package init(parsing bytes: [UInt8], path: String = "<memory>") throws(StoreError) {
+        guard bytes.count < Int(UInt32.max) else {
+            throw StoreError(.invalidData, path: path, message: "the store is 4 GiB or larger; this reader holds 32-bit offsets")
+        }
+        source = StoreSource(bytes)
+        let scan = try readStore(source, path: path, into: IndexSink(source: source))
+        records = scan.sink.records
+        idIndex = scan.idIndex
+    }
+
+    /// The number of records.
+    package var count: Int { records.count }
+
+    // MARK: - Reading a record
+
+    /// The record's id.
+    package func id(at position: Int) -> String { string(records[position].id)! }
+    /// The record's multiplexer.
+    package func backend(at position: Int) -> BackendKind { records[position].backend }
+    /// The record's status as loaded.
+    package func status(at position: Int) -> RecordStatus { records[position].status }
+    /// The record's `backendSession`, if a string.
+    package func backendSession(at position: Int) -> String? { string(records[position].backendSession) }
+    /// The record's `socket`, if a string.
+    package func socket(at position: Int) -> String? { string(records[position].socket) }
+    /// The record's `cliId`, if a string.
+    package func cliId(at position: Int) -> String? { string(records[position].cliId) }
+    /// The record's `killedAt` marker, if a string (read from the record's
+    /// bytes only when the loader saw a `killedAt` key in it).
+    package func killedAt(at position: Int) -> String? {
+        guard records[position].mayHoldKilledAt else { return nil }
+        return record(at: position)[marker: .killedAt]?.stringValue
+    }
+
+    /// The record as a `SessionRecord`, as loaded, with this index's edits.
+    package func record(at position: Int) -> SessionRecord {
+        let entry = records[position]
+        if entry.edit == Self.rewritten { return patched[position]! }
+        var record = SessionRecord.reading(entry.range, of: source)
+        if entry.edit != 0 {
+            let close = closes[Int(entry.edit) - 1]
+            record.close(at: close.timestamp, reason: close.reason)
+        }
+        return record
+    }
+
+    private func string(_ value: SourceString) -> String? {
+        guard !value.isAbsent else { return nil }
+        return source.bytes.withUnsafeBufferPointer { buffer in
+            if value.hasEscapes { return JSONScanner(buffer).decode(value.token) }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[value.range]), as: UTF8.self)
+        }
+    }
+
+    // MARK: - Editing
+
+    /// Closes the record at `position`, as `SessionRecord.close(at:reason:)`
+    /// does: nothing changes when it is already closed with this time and
+    /// reason.
+    package mutating func close(_ position: Int, at timestamp: String, reason: String) {
+        let entry = records[position]
+        if entry.edit == Self.rewritten || entry.points.membersEnd == 0 {
+            modify(position) { $0.close(at: timestamp, reason: reason) }
+            return
+        }
+        var changed: UInt8 = 0
+        if entry.status != .closed { changed |= 1 << RecordKey.status.rawValue }
+        if !holds(entry, .closedAt, timestamp) { changed |= 1 << RecordKey.closedAt.rawValue }
+        if !holds(entry, .closeReason, reason) { changed |= 1 << RecordKey.closeReason.rawValue }
+        guard changed != 0 else {
+            records[position].edit = 0
+            return
+        }
+        if let last = closes.last, last.changed == changed, last.timestamp == timestamp, last.reason == reason {
+            records[position].edit = UInt32(closes.count)
+        } else {
+            closes.append(Close(timestamp: timestamp, reason: reason, changed: changed))
+            records[position].edit = UInt32(closes.count)
+        }
+    }
+
+    /// Edits the record at `position` as a `SessionRecord` (read again from
+    /// its bytes; kept from then on).
+    package mutating func modify(_ position: Int, _ body: (inout SessionRecord) -> Void) {
+        var record = self.record(at: position)
+        body(&record)
+        patched[position] = record
+        records[position].edit = Self.rewritten
+    }
+
+    /// Whether the record's `key` is the plain string `value` as loaded
+    /// (false when in doubt: the value is then written again).
+    private func holds(_ entry: IndexedRecord, _ key: RecordKey, _ value: String) -> Bool {
+        let span = entry.points.span(key)
+        guard span.isPresent else { return false }
+        let start = Int(entry.start) + Int(span.start)
+        let end = Int(entry.start) + Int(span.end)
+        let utf8 = value.utf8
+        guard end - start == utf8.count + 2,
+              !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+        let bytes = source.bytes
+        return bytes[start] == UInt8(ascii: "\"") && bytes[(start + 1)..<(end - 1)].elementsEqual(utf8)
+    }
+
+    // MARK: - RecordDocument
+
+    /// The bytes the index was read from.
+    package var sourceBytes: [UInt8] { source.bytes }
+
+    /// Where the record with `id` is.
+    package func sourceLocation(ofRecord id: String) -> RecordLocation? {
+        guard let position = idIndex.position(of: id, in: IndexSink.IDs(records: records, source: source)) else { return nil }
+        return RecordLocation(position: position, range: records[position].range)
+    }
+
+    /// Where the record with `id` is, checked at `position` first.
+    package func sourceLocation(ofRecord id: String, near position: Int?) -> RecordLocation? {
+        guard let position, records.indices.contains(position) else { return sourceLocation(ofRecord: id) }
+        let same = id.withUTF8Bytes { wanted in
+            IndexSink.IDs(records: records, source: source).withIDBytes(at: position) { $0.elementsEqual(wanted) }
+        }
+        return same ? RecordLocation(position: position, range: records[position].range) : sourceLocation(ofRecord: id)
+    }
+
+    /// Whether any record is edited.
+    package var hasChanges: Bool { !closes.isEmpty || !patched.isEmpty }
+
+    /// The document with its edits, in one buffer.
+    package func serialized() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(source.bytes.count)
+        _ = serialized { piece in
+            bytes.append(contentsOf: piece)
+            return true
+        }
+        return bytes
+    }
+
+    /// The document with its edits, in pieces: unedited stretches straight
+    /// from the loaded bytes, edited records written into a reused 1 MiB chunk.
+    package func serialized(into sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        let chunkSize = 1 << 20
+        var writer = JSONWriter(reservingCapacity: chunkSize + 4096)
+        var cursor = 0 // source bytes before this are handed on
+        return source.bytes.withUnsafeBufferPointer { buffer -> Bool in
+            func flush(_ writer: inout JSONWriter) -> Bool {
+                guard !writer.bytes.isEmpty else { return true }
+                let going = writer.bytes.withUnsafeBytes { sink($0) }
+                writer.bytes.removeAll(keepingCapacity: true)
+                return going
+            }
+            /// Source bytes `range`: copied into the chunk when short, handed
+            /// on directly (after what is pending) when long.
+            func copy(_ range: Range<Int>, _ writer: inout JSONWriter) -> Bool {
+                let piece = UnsafeBufferPointer(rebasing: buffer[range])
+                if piece.count < chunkSize / 4 {
+                    writer.bytes.append(contentsOf: piece)
+                    return writer.bytes.count < chunkSize || flush(&writer)
+                }
+                return flush(&writer) && sink(UnsafeRawBufferPointer(piece))
+            }
+            for position in records.indices where records[position].edit != 0 {
+                let entry = records[position]
+                guard copy(cursor..<Int(entry.start), &writer) else { return false }
+                write(entry, at: position, from: buffer, into: &writer)
+                cursor = Int(entry.end)
+                if writer.bytes.count >= chunkSize && !flush(&writer) { return false }
+            }
+            return copy(cursor..<buffer.count, &writer) && flush(&writer)
+        }
+    }
+
+    /// An edited record's bytes.
+    private func write(_ entry: IndexedRecord, at position: Int, from buffer: UnsafeBufferPointer<UInt8>, into writer: inout JSONWriter) {
+        if entry.edit == Self.rewritten {
+            patched[position]!.write(into: &writer)
+            return
+        }
+        let close = closes[Int(entry.edit) - 1]
+        let spliced = SessionRecord.splice(buffer, range: entry.range, points: entry.points, changed: close.changed, values: { key in
+            switch key {
+            case .status: RecordStatus.closed.rawValue
+            case .closedAt: close.timestamp
+            default: close.reason
+            }
+        }, into: &writer)
+        precondition(spliced, "StoreIndex: a close without patch points")
+    }
+}
+
+/// The sink of `StoreIndex`: an `IndexedRecord` per record.
+struct IndexSink: StoreRecordSink {
+    let source: StoreSource
+    var records: [IndexedRecord] = []
+
+    var count: Int { records.count }
+    mutating func reserveCapacity(_ count: Int) { records.reserveCapacity(count) }
+
+    mutating func append(_ record: ScannedRecord, scanner: JSONScanner) {
+        records.append(IndexedRecord(
+            start: UInt32(record.range.lowerBound), end: UInt32(record.range.upperBound),
+            id: SourceString(record.token(.id)), backendSession: SourceString(record.token(.backendSession)),
+            socket: SourceString(record.token(.socket)), cliId: SourceString(record.token(.cliId)),
+            points: record.points, backend: record.backend, status: record.status, mayHoldKilledAt: record.mayHoldKilledAt))
+    }
+
+    mutating func removeSubrange(from position: Int) { records.removeSubrange(position...) }
+    func range(at position: Int) -> Range<Int> { records[position].range }
+
+    func withIDBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        IDs(records: records, source: source).withIDBytes(at: position, body)
+    }
+
+    /// The ids of indexed records, as the id table reads them: the source
+    /// bytes of a plain id, the decoded bytes of one with escapes.
+    struct IDs: RecordIDs {
+        let records: [IndexedRecord]
+        let source: StoreSource
+
+        func withIDBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+            let id = records[position].id
+            return source.bytes.withUnsafeBufferPointer { buffer in
+                if id.hasEscapes { return JSONScanner(buffer).decode(id.token).withUTF8Bytes(body) }
+                return body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[id.range])))
+            }
+        }
+    }
+}
