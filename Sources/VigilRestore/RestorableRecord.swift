@@ -73,3 +73,11 @@ public struct RestoreAnswers: Sendable {
         self.listingUsage = listingUsage
     }
 }
+
+/// A record of a store read as a `StoreIndex`: restore's view of it.
+extension IndexedRecordView: RestorableRecord {}
+
+/// A compact report reads its ids and backends back from the index.
+extension StoreIndex: ReportedRecords {
+    package func backendName(at position: Int) -> String { backend(at: position).rawValue }
+}

@@ -62,8 +62,16 @@ public struct SessionOutcome: Sendable, Hashable {
 
 /// Everything one restore did, in store order.
 public struct RestoreReport: Sendable {
-    /// One line per store record, in store order.
-    public var sessions: [SessionOutcome]
+    /// One line per store record, in store order. For a restore of a store
+    /// file the lines are compact and each `SessionOutcome` is made when
+    /// read (see `RestoreLines`); iterate them rather than asking for
+    /// `sessions`, which makes them all at once.
+    public var lines: RestoreLines
+    /// One line per store record, in store order, as an array.
+    public var sessions: [SessionOutcome] {
+        get { Array(lines) }
+        set { lines = RestoreLines(newValue) }
+    }
     /// Wall time of the whole restore: the clock starts when `restore(storeAt:)`
     /// is called, before the store is read, and stops when the report is
     /// made, after the commit (any wait for the lock included), the kills and
@@ -84,7 +92,13 @@ public struct RestoreReport: Sendable {
     /// Creates a report.
     public init(sessions: [SessionOutcome], elapsed: Duration, dryRun: Bool, listingCalls: Int,
                 listingUsage: ChildrenUsage = .none) {
-        self.sessions = sessions
+        self.init(lines: RestoreLines(sessions), elapsed: elapsed, dryRun: dryRun, listingCalls: listingCalls,
+                  listingUsage: listingUsage)
+    }
+
+    /// Creates a report from its lines.
+    public init(lines: RestoreLines, elapsed: Duration, dryRun: Bool, listingCalls: Int, listingUsage: ChildrenUsage = .none) {
+        self.lines = lines
         self.elapsed = elapsed
         self.dryRun = dryRun
         self.listingCalls = listingCalls
@@ -93,18 +107,5 @@ public struct RestoreReport: Sendable {
     }
 
     /// How many records got each action (every action present, zero or not).
-    public var totals: [RestoreAction: Int] {
-        // Counted in a fixed array (no hashing per line), then named.
-        var counts = (fork: 0, close: 0, keep: 0, kill: 0, skip: 0)
-        for index in sessions.indices {
-            switch sessions[index].action {
-            case .fork: counts.fork += 1
-            case .close: counts.close += 1
-            case .keep: counts.keep += 1
-            case .kill: counts.kill += 1
-            case .skip: counts.skip += 1
-            }
-        }
-        return [.fork: counts.fork, .close: counts.close, .keep: counts.keep, .kill: counts.kill, .skip: counts.skip]
-    }
+    public var totals: [RestoreAction: Int] { lines.totals }
 }

@@ -219,13 +219,13 @@ public struct Restorer: Sendable {
         // Probe and decide, still without the lock.
         var plan = await self.plan(store)
         if options.dryRun {
-            return RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls,
+            return RestoreReport(lines: plan.lines, elapsed: clock.now - start, dryRun: true, listingCalls: plan.listingCalls,
                                  listingUsage: plan.listingUsage)
         }
         let lockHeld = try await commit(&plan, to: file, store: &store)
         announceCommitted(plan)
-        await execute(&plan, records: store.records)
-        var report = RestoreReport(sessions: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls,
+        await execute(&plan, store: store)
+        var report = RestoreReport(lines: plan.lines, elapsed: clock.now - start, dryRun: false, listingCalls: plan.listingCalls,
                                    listingUsage: plan.listingUsage)
         report.lockHeld = lockHeld
         return report
@@ -242,19 +242,23 @@ public struct Restorer: Sendable {
     /// missing, not a regular file or not valid is refused before anything
     /// (not even the lock file) is written. With `createIfMissing`, a missing
     /// store is created empty (a dry run creates nothing and reads it empty).
+    ///
+    /// The store is held as a `StoreIndex` (its bytes and 64 bytes per
+    /// record), not as `SessionRecord`s.
     /// - Throws: as `restore(storeAt:)`; also `.cannotWrite` for a store
     ///   with other hard links under `strictLinks`.
-    func load(_ file: StoreFile) async throws(StoreError) -> SessionStore {
+    func load(_ file: StoreFile) async throws(StoreError) -> StoreIndex {
         let notice = storeNotice
-        var store: SessionStore
+        var store: StoreIndex
         do throws(StoreError) {
-            store = try file.load(notice: notice)
+            store = try file.loadIndex()
         } catch {
             guard error.category == .notFound && options.createIfMissing else { throw error }
             // A dry run creates nothing: the store --create would make is empty.
-            store = options.dryRun
+            let created = options.dryRun
                 ? SessionStore()
                 : try await file.create(lock: options.lockProtocol, timeout: options.lockTimeout, notice: notice)
+            store = try StoreIndex(parsing: created.serialized(), path: file.path)
         }
         if options.strictLinks && !options.dryRun, let others = file.otherHardLinks, others > 0 {
             throw StoreError(.cannotWrite, path: file.path, message: "has \(others) other hard link\(others == 1 ? "" : "s"), which a rewrite would leave on the previous version; refusing (--strict-links)")
@@ -267,19 +271,21 @@ public struct Restorer: Sendable {
     /// compare-and-set, under the lock). A decision that could not be
     /// committed becomes `skip` and leaves the plan's lists.
     /// - Returns: how long the lock was held; nil when there was nothing to commit.
-    func commit(_ plan: inout Plan, to file: StoreFile, store: inout SessionStore) async throws(StoreError) -> Duration? {
+    func commit(_ plan: inout Plan, to file: StoreFile, store: inout StoreIndex) async throws(StoreError) -> Duration? {
         let decided = plan.closes + plan.kills + plan.forks
         guard !decided.isEmpty else { return nil }
         options.onPhase?(.committing(records: decided.count))
         let now = StoreClock.nowISO8601()
         let lines = plan.lines
+        let loaded = store
         // Made as the commit reads them, not held as an array (a close per record).
-        let changes = decided.lazy.map { RecordChange(id: lines[$0].id, writes: lines[$0].action != .fork, position: $0) }
+        let changes = decided.lazy.map { RecordChange(id: loaded.id(at: $0), writes: lines.action(at: $0) != .fork, position: $0) }
         let commit = try await file.commit(
             &store, changes: changes, lock: options.lockProtocol, lockTimeout: options.lockTimeout,
             strictLinks: options.strictLinks, notice: storeNotice
         ) { document, change, position in
-            Self.write(lines[decided[change]], into: &document.records[position], at: now)
+            let line = decided[change]
+            Self.write(lines.action(at: line), reason: lines.reason(at: line), into: &document, at: position, now: now)
         }
         skipUncommitted(&plan, decided: decided, verdicts: commit.verdicts)
         return commit.lockHeld
@@ -295,6 +301,19 @@ public struct Restorer: Sendable {
         case .kill:
             record[marker: .killedAt] = .string(now)
             record[marker: .killReason] = .string(line.reason)
+        case .fork, .keep, .skip:
+            break
+        }
+    }
+
+    /// `write(_:into:at:)` for the record at `position` of an index: a
+    /// close kept compactly, a kill marker on the record read again.
+    static func write(_ action: RestoreAction, reason: String, into store: inout StoreIndex, at position: Int, now: String) {
+        switch action {
+        case .close:
+            store.close(position, at: now, reason: reason)
+        case .kill:
+            store.modify(position) { write(SessionOutcome(id: "", backend: "", backendSession: "", probe: nil, action: .kill, reason: reason), into: &$0, at: now) }
         case .fork, .keep, .skip:
             break
         }
@@ -316,26 +335,29 @@ public struct Restorer: Sendable {
             logger.warning(session: line.id, "did not \(was.rawValue) \(line.backend) session \(line.backendSession): \(line.reason)")
         }
         let lines = plan.lines
-        plan.closes.removeAll { lines[$0].action != .close }
-        plan.kills.removeAll { lines[$0].action != .kill }
-        plan.forks.removeAll { lines[$0].action != .fork }
+        plan.closes.removeAll { lines.action(at: $0) != .close }
+        plan.kills.removeAll { lines.action(at: $0) != .kill }
+        plan.forks.removeAll { lines.action(at: $0) != .fork }
     }
 
     /// After the commit: closed sessions leave the registry, and every close
     /// and every record kept on an `unknown` answer is logged.
     func announceCommitted(_ plan: Plan) {
         for i in plan.closes {
-            registry.evict(plan.lines[i].id)
-            logger.warning(session: plan.lines[i].id, "closed \(plan.lines[i].backend) session \(plan.lines[i].backendSession): \(plan.lines[i].reason)")
+            let line = plan.lines[i]
+            registry.evict(line.id)
+            logger.warning(session: line.id, "closed \(line.backend) session \(line.backendSession): \(line.reason)")
         }
-        for line in plan.lines where logger.wantsSessionEvents && line.action == .keep && line.probe == .unknown {
-            logger.warning(session: line.id, "kept \(line.backend) session \(line.backendSession): \(line.reason)")
+        guard logger.wantsSessionEvents else { return }
+        for i in plan.lines.indices where plan.lines.action(at: i) == .keep {
+            let line = plan.lines[i]
+            if line.probe == .unknown { logger.warning(session: line.id, "kept \(line.backend) session \(line.backendSession): \(line.reason)") }
         }
     }
 
     /// Probes and decisions for a loaded store; changes nothing.
     struct Plan {
-        var lines: [SessionOutcome]
+        var lines: RestoreLines
         var closes: [Int] = []
         var kills: [Int] = []
         var forks: [Int] = []
@@ -344,13 +366,13 @@ public struct Restorer: Sendable {
         var listingUsage = ChildrenUsage.none
     }
 
-    func plan(_ store: SessionStore) async -> Plan {
-        let records = store.records
+    func plan(_ store: StoreIndex) async -> Plan {
+        let records = store.views
         let answers = await probe(records)
-        var plan = Plan(lines: Self.decisions(for: records, answers: answers, options: options),
+        var plan = Plan(lines: Self.compactDecisions(for: records, answers: answers, options: options, reportedFrom: store),
                         listingCalls: answers.listingCalls, listingUsage: answers.listingUsage)
-        for (i, line) in plan.lines.enumerated() {
-            switch line.action {
+        for i in plan.lines.indices {
+            switch plan.lines.action(at: i) {
             case .close: plan.closes.append(i)
             case .kill: plan.kills.append(i)
             case .fork: plan.forks.append(i)
@@ -375,6 +397,12 @@ public struct Restorer: Sendable {
     /// socket, the groups in parallel, then exact lookups. Records that are
     /// closed or not persistent are not asked about.
     public func probe<Record: RestorableRecord>(_ records: [Record]) async -> RestoreAnswers {
+        await probe(records[...])
+    }
+
+    /// `probe(_:)` for any collection of records indexed from 0.
+    func probe<Records: RandomAccessCollection>(_ records: Records) async -> RestoreAnswers
+    where Records.Element: RestorableRecord, Records.Index == Int {
         // 1. Group the active persistent records by backend and socket.
         var groups: [MultiplexerServer: [Int]] = [:]
         var names = [String](repeating: "", count: records.count)
@@ -442,17 +470,56 @@ public struct Restorer: Sendable {
     public static func decisions<Record: RestorableRecord>(
         for records: [Record], answers: RestoreAnswers, options: RestoreOptions
     ) -> [SessionOutcome] {
-        precondition(answers.probes.count == records.count, "answers for another list of records")
         var lines: [SessionOutcome] = []
         lines.reserveCapacity(records.count)
-        var memo: [DecisionInputs: (action: RestoreAction, reason: String)] = [:]
-        var last: (inputs: DecisionInputs, decided: (action: RestoreAction, reason: String))?
+        forEachDecision(for: records, answers: answers, options: options) { i, decided in
+            lines.append(SessionOutcome(id: records[i].id, backend: records[i].backend, backendSession: answers.sessionNames[i],
+                                        probe: answers.probes[i]?.state, action: decided.action, reason: decided.reason))
+        }
+        return lines
+    }
+
+    /// `decisions(for:answers:options:)` as compact lines: each line an
+    /// action, an answer and the number of its decision, the id, backend
+    /// and name read back from `store` and the answers when asked for.
+    static func compactDecisions(for records: StoreIndex.Views, answers: RestoreAnswers, options: RestoreOptions,
+                                 reportedFrom store: StoreIndex) -> RestoreLines {
+        var entries: [RestoreLines.Entry] = []
+        entries.reserveCapacity(records.count)
+        var reasons: [String] = []
+        forEachDecision(for: records, answers: answers, options: options) { i, decided in
+            if decided.number == reasons.count { reasons.append(decided.reason) }
+            entries.append(RestoreLines.Entry(reason: UInt32(decided.number), action: decided.action, probe: answers.probes[i]?.state))
+        }
+        return RestoreLines(records: store, names: answers.sessionNames, entries: entries, reasons: reasons)
+    }
+
+    /// One decision: the action, why, and its number among the distinct
+    /// decisions of one call (numbered from 0 in the order they first occur).
+    struct Decided {
+        let action: RestoreAction
+        let reason: String
+        let number: Int
+    }
+
+    /// Calls `body` with each record's position and decision, in order.
+    ///
+    /// Most records of a big store share one answer ("not listed by tmux
+    /// list-sessions ..."), so decisions are memoised on their inputs: the
+    /// lines then share a handful of reason strings rather than one each.
+    static func forEachDecision<Records: RandomAccessCollection>(
+        for records: Records, answers: RestoreAnswers, options: RestoreOptions, _ body: (Int, Decided) -> Void
+    ) where Records.Element: RestorableRecord, Records.Index == Int {
+        precondition(answers.probes.count == records.count, "answers for another list of records")
+        var memo: [DecisionInputs: Decided] = [:]
+        var last: (inputs: DecisionInputs, decided: Decided)?
         for i in records.indices {
+            let record = records[i]
             let answer = answers.probes[i]
             let inputs = DecisionInputs(
-                status: records[i].status, backend: records[i].backend, cliId: records[i].cliId, probe: answer,
-                killedAt: answer?.state == .missing ? records[i].killedAt : nil)
-            let decided: (action: RestoreAction, reason: String)
+                status: record.status, backend: record.backend, cliId: record.cliId, probe: answer,
+                killedAt: answer?.state == .missing ? record.killedAt : nil)
+            let decided: Decided
             if let last, last.inputs == inputs {
                 // Neighbours mostly share their inputs, and comparing
                 // strings that share storage costs no hashing.
@@ -460,22 +527,22 @@ public struct Restorer: Sendable {
             } else if let known = memo[inputs] {
                 decided = known
             } else {
-                decided = decide(status: inputs.status, backend: inputs.backend, cliId: inputs.cliId, probe: inputs.probe,
-                                 expectedCLI: options.expectedCLI, lazy: options.lazy, killedAt: inputs.killedAt,
-                                 onMissing: options.onMissing)
+                let (action, reason) = decide(status: inputs.status, backend: inputs.backend, cliId: inputs.cliId, probe: inputs.probe,
+                                              expectedCLI: options.expectedCLI, lazy: options.lazy, killedAt: inputs.killedAt,
+                                              onMissing: options.onMissing)
+                decided = Decided(action: action, reason: reason, number: memo.count)
                 memo[inputs] = decided
             }
             last = (inputs, decided)
-            lines.append(SessionOutcome(id: records[i].id, backend: records[i].backend, backendSession: answers.sessionNames[i],
-                                        probe: answer?.state, action: decided.action, reason: decided.reason))
+            body(i, decided)
         }
-        return lines
     }
 
     /// Kills, then worker launches, with bounded concurrency; then the registry.
-    func execute(_ plan: inout Plan, records: [SessionRecord]) async {
+    func execute(_ plan: inout Plan, store: StoreIndex) async {
         let providers = backends
         let lines = plan.lines
+        let records = store.views
         if !plan.kills.isEmpty { options.onPhase?(.killing(sessions: plan.kills.count)) }
         let killResults = await bounded(plan.kills, limit: options.concurrency) { i -> String in
             let record = records[i]
@@ -484,7 +551,8 @@ public struct Restorer: Sendable {
         }
         for (i, outcome) in killResults {
             plan.lines[i].reason += " (\(outcome))"
-            logger.warning(session: lines[i].id, "killed \(lines[i].backend) session \(lines[i].backendSession): \(plan.lines[i].reason)")
+            let line = plan.lines[i]
+            logger.warning(session: line.id, "killed \(line.backend) session \(line.backendSession): \(line.reason)")
         }
         let launcher = self.launcher
         if !plan.forks.isEmpty { options.onPhase?(.launching(workers: plan.forks.count)) }
@@ -494,21 +562,23 @@ public struct Restorer: Sendable {
                                                        backendSession: lines[i].backendSession, socket: record.socket))
         }
         for (i, result) in forkResults {
+            let line = lines[i]
             switch result {
             case .launched(let pid):
                 plan.lines[i].workerPID = pid
             case .notLaunched(let why):
                 plan.lines[i].reason += "; no worker launched: \(why)"
-                logger.warning(session: lines[i].id, "no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)")
+                logger.warning(session: line.id, "no worker for \(line.backend) session \(line.backendSession): \(why)")
             case .refused(let why):
                 // The record's values cannot be used safely: kept, as for unknown.
                 plan.lines[i].action = .keep
                 plan.lines[i].reason += "; kept without a worker: \(why)"
-                logger.warning(session: lines[i].id, "no worker for \(lines[i].backend) session \(lines[i].backendSession): \(why)")
+                logger.warning(session: line.id, "no worker for \(line.backend) session \(line.backendSession): \(why)")
             }
         }
         // Every active persistent record that was not closed stays registered.
-        for (i, line) in plan.lines.enumerated() where line.action != .close && line.action != .skip {
+        for i in plan.lines.indices where plan.lines.action(at: i) != .close && plan.lines.action(at: i) != .skip {
+            let line = plan.lines[i]
             registry.register(SessionRegistry.Entry(id: line.id, backend: records[i].backend, backendSession: line.backendSession,
                                                     workerPID: line.workerPID))
         }

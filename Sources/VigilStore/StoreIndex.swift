@@ -139,11 +139,21 @@ package struct StoreIndex: RecordDocument {
         return record
     }
 
-    private func string(_ value: SourceString) -> String? {
-        guard !value.isAbsent else { return nil }
-        return source.bytes.withUnsafeBufferPointer { buffer in
-            if value.hasEscapes { return JSONScanner(buffer).decode(value.token) }
-            return String(decoding: UnsafeBufferPointer(rebasing: buffer[value.range]), as: UTF8.self)
+    private func string(_ value: SourceString) -> String? { source.string(value) }
+
+    /// The records as views that read their members when asked (restore's
+    /// `RestorableRecord`s).
+    package var views: Views { Views(source: source, records: records) }
+
+    /// The records of an index as `IndexedRecordView`s.
+    package struct Views: RandomAccessCollection, Sendable {
+        let source: StoreSource
+        let records: [IndexedRecord]
+
+        package var startIndex: Int { 0 }
+        package var endIndex: Int { records.count }
+        package subscript(position: Int) -> IndexedRecordView {
+            IndexedRecordView(source: source, entry: records[position])
         }
     }
 
@@ -280,6 +290,42 @@ package struct StoreIndex: RecordDocument {
             }
         }, into: &writer)
         precondition(spliced, "StoreIndex: a close without patch points")
+    }
+}
+
+/// One record of a `StoreIndex` as loaded, its members decoded when read.
+package struct IndexedRecordView: Sendable {
+    let source: StoreSource
+    let entry: IndexedRecord
+
+    /// The record's id.
+    package var id: String { source.string(entry.id)! }
+    /// The record's multiplexer.
+    package var backend: BackendKind { entry.backend }
+    /// The record's status.
+    package var status: RecordStatus { entry.status }
+    /// `backendSession`, if a string.
+    package var backendSession: String? { source.string(entry.backendSession) }
+    /// `socket`, if a string.
+    package var socket: String? { source.string(entry.socket) }
+    /// `cliId`, if a string.
+    package var cliId: String? { source.string(entry.cliId) }
+    /// The `killedAt` marker, if a string (the record is read again only
+    /// when the loader saw the key in it).
+    package var killedAt: String? {
+        guard entry.mayHoldKilledAt else { return nil }
+        return SessionRecord.reading(entry.range, of: source)[marker: .killedAt]?.stringValue
+    }
+}
+
+extension StoreSource {
+    /// The string at `value`, decoded; nil when absent.
+    func string(_ value: SourceString) -> String? {
+        guard !value.isAbsent else { return nil }
+        return bytes.withUnsafeBufferPointer { buffer in
+            if value.hasEscapes { return JSONScanner(buffer).decode(value.token) }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[value.range]), as: UTF8.self)
+        }
     }
 }
 

@@ -195,7 +195,7 @@ enum BotmuxCommand {
             out.line("botmux data directory \(source)")
             for line in botLines(report) { out.line(line) }
             out.line()
-            for line in ReportRendering.summary(report.sessions.lazy.map(\.outcome), figures(report), fullReport: fullReport) {
+            for line in ReportRendering.summary(RestoreLines(report.sessions.map(\.outcome)), figures(report), fullReport: fullReport) {
                 out.line(line)
             }
             return

@@ -193,11 +193,11 @@ struct DemoWorld {
     func describeAftermath(of report: RestoreReport, to out: inout OutputStream) {
         out.line()
         var marked = 0
-        for s in report.sessions where s.workerPID != nil {
+        for s in report.lines where s.workerPID != nil {
             let o = tmuxRun(["show-options", "-v", "-t", "=\(s.backendSession):", "@vigil-worker"])
             if o.termination == .exited(0) && o.stdout.text.hasPrefix("attached") { marked += 1 }
         }
-        out.line("workers that re-attached (marked their session): \(marked) of \(report.sessions.filter { $0.workerPID != nil }.count)")
+        out.line("workers that re-attached (marked their session): \(marked) of \(report.lines.filter { $0.workerPID != nil }.count)")
         let left = tmuxRun(["list-sessions", "-F", "#{session_name}"]).stdout.text.split(separator: "\n")
         out.line("tmux sessions left on -L \(socket): \(left.joined(separator: ", "))")
     }

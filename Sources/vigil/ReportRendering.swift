@@ -38,7 +38,7 @@ struct ReportFigures {
 
     /// The figures of a restore's report.
     init(_ report: RestoreReport) {
-        self.init(records: report.sessions.count, totals: report.totals, elapsed: report.elapsed,
+        self.init(records: report.lines.count, totals: report.totals, elapsed: report.elapsed,
                   dryRun: report.dryRun, listingCalls: report.listingCalls, listingUsage: report.listingUsage)
     }
 
@@ -66,7 +66,7 @@ enum ReportRendering {
         } else if verbose {
             writeTable(report, to: &out)
         } else {
-            for line in summary(report.sessions, ReportFigures(report), fullReport: fullReport) { out.line(line) }
+            for line in summary(report.lines, ReportFigures(report), fullReport: fullReport) { out.line(line) }
         }
     }
 
@@ -78,7 +78,7 @@ enum ReportRendering {
     /// "dryRun","listingCalls","listingUsage"}`.
     static func writeJSON(_ report: RestoreReport, to out: inout OutputStream) {
         out.raw(#"{"schema":1,"sessions":["#)
-        for (index, session) in report.sessions.enumerated() {
+        for (index, session) in report.lines.enumerated() {
             if out.failed { break }
             if index > 0 { out.raw(",") }
             out.raw("{")
@@ -133,7 +133,7 @@ enum ReportRendering {
     /// `--verbose`: every record in a table, a blank line, the totals.
     static func writeTable(_ report: RestoreReport, to out: inout OutputStream) {
         let header = ["ID", "BACKEND", "SESSION", "PROBE", "ACTION", "WORKER", "REASON"]
-        let sessions = report.sessions
+        let sessions = report.lines
         // Rows are made as the table reads them (twice: to measure, to write).
         out.table((-1..<sessions.count).lazy.map { $0 < 0 ? header : row(sessions[$0]) })
         out.line()
@@ -149,11 +149,12 @@ enum ReportRendering {
 
     /// Totals, then the first few records of each action with their reasons,
     /// then where the rest is: a few dozen lines whatever the store's size.
-    static func summary(_ sessions: some Sequence<SessionOutcome>, _ figures: ReportFigures, fullReport: String?) -> [String] {
+    /// (A line is made only when it is shown: the others are counted by action.)
+    static func summary(_ sessions: RestoreLines, _ figures: ReportFigures, fullReport: String?) -> [String] {
         var lines = [totalsLine(figures)]
         var shown: [RestoreAction: [SessionOutcome]] = [:]
-        for s in sessions where shown[s.action, default: []].count < summaryRows {
-            shown[s.action, default: []].append(s)
+        for index in sessions.indices where shown[sessions.action(at: index), default: []].count < summaryRows {
+            shown[sessions.action(at: index), default: []].append(sessions[index])
         }
         for action in [RestoreAction.close, .kill, .keep, .fork, .skip] {
             guard let count = figures.totals[action], count > 0 else { continue }
