@@ -74,9 +74,17 @@ extension JSONValue {
 
 /// A syntax error at a byte offset; turned into line:column only when
 /// reported, so the hot path never counts lines.
-package struct JSONSyntaxError: Error {
+//
+// Public only so that the scanner's inlinable hot paths can throw it
+// (see `JSONScanner`); its members stay package.
+public struct JSONSyntaxError: Error {
     package let offset: Int
     package let message: String
+
+    @usableFromInline package init(offset: Int, message: String) {
+        self.offset = offset
+        self.message = message
+    }
 
     package func located(in bytes: [UInt8]) -> JSONParseError {
         bytes.withUnsafeBufferPointer { buffer in
@@ -101,10 +109,10 @@ package struct JSONSyntaxError: Error {
 
 /// A string's position in the source: the bytes between the quotes, and
 /// whether they contain escapes (if not, they are the string's UTF-8 as is).
-@frozen package struct JSONStringToken {
-    package let start: Int
-    package let end: Int
-    package let hasEscapes: Bool
+@frozen public struct JSONStringToken {
+    @usableFromInline package let start: Int
+    @usableFromInline package let end: Int
+    @usableFromInline package let hasEscapes: Bool
 
     @inlinable package init(start: Int, end: Int, hasEscapes: Bool) {
         self.start = start
@@ -119,16 +127,21 @@ package struct JSONSyntaxError: Error {
 // are `@inlinable` so that the store's loader in another module compiles
 // them into its own loop instead of calling across the module boundary
 // once per byte run.
-@frozen package struct JSONScanner {
+//
+// The type is public (its members are not): Swift 6.3 does not inline the
+// `@inlinable` members of a `package` type into another module, so with a
+// package type every one of them was a call from the store's loader. With
+// a public type they are inlined as they say.
+@frozen public struct JSONScanner {
     @usableFromInline package let bytes: UnsafeBufferPointer<UInt8>
     @usableFromInline package var position = 0
     /// Nesting deeper than this is refused.
-    package var depthLimit = JSONValue.maximumDepth
+    @usableFromInline package var depthLimit = JSONValue.maximumDepth
     /// Accept `\uD800`-`\uDFFF` escapes that are not half of a pair. RFC 8259
     /// allows them in the grammar; a JavaScript string can hold one (a title
     /// cut in the middle of an emoji) and `JSON.stringify` writes it so. Off
     /// by default; `decode` turns each one into U+FFFD.
-    package var allowsLoneSurrogates = false
+    @usableFromInline package var allowsLoneSurrogates = false
 
     package init(_ bytes: UnsafeBufferPointer<UInt8>, position: Int = 0) {
         self.bytes = bytes
@@ -143,16 +156,61 @@ package struct JSONSyntaxError: Error {
 
     @inlinable @inline(__always) package var atEnd: Bool { position >= bytes.count }
 
+    /// Moves past white space. The common cases (none, or one space as
+    /// after `:` and `,`) are decided here; anything longer goes to
+    /// `skipWhitespaceRun`.
     @inlinable @inline(__always) package mutating func skipWhitespace() {
-        while position < bytes.count {
-            switch bytes[position] {
-            case 0x20, 0x0A, 0x0D, 0x09: position += 1
-            default: return
-            }
+        guard position < bytes.count else { return }
+        let byte = bytes[position]
+        if byte > 0x20 { return }
+        if byte == 0x20 {
+            position &+= 1
+            if position < bytes.count && bytes[position] > 0x20 { return }
         }
+        skipWhitespaceRun()
     }
 
-    package func fail(_ message: String, at offset: Int? = nil) -> JSONSyntaxError {
+    /// `skipWhitespace` from the cursor on, eight bytes a step (the
+    /// indentation of a pretty-printed document).
+    @usableFromInline package mutating func skipWhitespaceRun() {
+        let count = bytes.count
+        guard let base = bytes.baseAddress else { return }
+        var index = position
+        let raw = UnsafeRawPointer(base)
+        while index &+ 8 <= count {
+            let mask = Self.nonWhitespaceMask(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)))
+            if mask != 0 {
+                position = index &+ mask.trailingZeroBitCount &>> 3
+                return
+            }
+            index &+= 8
+        }
+        while index < count {
+            switch base[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index &+= 1
+            default:
+                position = index
+                return
+            }
+        }
+        position = index
+    }
+
+    /// The high bit of every byte of `word` that is not JSON white space
+    /// (space, tab, LF, CR), exactly (no borrow runs between bytes).
+    @inlinable @inline(__always) package static func nonWhitespaceMask(_ word: UInt64) -> UInt64 {
+        let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        /// High bit set exactly in the bytes equal to `value`.
+        @inline(__always) func equal(_ value: UInt64) -> UInt64 {
+            let x = word ^ (ones &* value)
+            return ~(((x & lows) &+ lows) | x) & highs
+        }
+        return ~(equal(0x20) | equal(0x0A) | equal(0x0D) | equal(0x09)) & highs
+    }
+
+    @usableFromInline package func fail(_ message: String, at offset: Int? = nil) -> JSONSyntaxError {
         JSONSyntaxError(offset: offset ?? position, message: message)
     }
 
@@ -227,7 +285,7 @@ package struct JSONSyntaxError: Error {
     /// Enters the object at the cursor (on its `{`, nesting checked):
     /// true when it has members, false when it is `{}` (then the cursor is
     /// past it).
-    @inlinable package mutating func enterObject(depth: Int) throws(JSONSyntaxError) -> Bool {
+    @inlinable @inline(__always) package mutating func enterObject(depth: Int) throws(JSONSyntaxError) -> Bool {
         try enter(depth: depth)
         position += 1
         skipWhitespace()
@@ -240,7 +298,7 @@ package struct JSONSyntaxError: Error {
 
     /// The next member's key, up to its value: white space, the key, white
     /// space, `:`, white space. The cursor is then on the value.
-    @inlinable package mutating func memberKey() throws(JSONSyntaxError) -> JSONStringToken {
+    @inlinable @inline(__always) package mutating func memberKey() throws(JSONSyntaxError) -> JSONStringToken {
         skipWhitespace()
         let key = try scanKey()
         skipWhitespace()
@@ -251,7 +309,7 @@ package struct JSONSyntaxError: Error {
 
     /// After a member's value: true when another member follows (`,`),
     /// false at the object's `}` (consumed).
-    @inlinable package mutating func nextMember() throws(JSONSyntaxError) -> Bool {
+    @inlinable @inline(__always) package mutating func nextMember() throws(JSONSyntaxError) -> Bool {
         skipWhitespace()
         return try !endOfList(close: UInt8(ascii: "}"), "',' or '}' after an object member")
     }
@@ -296,12 +354,18 @@ package struct JSONSyntaxError: Error {
             _ = try scanString()
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             _ = try scanNumber() // validated, never built
+        case UInt8(ascii: "t"):
+            try literal("true")
+        case UInt8(ascii: "f"):
+            try literal("false")
+        case UInt8(ascii: "n"):
+            try literal("null")
         default:
             _ = try parseScalar()
         }
     }
 
-    @inline(__always) package func enter(depth: Int) throws(JSONSyntaxError) {
+    @inlinable @inline(__always) package func enter(depth: Int) throws(JSONSyntaxError) {
         if depth > depthLimit {
             throw fail("arrays and objects nested deeper than \(depthLimit) levels")
         }
@@ -345,9 +409,24 @@ package struct JSONSyntaxError: Error {
         }
     }
 
+    /// Moves past `word` (`true`, `false` or `null`) at the cursor.
     package mutating func literal(_ word: StaticString) throws(JSONSyntaxError) {
         let start = position
         let count = word.utf8CodeUnitCount
+        // Whole words compared four bytes at a time (for `false`, bytes 0-3
+        // and 1-4); a mismatch or the end of the buffer takes the byte-wise
+        // path below, which gives the error.
+        if count >= 4, start &+ count <= bytes.count, let base = bytes.baseAddress {
+            let source = UnsafeRawPointer(base + start)
+            let expected = UnsafeRawPointer(word.utf8Start)
+            let tail = count &- 4
+            if source.loadUnaligned(as: UInt32.self) == expected.loadUnaligned(as: UInt32.self)
+                && source.loadUnaligned(fromByteOffset: tail, as: UInt32.self)
+                    == expected.loadUnaligned(fromByteOffset: tail, as: UInt32.self) {
+                position = start &+ count
+                return
+            }
+        }
         var index = 0
         while index < count {
             guard current == word.utf8Start[index], !atEnd else {
@@ -361,34 +440,54 @@ package struct JSONSyntaxError: Error {
     // MARK: Numbers
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    ///
+    /// Runs on a local index over the buffer; the cursor is set where an
+    /// error is found (the errors name the byte there) or past the number.
     package mutating func scanNumber() throws(JSONSyntaxError) -> Range<Int> {
         let start = position
-        if current == UInt8(ascii: "-") { position += 1 }
-        if current == UInt8(ascii: "0") && !atEnd {
-            position += 1
-            if isDigit(current) && !atEnd {
+        let buffer = bytes
+        let count = buffer.count
+        /// The byte at `index`, or 0 at the end (as `current`).
+        @inline(__always) func at(_ index: Int) -> UInt8 { index < count ? buffer[index] : 0 }
+        var index = start
+        if at(index) == UInt8(ascii: "-") { index &+= 1 }
+        if at(index) == UInt8(ascii: "0") {
+            index &+= 1
+            if isDigit(at(index)) {
+                position = index
                 throw fail("numbers must not have leading zeros", at: start)
             }
-        } else if isDigit(current) && !atEnd {
-            while isDigit(current) && !atEnd { position += 1 }
+        } else if isDigit(at(index)) {
+            index &+= 1
+            while isDigit(at(index)) { index &+= 1 }
         } else {
+            position = index
             throw fail("expected a digit in a number, \(found)")
         }
-        if current == UInt8(ascii: ".") && !atEnd {
-            position += 1
-            guard isDigit(current), !atEnd else { throw fail("expected a digit after the decimal point, \(found)") }
-            while isDigit(current) && !atEnd { position += 1 }
+        if at(index) == UInt8(ascii: ".") {
+            index &+= 1
+            guard isDigit(at(index)) else {
+                position = index
+                throw fail("expected a digit after the decimal point, \(found)")
+            }
+            while isDigit(at(index)) { index &+= 1 }
         }
-        if (current == UInt8(ascii: "e") || current == UInt8(ascii: "E")) && !atEnd {
-            position += 1
-            if (current == UInt8(ascii: "+") || current == UInt8(ascii: "-")) && !atEnd { position += 1 }
-            guard isDigit(current), !atEnd else { throw fail("expected a digit in the exponent, \(found)") }
-            while isDigit(current) && !atEnd { position += 1 }
+        let exponent = at(index)
+        if exponent == UInt8(ascii: "e") || exponent == UInt8(ascii: "E") {
+            index &+= 1
+            let sign = at(index)
+            if sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { index &+= 1 }
+            guard isDigit(at(index)) else {
+                position = index
+                throw fail("expected a digit in the exponent, \(found)")
+            }
+            while isDigit(at(index)) { index &+= 1 }
         }
-        return start..<position
+        position = index
+        return start..<index
     }
 
-    @inline(__always) package func isDigit(_ byte: UInt8) -> Bool {
+    @inlinable @inline(__always) package func isDigit(_ byte: UInt8) -> Bool {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 }

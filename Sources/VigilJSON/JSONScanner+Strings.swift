@@ -12,7 +12,7 @@ import Darwin
 extension JSONScanner {
     /// Scans an object key: like `scanString`, with a better message when the
     /// key is missing (e.g. after a trailing comma).
-    @inlinable package mutating func scanKey() throws(JSONSyntaxError) -> JSONStringToken {
+    @inlinable @inline(__always) package mutating func scanKey() throws(JSONSyntaxError) -> JSONStringToken {
         guard current == UInt8(ascii: "\""), !atEnd else { throw missingKey() }
         return try scanString()
     }
@@ -28,40 +28,54 @@ extension JSONScanner {
     /// Validates the string at the cursor (opening quote included) and moves
     /// past its closing quote.
     ///
-    /// Plain ASCII runs, the bulk of a store, are skipped eight bytes at a
-    /// time; the first byte that needs a look (a quote, a backslash, a
-    /// control character, a non-ASCII byte) goes to the byte-wise path.
-    @inlinable package mutating func scanString() throws(JSONSyntaxError) -> JSONStringToken {
+    /// Eight bytes are looked at per step: `lookMask` marks the first byte
+    /// that needs a look (a quote, a backslash, a control character, a
+    /// non-ASCII byte), so a plain string, however short, ends in one or two
+    /// steps at its closing quote. Anything else goes to the byte-wise path
+    /// from that byte on, which gives every error exactly as before. The last
+    /// seven bytes of the buffer are looked at one by one (no load past the end).
+    @inlinable @inline(__always) package mutating func scanString() throws(JSONSyntaxError) -> JSONStringToken {
         let opening = position
-        position += 1
-        let start = position
-        let count = bytes.count
-        if let base = bytes.baseAddress {
-            let raw = UnsafeRawPointer(base)
-            while position + 8 <= count {
-                let word = raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)
-                if Self.wordNeedsLook(word) { break }
-                position += 8
-            }
-            while position < count {
-                let byte = base[position]
-                if byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
-                    position += 1
-                    continue
-                }
-                if byte == UInt8(ascii: "\"") {
-                    position += 1
-                    return JSONStringToken(start: start, end: position - 1, hasEscapes: false)
-                }
-                break
-            }
+        let start = position &+ 1
+        guard let base = bytes.baseAddress else {
+            position = start
+            return try scanStringRest(opening: opening, start: start)
         }
+        let end = Self.plainEnd(base, from: start, count: bytes.count)
+        if end < bytes.count && base[end] == UInt8(ascii: "\"") {
+            position = end &+ 1
+            return JSONStringToken(start: start, end: end, hasEscapes: false)
+        }
+        position = end
         return try scanStringRest(opening: opening, start: start)
     }
 
-    /// Whether any of the eight bytes is a quote, a backslash, a control
-    /// character or not ASCII (the classic has-zero-byte test, per byte).
-    @inlinable @inline(__always) package static func wordNeedsLook(_ word: UInt64) -> Bool {
+    /// The index of the first byte at or after `index` that is a quote, a
+    /// backslash, a control character or not ASCII, or `count` if none.
+    @inlinable @inline(__always)
+    package static func plainEnd(_ base: UnsafePointer<UInt8>, from index: Int, count: Int) -> Int {
+        var index = index
+        let raw = UnsafeRawPointer(base)
+        while index &+ 8 <= count {
+            let mask = lookMask(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)))
+            if mask != 0 { return index &+ mask.trailingZeroBitCount &>> 3 }
+            index &+= 8
+        }
+        while index < count {
+            let byte = base[index]
+            if byte < 0x20 || byte >= 0x80 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return index }
+            index &+= 1
+        }
+        return count
+    }
+
+    /// A mask with the high bit set in (at least) the lowest byte of `word`
+    /// (in memory order) that is a quote, a backslash, a control character
+    /// or not ASCII, and zero when there is none. Bytes above the first
+    /// marked one may be marked wrongly (a borrow runs on), so only the
+    /// lowest set bit means anything. The classic has-zero-byte test, per
+    /// kind of byte.
+    @inlinable @inline(__always) package static func lookMask(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let quote = word ^ (ones &* 0x22)
@@ -69,17 +83,18 @@ extension JSONScanner {
         let hasQuote = (quote &- ones) & ~quote
         let hasBackslash = (backslash &- ones) & ~backslash
         let hasControl = (word &- ones &* 0x20) & ~word
-        return (hasQuote | hasBackslash | hasControl | word) & highs != 0
+        return (hasQuote | hasBackslash | hasControl | word) & highs
     }
 
     /// The byte-wise remainder of `scanString` from the cursor: escapes,
-    /// multi-byte UTF-8, the closing quote, errors.
+    /// multi-byte UTF-8, the closing quote, errors. Plain runs between them
+    /// are skipped with `plainEnd`.
     @usableFromInline package mutating func scanStringRest(opening: Int, start: Int) throws(JSONSyntaxError) -> JSONStringToken {
         var hasEscapes = false
         while position < bytes.count {
             let byte = bytes[position]
             if byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
-                position += 1
+                position = Self.plainEnd(bytes.baseAddress!, from: position, count: bytes.count)
                 continue
             }
             if byte == UInt8(ascii: "\"") {
@@ -290,11 +305,20 @@ extension JSONScanner {
 
     /// Whether a validated token spells exactly `key` (no allocation; a key
     /// with escapes is decoded first, which is rare and still correct).
-    @inlinable package func token(_ token: JSONStringToken, equals key: StaticString) -> Bool {
+    /// Keys are short: compared byte by byte, inline, without a call.
+    @inlinable @inline(__always) package func token(_ token: JSONStringToken, equals key: StaticString) -> Bool {
         if token.hasEscapes { return decodedToken(token, equals: key) }
         let count = key.utf8CodeUnitCount
-        guard token.end - token.start == count, let base = bytes.baseAddress else { return count == 0 && token.end == token.start }
-        return memcmp(base + token.start, key.utf8Start, count) == 0
+        guard token.end - token.start == count else { return false }
+        guard count > 0, let base = bytes.baseAddress else { return count == 0 }
+        let source = base + token.start
+        let expected = key.utf8Start
+        var index = 0
+        while index < count {
+            if source[index] != expected[index] { return false }
+            index &+= 1
+        }
+        return true
     }
 
     /// `token(_:equals:)` for a token with escapes.
