@@ -8,8 +8,10 @@ struct Options: Sendable {
     var rounds: Int?
     /// Where to write the figures as JSON.
     var jsonPath: String?
+    /// Store sizes for the figures that sweep them (9), overriding the defaults.
+    var sizes: [Int]?
 
-    static let usage = "Usage: perf [--quick] [--filter NAME]... [--rounds N] [--json PATH] [--help]"
+    static let usage = "Usage: perf [--quick] [--filter NAME]... [--rounds N] [--sizes N,N...] [--json PATH] [--help]"
 
     static let help = """
         perf: Vigil's probe benchmarks.
@@ -27,6 +29,8 @@ struct Options: Sendable {
           --rounds N       measured rounds per figure (N >= 1), overriding the
                            per-figure default (figure 3: N rounds of 20+20
                            probes; figure 4: N runs of 1,000 probes)
+          --sizes N,N...   store sizes (records) for figure 9, overriding
+                           1,000 to 1,000,000 (e.g. --sizes 100000)
           --json PATH      also write the figures as JSON to PATH
           --help           print this help and exit
 
@@ -63,6 +67,13 @@ struct Options: Sendable {
                 options.rounds = n
             case "--json":
                 options.jsonPath = try value(argument)
+            case "--sizes":
+                let text = try value(argument)
+                let sizes = text.split(separator: ",").map { Int($0) }
+                guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+                    throw UsageError("--sizes needs whole numbers >= 1 separated by commas, not '\(text)'")
+                }
+                options.sizes = sizes.map { $0! }
             default:
                 throw UsageError("unknown argument '\(argument)'")
             }

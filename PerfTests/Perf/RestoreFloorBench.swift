@@ -76,7 +76,7 @@ struct RestoreFloorBench: Benchmark {
     var needsTmux: Bool { true }
 
     func sizes(_ context: BenchContext) -> [Int] {
-        context.options.quick ? [1_000, 10_000] : [1_000, 10_000, 100_000, 1_000_000]
+        context.options.sizes ?? (context.options.quick ? [1_000, 10_000] : [1_000, 10_000, 100_000, 1_000_000])
     }
 
     func run(in context: BenchContext) async throws -> FigureResult {

@@ -8,7 +8,7 @@
 // at 100,000 records that is 0.8 MB of lines rather than 7 MB of outcomes
 // plus a heap string per id.
 
-public import VigilCore
+import VigilCore
 
 /// What a compact report reads of the record behind each line.
 package protocol ReportedRecords: Sendable {
@@ -21,12 +21,15 @@ package protocol ReportedRecords: Sendable {
 /// The report's lines, in store order; each element is a `SessionOutcome`
 /// (made when read, for a report of a store file).
 public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable {
-    private var storage: Storage
-
-    private enum Storage: Sendable {
-        case outcomes([SessionOutcome])
-        case compact(Compact)
-    }
+    // Either `outcomes` (made from outcomes) or the compact lines: `entries`
+    // over `records`, with `names`, `reasons` and `workers`. (Stored side
+    // by side rather than as an enum, so reading one line copies nothing.)
+    private var outcomes: [SessionOutcome]
+    private let records: (any ReportedRecords)?
+    private var names: [String] = []
+    private var entries: [Entry] = []
+    private var reasons: [String] = []
+    private var workers: [Int: Int32] = [:]
 
     /// One line of a compact report.
     struct Entry: Sendable {
@@ -35,18 +38,10 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
         var probe: SessionState?
     }
 
-    /// The compact form: lines of 8 bytes, reasons shared.
-    private struct Compact: Sendable {
-        let records: any ReportedRecords
-        let names: [String]
-        var entries: [Entry]
-        var reasons: [String]
-        var workers: [Int: Int32]
-    }
-
     /// Lines made of `SessionOutcome`s, held as they are.
     public init(_ outcomes: [SessionOutcome] = []) {
-        storage = .outcomes(outcomes)
+        self.outcomes = outcomes
+        self.records = nil
     }
 
     /// Compact lines over `records`, with the session name of each.
@@ -55,75 +50,67 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
     ///     of the reason in `reasons`.
     init(records: any ReportedRecords, names: [String], entries: [Entry], reasons: [String]) {
         precondition(names.count == entries.count, "a session name per line")
-        storage = .compact(Compact(records: records, names: names, entries: entries, reasons: reasons, workers: [:]))
+        self.outcomes = []
+        self.records = records
+        self.names = names
+        self.entries = entries
+        self.reasons = reasons
     }
 
     public var startIndex: Int { 0 }
 
-    public var endIndex: Int {
-        switch storage {
-        case .outcomes(let outcomes): outcomes.count
-        case .compact(let compact): compact.entries.count
-        }
-    }
+    public var endIndex: Int { records == nil ? outcomes.count : entries.count }
 
     /// The line at `position`. Setting it in a compact report keeps the
     /// line's record (its id, backend and session name) and takes the rest.
     public subscript(position: Int) -> SessionOutcome {
         get {
-            switch storage {
-            case .outcomes(let outcomes):
-                return outcomes[position]
-            case .compact(let compact):
-                let entry = compact.entries[position]
-                return SessionOutcome(id: compact.records.id(at: position), backend: compact.records.backendName(at: position),
-                                      backendSession: compact.names[position], probe: entry.probe, action: entry.action,
-                                      reason: compact.reasons[Int(entry.reason)], workerPID: compact.workers[position])
-            }
+            guard let records else { return outcomes[position] }
+            let entry = entries[position]
+            return SessionOutcome(id: records.id(at: position), backend: records.backendName(at: position),
+                                  backendSession: names[position], probe: entry.probe, action: entry.action,
+                                  reason: reasons[Int(entry.reason)], workerPID: workers[position])
         }
         set {
-            switch storage {
-            case .outcomes(var outcomes):
-                storage = .outcomes([])
+            guard records != nil else {
                 outcomes[position] = newValue
-                storage = .outcomes(outcomes)
-            case .compact(var compact):
-                storage = .outcomes([])
-                var entry = compact.entries[position]
-                entry.action = newValue.action
-                entry.probe = newValue.probe
-                if compact.reasons[Int(entry.reason)] != newValue.reason {
-                    entry.reason = UInt32(compact.reasons.count)
-                    compact.reasons.append(newValue.reason)
-                }
-                compact.entries[position] = entry
-                compact.workers[position] = newValue.workerPID
-                storage = .compact(compact)
+                return
             }
+            entries[position].action = newValue.action
+            entries[position].probe = newValue.probe
+            if reasons[Int(entries[position].reason)] != newValue.reason {
+                entries[position].reason = UInt32(reasons.count)
+                reasons.append(newValue.reason)
+            }
+            workers[position] = newValue.workerPID
         }
     }
 
     /// The action of the line at `position`, without making the line.
     public func action(at position: Int) -> RestoreAction {
-        switch storage {
-        case .outcomes(let outcomes): outcomes[position].action
-        case .compact(let compact): compact.entries[position].action
-        }
+        records == nil ? outcomes[position].action : entries[position].action
     }
 
     /// The reason of the line at `position`, without making the line.
     public func reason(at position: Int) -> String {
-        switch storage {
-        case .outcomes(let outcomes): outcomes[position].reason
-        case .compact(let compact): compact.reasons[Int(compact.entries[position].reason)]
-        }
+        records == nil ? outcomes[position].reason : reasons[Int(entries[position].reason)]
+    }
+
+    /// The record id of the line at `position`, without making the line.
+    public func id(at position: Int) -> String {
+        guard let records else { return outcomes[position].id }
+        return records.id(at: position)
     }
 
     /// How many lines have each action (every action present, zero or not).
     public var totals: [RestoreAction: Int] {
         // Counted in a fixed array (no hashing per line), then named.
         var counts = [Int](repeating: 0, count: RestoreAction.allCases.count)
-        for position in indices { counts[action(at: position).ordinal] += 1 }
+        if records == nil {
+            for outcome in outcomes { counts[outcome.action.ordinal] += 1 }
+        } else {
+            for entry in entries { counts[entry.action.ordinal] += 1 }
+        }
         return Dictionary(uniqueKeysWithValues: RestoreAction.allCases.map { ($0, counts[$0.ordinal]) })
     }
 }

@@ -344,11 +344,13 @@ public struct Restorer: Sendable {
     /// and every record kept on an `unknown` answer is logged.
     func announceCommitted(_ plan: Plan) {
         for i in plan.closes {
-            let line = plan.lines[i]
-            registry.evict(line.id)
-            logger.warning(session: line.id, "closed \(line.backend) session \(line.backendSession): \(line.reason)")
+            registry.evict(plan.lines.id(at: i))
         }
         guard logger.wantsSessionEvents else { return }
+        for i in plan.closes {
+            let line = plan.lines[i]
+            logger.warning(session: line.id, "closed \(line.backend) session \(line.backendSession): \(line.reason)")
+        }
         for i in plan.lines.indices where plan.lines.action(at: i) == .keep {
             let line = plan.lines[i]
             if line.probe == .unknown { logger.warning(session: line.id, "kept \(line.backend) session \(line.backendSession): \(line.reason)") }

@@ -175,18 +175,24 @@ extension StoreFile {
         apply: (inout Document, _ change: Int, _ position: Int) -> Void
     ) async throws(StoreError) -> CommitReport {
         // Positions only: a merge finds each record's loaded bytes again
-        // through `sourceLocation`, which edits do not move.
-        let positions = changes.map { change -> Int in
+        // through `sourceLocation`, which edits do not move. One pass over
+        // `changes` (a lazy collection may make each change as it goes).
+        var positions: [Int] = []
+        positions.reserveCapacity(changes.count)
+        var writes: [Bool] = []
+        writes.reserveCapacity(changes.count)
+        for change in changes {
             guard let location = document.sourceLocation(ofRecord: change.id, near: change.position) else {
                 preconditionFailure("commit: no record \(change.id) in the loaded document")
             }
-            return location.position
+            positions.append(location.position)
+            writes.append(change.writes)
         }
         let loaded = document.sourceBytes
-        for (index, change) in changes.enumerated() where change.writes {
+        for index in positions.indices where writes[index] {
             apply(&document, index, positions[index])
         }
-        let writing = changes.contains { $0.writes }
+        let writing = writes.contains(true)
         let location = try resolveTarget(notice: notice)
 
         guard writing else {

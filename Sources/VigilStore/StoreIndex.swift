@@ -16,7 +16,7 @@
 // does, so the output is byte for byte what a `SessionStore` with the same
 // edits would write.
 
-public import VigilJSON
+import VigilJSON
 
 /// Where a string value lies in the source: its bytes between the quotes.
 struct SourceString: Sendable, Equatable {
