@@ -110,6 +110,11 @@ struct NameRules: Sendable {
     let asciiOnly: String?
     /// When set, leading or trailing white space is refused with this reason.
     let noSurroundingWhitespace: String?
+    /// The ASCII bytes of `forbidden` and of `forbiddenFirst`, one bit
+    /// each (bit n of word n / 64): a printable-ASCII name none of whose
+    /// bytes is set needs no rule-by-rule check.
+    private let forbiddenBytes: (UInt64, UInt64)
+    private let forbiddenFirstBytes: (UInt64, UInt64)
 
     init(forbidden: [(Character, String)] = [], forbiddenFirst: [(Character, String)] = [],
          asciiOnly: String? = nil, noSurroundingWhitespace: String? = nil) {
@@ -117,6 +122,25 @@ struct NameRules: Sendable {
         self.forbiddenFirst = forbiddenFirst.map(Rule.init)
         self.asciiOnly = asciiOnly
         self.noSurroundingWhitespace = noSurroundingWhitespace
+        func bits(_ rules: [Rule]) -> (UInt64, UInt64) {
+            var words: (UInt64, UInt64) = (0, 0)
+            for byte in rules.compactMap(\.byte) {
+                if byte < 64 { words.0 |= 1 << byte } else { words.1 |= 1 << (byte - 64) }
+            }
+            return words
+        }
+        forbiddenBytes = bits(self.forbidden)
+        forbiddenFirstBytes = bits(self.forbiddenFirst)
+    }
+
+    /// Whether `bytes` (printable ASCII) may break a rule of `forbidden`
+    /// or `forbiddenFirst` (checked one by one then).
+    private func mayBreakForbidden(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        func has(_ words: (UInt64, UInt64), _ byte: UInt8) -> Bool {
+            byte < 64 ? words.0 & (1 << byte) != 0 : words.1 & (1 << (byte &- 64)) != 0
+        }
+        if let first = bytes.first, has(forbiddenFirstBytes, first) { return true }
+        return bytes.contains { has(forbiddenBytes, $0) }
     }
 
     func validate(_ name: String, for backend: BackendKind) throws(SessionNameError) {
@@ -136,7 +160,12 @@ struct NameRules: Sendable {
                     detail: "it holds the control character U+\(String(repeating: "0", count: max(0, 4 - hex.count)))\(hex)")
             }
         }
-        try checkForbidden(name, for: backend)
+        // A printable-ASCII name: only a rule with an ASCII byte can match
+        // it (a non-ASCII or many-scalar Character cannot), so a name
+        // holding none of those bytes passes without the rule-by-rule walk.
+        let mayBreak = !printableASCII
+            || (name.utf8.withContiguousStorageIfAvailable { mayBreakForbidden($0) } ?? Array(name.utf8).withUnsafeBufferPointer { mayBreakForbidden($0) })
+        if mayBreak { try checkForbidden(name, for: backend) }
         if printableASCII {
             if let noSurroundingWhitespace, name.utf8.first == 0x20 || name.utf8.last == 0x20 {
                 throw SessionNameError(code: .surroundingWhitespace, name: name, backend: backend, detail: noSurroundingWhitespace)

@@ -281,7 +281,7 @@ public struct Restorer: Sendable {
         // Made as the commit reads them, not held as an array (a close per record).
         let changes = decided.lazy.map { RecordChange(id: loaded.id(at: $0), writes: lines.action(at: $0) != .fork, position: $0) }
         let commit = try await file.commit(
-            &store, changes: changes, lock: options.lockProtocol, lockTimeout: options.lockTimeout,
+            index: &store, changes: changes, lock: options.lockProtocol, lockTimeout: options.lockTimeout,
             strictLinks: options.strictLinks, notice: storeNotice
         ) { document, change, position in
             let line = decided[change]
@@ -410,9 +410,10 @@ public struct Restorer: Sendable {
         var names = [String](repeating: "", count: records.count)
         var recent: (server: MultiplexerServer, indices: [Int])? // the group being filled: records come in runs
         for i in records.indices {
-            names[i] = records[i].backendSession ?? options.naming.name(forID: records[i].id)
-            guard records[i].status == .active, records[i].backend.isPersistent else { continue }
-            let server = MultiplexerServer(records[i].backend, recordSocket: records[i].socket)
+            let record = records[i]
+            names[i] = record.backendSession ?? options.naming.name(forID: record.id)
+            guard record.status == .active, record.backend.isPersistent else { continue }
+            let server = MultiplexerServer(record.backend, recordSocket: record.socket)
             if recent?.server != server {
                 if let recent { groups[recent.server, default: []].append(contentsOf: recent.indices) }
                 recent = (server, [])
@@ -421,38 +422,40 @@ public struct Restorer: Sendable {
         }
         if let recent { groups[recent.server, default: []].append(contentsOf: recent.indices) }
 
-        // 2. One listing per group, groups in parallel.
+        // 2. One listing per group, groups in parallel. (Positions and
+        // answers are kept apart, in arrays of their own: a store of 100,000
+        // records holds them all at once.)
         if !groups.isEmpty { options.onPhase?(.listing(calls: groups.count)) }
         let providers = backends
-        let (probes, listingUsage) = await withTaskGroup(of: ([(Int, SessionProbe)], ChildrenUsage).self) { group in
+        let sessionNames = names
+        let (probes, listingUsage) = await withTaskGroup(of: GroupAnswers.self) { group in
             for (server, indices) in groups {
                 let backend = providers.backend(for: server)
-                var valid: [(Int, String)] = []
-                var rejected: [(Int, SessionProbe)] = []
+                var answers = GroupAnswers()
                 for i in indices {
                     do throws(SessionNameError) {
-                        try backend.validate(names[i])
-                        valid.append((i, names[i]))
+                        try backend.validate(sessionNames[i])
+                        answers.asked.append(i)
                     } catch {
-                        rejected.append((i, .unknown(reason: "session name cannot be probed: \(error)")))
+                        answers.rejected.append((i, .unknown(reason: "session name cannot be probed: \(error)")))
                     }
                 }
-                let wanted = valid
-                group.addTask {
-                    var out = rejected
-                    guard !wanted.isEmpty else { return (out, .none) }
+                group.addTask { [answers] in
+                    var answers = answers
+                    guard !answers.asked.isEmpty else { return answers }
                     // One listing; then exact lookups, no per-name table.
                     let found = await backend.lookup()
-                    out.reserveCapacity(out.count + wanted.count)
-                    for (i, name) in wanted { out.append((i, found.answer(name))) }
-                    return (out, found.listing.usage)
+                    answers.found = answers.asked.map { found.answer(sessionNames[$0]) }
+                    answers.usage = found.listing.usage
+                    return answers
                 }
             }
             var probes = [SessionProbe?](repeating: nil, count: records.count)
             var usage = ChildrenUsage.none
-            for await (batch, used) in group {
-                for (i, p) in batch { probes[i] = p }
-                usage.add(used)
+            for await answers in group {
+                for (i, p) in answers.rejected { probes[i] = p }
+                for (k, i) in answers.asked.enumerated() { probes[i] = answers.found[k] }
+                usage.add(answers.usage)
             }
             return (probes, usage)
         }
@@ -617,6 +620,15 @@ public struct Restorer: Sendable {
         }
         return line
     }
+}
+
+/// What one listing group answered: the positions asked about and their
+/// answers in the same order, and the positions refused before asking.
+struct GroupAnswers: Sendable {
+    var asked: [Int] = []
+    var found: [SessionProbe] = []
+    var rejected: [(Int, SessionProbe)] = []
+    var usage = ChildrenUsage.none
 }
 
 /// Everything `Restorer.decide` reads from one record (the options are fixed per restore).

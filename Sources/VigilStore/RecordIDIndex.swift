@@ -1,7 +1,7 @@
-// Record ids to positions for a loaded document, in a quarter of the memory
-// of a `[String: Int]`: an open-addressing table of 32-bit positions, hashed
-// with the standard library's seeded hasher (so a hostile store cannot pick
-// colliding ids). The table holds no ids: it asks the document for the id
+// Record ids to positions for a loaded document, in a fraction of the memory
+// of a `[String: Int]`: an open-addressing table of 32-bit positions, each
+// beside 32 bits of its id's hash, hashed with the standard library's seeded
+// hasher (so a hostile store cannot pick colliding ids). The table holds no ids: it asks the document for the id
 // bytes of a position (`RecordIDs`), so the ids live once, wherever the
 // document keeps them (Strings shared with the records, or tokens in the
 // source bytes).
@@ -40,9 +40,11 @@ extension String {
 
 /// The positions of a document's record ids (the first record with each id).
 struct RecordIDIndex: Sendable {
-    /// Position + 1 of an id, 0 for an empty slot; a power of two in size,
-    /// at most half full.
-    private var slots: [UInt32] = []
+    /// Per slot: the upper 32 bits of the id's hash, then position + 1 in
+    /// the lower 32 (0: empty). The hash bits spare most comparisons of
+    /// ids that merely share a slot (each a read of another record's bytes).
+    /// A power of two in size, at most half full.
+    private var slots: [UInt64] = []
     /// Positions inserted so far.
     private(set) var count = 0
 
@@ -50,7 +52,7 @@ struct RecordIDIndex: Sendable {
     init(capacity count: Int) {
         var size = 16
         while size < 2 * count { size *= 2 }
-        slots = [UInt32](repeating: 0, count: size)
+        slots = [UInt64](repeating: 0, count: size)
     }
 
     /// Indexes the id at `position` of `ids` (positions are inserted in
@@ -60,13 +62,16 @@ struct RecordIDIndex: Sendable {
         precondition(2 * (count + 1) <= slots.count, "RecordIDIndex: sized for fewer ids")
         let mask = slots.count - 1
         return ids.withIDBytes(at: position) { id -> Int? in
-            var slot = Self.hash(id) & mask
+            let hash = Self.hash(id)
+            let tag = UInt64(truncatingIfNeeded: hash) & 0xFFFF_FFFF_0000_0000
+            var slot = hash & mask
             while slots[slot] != 0 {
-                let other = Int(slots[slot]) - 1
-                if ids.withIDBytes(at: other, { Self.equal($0, id) }) { return other }
+                let entry = slots[slot]
+                let other = Int(entry & 0xFFFF_FFFF) - 1
+                if entry & 0xFFFF_FFFF_0000_0000 == tag, ids.withIDBytes(at: other, { Self.equal($0, id) }) { return other }
                 slot = (slot + 1) & mask
             }
-            slots[slot] = UInt32(position + 1)
+            slots[slot] = tag | UInt64(position + 1)
             count += 1
             return nil
         }
@@ -77,10 +82,13 @@ struct RecordIDIndex: Sendable {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
         return id.withUTF8Bytes { id -> Int? in
-            var slot = Self.hash(id) & mask
+            let hash = Self.hash(id)
+            let tag = UInt64(truncatingIfNeeded: hash) & 0xFFFF_FFFF_0000_0000
+            var slot = hash & mask
             while slots[slot] != 0 {
-                let position = Int(slots[slot]) - 1
-                if ids.withIDBytes(at: position, { Self.equal($0, id) }) { return position }
+                let entry = slots[slot]
+                let position = Int(entry & 0xFFFF_FFFF) - 1
+                if entry & 0xFFFF_FFFF_0000_0000 == tag, ids.withIDBytes(at: position, { Self.equal($0, id) }) { return position }
                 slot = (slot + 1) & mask
             }
             return nil
@@ -97,4 +105,3 @@ struct RecordIDIndex: Sendable {
         a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
     }
 }
-

@@ -5,7 +5,7 @@
 // same documents are refused, with the same messages); each record is kept
 // as its byte range, the tokens of the four members restore reads (`id`,
 // `backendSession`, `socket`, `cliId`), `backend`, `status` and the patch
-// points of a close: 64 bytes. Strings are decoded when asked for.
+// points of a close: 60 bytes. Strings are decoded when asked for.
 //
 // Edits are kept apart from the records: a close as one shared entry
 // (timestamp, reason) per run of equal closes, spliced into the record's
@@ -60,21 +60,22 @@ struct IndexedRecord: Sendable {
     var backend: BackendKind
     var status: RecordStatus
     var mayHoldKilledAt: Bool
-    /// 0: unedited; `StoreIndex.rewritten`: a record in `StoreIndex.patched`;
-    /// otherwise 1 + the index of its close in `StoreIndex.closes`.
-    var edit: UInt32 = 0
 
     var range: Range<Int> { Int(start)..<Int(end) }
 }
 
-/// A validated store document held as its bytes plus 64 bytes per record
+/// A validated store document held as its bytes plus 60 bytes per record
 /// (see the file comment). Restore's document: it reads a record's members
 /// by position, closes records, edits a few otherwise, and commits through
 /// `StoreFile.commit` like a `SessionStore`.
 package struct StoreIndex: RecordDocument {
     let source: StoreSource
-    private(set) var records: [IndexedRecord]
+    /// The records as loaded; never changed (copies of the index share it).
+    let records: [IndexedRecord]
     private let idIndex: RecordIDIndex
+    /// Per record (once anything is edited): 0 unedited; `rewritten`: in
+    /// `patched`; otherwise 1 + the index of its close in `closes`.
+    private var edits: [UInt32] = []
     /// The closes, one entry per run of records closed alike.
     private var closes: [Close] = []
     /// Records edited other than by a close, read again and edited.
@@ -130,10 +131,11 @@ package struct StoreIndex: RecordDocument {
     /// The record as a `SessionRecord`, as loaded, with this index's edits.
     package func record(at position: Int) -> SessionRecord {
         let entry = records[position]
-        if entry.edit == Self.rewritten { return patched[position]! }
+        let edit = self.edit(at: position)
+        if edit == Self.rewritten { return patched[position]! }
         var record = SessionRecord.reading(entry.range, of: source)
-        if entry.edit != 0 {
-            let close = closes[Int(entry.edit) - 1]
+        if edit != 0 {
+            let close = closes[Int(edit) - 1]
             record.close(at: close.timestamp, reason: close.reason)
         }
         return record
@@ -164,7 +166,7 @@ package struct StoreIndex: RecordDocument {
     /// reason.
     package mutating func close(_ position: Int, at timestamp: String, reason: String) {
         let entry = records[position]
-        if entry.edit == Self.rewritten || entry.points.membersEnd == 0 {
+        if edit(at: position) == Self.rewritten || entry.points.membersEnd == 0 {
             modify(position) { $0.close(at: timestamp, reason: reason) }
             return
         }
@@ -173,14 +175,14 @@ package struct StoreIndex: RecordDocument {
         if !holds(entry, .closedAt, timestamp) { changed |= 1 << RecordKey.closedAt.rawValue }
         if !holds(entry, .closeReason, reason) { changed |= 1 << RecordKey.closeReason.rawValue }
         guard changed != 0 else {
-            records[position].edit = 0
+            setEdit(0, at: position)
             return
         }
         if let last = closes.last, last.changed == changed, last.timestamp == timestamp, last.reason == reason {
-            records[position].edit = UInt32(closes.count)
+            setEdit(UInt32(closes.count), at: position)
         } else {
             closes.append(Close(timestamp: timestamp, reason: reason, changed: changed))
-            records[position].edit = UInt32(closes.count)
+            setEdit(UInt32(closes.count), at: position)
         }
     }
 
@@ -190,7 +192,18 @@ package struct StoreIndex: RecordDocument {
         var record = self.record(at: position)
         body(&record)
         patched[position] = record
-        records[position].edit = Self.rewritten
+        setEdit(Self.rewritten, at: position)
+    }
+
+    /// The edit of the record at `position` (see `edits`).
+    private func edit(at position: Int) -> UInt32 { edits.isEmpty ? 0 : edits[position] }
+
+    private mutating func setEdit(_ edit: UInt32, at position: Int) {
+        if edits.isEmpty {
+            guard edit != 0 else { return }
+            edits = [UInt32](repeating: 0, count: records.count)
+        }
+        edits[position] = edit
     }
 
     /// Whether the record's `key` is the plain string `value` as loaded
@@ -228,7 +241,7 @@ package struct StoreIndex: RecordDocument {
     }
 
     /// Whether any record is edited.
-    package var hasChanges: Bool { !closes.isEmpty || !patched.isEmpty }
+    package var hasChanges: Bool { edits.contains { $0 != 0 } }
 
     /// The document with its edits, in one buffer.
     package func serialized() -> [UInt8] {
@@ -264,10 +277,10 @@ package struct StoreIndex: RecordDocument {
                 }
                 return flush(&writer) && sink(UnsafeRawBufferPointer(piece))
             }
-            for position in records.indices where records[position].edit != 0 {
+            for position in edits.indices where edits[position] != 0 {
                 let entry = records[position]
                 guard copy(cursor..<Int(entry.start), &writer) else { return false }
-                write(entry, at: position, from: buffer, into: &writer)
+                write(entry, edit: edits[position], at: position, from: buffer, into: &writer)
                 cursor = Int(entry.end)
                 if writer.bytes.count >= chunkSize && !flush(&writer) { return false }
             }
@@ -276,12 +289,13 @@ package struct StoreIndex: RecordDocument {
     }
 
     /// An edited record's bytes.
-    private func write(_ entry: IndexedRecord, at position: Int, from buffer: UnsafeBufferPointer<UInt8>, into writer: inout JSONWriter) {
-        if entry.edit == Self.rewritten {
+    private func write(_ entry: IndexedRecord, edit: UInt32, at position: Int, from buffer: UnsafeBufferPointer<UInt8>,
+                       into writer: inout JSONWriter) {
+        if edit == Self.rewritten {
             patched[position]!.write(into: &writer)
             return
         }
-        let close = closes[Int(entry.edit) - 1]
+        let close = closes[Int(edit) - 1]
         let spliced = SessionRecord.splice(buffer, range: entry.range, points: entry.points, changed: close.changed, values: { key in
             switch key {
             case .status: RecordStatus.closed.rawValue
@@ -290,6 +304,25 @@ package struct StoreIndex: RecordDocument {
             }
         }, into: &writer)
         precondition(spliced, "StoreIndex: a close without patch points")
+    }
+}
+
+extension StoreFile {
+    /// `commit(_:changes:...)` for a `StoreIndex` and changes made from an
+    /// array of positions: the generic commit specialised here, in its own
+    /// module (called from another module it would run unspecialised,
+    /// looking up type metadata for every change).
+    package func commit(
+        index: inout StoreIndex,
+        changes: LazyMapCollection<[Int], RecordChange>,
+        lock lockProtocol: StoreLockProtocol,
+        lockTimeout: Duration,
+        strictLinks: Bool,
+        notice: (StoreNotice) -> Void,
+        apply: (inout StoreIndex, _ change: Int, _ position: Int) -> Void
+    ) async throws(StoreError) -> CommitReport {
+        try await commit(&index, changes: changes, lock: lockProtocol, lockTimeout: lockTimeout, strictLinks: strictLinks,
+                         notice: notice, apply: apply)
     }
 }
 
