@@ -82,53 +82,53 @@ extension SessionRecord {
     static func splice(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, points: PatchPoints, changed: UInt8,
                        values: (RecordKey) -> String?, into writer: inout JSONWriter) -> Bool {
         guard points.membersEnd != 0, changed & ~spliceableKeys == 0 else { return false }
+        // (No arrays: this runs once per closed record.)
         /// A value replaced where it stands.
-        typealias Replacement = (start: Int, end: Int, value: String)
+        typealias Replacement = (start: Int, end: Int, key: RecordKey)
         var replacements: (Replacement?, Replacement?, Replacement?) = (nil, nil, nil)
-        var appends: (closedAt: String?, closeReason: String?) = (nil, nil)
-        for (slot, key) in [RecordKey.status, .closedAt, .closeReason].enumerated()
-        where changed & (1 << key.rawValue) != 0 {
-            let span = points.span(key)
+        var appends: UInt8 = 0 // keys to append, one bit each
+        func note(_ key: RecordKey, _ span: PatchPoints.Span) -> Replacement?? {
+            guard changed & (1 << key.rawValue) != 0 else { return .some(nil) }
             let value = values(key)
             if !span.isPresent {
-                if key == .closedAt { appends.closedAt = value }
-                if key == .closeReason { appends.closeReason = value }
-                continue
+                if value != nil { appends |= 1 << key.rawValue }
+                return .some(nil)
             }
             let start = range.lowerBound + Int(span.start)
-            guard let value else {
+            guard value != nil else {
                 // A cleared string member goes (the scanning patcher removes
                 // it); a null or non-string one read leniently stays.
-                if buffer[start] == UInt8(ascii: "\"") { return false }
-                continue
+                return buffer[start] == UInt8(ascii: "\"") ? .none : .some(nil)
             }
-            let replacement = (start, range.lowerBound + Int(span.end), value)
-            switch slot {
-            case 0: replacements.0 = replacement
-            case 1: replacements.1 = replacement
-            default: replacements.2 = replacement
-            }
+            return .some((start, range.lowerBound + Int(span.end), key))
         }
+        guard let status = note(.status, points.status), let closedAt = note(.closedAt, points.closedAt),
+              let closeReason = note(.closeReason, points.closeReason) else { return false }
+        replacements = (status, closedAt, closeReason)
         // Source order (the members may stand in any order).
         func before(_ a: Replacement?, _ b: Replacement?) -> Bool { (a?.start ?? .max) < (b?.start ?? .max) }
         if before(replacements.1, replacements.0) { swap(&replacements.0, &replacements.1) }
         if before(replacements.2, replacements.1) { swap(&replacements.1, &replacements.2) }
         if before(replacements.1, replacements.0) { swap(&replacements.0, &replacements.1) }
         var cursor = range.lowerBound
-        for replacement in [replacements.0, replacements.1, replacements.2] {
-            guard let replacement else { continue }
+        func replace(_ replacement: Replacement?) {
+            guard let replacement else { return }
             writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<replacement.start]))
-            writer.writeRepeatedString(replacement.value)
+            writer.writeRepeatedString(values(replacement.key)!)
             cursor = replacement.end
         }
+        replace(replacements.0)
+        replace(replacements.1)
+        replace(replacements.2)
         let membersEnd = range.lowerBound + Int(points.membersEnd)
         writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<membersEnd]))
-        for (key, value) in [(RecordKey.closedAt, appends.closedAt), (.closeReason, appends.closeReason)] {
-            guard let value else { continue }
-            writer.bytes.append(UInt8(ascii: ","))
-            writer.writeString(key.name)
-            writer.bytes.append(UInt8(ascii: ":"))
-            writer.writeRepeatedString(value)
+        if appends & (1 << RecordKey.closedAt.rawValue) != 0 {
+            writer.append(",\"closedAt\":")
+            writer.writeRepeatedString(values(.closedAt)!)
+        }
+        if appends & (1 << RecordKey.closeReason.rawValue) != 0 {
+            writer.append(",\"closeReason\":")
+            writer.writeRepeatedString(values(.closeReason)!)
         }
         writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[membersEnd..<range.upperBound]))
         return true
