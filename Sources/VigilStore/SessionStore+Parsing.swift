@@ -13,8 +13,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 import VigilJSON
 import VigilBackendKind
+import VigilSystem
 extension SessionStore {
     /// Parses and validates a store document held in memory.
     /// - Parameters:
@@ -33,10 +35,15 @@ extension SessionStore {
 
 /// Reads and validates the document in `source` into `sink`.
 /// - Throws: `StoreError` with category `.invalidData` naming `path`.
-func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into sink: Sink) throws(StoreError) -> StoreScan<Sink> {
+/// - Parameter parallelFrom: the size from which the second half of the
+///   `sessions` array is read on a second thread (when there is a second
+///   processor); `Int.max`: never.
+func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into sink: Sink,
+                                      parallelFrom: Int = storeSplitThreshold) throws(StoreError) -> StoreScan<Sink> {
     let result = source.bytes.withUnsafeBufferPointer { buffer in
         Result { () throws(JSONSyntaxError) -> StoreScan<Sink> in
             var reader = StoreReader(scanner: JSONScanner(buffer), sink: sink)
+            if buffer.count >= parallelFrom && system_onlineProcessors() > 1 { reader.split = source }
             return try reader.readDocument()
         }
     }
@@ -78,6 +85,8 @@ struct StoreScan<Sink: StoreRecordSink> {
     var sessionsRange: Range<Int> = 0..<0
     /// Record ids to their position (the first record with each id).
     var idIndex = RecordIDIndex(capacity: 0)
+    /// Whether the second half of `sessions` was read on a second thread.
+    var readInTwoHalves = false
 
     init(sink: Sink) { self.sink = sink }
 }
@@ -96,6 +105,11 @@ protocol StoreRecordSink: RecordIDs {
     mutating func removeSubrange(from position: Int)
     /// The bytes of the record at `position`.
     func range(at position: Int) -> Range<Int>
+    /// An empty sink over the same source, for the records of the second
+    /// half of a big `sessions` array read on another thread.
+    func emptyCopy() -> Self
+    /// Appends the records of `other` (that second half), in order.
+    mutating func append(contentsOf other: Self)
 }
 
 /// One record as validated: its byte range, `backend` and `status` read,
@@ -166,6 +180,9 @@ fileprivate struct ScannedFields {
 private struct StoreReader<Sink: StoreRecordSink> {
     var scanner: JSONScanner
     var sink: Sink
+    /// Set when the second half of `sessions` may be read on another thread
+    /// (the source it then reads; see `StoreReaderSplit`).
+    var split: StoreSource?
 
     /// Semantic problems by priority; the first non-nil one is reported.
     var versionProblem: String?
@@ -270,27 +287,66 @@ private struct StoreReader<Sink: StoreRecordSink> {
             scanner.position += 1
             return
         }
+        var secondHalf = split.flatMap { StoreReaderSplit<Sink>.start(in: $0, after: scanner.position, sink: sink.emptyCopy()) }
+        // Whatever happens here, the other thread is stopped and waited for.
+        defer { secondHalf?.finish() }
         var index = 0
         while true {
             scanner.skipWhitespace()
-            if scanner.current == UInt8(ascii: "{") && !scanner.atEnd {
-                if let record = try readRecord(index: index) {
-                    if index == 0 { reserveRecords(like: record) }
-                    sink.append(record, scanner: scanner)
-                }
-            } else {
-                let value = try scanner.parseValue(depth: 2)
-                if recordProblem == nil {
-                    recordProblem = "sessions[\(index)] is \(value.kindDescription), expected an object"
-                    recordProblemIndex = index
+            if let half = secondHalf, scanner.position >= half.start {
+                secondHalf = nil
+                if let taken = half.take(at: scanner.position) {
+                    // This thread stands exactly where the other began:
+                    // the other's reading is the one this would make.
+                    sink.append(contentsOf: taken.sink)
+                    scanner.position = taken.end
+                    scan.readInTwoHalves = true
+                    indexIDs(into: &scan)
+                    return
                 }
             }
-            index += 1
-            scanner.skipWhitespace()
-            if try scanner.endOfList(close: UInt8(ascii: "]"), "',' or ']' after an array element") {
+            guard try readElement(index: index) else {
                 indexIDs(into: &scan)
                 return
             }
+            index += 1
+        }
+    }
+
+    /// One element of `sessions` (cursor at it, white space skipped) and
+    /// what follows it. Returns false after the closing `]`.
+    mutating func readElement(index: Int) throws(JSONSyntaxError) -> Bool {
+        if scanner.current == UInt8(ascii: "{") && !scanner.atEnd {
+            if let record = try readRecord(index: index) {
+                if index == 0 { reserveRecords(like: record) }
+                sink.append(record, scanner: scanner)
+            }
+        } else {
+            let value = try scanner.parseValue(depth: 2)
+            if recordProblem == nil {
+                recordProblem = "sessions[\(index)] is \(value.kindDescription), expected an object"
+                recordProblemIndex = index
+            }
+        }
+        scanner.skipWhitespace()
+        return try !scanner.endOfList(close: UInt8(ascii: "]"), "',' or ']' after an array element")
+    }
+
+    /// The second half's reading, on the other thread: elements from the
+    /// cursor to the closing `]`. False as soon as anything is wrong or
+    /// `stop` says so (the first half's thread then reads it all itself,
+    /// with its exact messages).
+    mutating func readSecondHalf(stop: () -> Bool) -> Bool {
+        var index = 0
+        do throws(JSONSyntaxError) {
+            while true {
+                scanner.skipWhitespace()
+                guard try readElement(index: index) else { return recordProblem == nil }
+                guard recordProblem == nil, !stop() else { return false }
+                index += 1
+            }
+        } catch {
+            return false
         }
     }
 
@@ -452,6 +508,91 @@ extension SessionRecord {
     }
 }
 
+/// Documents from this size have the second half of `sessions` read on a
+/// second thread (4 MiB: about 16,000 records).
+let storeSplitThreshold = 4 << 20
+
+/// The second half of a big `sessions` array, read on a second thread while
+/// the reader's own thread reads the first.
+///
+/// Where the second half starts is a guess: the first `{` after the middle
+/// of the document that follows a `}` and a `,` (white space between them
+/// allowed), which is where a record starts unless those bytes stand inside
+/// a string or a nested value. The guess is used only if the first thread's
+/// reading, record by record, arrives at exactly that byte as the start of
+/// an element: then the second thread read from the very state the first
+/// would have read from, and its records are the ones the first would have
+/// found. Otherwise (a wrong guess, or anything the second thread found
+/// wrong) its work is dropped and the first thread reads on, so every
+/// message and every record is the one a single thread gives.
+final class StoreReaderSplit<Sink: StoreRecordSink>: @unchecked Sendable {
+    /// Where the second thread began: the guessed start of an element.
+    let start: Int
+    private let stopping = Atomic<Bool>(false)
+    private var thread: JoinableThread?
+    // Written by the second thread before it ends; read after `join`.
+    private var sink: Sink
+    private var end = 0
+    private var succeeded = false
+
+    private init(start: Int, sink: Sink) {
+        self.start = start
+        self.sink = sink
+    }
+
+    /// Starts reading the second half of the `sessions` array whose first
+    /// element is at `first`; nil when there is no likely start or no thread.
+    static func start(in source: StoreSource, after first: Int, sink: Sink) -> StoreReaderSplit? {
+        guard let guess = guessSecondHalf(source.bytes, after: first) else { return nil }
+        let split = StoreReaderSplit(start: guess, sink: sink)
+        split.thread = JoinableThread.start { [split] in
+            source.bytes.withUnsafeBufferPointer { buffer in
+                var reader = StoreReader(scanner: JSONScanner(buffer, position: guess), sink: split.sink)
+                split.succeeded = reader.readSecondHalf { split.stopping.load(ordering: .relaxed) }
+                split.end = reader.scanner.position
+                split.sink = reader.sink
+            }
+        }
+        return split.thread == nil ? nil : split
+    }
+
+    /// The second half's records and where its `]` ended, when the first
+    /// thread's element starts at `position` and the second half read
+    /// cleanly; nil otherwise. Waits for the second thread.
+    func take(at position: Int) -> (sink: Sink, end: Int)? {
+        if position != start { stopping.store(true, ordering: .relaxed) }
+        thread?.join()
+        guard position == start, succeeded else { return nil }
+        return (sink, end)
+    }
+
+    /// Stops the second thread (if still reading) and waits for it.
+    func finish() {
+        stopping.store(true, ordering: .relaxed)
+        thread?.join()
+    }
+
+    /// The first `{` after the middle of `bytes[first...]` that follows a
+    /// `}` and a `,`, white space allowed between them.
+    static func guessSecondHalf(_ bytes: [UInt8], after first: Int) -> Int? {
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
+        var p = first + (bytes.count - first) / 2
+        while p < bytes.count {
+            if bytes[p] == UInt8(ascii: "{") {
+                var q = p - 1
+                while q > first && isSpace(bytes[q]) { q -= 1 }
+                if bytes[q] == UInt8(ascii: ",") {
+                    q -= 1
+                    while q > first && isSpace(bytes[q]) { q -= 1 }
+                    if bytes[q] == UInt8(ascii: "}") { return p }
+                }
+            }
+            p += 1
+        }
+        return nil
+    }
+}
+
 /// The sink of `SessionStore(parsing:)`: a `SessionRecord` per record.
 struct SessionRecordSink: StoreRecordSink {
     let source: StoreSource
@@ -493,6 +634,14 @@ struct SessionRecordSink: StoreRecordSink {
     }
 
     func range(at position: Int) -> Range<Int> { ranges[position] }
+
+    func emptyCopy() -> SessionRecordSink { SessionRecordSink(source: source) }
+
+    mutating func append(contentsOf other: SessionRecordSink) {
+        records.append(contentsOf: other.records)
+        ranges.append(contentsOf: other.ranges)
+        ids.append(contentsOf: other.ids)
+    }
 
     func withIDBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         ids.withIDBytes(at: position, body)

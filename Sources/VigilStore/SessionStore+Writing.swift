@@ -101,37 +101,72 @@ extension SessionStore {
         guard let layout, otherFields == layout.otherFields, recordsAreInPlace(layout) else {
             return serializedWithLayout().bytes.withUnsafeBytes { sink($0) }
         }
-        let chunkSize = 1 << 20
-        var writer = JSONWriter(reservingCapacity: chunkSize + 4096)
-        var cursor = 0 // source bytes before this are handed on
         return layout.source.bytes.withUnsafeBufferPointer { buffer -> Bool in
-            func flush(_ writer: inout JSONWriter) -> Bool {
-                guard !writer.bytes.isEmpty else { return true }
-                let going = writer.bytes.withUnsafeBytes { sink($0) }
-                writer.bytes.removeAll(keepingCapacity: true)
-                return going
-            }
-            /// Source bytes `range`: copied into the chunk when short, handed
-            /// on directly (after what is pending) when long.
-            func source(_ range: Range<Int>, _ writer: inout JSONWriter) -> Bool {
-                let piece = UnsafeBufferPointer(rebasing: buffer[range])
-                if piece.count < chunkSize / 4 {
-                    writer.bytes.append(contentsOf: piece)
-                    return writer.bytes.count < chunkSize || flush(&writer)
-                }
-                return flush(&writer) && sink(UnsafeRawBufferPointer(piece))
-            }
+            var output = SplicedOutput(source: buffer)
             for index in records.indices where records[index].isModified {
                 let range = layout.recordRanges[index]
-                guard source(cursor..<range.lowerBound, &writer) else { return false }
-                records[index].write(into: &writer)
-                cursor = range.upperBound
-                if writer.bytes.count >= chunkSize && !flush(&writer) { return false }
+                guard output.copySource(upTo: range.lowerBound, sink) else { return false }
+                records[index].write(into: &output.writer)
+                output.skipSource(to: range.upperBound)
+                guard output.flushIfFull(sink) else { return false }
             }
-            return source(cursor..<buffer.count, &writer) && flush(&writer)
+            return output.finish(sink)
         }
     }
+}
 
+/// A document streamed as the source's bytes with some stretches replaced:
+/// short stretches of the source and the replacements are gathered in one
+/// reused chunk, long stretches are handed on straight from the source.
+/// The concatenation of the pieces handed on is the document.
+struct SplicedOutput {
+    /// The chunk's size: big enough that writes are few, small enough not
+    /// to weigh beside the store.
+    static let chunkSize = 1 << 18
+
+    let source: UnsafeBufferPointer<UInt8>
+    /// The pending output; replacements are written into it.
+    var writer = JSONWriter(reservingCapacity: chunkSize + 4096)
+    /// Source bytes before this are handed on (or replaced).
+    private var cursor = 0
+
+    init(source: UnsafeBufferPointer<UInt8>) { self.source = source }
+
+    /// Hands on the pending output.
+    mutating func flush(_ sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        guard !writer.bytes.isEmpty else { return true }
+        let going = writer.bytes.withUnsafeBytes { sink($0) }
+        writer.bytes.removeAll(keepingCapacity: true)
+        return going
+    }
+
+    /// Hands on the pending output once the chunk is full.
+    mutating func flushIfFull(_ sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        writer.bytes.count < Self.chunkSize || flush(sink)
+    }
+
+    /// The source from the cursor to `end`: copied into the chunk when
+    /// short, handed on directly (after what is pending) when long.
+    mutating func copySource(upTo end: Int, _ sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        let piece = UnsafeBufferPointer(rebasing: source[cursor..<end])
+        cursor = end
+        if piece.count < Self.chunkSize / 4 {
+            writer.bytes.append(contentsOf: piece)
+            return flushIfFull(sink)
+        }
+        return flush(sink) && sink(UnsafeRawBufferPointer(piece))
+    }
+
+    /// Moves the cursor past source bytes that were replaced.
+    mutating func skipSource(to end: Int) { cursor = end }
+
+    /// The rest of the source, and everything pending.
+    mutating func finish(_ sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        copySource(upTo: source.count, sink) && flush(sink)
+    }
+}
+
+extension SessionStore {
     /// The source's bytes around the `sessions` array, the array laid out anew.
     private func withSessionsRewritten(_ layout: DocumentLayout) -> Written {
         let source = layout.source.bytes

@@ -336,7 +336,7 @@ extension StoreFile {
             case .failure(let error): throw StoreError.fromErrno(error, path: path, doing: "cannot read")
             }
         }
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var chunk = [UInt8](repeating: 0, count: 1 << 18)
         var offset = 0
         while true {
             let read: Int
@@ -439,7 +439,7 @@ extension SessionStore: RecordDocument {
     }
 
     /// The document's bytes in pieces: unchanged stretches straight from the
-    /// loaded buffer, modified records patched into a reused 1 MiB chunk.
+    /// loaded buffer, modified records patched into a reused chunk (`SplicedOutput`).
     public func serialized(into sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         streamSerialized(sink)
     }

@@ -254,37 +254,20 @@ package struct StoreIndex: RecordDocument {
         return bytes
     }
 
-    /// The document with its edits, in pieces: unedited stretches straight
-    /// from the loaded bytes, edited records written into a reused 1 MiB chunk.
+    /// The document with its edits, in pieces (`SplicedOutput`): unedited
+    /// stretches straight from the loaded bytes, edited records written into
+    /// a reused chunk.
     package func serialized(into sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
-        let chunkSize = 1 << 20
-        var writer = JSONWriter(reservingCapacity: chunkSize + 4096)
-        var cursor = 0 // source bytes before this are handed on
-        return source.bytes.withUnsafeBufferPointer { buffer -> Bool in
-            func flush(_ writer: inout JSONWriter) -> Bool {
-                guard !writer.bytes.isEmpty else { return true }
-                let going = writer.bytes.withUnsafeBytes { sink($0) }
-                writer.bytes.removeAll(keepingCapacity: true)
-                return going
-            }
-            /// Source bytes `range`: copied into the chunk when short, handed
-            /// on directly (after what is pending) when long.
-            func copy(_ range: Range<Int>, _ writer: inout JSONWriter) -> Bool {
-                let piece = UnsafeBufferPointer(rebasing: buffer[range])
-                if piece.count < chunkSize / 4 {
-                    writer.bytes.append(contentsOf: piece)
-                    return writer.bytes.count < chunkSize || flush(&writer)
-                }
-                return flush(&writer) && sink(UnsafeRawBufferPointer(piece))
-            }
+        source.bytes.withUnsafeBufferPointer { buffer -> Bool in
+            var output = SplicedOutput(source: buffer)
             for position in edits.indices where edits[position] != 0 {
                 let entry = records[position]
-                guard copy(cursor..<Int(entry.start), &writer) else { return false }
-                write(entry, edit: edits[position], at: position, from: buffer, into: &writer)
-                cursor = Int(entry.end)
-                if writer.bytes.count >= chunkSize && !flush(&writer) { return false }
+                guard output.copySource(upTo: Int(entry.start), sink) else { return false }
+                write(entry, edit: edits[position], at: position, from: buffer, into: &output.writer)
+                output.skipSource(to: Int(entry.end))
+                guard output.flushIfFull(sink) else { return false }
             }
-            return copy(cursor..<buffer.count, &writer) && flush(&writer)
+            return output.finish(sink)
         }
     }
 
@@ -380,6 +363,8 @@ struct IndexSink: StoreRecordSink {
 
     mutating func removeSubrange(from position: Int) { records.removeSubrange(position...) }
     func range(at position: Int) -> Range<Int> { records[position].range }
+    func emptyCopy() -> IndexSink { IndexSink(source: source) }
+    mutating func append(contentsOf other: IndexSink) { records.append(contentsOf: other.records) }
 
     func withIDBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         IDs(records: records, source: source).withIDBytes(at: position, body)

@@ -110,3 +110,43 @@ package func system_startThread(_ body: @escaping @Sendable () -> Void) -> Bool 
     pthread_detach(thread)
     return true
 }
+
+/// A thread that runs a body once and is waited for: for work split across
+/// cores for a moment (the store reader's second half), never left running.
+package final class JoinableThread: @unchecked Sendable {
+    // Set once by `start`, read only by `join` (one caller).
+    private var thread = pthread_t()
+    private var joined = false
+
+    private init() {}
+
+    /// Starts a thread running `body`; nil when `pthread_create(3)` fails
+    /// (then nothing runs, and the caller does the work itself).
+    package static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
+        let handle = JoinableThread()
+        let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+        let rc = pthread_create(&handle.thread, nil, { raw in
+            Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().run()
+            return nil
+        }, context)
+        guard rc == 0 else {
+            Unmanaged<ThreadBody>.fromOpaque(context).release()
+            return nil
+        }
+        return handle
+    }
+
+    /// Waits until the body has returned (once; later calls return at once).
+    package func join() {
+        guard !joined else { return }
+        joined = true
+        pthread_join(thread, nil)
+    }
+
+    deinit { join() }
+}
+
+/// How many processors are online (at least 1).
+package func system_onlineProcessors() -> Int {
+    max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}
