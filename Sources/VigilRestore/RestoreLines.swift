@@ -9,6 +9,7 @@
 // plus a heap string per id.
 
 import VigilCore
+import VigilBackends
 
 /// What a compact report reads of the record behind each line.
 package protocol ReportedRecords: Sendable {
@@ -16,6 +17,8 @@ package protocol ReportedRecords: Sendable {
     func id(at position: Int) -> String
     /// The record's backend as the report prints it.
     func backendName(at position: Int) -> String
+    /// The record's own session name (`backendSession`), if it has one.
+    func backendSession(at position: Int) -> String?
 }
 
 /// The report's lines, in store order; each element is a `SessionOutcome`
@@ -25,8 +28,11 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
     // over `records`, with `names`, `reasons` and `workers`. (Stored side
     // by side rather than as an enum, so reading one line copies nothing.)
     private var outcomes: [SessionOutcome]
+    private let isCompact: Bool
     private let records: (any ReportedRecords)?
+    /// A line's session name; "" for one derived with `naming` when read.
     private var names: [String] = []
+    private let naming: SessionNaming
     private var entries: [Entry] = []
     private var reasons: [String] = []
     private var workers: [Int: Int32] = [:]
@@ -41,17 +47,24 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
     /// Lines made of `SessionOutcome`s, held as they are.
     public init(_ outcomes: [SessionOutcome] = []) {
         self.outcomes = outcomes
+        self.isCompact = false
         self.records = nil
+        self.naming = .standard
     }
 
     /// Compact lines over `records`, with the session name of each.
     /// - Parameters:
+    ///   - names: the session name of each line; "" for a line whose name
+    ///     is its record's `backendSession` or derived from its id by
+    ///     `naming` (made when the line is read).
     ///   - entries: one per record: the action, the answer, and the index
     ///     of the reason in `reasons`.
-    init(records: any ReportedRecords, names: [String], entries: [Entry], reasons: [String]) {
+    init(records: any ReportedRecords, names: [String], naming: SessionNaming, entries: [Entry], reasons: [String]) {
         precondition(names.count == entries.count, "a session name per line")
         self.outcomes = []
+        self.isCompact = true
         self.records = records
+        self.naming = naming
         self.names = names
         self.entries = entries
         self.reasons = reasons
@@ -59,20 +72,23 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
 
     public var startIndex: Int { 0 }
 
-    public var endIndex: Int { records == nil ? outcomes.count : entries.count }
+    public var endIndex: Int { isCompact ? entries.count : outcomes.count }
 
     /// The line at `position`. Setting it in a compact report keeps the
     /// line's record (its id, backend and session name) and takes the rest.
     public subscript(position: Int) -> SessionOutcome {
         get {
-            guard let records else { return outcomes[position] }
+            guard isCompact, let records else { return outcomes[position] }
             let entry = entries[position]
-            return SessionOutcome(id: records.id(at: position), backend: records.backendName(at: position),
-                                  backendSession: names[position], probe: entry.probe, action: entry.action,
+            let id = records.id(at: position)
+            var name = names[position]
+            if name.isEmpty { name = records.backendSession(at: position) ?? naming.name(forID: id) }
+            return SessionOutcome(id: id, backend: records.backendName(at: position),
+                                  backendSession: name, probe: entry.probe, action: entry.action,
                                   reason: reasons[Int(entry.reason)], workerPID: workers[position])
         }
         set {
-            guard records != nil else {
+            guard isCompact else {
                 outcomes[position] = newValue
                 return
             }
@@ -88,17 +104,17 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
 
     /// The action of the line at `position`, without making the line.
     public func action(at position: Int) -> RestoreAction {
-        records == nil ? outcomes[position].action : entries[position].action
+        isCompact ? entries[position].action : outcomes[position].action
     }
 
     /// The reason of the line at `position`, without making the line.
     public func reason(at position: Int) -> String {
-        records == nil ? outcomes[position].reason : reasons[Int(entries[position].reason)]
+        isCompact ? reasons[Int(entries[position].reason)] : outcomes[position].reason
     }
 
     /// The record id of the line at `position`, without making the line.
     public func id(at position: Int) -> String {
-        guard let records else { return outcomes[position].id }
+        guard isCompact, let records else { return outcomes[position].id }
         return records.id(at: position)
     }
 
@@ -106,10 +122,10 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
     public var totals: [RestoreAction: Int] {
         // Counted in a fixed array (no hashing per line), then named.
         var counts = [Int](repeating: 0, count: RestoreAction.allCases.count)
-        if records == nil {
-            for outcome in outcomes { counts[outcome.action.ordinal] += 1 }
-        } else {
+        if isCompact {
             for entry in entries { counts[entry.action.ordinal] += 1 }
+        } else {
+            for outcome in outcomes { counts[outcome.action.ordinal] += 1 }
         }
         return Dictionary(uniqueKeysWithValues: RestoreAction.allCases.map { ($0, counts[$0.ordinal]) })
     }

@@ -371,7 +371,7 @@ public struct Restorer: Sendable {
 
     func plan(_ store: StoreIndex) async -> Plan {
         let records = store.views
-        let answers = await probe(records)
+        let answers = await probe(records, allNames: false)
         var plan = Plan(lines: Self.compactDecisions(for: records, answers: answers, options: options, reportedFrom: store),
                         listingCalls: answers.listingCalls, listingUsage: answers.listingUsage)
         for i in plan.lines.indices {
@@ -404,7 +404,10 @@ public struct Restorer: Sendable {
     }
 
     /// `probe(_:)` for any collection of records indexed from 0.
-    func probe<Records: RandomAccessCollection>(_ records: Records) async -> RestoreAnswers
+    /// - Parameter allNames: false: `sessionNames` holds the names of the
+    ///   records asked about only, "" for the others (a compact report
+    ///   derives theirs when a line is read).
+    func probe<Records: RandomAccessCollection>(_ records: Records, allNames: Bool = true) async -> RestoreAnswers
     where Records.Element: RestorableRecord, Records.Index == Int {
         // 1. Group the active persistent records by backend and socket.
         var groups: [MultiplexerServer: [Int]] = [:]
@@ -412,8 +415,9 @@ public struct Restorer: Sendable {
         var recent: (server: MultiplexerServer, indices: [Int])? // the group being filled: records come in runs
         for i in records.indices {
             let record = records[i]
-            names[i] = record.backendSession ?? options.naming.name(forID: record.id)
-            guard record.status == .active, record.backend.isPersistent else { continue }
+            let asked = record.status == .active && record.backend.isPersistent
+            if asked || allNames { names[i] = record.backendSession ?? options.naming.name(forID: record.id) }
+            guard asked else { continue }
             let server = MultiplexerServer(record.backend, recordSocket: record.socket)
             if recent?.server != server {
                 if let recent { groups[recent.server, default: []].append(contentsOf: recent.indices) }
@@ -497,7 +501,7 @@ public struct Restorer: Sendable {
             if decided.number == reasons.count { reasons.append(decided.reason) }
             entries.append(RestoreLines.Entry(reason: UInt32(decided.number), action: decided.action, probe: answers.probes[i]?.state))
         }
-        return RestoreLines(records: store, names: answers.sessionNames, entries: entries, reasons: reasons)
+        return RestoreLines(records: store, names: answers.sessionNames, naming: options.naming, entries: entries, reasons: reasons)
     }
 
     /// One decision: the action, why, and its number among the distinct
@@ -522,9 +526,17 @@ public struct Restorer: Sendable {
         for i in records.indices {
             let record = records[i]
             let answer = answers.probes[i]
-            let inputs = DecisionInputs(
-                status: record.status, backend: record.backend, cliId: record.cliId, probe: answer,
-                killedAt: answer?.state == .missing ? record.killedAt : nil)
+            let inputs: DecisionInputs
+            if record.status != .active || !record.backend.isPersistent {
+                // Skipped whatever else the record says: one set of inputs
+                // per reason (no member read, neighbours share it).
+                inputs = DecisionInputs(status: record.status, backend: record.status != .active ? .tmux : .pty,
+                                        cliId: nil, probe: nil, killedAt: nil)
+            } else {
+                inputs = DecisionInputs(
+                    status: record.status, backend: record.backend, cliId: record.cliId, probe: answer,
+                    killedAt: answer?.state == .missing ? record.killedAt : nil)
+            }
             let decided: Decided
             if let last, last.inputs == inputs {
                 // Neighbours mostly share their inputs, and comparing
