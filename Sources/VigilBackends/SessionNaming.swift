@@ -37,6 +37,16 @@ public struct SessionNaming: Sendable, Hashable {
         }
         return prefix + id.prefix(length)
     }
+
+    /// `name(forID:)` from the id's UTF-8 bytes, when the cut lies in
+    /// printable ASCII (nil otherwise: then ask with the id as a String).
+    public func name(forIDBytes id: UnsafeBufferPointer<UInt8>) -> String? {
+        let cut = length < Int.max ? min(id.count, length + 1) : id.count
+        guard UnsafeBufferPointer(rebasing: id[..<cut]).allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
+        var name = prefix
+        name.append(String(decoding: UnsafeBufferPointer(rebasing: id[..<min(id.count, length)]), as: UTF8.self))
+        return name
+    }
 }
 
 /// A session name a backend refuses to send, and why.

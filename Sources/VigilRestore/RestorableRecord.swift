@@ -1,5 +1,6 @@
 public import VigilCore
 public import VigilStore
+public import VigilBackends
 import VigilJSON
 
 /// What restore reads of one record: the fields its decision depends on.
@@ -23,6 +24,22 @@ public protocol RestorableRecord: Sendable {
     /// Set when restore killed the session for a CLI change (then `missing`
     /// is expected and the record is kept). Read only for `missing` answers.
     var killedAt: String? { get }
+    /// The record's session name: `backendSession`, or the name `naming`
+    /// derives from the id. (A default is given; a record type can answer
+    /// without making the id.)
+    func sessionName(_ naming: SessionNaming) -> String
+    /// Whether `other` has the same backend and, for tmux, the same socket:
+    /// restore groups records in runs by server. (A default is given; a
+    /// record type can answer without making the sockets.)
+    func hasSameServer(as other: Self) -> Bool
+}
+
+extension RestorableRecord {
+    public func sessionName(_ naming: SessionNaming) -> String { backendSession ?? naming.name(forID: id) }
+
+    public func hasSameServer(as other: Self) -> Bool {
+        backend == other.backend && (backend != .tmux || socket == other.socket)
+    }
 }
 
 /// A record held by the caller, not read from a store file.
@@ -74,8 +91,18 @@ public struct RestoreAnswers: Sendable {
     }
 }
 
-/// A record of a store read as a `StoreIndex`: restore's view of it.
-extension IndexedRecordView: RestorableRecord {}
+/// A record of a store read as a `StoreIndex`: restore's view of it, its
+/// name and server read from the store's bytes.
+extension IndexedRecordView: RestorableRecord {
+    package func sessionName(_ naming: SessionNaming) -> String {
+        if let name = backendSession { return name }
+        return withPlainID { naming.name(forIDBytes: $0) } ?? naming.name(forID: id)
+    }
+
+    package func hasSameServer(as other: IndexedRecordView) -> Bool {
+        backend == other.backend && (backend != .tmux || hasSameSocket(as: other))
+    }
+}
 
 /// A compact report reads its ids and backends back from the index.
 extension StoreIndex: ReportedRecords {

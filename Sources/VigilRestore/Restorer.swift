@@ -344,9 +344,8 @@ public struct Restorer: Sendable {
     /// After the commit: closed sessions leave the registry, and every close
     /// and every record kept on an `unknown` answer is logged.
     func announceCommitted(_ plan: Plan) {
-        for i in plan.closes {
-            registry.evict(plan.lines.id(at: i))
-        }
+        let lines = plan.lines
+        registry.evict(plan.closes.lazy.map { lines.id(at: $0) })
         guard logger.wantsSessionEvents else { return }
         for i in plan.closes {
             let line = plan.lines[i]
@@ -412,16 +411,20 @@ public struct Restorer: Sendable {
         // 1. Group the active persistent records by backend and socket.
         var groups: [MultiplexerServer: [Int]] = [:]
         var names = [String](repeating: "", count: records.count)
-        var recent: (server: MultiplexerServer, indices: [Int])? // the group being filled: records come in runs
+        var recent: (server: MultiplexerServer, first: Records.Element, indices: [Int])? // the group being filled: records come in runs
         for i in records.indices {
             let record = records[i]
             let asked = record.status == .active && record.backend.isPersistent
-            if asked || allNames { names[i] = record.backendSession ?? options.naming.name(forID: record.id) }
+            if asked || allNames { names[i] = record.sessionName(options.naming) }
             guard asked else { continue }
+            if let first = recent?.first, record.hasSameServer(as: first) {
+                recent!.indices.append(i)
+                continue
+            }
             let server = MultiplexerServer(record.backend, recordSocket: record.socket)
             if recent?.server != server {
                 if let recent { groups[recent.server, default: []].append(contentsOf: recent.indices) }
-                recent = (server, [])
+                recent = (server, record, [])
             }
             recent!.indices.append(i)
         }

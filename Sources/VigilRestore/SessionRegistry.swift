@@ -43,6 +43,13 @@ public final class SessionRegistry: Sendable {
         entries.withLock { $0.isEmpty ? nil : $0.removeValue(forKey: id) }
     }
 
+    /// Evicts each of `ids`; when the registry is empty, `ids` is not even
+    /// read (restore closes whole stores of sessions nobody registered).
+    func evict(_ ids: some Sequence<String>) {
+        guard count > 0 else { return }
+        for id in ids { _ = evict(id) }
+    }
+
     /// The entry for `id`.
     public func entry(_ id: String) -> Entry? { entries.withLock { $0[id] } }
 

@@ -326,6 +326,22 @@ package struct IndexedRecordView: Sendable {
     package var socket: String? { source.string(entry.socket) }
     /// `cliId`, if a string.
     package var cliId: String? { source.string(entry.cliId) }
+    /// Calls `body` with the id's bytes when it holds no escape (nil otherwise).
+    package func withPlainID<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R?) -> R? {
+        guard !entry.id.hasEscapes else { return nil }
+        return source.bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[entry.id.range])) }
+    }
+
+    /// Whether `other` has the same `socket` (both absent, or the same string).
+    package func hasSameSocket(as other: IndexedRecordView) -> Bool {
+        let (a, b) = (entry.socket, other.entry.socket)
+        if a.isAbsent || b.isAbsent { return a.isAbsent && b.isAbsent }
+        if a.hasEscapes || b.hasEscapes { return socket == other.socket }
+        return a.packed == b.packed && source.bytes.withUnsafeBufferPointer { buffer in
+            buffer[a.range].elementsEqual(buffer[b.range])
+        }
+    }
+
     /// The `killedAt` marker, if a string (the record is read again only
     /// when the loader saw the key in it).
     package var killedAt: String? {

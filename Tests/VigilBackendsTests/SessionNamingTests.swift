@@ -147,8 +147,14 @@ struct SessionNamingCutTests {
         "é-composed-id", "e\u{301}-decomposed-id", "tab\there-and-more",
     ])
     func theCutIsTheCharacterCut(_ id: String) {
-        for naming in [SessionNaming(), SessionNaming(prefix: "x-", length: 1), SessionNaming(prefix: "", length: 12)] {
+        for naming in [SessionNaming(), SessionNaming(prefix: "x-", length: 1), SessionNaming(prefix: "", length: 12),
+                       SessionNaming(length: Int.max)] {
             #expect(naming.name(forID: id) == naming.prefix + id.prefix(naming.length))
+            // From the bytes (a store's index): the same name, or nil where the cut is not plain ASCII.
+            let fromBytes = Array(id.utf8).withUnsafeBufferPointer { naming.name(forIDBytes: $0) }
+            if let fromBytes { #expect(fromBytes == naming.name(forID: id), "\(id)") }
+            let plain = id.utf8.prefix(naming.length == Int.max ? Int.max : naming.length + 1).allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+            #expect((fromBytes != nil) == plain, "\(id)")
         }
     }
 }
