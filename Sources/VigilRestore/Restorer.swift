@@ -526,33 +526,43 @@ public struct Restorer: Sendable {
         precondition(answers.probes.count == records.count, "answers for another list of records")
         var memo: [DecisionInputs: Decided] = [:]
         var last: (inputs: DecisionInputs, decided: Decided)?
+        /// The decision for `inputs`, made once.
+        func decision(_ inputs: DecisionInputs) -> Decided {
+            if let known = memo[inputs] { return known }
+            let (action, reason) = decide(status: inputs.status, backend: inputs.backend, cliId: inputs.cliId, probe: inputs.probe,
+                                          expectedCLI: options.expectedCLI, lazy: options.lazy, killedAt: inputs.killedAt,
+                                          onMissing: options.onMissing)
+            let decided = Decided(action: action, reason: reason, number: memo.count)
+            memo[inputs] = decided
+            return decided
+        }
+        // Skipped records are decided whatever else they say: a closed one,
+        // an active non-persistent one (no member read, no inputs made).
+        var skipClosed: Decided?
+        var skipNonPersistent: Decided?
         for i in records.indices {
             let record = records[i]
-            let answer = answers.probes[i]
-            let inputs: DecisionInputs
-            if record.status != .active || !record.backend.isPersistent {
-                // Skipped whatever else the record says: one set of inputs
-                // per reason (no member read, neighbours share it).
-                inputs = DecisionInputs(status: record.status, backend: record.status != .active ? .tmux : .pty,
-                                        cliId: nil, probe: nil, killedAt: nil)
-            } else {
-                inputs = DecisionInputs(
-                    status: record.status, backend: record.backend, cliId: record.cliId, probe: answer,
-                    killedAt: answer?.state == .missing ? record.killedAt : nil)
+            if record.status != .active {
+                if skipClosed == nil { skipClosed = decision(DecisionInputs(status: .closed, backend: .tmux)) }
+                body(i, skipClosed!)
+                continue
             }
+            if !record.backend.isPersistent {
+                if skipNonPersistent == nil { skipNonPersistent = decision(DecisionInputs(status: .active, backend: .pty)) }
+                body(i, skipNonPersistent!)
+                continue
+            }
+            let answer = answers.probes[i]
+            let inputs = DecisionInputs(
+                status: record.status, backend: record.backend, cliId: record.cliId, probe: answer,
+                killedAt: answer?.state == .missing ? record.killedAt : nil)
             let decided: Decided
             if let last, last.inputs == inputs {
                 // Neighbours mostly share their inputs, and comparing
                 // strings that share storage costs no hashing.
                 decided = last.decided
-            } else if let known = memo[inputs] {
-                decided = known
             } else {
-                let (action, reason) = decide(status: inputs.status, backend: inputs.backend, cliId: inputs.cliId, probe: inputs.probe,
-                                              expectedCLI: options.expectedCLI, lazy: options.lazy, killedAt: inputs.killedAt,
-                                              onMissing: options.onMissing)
-                decided = Decided(action: action, reason: reason, number: memo.count)
-                memo[inputs] = decided
+                decided = decision(inputs)
             }
             last = (inputs, decided)
             body(i, decided)
@@ -651,9 +661,9 @@ struct GroupAnswers: Sendable {
 struct DecisionInputs: Hashable {
     var status: RecordStatus
     var backend: BackendKind
-    var cliId: String?
-    var probe: SessionProbe?
-    var killedAt: String?
+    var cliId: String? = nil
+    var probe: SessionProbe? = nil
+    var killedAt: String? = nil
 }
 
 /// One multiplexer server: a backend and, for tmux, the `-L` socket name.

@@ -153,8 +153,12 @@ enum ReportRendering {
     static func summary(_ sessions: RestoreLines, _ figures: ReportFigures, fullReport: String?) -> [String] {
         var lines = [totalsLine(figures)]
         var shown: [RestoreAction: [SessionOutcome]] = [:]
-        for index in sessions.indices where shown[sessions.action(at: index), default: []].count < summaryRows {
-            shown[sessions.action(at: index), default: []].append(sessions[index])
+        var wanted = figures.totals.values.reduce(0) { $0 + min($1, summaryRows) }
+        for index in sessions.indices where wanted > 0 {
+            let action = sessions.action(at: index)
+            guard shown[action, default: []].count < summaryRows else { continue }
+            shown[action, default: []].append(sessions[index])
+            wanted -= 1
         }
         for action in [RestoreAction.close, .kill, .keep, .fork, .skip] {
             guard let count = figures.totals[action], count > 0 else { continue }
