@@ -326,8 +326,10 @@ package struct IndexedRecordView: Sendable {
     package var socket: String? { source.string(entry.socket) }
     /// `cliId`, if a string.
     package var cliId: String? { source.string(entry.cliId) }
-    /// Calls `body` with the id's bytes when it holds no escape (nil otherwise).
-    package func withPlainID<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R?) -> R? {
+    /// Calls `body` with the id's bytes when it holds no escape (nil
+    /// otherwise). (Not generic: called from another module, a generic
+    /// function would run unspecialised.)
+    package func withPlainID(_ body: (UnsafeBufferPointer<UInt8>) -> String?) -> String? {
         guard !entry.id.hasEscapes else { return nil }
         return source.bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[entry.id.range])) }
     }
