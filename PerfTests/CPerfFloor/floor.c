@@ -168,7 +168,19 @@ int cperf_io_floor(const char *store, const char *temporary, const char *folder)
     return rc;
 }
 
-int cperf_run_measured(const char *path, char *const argv[], int *status, long *maxrss_kib) {
+/// Waits for `pid`; its wait status, peak RSS and the time since `started`.
+static int cperf_wait_measured(pid_t pid, int64_t started, int *status, long *maxrss_kib, int64_t *elapsed_ns) {
+    struct rusage usage;
+    while (wait4(pid, status, 0, &usage) < 0) {
+        if (errno != EINTR) return errno;
+    }
+    *elapsed_ns = cperf_now_ns() - started;
+    *maxrss_kib = usage.ru_maxrss;
+    return 0;
+}
+
+int cperf_run_measured(const char *path, char *const argv[], int *status, long *maxrss_kib, int64_t *elapsed_ns) {
+    int64_t started = cperf_now_ns();
     pid_t pid = fork();
     if (pid < 0) return errno;
     if (pid == 0) {
@@ -177,10 +189,17 @@ int cperf_run_measured(const char *path, char *const argv[], int *status, long *
         execv(path, argv);
         _exit(127);
     }
-    struct rusage usage;
-    while (wait4(pid, status, 0, &usage) < 0) {
-        if (errno != EINTR) return errno;
+    return cperf_wait_measured(pid, started, status, maxrss_kib, elapsed_ns);
+}
+
+int cperf_io_floor_measured(const char *store, const char *temporary, const char *folder,
+                            int *status, long *maxrss_kib, int64_t *elapsed_ns) {
+    int64_t started = cperf_now_ns();
+    pid_t pid = fork();
+    if (pid < 0) return errno;
+    if (pid == 0) {
+        int rc = cperf_io_floor(store, temporary, folder);
+        _exit(rc == 0 ? 0 : 70);
     }
-    *maxrss_kib = usage.ru_maxrss;
-    return 0;
+    return cperf_wait_measured(pid, started, status, maxrss_kib, elapsed_ns);
 }

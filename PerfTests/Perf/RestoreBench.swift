@@ -448,10 +448,18 @@ enum RestoreChild {
     /// command line runs it (lazy, quiet). One result line, then exit.
     static func whole(mode: String, store: String, tmux: String) async -> Int32 {
         if mode == "floor" {
+            // Forked and timed here, as `vigil-cli` times the vigil process:
+            // neither side pays this child's own start.
             let slash = store.lastIndex(of: "/").map { String(store[..<$0]) } ?? "."
-            let rc = cperf_io_floor(store, store + ".floor-\(getpid())", slash.isEmpty ? "/" : slash)
-            guard rc == 0 else { writeStderr("floor child: errno \(rc)\n"); return 70 }
-            print("elapsed_ns=0 rss_kb=\(peakRSSKB()) processed=0 records=0 spawns=0 closes=0")
+            var status: Int32 = 0
+            var maxRSS = 0
+            var elapsed: Int64 = 0
+            let rc = cperf_io_floor_measured(store, store + ".floor-\(getpid())", slash.isEmpty ? "/" : slash, &status, &maxRSS, &elapsed)
+            guard rc == 0, cperf_exit_code(status) == 0 else {
+                writeStderr("floor child: errno \(rc), wait status \(status)\n")
+                return 70
+            }
+            print("elapsed_ns=\(elapsed) rss_kb=\(maxRSS) processed=0 records=0 spawns=0 closes=0")
             return 0
         }
         if mode == "vigil-cli" { return cli(store: store, tmux: tmux) }
@@ -493,12 +501,13 @@ enum RestoreChild {
         defer { for pointer in argv { free(pointer) } }
         var status: Int32 = 0
         var maxRSS = 0
-        let rc = cperf_run_measured(vigil, &argv, &status, &maxRSS)
+        var elapsed: Int64 = 0
+        let rc = cperf_run_measured(vigil, &argv, &status, &maxRSS, &elapsed)
         guard rc == 0, cperf_exit_code(status) == 0 else {
             writeStderr("vigil restore: errno \(rc), wait status \(status)\n")
             return 70
         }
-        print("elapsed_ns=0 rss_kb=\(maxRSS) processed=0 records=0 spawns=0 closes=-1")
+        print("elapsed_ns=\(elapsed) rss_kb=\(maxRSS) processed=0 records=0 spawns=0 closes=-1")
         return 0
     }
 

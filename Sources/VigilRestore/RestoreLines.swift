@@ -54,13 +54,13 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
 
     /// Compact lines over `records`, with the session name of each.
     /// - Parameters:
-    ///   - names: the session name of each line; "" for a line whose name
-    ///     is its record's `backendSession` or derived from its id by
-    ///     `naming` (made when the line is read).
+    ///   - names: the session name of each line; "" for a line (none at
+    ///     all: for every line) whose name is its record's `backendSession`
+    ///     or derived from its id by `naming` (made when the line is read).
     ///   - entries: one per record: the action, the answer, and the index
     ///     of the reason in `reasons`.
     init(records: any ReportedRecords, names: [String], naming: SessionNaming, entries: [Entry], reasons: [String]) {
-        precondition(names.count == entries.count, "a session name per line")
+        precondition(names.isEmpty || names.count == entries.count, "a session name per line, or none")
         self.outcomes = []
         self.isCompact = true
         self.records = records
@@ -81,7 +81,7 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
             guard isCompact, let records else { return outcomes[position] }
             let entry = entries[position]
             let id = records.id(at: position)
-            var name = names[position]
+            var name = names.isEmpty ? "" : names[position]
             if name.isEmpty { name = records.backendSession(at: position) ?? naming.name(forID: id) }
             return SessionOutcome(id: id, backend: records.backendName(at: position),
                                   backendSession: name, probe: entry.probe, action: entry.action,

@@ -371,7 +371,7 @@ public struct Restorer: Sendable {
     func plan(_ store: StoreIndex) async -> Plan {
         let records = store.views
         let answers = await probe(records, allNames: false)
-        var plan = Plan(lines: Self.compactDecisions(for: records, answers: answers, options: options, reportedFrom: store),
+        var plan = Plan(lines: await Self.compactDecisions(for: records, answers: answers, options: options, reportedFrom: store),
                         listingCalls: answers.listingCalls, listingUsage: answers.listingUsage)
         for i in plan.lines.indices {
             switch plan.lines.action(at: i) {
@@ -403,57 +403,46 @@ public struct Restorer: Sendable {
     }
 
     /// `probe(_:)` for any collection of records indexed from 0.
-    /// - Parameter allNames: false: `sessionNames` holds the names of the
-    ///   records asked about only, "" for the others (a compact report
-    ///   derives theirs when a line is read).
-    func probe<Records: RandomAccessCollection>(_ records: Records, allNames: Bool = true) async -> RestoreAnswers
+    /// - Parameter allNames: false: `sessionNames` is empty, the names are
+    ///   derived from the records where needed (a compact report derives
+    ///   them again when a line is read; a name array is 16 bytes a record).
+    func probe<Records: RandomAccessCollection & Sendable>(_ records: Records, allNames: Bool = true) async -> RestoreAnswers
     where Records.Element: RestorableRecord, Records.Index == Int {
-        // 1. Group the active persistent records by backend and socket.
-        var groups: [MultiplexerServer: [Int]] = [:]
-        var names = [String](repeating: "", count: records.count)
-        var recent: (server: MultiplexerServer, first: Records.Element, indices: [Int])? // the group being filled: records come in runs
-        for i in records.indices {
-            let record = records[i]
-            let asked = record.status == .active && record.backend.isPersistent
-            if asked || allNames { names[i] = record.sessionName(options.naming) }
-            guard asked else { continue }
-            if let first = recent?.first, record.hasSameServer(as: first) {
-                recent!.indices.append(i)
-                continue
-            }
-            let server = MultiplexerServer(record.backend, recordSocket: record.socket)
-            if recent?.server != server {
-                if let recent { groups[recent.server, default: []].append(contentsOf: recent.indices) }
-                recent = (server, record, [])
-            }
-            recent!.indices.append(i)
+        // 1. Names, and the active persistent records in runs by backend
+        // and socket (a big list in two halves at once), then one group
+        // per server.
+        let naming = options.naming
+        let halves = await inHalves(records.count) { range in
+            Self.namesAndRuns(records, range, naming: naming, allNames: allNames)
         }
-        if let recent { groups[recent.server, default: []].append(contentsOf: recent.indices) }
+        var names = halves[0].names
+        for half in halves.dropFirst() { names.append(contentsOf: half.names) }
+        let sessionNames = names
+        let name: @Sendable (Int) -> String = { i in allNames ? sessionNames[i] : records[i].sessionName(naming) }
+        var groups: [MultiplexerServer: [Int]] = [:]
+        for half in halves {
+            for (server, indices) in half.runs { groups[server, default: []].append(contentsOf: indices) }
+        }
 
         // 2. One listing per group, groups in parallel. (Positions and
         // answers are kept apart, in arrays of their own: a store of 100,000
         // records holds them all at once.)
         if !groups.isEmpty { options.onPhase?(.listing(calls: groups.count)) }
         let providers = backends
-        let sessionNames = names
+        var prepared: [(any SessionBackend, GroupAnswers)] = []
+        for (server, indices) in groups {
+            let backend = providers.backend(for: server)
+            prepared.append((backend, await Self.validated(indices, name: name, by: backend)))
+        }
         let (probes, listingUsage) = await withTaskGroup(of: GroupAnswers.self) { group in
-            for (server, indices) in groups {
-                let backend = providers.backend(for: server)
-                var answers = GroupAnswers()
-                for i in indices {
-                    do throws(SessionNameError) {
-                        try backend.validate(sessionNames[i])
-                        answers.asked.append(i)
-                    } catch {
-                        answers.rejected.append((i, .unknown(reason: "session name cannot be probed: \(error)")))
-                    }
-                }
+            for (backend, answers) in prepared {
                 group.addTask { [answers] in
                     var answers = answers
                     guard !answers.asked.isEmpty else { return answers }
                     // One listing; then exact lookups, no per-name table.
                     let found = await backend.lookup()
-                    answers.found = answers.asked.map { found.answer(sessionNames[$0]) }
+                    let asked = answers.asked
+                    answers.found = await inHalves(asked.count) { range in asked[range].map { found.answer(name($0)) } }
                     answers.usage = found.listing.usage
                     return answers
                 }
@@ -462,12 +451,71 @@ public struct Restorer: Sendable {
             var usage = ChildrenUsage.none
             for await answers in group {
                 for (i, p) in answers.rejected { probes[i] = p }
-                for (k, i) in answers.asked.enumerated() { probes[i] = answers.found[k] }
+                var k = 0
+                for part in answers.found {
+                    for p in part {
+                        probes[answers.asked[k]] = p
+                        k += 1
+                    }
+                }
                 usage.add(answers.usage)
             }
             return (probes, usage)
         }
         return RestoreAnswers(probes: probes, sessionNames: names, listingCalls: groups.count, listingUsage: listingUsage)
+    }
+
+    /// The session names of `records[range]` (all, or only those asked
+    /// about) and the positions of the records asked about, in runs of one
+    /// server each, in order.
+    static func namesAndRuns<Records: RandomAccessCollection>(
+        _ records: Records, _ range: Range<Int>, naming: SessionNaming, allNames: Bool
+    ) -> (names: [String], runs: [(server: MultiplexerServer, indices: [Int])])
+    where Records.Element: RestorableRecord, Records.Index == Int {
+        var names = [String](repeating: "", count: allNames ? range.count : 0)
+        var runs: [(server: MultiplexerServer, indices: [Int])] = []
+        var first: Records.Element? // the current run's first record
+        for i in range {
+            let record = records[i]
+            let asked = record.status == .active && record.backend.isPersistent
+            if allNames { names[i - range.lowerBound] = record.sessionName(naming) }
+            guard asked else { continue }
+            if let first, record.hasSameServer(as: first) {
+                runs[runs.count - 1].indices.append(i)
+                continue
+            }
+            let server = MultiplexerServer(record.backend, recordSocket: record.socket)
+            first = record
+            if runs.last?.server == server {
+                runs[runs.count - 1].indices.append(i)
+            } else {
+                runs.append((server, [i]))
+            }
+        }
+        return (names, runs)
+    }
+
+    /// Which of `indices` name a session `backend` accepts (`asked`), and
+    /// an `unknown` answer for each that it refuses (`rejected`).
+    static func validated(_ indices: [Int], name: @escaping @Sendable (Int) -> String, by backend: any SessionBackend) async -> GroupAnswers {
+        let parts = await inHalves(indices.count) { range -> GroupAnswers in
+            var answers = GroupAnswers()
+            for i in indices[range] {
+                do throws(SessionNameError) {
+                    try backend.validate(name(i))
+                    answers.asked.append(i)
+                } catch {
+                    answers.rejected.append((i, .unknown(reason: "session name cannot be probed: \(error)")))
+                }
+            }
+            return answers
+        }
+        var answers = parts[0]
+        for part in parts.dropFirst() {
+            answers.asked += part.asked
+            answers.rejected += part.rejected
+        }
+        return answers
     }
 
     /// The decisions for `records` given the multiplexers' answers: pure,
@@ -496,13 +544,25 @@ public struct Restorer: Sendable {
     /// action, an answer and the number of its decision, the id, backend
     /// and name read back from `store` and the answers when asked for.
     static func compactDecisions(for records: StoreIndex.Views, answers: RestoreAnswers, options: RestoreOptions,
-                                 reportedFrom store: StoreIndex) -> RestoreLines {
-        var entries: [RestoreLines.Entry] = []
-        entries.reserveCapacity(records.count)
-        var reasons: [String] = []
-        forEachDecision(for: records, answers: answers, options: options) { i, decided in
-            if decided.number == reasons.count { reasons.append(decided.reason) }
-            entries.append(RestoreLines.Entry(reason: UInt32(decided.number), action: decided.action, probe: answers.probes[i]?.state))
+                                 reportedFrom store: StoreIndex) async -> RestoreLines {
+        // A big store in two halves at once, each numbering its own
+        // reasons; the second half's numbers then follow the first's.
+        let halves = await inHalves(records.count) { range -> (entries: [RestoreLines.Entry], reasons: [String]) in
+            var entries: [RestoreLines.Entry] = []
+            entries.reserveCapacity(range.count)
+            var reasons: [String] = []
+            forEachDecision(for: records[range], answers: answers, options: options) { i, decided in
+                if decided.number == reasons.count { reasons.append(decided.reason) }
+                entries.append(RestoreLines.Entry(reason: UInt32(decided.number), action: decided.action, probe: answers.probes[i]?.state))
+            }
+            return (entries, reasons)
+        }
+        var entries = halves[0].entries
+        var reasons = halves[0].reasons
+        for half in halves.dropFirst() {
+            let offset = UInt32(reasons.count)
+            entries.append(contentsOf: half.entries.lazy.map { RestoreLines.Entry(reason: $0.reason + offset, action: $0.action, probe: $0.probe) })
+            reasons += half.reasons
         }
         return RestoreLines(records: store, names: answers.sessionNames, naming: options.naming, entries: entries, reasons: reasons)
     }
@@ -523,7 +583,8 @@ public struct Restorer: Sendable {
     static func forEachDecision<Records: RandomAccessCollection>(
         for records: Records, answers: RestoreAnswers, options: RestoreOptions, _ body: (Int, Decided) -> Void
     ) where Records.Element: RestorableRecord, Records.Index == Int {
-        precondition(answers.probes.count == records.count, "answers for another list of records")
+        precondition(records.isEmpty || (records.startIndex >= 0 && records.endIndex <= answers.probes.count),
+                     "answers for another list of records")
         var memo: [DecisionInputs: Decided] = [:]
         var last: (inputs: DecisionInputs, decided: Decided)?
         /// The decision for `inputs`, made once.
@@ -652,7 +713,9 @@ public struct Restorer: Sendable {
 /// answers in the same order, and the positions refused before asking.
 struct GroupAnswers: Sendable {
     var asked: [Int] = []
-    var found: [SessionProbe] = []
+    /// The answers for `asked`, in order, in parts (made in parts, not
+    /// copied into one array).
+    var found: [[SessionProbe]] = []
     var rejected: [(Int, SessionProbe)] = []
     var usage = ChildrenUsage.none
 }
@@ -686,6 +749,20 @@ extension BackendProvider {
     func backend(for server: MultiplexerServer) -> any SessionBackend {
         backend(for: server.kind, socket: server.socket)
     }
+}
+
+/// Records from which restore's passes over every record run in two halves
+/// at once (on the cooperative pool, which has a thread per processor).
+let halvesThreshold = 8_192
+
+/// `body` over `0..<count`: in one call, or for `halvesThreshold` items or
+/// more in two halves at once; the results in order.
+func inHalves<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Range<Int>) -> T) async -> [T] {
+    guard count >= halvesThreshold else { return [body(0..<count)] }
+    let middle = count / 2
+    async let first = body(0..<middle)
+    let second = body(middle..<count)
+    return [await first, second]
 }
 
 /// Runs `body` for each index with at most `limit` in flight; results in input order.

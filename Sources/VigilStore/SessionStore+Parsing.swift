@@ -509,8 +509,9 @@ extension SessionRecord {
 }
 
 /// Documents from this size have the second half of `sessions` read on a
-/// second thread (4 MiB: about 16,000 records).
-let storeSplitThreshold = 4 << 20
+/// second thread (1 MiB: about 4,000 records, some 4 ms of reading; a
+/// thread costs a fraction of a millisecond).
+let storeSplitThreshold = 1 << 20
 
 /// The second half of a big `sessions` array, read on a second thread while
 /// the reader's own thread reads the first.

@@ -59,8 +59,13 @@ struct RestoreTests {
         for id in [Self.aliveA, Self.aliveB, Self.otherCLI, Self.closed] { try w.tmux.createSession(naming.name(forID: id)) }
         // A near-miss that must not make bmx-cccccccc "exist" by prefix.
         try w.tmux.createSession("bmx-cccccccc-not-the-same")
-        let s = w.tmux.socketName
-        let records = [
+        try writeFile(w.storePath, storeJSON(Self.records(socket: w.tmux.socketName), extraTopLevel: ", \"daemonVersion\": \"7.1.0\""))
+        return w
+    }
+
+    /// The world's store records, in `expected` order, with `suffix` after each id.
+    static func records(socket s: String, suffix: String = "") -> [String] {
+        [
             recordJSON(id: Self.aliveA, backend: "tmux", socket: s),
             recordJSON(id: Self.goneC, backend: "tmux", socket: s),
             recordJSON(id: Self.pty, backend: "pty"),
@@ -71,9 +76,7 @@ struct RestoreTests {
             recordJSON(id: Self.goneD, backend: "tmux", socket: s),
             recordJSON(id: Self.zellijExited, backend: "zellij"),
             recordJSON(id: Self.aliveB, backend: "tmux", socket: s, cli: nil),
-        ]
-        try writeFile(w.storePath, storeJSON(records, extraTopLevel: ", \"daemonVersion\": \"7.1.0\""))
-        return w
+        ].map { $0.replacingOnce("\", \"backend\"", with: "\(suffix)\", \"backend\"") }
     }
 
     static let expected: [(String, RestoreAction, SessionState?)] = [
@@ -173,6 +176,32 @@ struct RestoreTests {
         #expect(w.tmux.has(naming.name(forID: Self.otherCLI)))
         #expect(report.sessions.allSatisfy { $0.workerPID == nil })
         #expect(access("\(w.dir.path)/worker-\(Self.aliveA).ran", F_OK) != 0)
+    }
+
+    @Test("a big store (read, probed and decided in halves at once) decides each record as the small one does")
+    func bigStoreDecidesAsTheSmallOne() async throws {
+        let w = try makeWorld()
+        let small = try await w.restorer(RestoreOptions(expectedCLI: "claude", dryRun: true)).restore(storeAt: w.storePath)
+        // The small store's records again and again, each copy with its own
+        // ids (the same first 8 characters: the same session names), so
+        // every copy meets the same sessions. 12,000 records: over the
+        // threshold of the halves and of the store reader's second thread.
+        // One more record first, so that the two halves meet their decisions
+        // in different orders (each numbers its own).
+        let first = recordJSON(id: "00000000-first", backend: "tmux", status: "closed", socket: w.tmux.socketName)
+        let copies = (0..<1_200).flatMap { Self.records(socket: w.tmux.socketName, suffix: "-copy\($0)") }
+        let bigPath = w.dir.file("big.json")
+        try writeFile(bigPath, storeJSON([first] + copies))
+        let big = try await w.restorer(RestoreOptions(expectedCLI: "claude", dryRun: true)).restore(storeAt: bigPath)
+        try #require(big.lines.count == 12_001)
+        #expect(big.lines[0].action == .skip && big.lines[0].reason == "record is closed")
+        for (index, line) in big.lines.dropFirst().enumerated() {
+            let expected = small.lines[index % 10]
+            #expect(line.id == "\(expected.id)-copy\(index / 10)")
+            #expect(line.backend == expected.backend && line.backendSession == naming.name(forID: line.id), "line \(index)")
+            #expect(line.action == expected.action && line.probe == expected.probe && line.reason == expected.reason, "line \(index)")
+        }
+        #expect(big.totals[.close] == 1_200 * 3)
     }
 
     @Test("a second restore gives the same store")

@@ -71,8 +71,15 @@ int cperf_io_floor(const char *store, const char *temporary, const char *folder)
 /// shares this process's memory until it execs, and Linux would count this
 /// process's peak as the child's (a forked child carries over only its own
 /// pages, so the figure is the program's peak or, for a program smaller
-/// than this process, this process's resident size). Returns 0, or errno.
-int cperf_run_measured(const char *path, char *const argv[], int *status, long *maxrss_kib);
+/// than this process, this process's resident size). `*elapsed_ns`: from
+/// just before the fork to the reap. Returns 0, or errno.
+int cperf_run_measured(const char *path, char *const argv[], int *status, long *maxrss_kib, int64_t *elapsed_ns);
+
+/// `cperf_io_floor` in a forked child (no exec: a C process of this one's
+/// pages, no runtime to start), timed like `cperf_run_measured`; the
+/// child exits 0, or 70 if the floor failed. Returns 0, or errno.
+int cperf_io_floor_measured(const char *store, const char *temporary, const char *folder,
+                            int *status, long *maxrss_kib, int64_t *elapsed_ns);
 
 /// The exit code (0...255) of a wait status, or -1 when the child did not
 /// exit normally. C because WIFEXITED/WEXITSTATUS are macros.
