@@ -278,12 +278,10 @@ public struct Restorer: Sendable {
         options.onPhase?(.committing(records: decided.count))
         let now = StoreClock.nowISO8601()
         let lines = plan.lines
-        let loaded = store
-        // Made as the commit reads them, not held as an array (a close per record).
-        let changes = decided.lazy.map { RecordChange(id: loaded.id(at: $0), writes: lines.action(at: $0) != .fork, position: $0) }
+        // By position: no id is made unless another writer changed the file.
         let commit = try await file.commit(
-            index: &store, changes: changes, lock: options.lockProtocol, lockTimeout: options.lockTimeout,
-            strictLinks: options.strictLinks, notice: storeNotice
+            index: &store, positions: decided, writes: decided.map { lines.action(at: $0) != .fork },
+            lock: options.lockProtocol, lockTimeout: options.lockTimeout, strictLinks: options.strictLinks, notice: storeNotice
         ) { document, change, position in
             let line = decided[change]
             Self.write(lines.action(at: line), reason: lines.reason(at: line), into: &document, at: position, now: now)

@@ -21,6 +21,13 @@ import Darwin
 protocol RecordIDs {
     /// Calls `body` with the bytes of the id at `position`.
     func withIDBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R
+    /// `RecordIDIndex.hash` of the id at `position` (a document may have
+    /// it at hand: the store index hashes each id as it reads it).
+    func idHash(at position: Int) -> UInt32
+}
+
+extension RecordIDs {
+    func idHash(at position: Int) -> UInt32 { withIDBytes(at: position) { RecordIDIndex.hash($0) } }
 }
 
 extension Array: RecordIDs where Element == String {
@@ -40,9 +47,9 @@ extension String {
 
 /// The positions of a document's record ids (the first record with each id).
 struct RecordIDIndex: Sendable {
-    /// Per slot: the upper 32 bits of the id's hash, then position + 1 in
-    /// the lower 32 (0: empty). The hash bits spare most comparisons of
-    /// ids that merely share a slot (each a read of another record's bytes).
+    /// Per slot: the id's 32-bit hash, then position + 1 in the lower 32
+    /// bits (0: empty). The hash spares most comparisons of ids that merely
+    /// share a slot (each a read of another record's bytes).
     /// A power of two in size, at most half full.
     private var slots: [UInt64] = []
     /// Positions inserted so far.
@@ -61,20 +68,20 @@ struct RecordIDIndex: Sendable {
     mutating func insert<IDs: RecordIDs>(_ position: Int, of ids: IDs) -> Int? {
         precondition(2 * (count + 1) <= slots.count, "RecordIDIndex: sized for fewer ids")
         let mask = slots.count - 1
-        return ids.withIDBytes(at: position) { id -> Int? in
-            let hash = Self.hash(id)
-            let tag = UInt64(truncatingIfNeeded: hash) & 0xFFFF_FFFF_0000_0000
-            var slot = hash & mask
-            while slots[slot] != 0 {
-                let entry = slots[slot]
-                let other = Int(entry & 0xFFFF_FFFF) - 1
-                if entry & 0xFFFF_FFFF_0000_0000 == tag, ids.withIDBytes(at: other, { Self.equal($0, id) }) { return other }
-                slot = (slot + 1) & mask
+        let hash = ids.idHash(at: position)
+        let tag = UInt64(hash) << 32
+        var slot = Int(hash) & mask
+        while slots[slot] != 0 {
+            let entry = slots[slot]
+            let other = Int(entry & 0xFFFF_FFFF) - 1
+            if entry & 0xFFFF_FFFF_0000_0000 == tag, ids.withIDBytes(at: other, { a in ids.withIDBytes(at: position) { Self.equal(a, $0) } }) {
+                return other
             }
-            slots[slot] = tag | UInt64(position + 1)
-            count += 1
-            return nil
+            slot = (slot + 1) & mask
         }
+        slots[slot] = tag | UInt64(position + 1)
+        count += 1
+        return nil
     }
 
     /// The position of the first record with `id` among `ids`, if any.
@@ -83,8 +90,8 @@ struct RecordIDIndex: Sendable {
         let mask = slots.count - 1
         return id.withUTF8Bytes { id -> Int? in
             let hash = Self.hash(id)
-            let tag = UInt64(truncatingIfNeeded: hash) & 0xFFFF_FFFF_0000_0000
-            var slot = hash & mask
+            let tag = UInt64(hash) << 32
+            var slot = Int(hash) & mask
             while slots[slot] != 0 {
                 let entry = slots[slot]
                 let position = Int(entry & 0xFFFF_FFFF) - 1
@@ -95,10 +102,12 @@ struct RecordIDIndex: Sendable {
         }
     }
 
-    private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+    /// An id's hash: 32 bits of the standard library's seeded hasher over
+    /// its UTF-8 bytes (the same for every document of this process).
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var hasher = Hasher()
         hasher.combine(bytes: bytes)
-        return hasher.finalize()
+        return UInt32(truncatingIfNeeded: hasher.finalize())
     }
 
     private static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {

@@ -122,16 +122,24 @@ extension SessionRecord {
         replace(replacements.2)
         let membersEnd = range.lowerBound + Int(points.membersEnd)
         writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor..<membersEnd]))
-        if appends & (1 << RecordKey.closedAt.rawValue) != 0 {
-            writer.append(",\"closedAt\":")
-            writer.writeRepeatedString(values(.closedAt)!)
-        }
-        if appends & (1 << RecordKey.closeReason.rawValue) != 0 {
-            writer.append(",\"closeReason\":")
-            writer.writeRepeatedString(values(.closeReason)!)
-        }
+        writeAppendedClose(closedAt: appends & (1 << RecordKey.closedAt.rawValue) != 0 ? values(.closedAt) : nil,
+                           closeReason: appends & (1 << RecordKey.closeReason.rawValue) != 0 ? values(.closeReason) : nil,
+                           into: &writer)
         writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[membersEnd..<range.upperBound]))
         return true
+    }
+
+    /// The members a close appends after a record's last one: `closedAt`
+    /// and `closeReason`, each when given, compactly.
+    static func writeAppendedClose(closedAt: String?, closeReason: String?, into writer: inout JSONWriter) {
+        if let closedAt {
+            writer.append(",\"closedAt\":")
+            writer.writeRepeatedString(closedAt)
+        }
+        if let closeReason {
+            writer.append(",\"closeReason\":")
+            writer.writeRepeatedString(closeReason)
+        }
     }
 
     /// Writes a modified raw record: members in source order with the typed

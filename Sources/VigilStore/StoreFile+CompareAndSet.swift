@@ -188,6 +188,26 @@ extension StoreFile {
             positions.append(location.position)
             writes.append(change.writes)
         }
+        return try await commit(&document, positions: positions, writes: writes,
+                                id: { changes[changes.index(changes.startIndex, offsetBy: $0)].id },
+                                lock: lockProtocol, lockTimeout: lockTimeout, strictLinks: strictLinks, notice: notice, apply: apply)
+    }
+
+    /// The commit of changes already located: change `n` is about the
+    /// record at `positions[n]` of the loaded document, whose id `id(n)`
+    /// gives (asked only when the file changed since it was loaded: the
+    /// record is then found by its id in the newer version).
+    func commit<Document: RecordDocument>(
+        _ document: inout Document,
+        positions: [Int],
+        writes: [Bool],
+        id: (Int) -> String,
+        lock lockProtocol: StoreLockProtocol,
+        lockTimeout: Duration,
+        strictLinks: Bool,
+        notice: (StoreNotice) -> Void,
+        apply: (inout Document, _ change: Int, _ position: Int) -> Void
+    ) async throws(StoreError) -> CommitReport {
         let loaded = document.sourceBytes
         for index in positions.indices where writes[index] {
             apply(&document, index, positions[index])
@@ -201,7 +221,7 @@ extension StoreFile {
             var descriptor: Int32 = -1
             defer { if descriptor >= 0 { _ = system_close(descriptor) } }
             let current = try readComparing(location.target, with: loaded, keepOpen: &descriptor)
-            let verdicts = try verdictsAgainst(current, changes: changes, positions: positions, loaded: document,
+            let verdicts = try verdictsAgainst(current, writes: writes, positions: positions, id: id, loaded: document,
                                                applyTo: nil, apply: apply)
             return CommitReport(verdicts: verdicts.verdicts, wrote: false, merged: current.differs, lockHeld: nil)
         }
@@ -235,7 +255,7 @@ extension StoreFile {
         var verdicts: [RecordVerdict]
         var wrote = false
         if case .same(let identity) = current {
-            verdicts = [RecordVerdict](repeating: .applied, count: changes.count)
+            verdicts = [RecordVerdict](repeating: .applied, count: positions.count)
             if let temporary = pending {
                 try checkReplaceable(identity, strictLinks: strictLinks, notice: notice)
                 if let asked, asked == (identity.permissions, identity.owner, identity.group) {
@@ -258,7 +278,7 @@ extension StoreFile {
                 _ = system_unlink(temporary)
                 pending = nil
             }
-            let merged = try verdictsAgainst(current, changes: changes, positions: positions, loaded: document,
+            let merged = try verdictsAgainst(current, writes: writes, positions: positions, id: id, loaded: document,
                                              applyTo: Document.self, apply: apply)
             verdicts = merged.verdicts
             if let newer = merged.document, newer.hasChanges, let identity = current.identity {
@@ -368,19 +388,20 @@ extension StoreFile {
 
     /// Verdicts for `changes` against a version that is not the loaded one;
     /// with `applyTo`, the applicable changes applied to that version.
-    private func verdictsAgainst<Document: RecordDocument, Changes: RandomAccessCollection<RecordChange>>(
+    private func verdictsAgainst<Document: RecordDocument>(
         _ current: CurrentVersion,
-        changes: Changes,
+        writes: [Bool],
         positions: [Int],
+        id: (Int) -> String,
         loaded document: Document,
         applyTo: Document.Type?,
         apply: (inout Document, Int, Int) -> Void
     ) throws(StoreError) -> (verdicts: [RecordVerdict], document: Document?) {
         switch current {
         case .same:
-            return ([RecordVerdict](repeating: .applied, count: changes.count), nil)
+            return ([RecordVerdict](repeating: .applied, count: positions.count), nil)
         case .missing:
-            return ([RecordVerdict](repeating: .removed, count: changes.count), nil)
+            return ([RecordVerdict](repeating: .removed, count: positions.count), nil)
         case .different(let bytes, _):
             var newer: Document
             do throws(StoreError) {
@@ -389,14 +410,15 @@ extension StoreFile {
                 throw StoreError(.invalidData, path: path, message: "another writer left a document that is not valid; nothing written (\(error.message))")
             }
             var verdicts: [RecordVerdict] = []
-            verdicts.reserveCapacity(changes.count)
-            for (index, change) in changes.enumerated() {
-                guard let now = newer.sourceLocation(ofRecord: change.id) else {
+            verdicts.reserveCapacity(positions.count)
+            for index in positions.indices {
+                let recordID = id(index)
+                guard let now = newer.sourceLocation(ofRecord: recordID) else {
                     verdicts.append(.removed)
                     continue
                 }
-                guard let before = document.sourceLocation(ofRecord: change.id, near: positions[index])?.range else {
-                    preconditionFailure("commit: record \(change.id) left the loaded document")
+                guard let before = document.sourceLocation(ofRecord: recordID, near: positions[index])?.range else {
+                    preconditionFailure("commit: record \(recordID) left the loaded document")
                 }
                 let loaded = document.sourceBytes
                 let unchanged = now.range.count == before.count && bytes[now.range].elementsEqual(loaded[before])
@@ -405,7 +427,7 @@ extension StoreFile {
                     continue
                 }
                 verdicts.append(.applied)
-                if applyTo != nil && change.writes { apply(&newer, index, now.position) }
+                if applyTo != nil && writes[index] { apply(&newer, index, now.position) }
             }
             return (verdicts, applyTo == nil ? nil : newer)
         }

@@ -5,7 +5,8 @@
 // same documents are refused, with the same messages); each record is kept
 // as its byte range, the tokens of the four members restore reads (`id`,
 // `backendSession`, `socket`, `cliId`), `backend`, `status` and the patch
-// points of a close: 60 bytes. Strings are decoded when asked for.
+// points of a close, and the id's hash: 64 bytes. Strings are decoded when
+// asked for.
 //
 // Edits are kept apart from the records: a close as one shared entry
 // (timestamp, reason) per run of equal closes, spliced into the record's
@@ -60,11 +61,14 @@ struct IndexedRecord: Sendable {
     var backend: BackendKind
     var status: RecordStatus
     var mayHoldKilledAt: Bool
+    /// `RecordIDIndex.hash` of the id, made while the record was read (on
+    /// whichever thread read it).
+    var idHash: UInt32
 
     var range: Range<Int> { Int(start)..<Int(end) }
 }
 
-/// A validated store document held as its bytes plus 60 bytes per record
+/// A validated store document held as its bytes plus 64 bytes per record
 /// (see the file comment). Restore's document: it reads a record's members
 /// by position, closes records, edits a few otherwise, and commits through
 /// `StoreFile.commit` like a `SessionStore`.
@@ -89,6 +93,18 @@ package struct StoreIndex: RecordDocument {
         let timestamp: String
         let reason: String
         let changed: UInt8 // one bit per RecordKey
+        /// What a splice appends after the last member of a record that has
+        /// neither `closedAt` nor `closeReason` (the common close), made once.
+        let appendix: [UInt8]
+
+        init(timestamp: String, reason: String, changed: UInt8) {
+            self.timestamp = timestamp
+            self.reason = reason
+            self.changed = changed
+            var writer = JSONWriter(reservingCapacity: 64 + timestamp.utf8.count + reason.utf8.count)
+            SessionRecord.writeAppendedClose(closedAt: timestamp, closeReason: reason, into: &writer)
+            appendix = writer.bytes
+        }
     }
 
     /// Parses and validates a document, exactly as `SessionStore(parsing:)`.
@@ -279,6 +295,20 @@ package struct StoreIndex: RecordDocument {
             return
         }
         let close = closes[Int(edit) - 1]
+        let points = entry.points
+        if close.changed == SessionRecord.spliceableKeys, points.membersEnd != 0, points.status.isPresent,
+           !points.closedAt.isPresent, !points.closeReason.isPresent {
+            // The common close, as `splice` writes it: `status` replaced where
+            // it stands, the two members appended after the last one.
+            let start = Int(entry.start)
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<(start + Int(points.status.start))]))
+            writer.append("\"closed\"")
+            let membersEnd = start + Int(points.membersEnd)
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[(start + Int(points.status.end))..<membersEnd]))
+            writer.bytes.append(contentsOf: close.appendix)
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[membersEnd..<Int(entry.end)]))
+            return
+        }
         let spliced = SessionRecord.splice(buffer, range: entry.range, points: entry.points, changed: close.changed, values: { key in
             switch key {
             case .status: RecordStatus.closed.rawValue
@@ -291,21 +321,27 @@ package struct StoreIndex: RecordDocument {
 }
 
 extension StoreFile {
-    /// `commit(_:changes:...)` for a `StoreIndex` and changes made from an
-    /// array of positions: the generic commit specialised here, in its own
-    /// module (called from another module it would run unspecialised,
-    /// looking up type metadata for every change).
+    /// `commit(_:changes:...)` for a `StoreIndex`, by positions: change `n`
+    /// is about the record at `positions[n]` and writes if `writes[n]`.
+    /// No id is made unless the file changed meanwhile (the record is then
+    /// found by its id in the newer version). Specialised here, in the
+    /// store's module: called from another, the generic commit would run
+    /// unspecialised.
     package func commit(
         index: inout StoreIndex,
-        changes: LazyMapCollection<[Int], RecordChange>,
+        positions: [Int],
+        writes: [Bool],
         lock lockProtocol: StoreLockProtocol,
         lockTimeout: Duration,
         strictLinks: Bool,
         notice: (StoreNotice) -> Void,
         apply: (inout StoreIndex, _ change: Int, _ position: Int) -> Void
     ) async throws(StoreError) -> CommitReport {
-        try await commit(&index, changes: changes, lock: lockProtocol, lockTimeout: lockTimeout, strictLinks: strictLinks,
-                         notice: notice, apply: apply)
+        precondition(positions.count == writes.count && positions.allSatisfy { index.records.indices.contains($0) },
+                     "commit: a position outside the loaded document")
+        let views = index.views
+        return try await commit(&index, positions: positions, writes: writes, id: { views[positions[$0]].id },
+                                lock: lockProtocol, lockTimeout: lockTimeout, strictLinks: strictLinks, notice: notice, apply: apply)
     }
 }
 
@@ -376,7 +412,8 @@ struct IndexSink: StoreRecordSink {
             start: UInt32(record.range.lowerBound), end: UInt32(record.range.upperBound),
             id: SourceString(record.token(.id)), backendSession: SourceString(record.token(.backendSession)),
             socket: SourceString(record.token(.socket)), cliId: SourceString(record.token(.cliId)),
-            points: record.points, backend: record.backend, status: record.status, mayHoldKilledAt: record.mayHoldKilledAt))
+            points: record.points, backend: record.backend, status: record.status, mayHoldKilledAt: record.mayHoldKilledAt,
+            idHash: IDs.hash(of: record.token(.id)!, in: source)))
     }
 
     mutating func removeSubrange(from position: Int) { records.removeSubrange(position...) }
@@ -388,11 +425,23 @@ struct IndexSink: StoreRecordSink {
         IDs(records: records, source: source).withIDBytes(at: position, body)
     }
 
+    func idHash(at position: Int) -> UInt32 { records[position].idHash }
+
     /// The ids of indexed records, as the id table reads them: the source
     /// bytes of a plain id, the decoded bytes of one with escapes.
     struct IDs: RecordIDs {
         let records: [IndexedRecord]
         let source: StoreSource
+
+        func idHash(at position: Int) -> UInt32 { records[position].idHash }
+
+        /// The hash of an id token, as `withIDBytes` gives its bytes.
+        static func hash(of token: JSONStringToken, in source: StoreSource) -> UInt32 {
+            source.bytes.withUnsafeBufferPointer { buffer in
+                if token.hasEscapes { return JSONScanner(buffer).decode(token).withUTF8Bytes { RecordIDIndex.hash($0) } }
+                return RecordIDIndex.hash(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[token.start..<token.end])))
+            }
+        }
 
         func withIDBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
             let id = records[position].id
