@@ -529,6 +529,8 @@ public struct Restorer: Sendable {
     public static func decisions<Record: RestorableRecord>(
         for records: [Record], answers: RestoreAnswers, options: RestoreOptions
     ) -> [SessionOutcome] {
+        precondition(answers.probes.count == records.count && answers.sessionNames.count == records.count,
+                     "answers for another list of records")
         var lines: [SessionOutcome] = []
         lines.reserveCapacity(records.count)
         forEachDecision(for: records, answers: answers, options: options) { i, decided in
