@@ -97,6 +97,14 @@ private final class ThreadBody {
 /// `pthread_create(3)` fails: then nothing runs, `body` is released, and
 /// the caller falls back to doing without the thread.
 package func system_startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+    guard let thread = createThread(body) else { return false }
+    pthread_detach(thread)
+    return true
+}
+
+/// A new thread running `body` once; nil (and `body` released) when
+/// `pthread_create(3)` fails.
+private func createThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
     let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     var thread = pthread_t()
     let rc = pthread_create(&thread, nil, { raw in
@@ -105,10 +113,9 @@ package func system_startThread(_ body: @escaping @Sendable () -> Void) -> Bool 
     }, context)
     guard rc == 0 else {
         Unmanaged<ThreadBody>.fromOpaque(context).release()
-        return false
+        return nil
     }
-    pthread_detach(thread)
-    return true
+    return thread
 }
 
 /// A thread that runs a body once and is waited for: for work split across
@@ -123,16 +130,9 @@ package final class JoinableThread: @unchecked Sendable {
     /// Starts a thread running `body`; nil when `pthread_create(3)` fails
     /// (then nothing runs, and the caller does the work itself).
     package static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
+        guard let thread = createThread(body) else { return nil }
         let handle = JoinableThread()
-        let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-        let rc = pthread_create(&handle.thread, nil, { raw in
-            Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<ThreadBody>.fromOpaque(context).release()
-            return nil
-        }
+        handle.thread = thread
         return handle
     }
 
