@@ -222,18 +222,31 @@ package struct StoreIndex: RecordDocument {
         edits[position] = edit
     }
 
-    /// Whether the record's `key` is the plain string `value` as loaded
-    /// (false when in doubt: the value is then written again).
+    /// Whether the record's `key` as loaded is a string equal to `value`,
+    /// as `SessionRecord` compares them (decoded, by `String` equality):
+    /// a close then leaves the member's bytes as they are, escapes and all.
     private func holds(_ entry: IndexedRecord, _ key: RecordKey, _ value: String) -> Bool {
         let span = entry.points.span(key)
         guard span.isPresent else { return false }
         let start = Int(entry.start) + Int(span.start)
         let end = Int(entry.start) + Int(span.end)
-        let utf8 = value.utf8
-        guard end - start == utf8.count + 2,
-              !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
         let bytes = source.bytes
-        return bytes[start] == UInt8(ascii: "\"") && bytes[(start + 1)..<(end - 1)].elementsEqual(utf8)
+        // null or another kind: read as nil, so it changes.
+        guard bytes[start] == UInt8(ascii: "\""), end - start >= 2 else { return false }
+        let inner = (start + 1)..<(end - 1)
+        let utf8 = value.utf8
+        let plainASCII = { (byte: UInt8) in byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") }
+        // The common case: both plain ASCII, where equal means the same bytes.
+        if utf8.allSatisfy(plainASCII) && bytes[inner].allSatisfy(plainASCII) {
+            return bytes[inner].elementsEqual(utf8)
+        }
+        // Escapes or other scalars: decoded and compared as Strings
+        // (canonical equivalence), as `SessionRecord.closeReason` does.
+        let hasEscapes = bytes[inner].contains(UInt8(ascii: "\\"))
+        let decoded = bytes.withUnsafeBufferPointer { buffer in
+            JSONScanner(buffer).decode(JSONStringToken(start: inner.lowerBound, end: inner.upperBound, hasEscapes: hasEscapes))
+        }
+        return decoded == value
     }
 
     // MARK: - RecordDocument

@@ -185,6 +185,34 @@ import VigilTestSupport
         #expect(String(decoding: index.serialized(), as: UTF8.self).contains(#""closedAt": "2026-11-25T10:00:01Z", "closeReason": "gone""#))
     }
 
+    /// A member already equal to what a close sets, but spelled with an
+    /// escape or in another canonically equivalent form, is left as it is
+    /// (SessionRecord compares the decoded Strings); a different one is
+    /// written.
+    @Test(arguments: [
+        (#""closeReason": "gone\u003a here""#, "gone: here"), (#""closeReason": "gone: h\u00e9re""#, "gone: h\u{e9}re"),
+        (#""closeReason": "gone: he\u0301re""#, "gone: h\u{e9}re"), ("\"closeReason\": \"gone: he\u{301}re\"", "gone: h\u{e9}re"),
+        ("\"closeReason\": \"gone: h\u{e9}re\"", "gone: he\u{301}re"), (#""closeReason": "gone\u003a there""#, "gone: here"),
+        (#""closeReason": "gone: here ""#, "gone: here"), (#""closeReason": null"#, "gone: here"), (#""closeReason": 5"#, "gone: here"),
+        (#""closedAt": "2026\u002d11-25T10:00:00Z""#, "gone: here"),
+    ])
+    func aCloseWritesWhatSessionStoreWritesWhenAMemberIsAlreadyEqual(_ member: String, _ reason: String) throws {
+        let text = #"{"version": 1, "sessions": [{"id": "a", "backend": "tmux", "status": "active", "# + member + "}]}"
+        let bytes = Array(text.utf8)
+        var store = try SessionStore(parsing: bytes)
+        var index = try StoreIndex(parsing: bytes)
+        store.records[0].close(at: "2026-11-25T10:00:00Z", reason: reason)
+        index.close(0, at: "2026-11-25T10:00:00Z", reason: reason)
+        let written = String(decoding: index.serialized(), as: UTF8.self)
+        #expect(written == String(decoding: store.serialized(), as: UTF8.self), "\(member)")
+        // An equal member keeps its bytes; a different one is replaced.
+        let loaded = try SessionStore(parsing: bytes).records[0]
+        let equal = loaded.closeReason == reason || loaded.closedAt == "2026-11-25T10:00:00Z"
+        #expect(written.utf8.elementsEqual(text.utf8) == false)
+        #expect(Array(written.utf8).firstRange(of: Array(member.utf8)) != nil || !equal, "\(member)")
+        #expect(Array(written.utf8).firstRange(of: Array(member.utf8)) == nil || equal || member.contains("null") || member.contains("5"), "\(member)")
+    }
+
     // MARK: - Commits on real files
 
     @Test func aCommitMergesIntoAnotherWritersVersionAsSessionStoreDoes() async throws {
