@@ -29,12 +29,8 @@ public struct SessionNaming: Sendable, Hashable {
         // byte as far as the cut goes (the byte after it included, which
         // could otherwise join the last one): cut by bytes, without
         // grapheme breaking.
-        let utf8 = id.utf8
-        if utf8.prefix(length < Int.max ? length + 1 : length).allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
-            var name = prefix
-            name.append(contentsOf: Substring(utf8.prefix(length)))
-            return name
-        }
+        var id = id
+        if let name = id.withUTF8({ name(forIDBytes: $0) }) { return name }
         return prefix + id.prefix(length)
     }
 

@@ -28,8 +28,9 @@ public protocol RestorableRecord: Sendable {
     /// derives from the id. (A default is given; a record type can answer
     /// without making the id.)
     func sessionName(_ naming: SessionNaming) -> String
-    /// Whether `other` has the same backend and, for tmux, the same socket:
-    /// restore groups records in runs by server. (A default is given; a
+    /// Whether `other` has the same backend and, for tmux, the same socket
+    /// (the same UTF-8 bytes, as tmux names its socket files): restore
+    /// groups records in runs by server. (A default is given; a
     /// record type can answer without making the sockets.)
     func hasSameServer(as other: Self) -> Bool
 }
@@ -38,7 +39,7 @@ extension RestorableRecord {
     public func sessionName(_ naming: SessionNaming) -> String { backendSession ?? naming.name(forID: id) }
 
     public func hasSameServer(as other: Self) -> Bool {
-        backend == other.backend && (backend != .tmux || socket == other.socket)
+        backend == other.backend && (backend != .tmux || MultiplexerServer.sameSocket(socket, other.socket))
     }
 }
 

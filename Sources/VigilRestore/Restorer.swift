@@ -298,11 +298,16 @@ public struct Restorer: Sendable {
         case .close:
             record.close(at: now, reason: line.reason)
         case .kill:
-            record[marker: .killedAt] = .string(now)
-            record[marker: .killReason] = .string(line.reason)
+            writeKillMarker(reason: line.reason, into: &record, at: now)
         case .fork, .keep, .skip:
             break
         }
+    }
+
+    /// The marker of a kill for a CLI change: `killedAt` and `killReason`.
+    static func writeKillMarker(reason: String, into record: inout SessionRecord, at now: String) {
+        record[marker: .killedAt] = .string(now)
+        record[marker: .killReason] = .string(reason)
     }
 
     /// `write(_:into:at:)` for the record at `position` of an index: a
@@ -312,7 +317,7 @@ public struct Restorer: Sendable {
         case .close:
             store.close(position, at: now, reason: reason)
         case .kill:
-            store.modify(position) { write(SessionOutcome(id: "", backend: "", backendSession: "", probe: nil, action: .kill, reason: reason), into: &$0, at: now) }
+            store.modify(position) { writeKillMarker(reason: reason, into: &$0, at: now) }
         case .fork, .keep, .skip:
             break
         }
@@ -733,6 +738,11 @@ struct DecisionInputs: Hashable {
 /// tmux is the one backend with several servers per user; a record's
 /// `socket` means nothing to zellij and herdr, so it is dropped for them
 /// (their records form one group, whatever their `socket` says).
+///
+/// Sockets are compared by their UTF-8 bytes, as tmux names its socket
+/// files: a precomposed and a decomposed "é" are two servers (String
+/// equality would take them for one, and probe a record on one server
+/// against the other's listing).
 struct MultiplexerServer: Hashable, Sendable {
     let kind: BackendKind
     let socket: String?
@@ -741,6 +751,25 @@ struct MultiplexerServer: Hashable, Sendable {
     init(_ kind: BackendKind, recordSocket: String?) {
         self.kind = kind
         self.socket = kind == .tmux ? recordSocket : nil
+    }
+
+    static func == (a: MultiplexerServer, b: MultiplexerServer) -> Bool {
+        a.kind == b.kind && sameSocket(a.socket, b.socket)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(kind)
+        hasher.combine(socket != nil)
+        if let socket { for byte in socket.utf8 { hasher.combine(byte) } }
+    }
+
+    /// Whether two sockets are the same file name: both absent, or the same bytes.
+    static func sameSocket(_ a: String?, _ b: String?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): true
+        case (let a?, let b?): a.utf8.elementsEqual(b.utf8)
+        default: false
+        }
     }
 }
 

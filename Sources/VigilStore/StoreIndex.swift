@@ -111,8 +111,9 @@ package struct StoreIndex: RecordDocument {
     /// - Throws: `StoreError` with category `.invalidData`; the message is
     ///   the one `SessionStore(parsing:)` gives.
     package init(parsing bytes: [UInt8], path: String = "<memory>") throws(StoreError) {
-        guard bytes.count < Int(UInt32.max) else {
-            throw StoreError(.invalidData, path: path, message: "the store is 4 GiB or larger; this reader holds 32-bit offsets")
+        // Offsets are 32 bits, a string's length 31 (its top bit marks escapes).
+        guard bytes.count < Int(Int32.max) else {
+            throw StoreError(.invalidData, path: path, message: "the store is 2 GiB or larger; this reader holds 31-bit offsets")
         }
         source = StoreSource(bytes)
         let scan = try readStore(source, path: path, into: IndexSink(source: source))
@@ -383,11 +384,12 @@ package struct IndexedRecordView: Sendable {
         return source.bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[entry.id.range])) }
     }
 
-    /// Whether `other` has the same `socket` (both absent, or the same string).
+    /// Whether `other` has the same `socket`: both absent, or the same
+    /// UTF-8 bytes once decoded (as tmux names its socket files).
     package func hasSameSocket(as other: IndexedRecordView) -> Bool {
         let (a, b) = (entry.socket, other.entry.socket)
         if a.isAbsent || b.isAbsent { return a.isAbsent && b.isAbsent }
-        if a.hasEscapes || b.hasEscapes { return socket == other.socket }
+        if a.hasEscapes || b.hasEscapes { return (socket ?? "").utf8.elementsEqual((other.socket ?? "").utf8) }
         return a.packed == b.packed && source.bytes.withUnsafeBufferPointer { buffer in
             buffer[a.range].elementsEqual(buffer[b.range])
         }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Testing
 import VigilBackends
 import VigilCore
@@ -135,5 +140,32 @@ final class RecordingProvider: BackendProvider {
     func backend(for kind: BackendKind, socket: String?) -> any SessionBackend {
         calls.withLock { $0.append("\(kind) \(socket ?? "-")") }
         return inner.backend(for: kind, socket: socket)
+    }
+}
+
+/// tmux names a server's socket file by the `-L` name's bytes: a precomposed
+/// and a decomposed "é" are two servers, and restore must not take them for
+/// one (String equality would: it compares canonically).
+@Suite("Sockets by their bytes", .serialized)
+struct SocketBytesTests {
+    @Test("a record on the decomposed name is not answered from the precomposed server's listing")
+    func canonicallyEquivalentSocketsAreTwoServers() async throws {
+        let precomposed = "vigil-test-caf\u{e9}-\(getpid())"
+        let decomposed = "vigil-test-cafe\u{301}-\(getpid())"
+        #expect(precomposed == decomposed, "Swift takes them for one String")
+        #expect(!precomposed.utf8.elementsEqual(decomposed.utf8), "tmux takes them for two files")
+        let server = TmuxServer(socket: .name(precomposed))
+        defer { server.tearDown() }
+        try server.createSession("bmx-aaaaaaaa")
+        let records = [
+            RestoreRecord(id: "aaaaaaaa-1", backend: .tmux, socket: precomposed),
+            RestoreRecord(id: "aaaaaaaa-2", backend: .tmux, socket: decomposed),
+        ]
+        #expect(!records[0].hasSameServer(as: records[1]))
+        let restorer = Restorer(options: RestoreOptions(), backends: StandardBackends(spawner: Spawner()), logger: .silent)
+        let answers = await restorer.probe(records)
+        #expect(answers.listingCalls == 2)
+        #expect(answers.probes[0]?.state == .exists)
+        #expect(answers.probes[1]?.state != .exists, "\(String(describing: answers.probes[1]))")
     }
 }
