@@ -85,7 +85,7 @@ package struct StoreIndex: RecordDocument {
     /// Records edited other than by a close, read again and edited.
     private var patched: [Int: SessionRecord] = [:]
 
-    /// `IndexedRecord.edit` of a record in `patched`.
+    /// The `edits` entry of a record in `patched`.
     static let rewritten = UInt32.max
 
     /// One close: the typed values it sets and which of them change.
