@@ -216,34 +216,15 @@ extension StoreFile {
         let location = try resolveTarget(notice: notice)
 
         guard writing else {
-            // Only checks: a consistent read is enough (writers replace the
-            // file by rename), and no lock file is made.
-            var descriptor: Int32 = -1
-            defer { if descriptor >= 0 { _ = system_close(descriptor) } }
-            let current = try readComparing(location.target, with: loaded, keepOpen: &descriptor)
-            let verdicts = try verdictsAgainst(current, writes: writes, positions: positions, id: id, loaded: document,
-                                               applyTo: nil, apply: apply)
-            return CommitReport(verdicts: verdicts.verdicts, wrote: false, merged: current.differs, lockHeld: nil)
+            return try checkOnly(document, positions: positions, writes: writes, id: id, at: location, apply: apply)
         }
 
         // Written (and synced) before the lock, streamed from the loaded
         // bytes: in the common case the file has not changed and this
         // temporary file only has to be renamed.
-        var pending: String? // a temporary file not yet renamed (removed on every exit)
-        var asked: (permissions: UInt32, owner: uid_t, group: gid_t)?
-        defer { if let pending { _ = system_unlink(pending) } }
-        if document.hasChanges {
-            var before: FileIdentity?
-            if case .success(let info) = system_stat(location.target) { before = FileIdentity(info) }
-            removeStaleTemporaries(in: location, notice: notice)
-            let permissions = before?.permissions ?? 0o600
-            let owner = before.map { ($0.owner, $0.group) }
-            let temporary = try writeTemporary(in: location, permissions: permissions, owner: owner) { descriptor in
-                Self.stream(document, to: descriptor)
-            }
-            pending = temporary.path
-            asked = (permissions, before?.owner ?? system_geteuid(), before?.group ?? system_getegid())
-        }
+        var pending: PreparedTemporary? // not yet renamed (removed on every exit)
+        defer { if let pending { _ = system_unlink(pending.path) } }
+        if document.hasChanges { pending = try prepareTemporary(for: document, at: location, notice: notice) }
 
         let clock = ContinuousClock()
         let lock = try await self.lock(using: lockProtocol, timeout: lockTimeout, notice: notice)
@@ -256,26 +237,13 @@ extension StoreFile {
         var wrote = false
         if case .same(let identity) = current {
             verdicts = [RecordVerdict](repeating: .applied, count: positions.count)
-            if let temporary = pending {
-                try checkReplaceable(identity, strictLinks: strictLinks, notice: notice)
-                if let asked, asked == (identity.permissions, identity.owner, identity.group) {
-                    try renameTemporary(temporary, over: location)
-                    pending = nil
-                } else {
-                    // The mode or owner changed since the temporary file got
-                    // them: write it again with the current ones.
-                    _ = system_unlink(temporary)
-                    pending = nil
-                    _ = try writeAndRename(at: location, replacing: identity, strictLinks: strictLinks, notice: { _ in }) { descriptor in
-                        Self.stream(document, to: descriptor)
-                    }
-                }
-                try syncFolder(location.folder)
+            if pending != nil {
+                try replace(identity, with: &pending, writing: document, at: location, strictLinks: strictLinks, notice: notice)
                 wrote = true
             }
         } else {
             if let temporary = pending {
-                _ = system_unlink(temporary)
+                _ = system_unlink(temporary.path)
                 pending = nil
             }
             let merged = try verdictsAgainst(current, writes: writes, positions: positions, id: id, loaded: document,
@@ -292,6 +260,68 @@ extension StoreFile {
         lock.release()
         let held = clock.now - locked
         return CommitReport(verdicts: verdicts, wrote: wrote, merged: current.differs, lockHeld: held)
+    }
+
+    /// A commit whose changes only check: a consistent read is enough
+    /// (writers replace the file by rename), and no lock file is made.
+    private func checkOnly<Document: RecordDocument>(
+        _ document: Document, positions: [Int], writes: [Bool], id: (Int) -> String, at location: StoreLocation,
+        apply: (inout Document, Int, Int) -> Void
+    ) throws(StoreError) -> CommitReport {
+        var descriptor: Int32 = -1
+        defer { if descriptor >= 0 { _ = system_close(descriptor) } }
+        let current = try readComparing(location.target, with: document.sourceBytes, keepOpen: &descriptor)
+        let verdicts = try verdictsAgainst(current, writes: writes, positions: positions, id: id, loaded: document,
+                                           applyTo: nil, apply: apply)
+        return CommitReport(verdicts: verdicts.verdicts, wrote: false, merged: current.differs, lockHeld: nil)
+    }
+
+    /// A temporary file written with the document before the lock, and the
+    /// mode and owner it was given.
+    struct PreparedTemporary {
+        let path: String
+        let permissions: UInt32
+        let owner: uid_t
+        let group: gid_t
+    }
+
+    /// Writes `document` into a synced temporary file beside the store,
+    /// with the store's current mode and owner (0600 and this process's for
+    /// a new store).
+    func prepareTemporary<Document: RecordDocument>(for document: Document, at location: StoreLocation,
+                                                    notice: (StoreNotice) -> Void) throws(StoreError) -> PreparedTemporary {
+        var before: FileIdentity?
+        if case .success(let info) = system_stat(location.target) { before = FileIdentity(info) }
+        removeStaleTemporaries(in: location, notice: notice)
+        let permissions = before?.permissions ?? 0o600
+        let owner = before.map { ($0.owner, $0.group) }
+        let temporary = try writeTemporary(in: location, permissions: permissions, owner: owner) { descriptor in
+            Self.stream(document, to: descriptor)
+        }
+        return PreparedTemporary(path: temporary.path, permissions: permissions,
+                                 owner: before?.owner ?? system_geteuid(), group: before?.group ?? system_getegid())
+    }
+
+    /// Under the lock, the file unchanged (`identity`): the prepared
+    /// temporary file is renamed over it, or, if the file's mode or owner
+    /// changed since, the document is written again with the current ones;
+    /// then the folder is synced. `pending` is nil afterwards.
+    func replace<Document: RecordDocument>(_ identity: FileIdentity, with pending: inout PreparedTemporary?, writing document: Document,
+                                           at location: StoreLocation, strictLinks: Bool,
+                                           notice: (StoreNotice) -> Void) throws(StoreError) {
+        guard let temporary = pending else { return }
+        try checkReplaceable(identity, strictLinks: strictLinks, notice: notice)
+        if (temporary.permissions, temporary.owner, temporary.group) == (identity.permissions, identity.owner, identity.group) {
+            try renameTemporary(temporary.path, over: location)
+            pending = nil
+        } else {
+            _ = system_unlink(temporary.path)
+            pending = nil
+            _ = try writeAndRename(at: location, replacing: identity, strictLinks: strictLinks, notice: { _ in }) { descriptor in
+                Self.stream(document, to: descriptor)
+            }
+        }
+        try syncFolder(location.folder)
     }
 
     /// Writes `document`'s bytes into `descriptor` as it hands them over
