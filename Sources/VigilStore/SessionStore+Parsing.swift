@@ -574,11 +574,14 @@ final class StoreReaderSplit<Sink: StoreRecordSink>: @unchecked Sendable {
     }
 
     /// The first `{` after the middle of `bytes[first...]` that follows a
-    /// `}` and a `,`, white space allowed between them.
+    /// `}` and a `,`, white space allowed between them, within 64 KiB of
+    /// the middle (farther, the reader's own thread reads on alone: the
+    /// search must not cost what it saves).
     static func guessSecondHalf(_ bytes: [UInt8], after first: Int) -> Int? {
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
         var p = first + (bytes.count - first) / 2
-        while p < bytes.count {
+        let last = min(bytes.count, p + (1 << 16))
+        while p < last {
             if bytes[p] == UInt8(ascii: "{") {
                 var q = p - 1
                 while q > first && isSpace(bytes[q]) { q -= 1 }
