@@ -229,9 +229,7 @@ enum ReportRendering {
         case .success(let descriptor): fd = descriptor
         case .failure(let error): return "\(error)"
         }
-        var file = OutputStream(fd: fd)
-        render(&file)
-        var problem: Errno? = file.flush() ? nil : file.failure ?? Errno(EIO)
+        var problem = renderAll(render, into: fd)
         // close can report a deferred write error (NFS).
         if case .failure(let error) = system_close(fd), problem == nil { problem = error }
         if problem == nil, case .failure(let error) = valueOrErrno({ rename(temporary, path) }) { problem = error }
@@ -249,11 +247,16 @@ enum ReportRendering {
         case .success(let descriptor): fd = descriptor
         case .failure(let error): return "\(error)"
         }
-        var file = OutputStream(fd: fd)
-        render(&file)
-        let problem: Errno? = file.flush() ? nil : file.failure ?? Errno(EIO)
+        let problem = renderAll(render, into: fd)
         system_close(fd)
         return problem.map { "\($0)" }
+    }
+
+    /// Writes what `render` writes into `fd`, flushed; what went wrong, if anything.
+    private static func renderAll(_ render: (inout OutputStream) -> Void, into fd: Int32) -> Errno? {
+        var file = OutputStream(fd: fd)
+        render(&file)
+        return file.flush() ? nil : file.failure ?? Errno(EIO)
     }
 }
 
