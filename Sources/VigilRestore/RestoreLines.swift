@@ -28,6 +28,8 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
     // over `records`, with `names`, `reasons` and `workers`. (Stored side
     // by side rather than as an enum, so reading one line copies nothing.)
     private var outcomes: [SessionOutcome]
+    /// `records != nil`, kept as a plain flag: the test runs for every line
+    /// read, and a Bool needs no look at the existential.
     private let isCompact: Bool
     private let records: (any ReportedRecords)?
     /// A line's session name; "" for one derived with `naming` when read.

@@ -290,28 +290,16 @@ public struct Restorer: Sendable {
         return commit.lockHeld
     }
 
-    /// Writes one decision into its record: a close (`status`, `closedAt`,
-    /// `closeReason`), or the kill marker (`killedAt`, `killReason`). A fork
-    /// writes nothing; its record is only checked.
-    static func write(_ line: SessionOutcome, into record: inout SessionRecord, at now: String) {
-        switch line.action {
-        case .close:
-            record.close(at: now, reason: line.reason)
-        case .kill:
-            writeKillMarker(reason: line.reason, into: &record, at: now)
-        case .fork, .keep, .skip:
-            break
-        }
-    }
-
     /// The marker of a kill for a CLI change: `killedAt` and `killReason`.
     static func writeKillMarker(reason: String, into record: inout SessionRecord, at now: String) {
         record[marker: .killedAt] = .string(now)
         record[marker: .killReason] = .string(reason)
     }
 
-    /// `write(_:into:at:)` for the record at `position` of an index: a
-    /// close kept compactly, a kill marker on the record read again.
+    /// Writes one decision into the record at `position`: a close
+    /// (`status`, `closedAt`, `closeReason`, kept compactly by the index),
+    /// or the kill marker (`killedAt`, `killReason`, on the record read
+    /// again). A fork writes nothing; its record is only checked.
     static func write(_ action: RestoreAction, reason: String, into store: inout StoreIndex, at position: Int, now: String) {
         switch action {
         case .close:

@@ -50,9 +50,11 @@ public struct SessionStore: Sendable {
         records.reduce(0) { $0 + ($1.isModified ? 1 : 0) }
     }
 
-    /// The index of the first record with this id, if any.
+    /// The index of the first record with this id, if any. Ids are compared
+    /// by code points, as the loader compares them (not by canonical
+    /// equivalence: a precomposed and a decomposed "é" are two ids).
     public func firstIndex(ofID id: String) -> Int? {
-        records.firstIndex { $0.id == id }
+        records.firstIndex { $0.id.utf8.elementsEqual(id.utf8) }
     }
 }
 

@@ -130,20 +130,8 @@ package struct StoreIndex: RecordDocument {
     package func id(at position: Int) -> String { string(records[position].id)! }
     /// The record's multiplexer.
     package func backend(at position: Int) -> BackendKind { records[position].backend }
-    /// The record's status as loaded.
-    package func status(at position: Int) -> RecordStatus { records[position].status }
     /// The record's `backendSession`, if a string.
     package func backendSession(at position: Int) -> String? { string(records[position].backendSession) }
-    /// The record's `socket`, if a string.
-    package func socket(at position: Int) -> String? { string(records[position].socket) }
-    /// The record's `cliId`, if a string.
-    package func cliId(at position: Int) -> String? { string(records[position].cliId) }
-    /// The record's `killedAt` marker, if a string (read from the record's
-    /// bytes only when the loader saw a `killedAt` key in it).
-    package func killedAt(at position: Int) -> String? {
-        guard records[position].mayHoldKilledAt else { return nil }
-        return record(at: position)[marker: .killedAt]?.stringValue
-    }
 
     /// The record as a `SessionRecord`, as loaded, with this index's edits.
     package func record(at position: Int) -> SessionRecord {
