@@ -33,6 +33,11 @@ public protocol RestorableRecord: Sendable {
     /// groups records in runs by server. (A default is given; a
     /// record type can answer without making the sockets.)
     func hasSameServer(as other: Self) -> Bool
+    /// Whether `other` has the same status, backend, `cliId` and
+    /// `killedAt`, so that one answer decides both alike. False when
+    /// unsure: the fields are then compared as values. (A default is
+    /// given; a record type can answer without making the strings.)
+    func hasSameDecisionFields(as other: Self) -> Bool
 }
 
 extension RestorableRecord {
@@ -40,6 +45,10 @@ extension RestorableRecord {
 
     public func hasSameServer(as other: Self) -> Bool {
         backend == other.backend && (backend != .tmux || MultiplexerServer.sameSocket(socket, other.socket))
+    }
+
+    public func hasSameDecisionFields(as other: Self) -> Bool {
+        status == other.status && backend == other.backend && cliId == other.cliId && killedAt == other.killedAt
     }
 }
 
@@ -74,8 +83,12 @@ extension SessionRecord: RestorableRecord {
 /// What the multiplexers answered for a list of records, in its order.
 public struct RestoreAnswers: Sendable {
     /// The answer per record; `nil` for records that were not asked about
-    /// (closed, or a non-persistent backend).
-    public var probes: [SessionProbe?]
+    /// (closed, or a non-persistent backend). (Made from the numbered
+    /// answers on each read: for one record, `answer(at:)`.)
+    public var probes: [SessionProbe?] {
+        get { numbers.map { $0 == 0 ? nil : distinct[Int($0) - 1] } }
+        set { (numbers, distinct, states) = Self.numbered(newValue) }
+    }
     /// The session name asked about per record (given, or derived from the id).
     public var sessionNames: [String]
     /// Listing calls made (one per backend and socket).
@@ -83,12 +96,83 @@ public struct RestoreAnswers: Sendable {
     /// What the listing children used, every attempt included.
     public var listingUsage: ChildrenUsage
 
+    /// Each record's answer as a number: 0 for none, `n` for
+    /// `distinct[n - 1]`. Records given one answer value share its number
+    /// (a listing answers 100,000 names with two values), so restore
+    /// compares neighbours' answers as numbers: no string is compared,
+    /// and no reference count shared by two threads is touched.
+    package private(set) var numbers: [UInt32]
+    /// The answers the numbers stand for (two numbers may stand for equal
+    /// answers: equal numbers mean equal answers, not the converse).
+    package private(set) var distinct: [SessionProbe]
+    /// `distinct[n].state`, read without copying the answer.
+    private var states: [SessionState]
+
     /// Creates answers, for a caller that asked the multiplexers itself.
     public init(probes: [SessionProbe?], sessionNames: [String], listingCalls: Int = 0, listingUsage: ChildrenUsage = .none) {
-        self.probes = probes
+        (numbers, distinct, states) = Self.numbered(probes)
         self.sessionNames = sessionNames
         self.listingCalls = listingCalls
         self.listingUsage = listingUsage
+    }
+
+    /// Answers already numbered (restore's own probe).
+    package init(numbers: [UInt32], distinct: [SessionProbe], sessionNames: [String], listingCalls: Int, listingUsage: ChildrenUsage) {
+        precondition(numbers.allSatisfy { Int($0) <= distinct.count }, "an answer number without its answer")
+        self.numbers = numbers
+        self.distinct = distinct
+        self.states = distinct.map(\.state)
+        self.sessionNames = sessionNames
+        self.listingCalls = listingCalls
+        self.listingUsage = listingUsage
+    }
+
+    /// The number of records answered for (asked about or not).
+    package var count: Int { numbers.count }
+
+    /// The answer for record `i`; nil if it was not asked about.
+    package func answer(at i: Int) -> SessionProbe? {
+        let number = numbers[i]
+        return number == 0 ? nil : distinct[Int(number) - 1]
+    }
+
+    /// The state of the answer for record `i`; nil if it was not asked about.
+    package func state(at i: Int) -> SessionState? {
+        let number = numbers[i]
+        return number == 0 ? nil : states[Int(number) - 1]
+    }
+
+    /// Numbers for `probes`, equal answers sharing one.
+    static func numbered(_ probes: [SessionProbe?]) -> ([UInt32], [SessionProbe], [SessionState]) {
+        var known: [SessionProbe: UInt32] = [:]
+        var distinct: [SessionProbe] = []
+        let numbers = probes.map { probe -> UInt32 in
+            guard let probe else { return 0 }
+            if let number = known[probe] { return number }
+            distinct.append(probe)
+            known[probe] = UInt32(distinct.count)
+            return UInt32(distinct.count)
+        }
+        return (numbers, distinct, distinct.map(\.state))
+    }
+}
+
+/// Answers numbered as they come: an answer equal to one of the last few
+/// numbered takes its number (a listing's answers are a few shared values,
+/// compared by their storage first), any other a new one.
+struct AnswerNumbering: Sendable {
+    var numbers: [UInt32] = []
+    var distinct: [SessionProbe] = []
+
+    init(reservingCapacity count: Int = 0) { numbers.reserveCapacity(count) }
+
+    mutating func append(_ probe: SessionProbe) {
+        for k in distinct.indices.suffix(4).reversed() where distinct[k] == probe {
+            numbers.append(UInt32(k + 1))
+            return
+        }
+        distinct.append(probe)
+        numbers.append(UInt32(distinct.count))
     }
 }
 
@@ -102,6 +186,10 @@ extension IndexedRecordView: RestorableRecord {
 
     package func hasSameServer(as other: IndexedRecordView) -> Bool {
         backend == other.backend && (backend != .tmux || hasSameSocket(as: other))
+    }
+
+    package func hasSameDecisionFields(as other: IndexedRecordView) -> Bool {
+        hasSameDecisionMembers(as: other)
     }
 }
 

@@ -415,45 +415,41 @@ public struct Restorer: Sendable {
             for (server, indices) in half.runs { groups[server, default: []].append(contentsOf: indices) }
         }
 
-        // 2. One listing per group, groups in parallel. (Positions and
-        // answers are kept apart, in arrays of their own: a store of 100,000
-        // records holds them all at once.)
+        // 2. One listing per group, groups in parallel; each name made and
+        // checked once, the most of them while the multiplexer lists.
+        // (Positions and answers are kept apart, in arrays of their own: a
+        // store of 100,000 records holds them all at once.)
         if !groups.isEmpty { options.onPhase?(.listing(calls: groups.count)) }
         let providers = backends
-        var prepared: [(any SessionBackend, GroupAnswers)] = []
-        for (server, indices) in groups {
-            let backend = providers.backend(for: server)
-            prepared.append((backend, await Self.validated(indices, name: name, by: backend)))
-        }
-        let (probes, listingUsage) = await withTaskGroup(of: GroupAnswers.self) { group in
-            for (backend, answers) in prepared {
-                group.addTask { [answers] in
-                    var answers = answers
-                    guard !answers.asked.isEmpty else { return answers }
-                    // One listing; then exact lookups, no per-name table.
-                    let found = await backend.lookup()
-                    let asked = answers.asked
-                    answers.found = await inHalves(asked.count) { range in asked[range].map { found.answer(name($0)) } }
-                    answers.usage = found.listing.usage
-                    return answers
-                }
+        let (numbered, listingUsage) = await withTaskGroup(of: GroupAnswers.self) { group in
+            for (server, indices) in groups {
+                let backend = providers.backend(for: server)
+                group.addTask { await Self.answers(indices, name: name, by: backend) }
             }
-            var probes = [SessionProbe?](repeating: nil, count: records.count)
+            // Each group's numbers follow the ones before it.
+            var numbers = [UInt32](repeating: 0, count: records.count)
+            var distinct: [SessionProbe] = []
             var usage = ChildrenUsage.none
             for await answers in group {
-                for (i, p) in answers.rejected { probes[i] = p }
+                for (i, p) in answers.rejected {
+                    distinct.append(p)
+                    numbers[i] = UInt32(distinct.count)
+                }
                 var k = 0
                 for part in answers.found {
-                    for p in part {
-                        probes[answers.asked[k]] = p
+                    let offset = UInt32(distinct.count)
+                    distinct += part.distinct
+                    for number in part.numbers {
+                        numbers[answers.asked[k]] = number + offset
                         k += 1
                     }
                 }
                 usage.add(answers.usage)
             }
-            return (probes, usage)
+            return ((numbers: numbers, distinct: distinct), usage)
         }
-        return RestoreAnswers(probes: probes, sessionNames: names, listingCalls: groups.count, listingUsage: listingUsage)
+        return RestoreAnswers(numbers: numbered.numbers, distinct: numbered.distinct, sessionNames: names, listingCalls: groups.count,
+                              listingUsage: listingUsage)
     }
 
     /// The session names of `records[range]` (all, or only those asked
@@ -486,27 +482,68 @@ public struct Restorer: Sendable {
         return (names, runs)
     }
 
-    /// Which of `indices` name a session `backend` accepts (`asked`), and
-    /// an `unknown` answer for each that it refuses (`rejected`).
-    static func validated(_ indices: [Int], name: @escaping @Sendable (Int) -> String, by backend: any SessionBackend) async -> GroupAnswers {
-        let parts = await inHalves(indices.count) { range -> GroupAnswers in
-            var answers = GroupAnswers()
-            for i in indices[range] {
-                do throws(SessionNameError) {
-                    try backend.validate(name(i))
-                    answers.asked.append(i)
-                } catch {
-                    answers.rejected.append((i, .unknown(reason: "session name cannot be probed: \(error)")))
+    /// The answers of `backend` for the records at `indices`: one listing,
+    /// then a lookup per name it accepts, and an `unknown` answer for each
+    /// name it refuses (`rejected`). No listing is made when it refuses
+    /// every name.
+    ///
+    /// Each name is made once. The listing starts as soon as one name is
+    /// accepted, and the others are checked while the multiplexer runs.
+    static func answers(_ indices: [Int], name: @escaping @Sendable (Int) -> String, by backend: any SessionBackend) async -> GroupAnswers {
+        var answers = GroupAnswers()
+        var first = 0
+        while first < indices.count, let refused = refusal(of: name(indices[first]), by: backend) {
+            answers.rejected.append((indices[first], refused))
+            first += 1
+        }
+        guard first < indices.count else { return answers }
+        async let listed = backend.lookup()
+        let rest = indices[first...]
+        let parts = await inHalves(rest.count) { range -> NamedPart in
+            var part = NamedPart()
+            part.asked.reserveCapacity(range.count)
+            part.names.reserveCapacity(range.count)
+            for i in rest[(rest.startIndex + range.lowerBound)..<(rest.startIndex + range.upperBound)] {
+                let name = name(i)
+                if let refused = refusal(of: name, by: backend) {
+                    part.rejected.append((i, refused))
+                } else {
+                    part.asked.append(i)
+                    part.names.append(name)
                 }
             }
-            return answers
+            return part
         }
-        var answers = parts[0]
-        for part in parts.dropFirst() {
+        let found = await listed
+        answers.usage = found.listing.usage
+        answers.found = await concurrently(parts) { part in
+            var numbering = AnswerNumbering(reservingCapacity: part.names.count)
+            for name in part.names { numbering.append(found.answer(name)) }
+            return numbering
+        }
+        for part in parts {
             answers.asked += part.asked
             answers.rejected += part.rejected
         }
         return answers
+    }
+
+    /// Records of one group checked: the positions asked about and their
+    /// names, in order, and the refused ones with their answers.
+    struct NamedPart: Sendable {
+        var asked: [Int] = []
+        var names: [String] = []
+        var rejected: [(Int, SessionProbe)] = []
+    }
+
+    /// The `unknown` answer for a name `backend` refuses; nil if it accepts it.
+    static func refusal(of name: String, by backend: any SessionBackend) -> SessionProbe? {
+        do throws(SessionNameError) {
+            try backend.validate(name)
+            return nil
+        } catch {
+            return .unknown(reason: "session name cannot be probed: \(error)")
+        }
     }
 
     /// The decisions for `records` given the multiplexers' answers: pure,
@@ -522,13 +559,13 @@ public struct Restorer: Sendable {
     public static func decisions<Record: RestorableRecord>(
         for records: [Record], answers: RestoreAnswers, options: RestoreOptions
     ) -> [SessionOutcome] {
-        precondition(answers.probes.count == records.count && answers.sessionNames.count == records.count,
+        precondition(answers.count == records.count && answers.sessionNames.count == records.count,
                      "answers for another list of records")
         var lines: [SessionOutcome] = []
         lines.reserveCapacity(records.count)
         forEachDecision(for: records, answers: answers, options: options) { i, decided in
             lines.append(SessionOutcome(id: records[i].id, backend: records[i].backend, backendSession: answers.sessionNames[i],
-                                        probe: answers.probes[i]?.state, action: decided.action, reason: decided.reason))
+                                        probe: answers.state(at: i), action: decided.action, reason: decided.reason))
         }
         return lines
     }
@@ -536,7 +573,7 @@ public struct Restorer: Sendable {
     /// `decisions(for:answers:options:)` as compact lines: each line an
     /// action, an answer and the number of its decision, the id, backend
     /// and name read back from `store` and the answers when asked for.
-    static func compactDecisions(for records: StoreIndex.Views, answers: RestoreAnswers, options: RestoreOptions,
+    package static func compactDecisions(for records: StoreIndex.Views, answers: RestoreAnswers, options: RestoreOptions,
                                  reportedFrom store: StoreIndex) async -> RestoreLines {
         // A big store in two halves at once, each numbering its own
         // reasons; the second half's numbers then follow the first's.
@@ -546,7 +583,7 @@ public struct Restorer: Sendable {
             var reasons: [String] = []
             forEachDecision(for: records[range], answers: answers, options: options) { i, decided in
                 if decided.number == reasons.count { reasons.append(decided.reason) }
-                entries.append(RestoreLines.Entry(reason: UInt32(decided.number), action: decided.action, probe: answers.probes[i]?.state))
+                entries.append(RestoreLines.Entry(reason: UInt32(decided.number), action: decided.action, probe: answers.state(at: i)))
             }
             return (entries, reasons)
         }
@@ -576,10 +613,12 @@ public struct Restorer: Sendable {
     static func forEachDecision<Records: RandomAccessCollection>(
         for records: Records, answers: RestoreAnswers, options: RestoreOptions, _ body: (Int, Decided) -> Void
     ) where Records.Element: RestorableRecord, Records.Index == Int {
-        precondition(records.isEmpty || (records.startIndex >= 0 && records.endIndex <= answers.probes.count),
+        precondition(records.isEmpty || (records.startIndex >= 0 && records.endIndex <= answers.count),
                      "answers for another list of records")
         var memo: [DecisionInputs: Decided] = [:]
-        var last: (inputs: DecisionInputs, decided: Decided)?
+        // The last record decided from its inputs, its answer's number, its
+        // inputs and its decision.
+        var last: (record: Records.Element, number: UInt32, inputs: DecisionInputs, decided: Decided)?
         /// The decision for `inputs`, made once.
         func decision(_ inputs: DecisionInputs) -> Decided {
             if let known = memo[inputs] { return known }
@@ -606,19 +645,25 @@ public struct Restorer: Sendable {
                 body(i, skipNonPersistent!)
                 continue
             }
-            let answer = answers.probes[i]
+            // Neighbours mostly share their inputs: the same answer (by
+            // number) and the same fields need no inputs made.
+            let number = answers.numbers[i]
+            if let last, last.number == number, record.hasSameDecisionFields(as: last.record) {
+                body(i, last.decided)
+                continue
+            }
+            let answer = answers.answer(at: i)
             let inputs = DecisionInputs(
                 status: record.status, backend: record.backend, cliId: record.cliId, probe: answer,
                 killedAt: answer?.state == .missing ? record.killedAt : nil)
             let decided: Decided
             if let last, last.inputs == inputs {
-                // Neighbours mostly share their inputs, and comparing
-                // strings that share storage costs no hashing.
+                // Comparing strings that share storage costs no hashing.
                 decided = last.decided
             } else {
                 decided = decision(inputs)
             }
-            last = (inputs, decided)
+            last = (record, number, inputs, decided)
             body(i, decided)
         }
     }
@@ -708,7 +753,7 @@ struct GroupAnswers: Sendable {
     var asked: [Int] = []
     /// The answers for `asked`, in order, in parts (made in parts, not
     /// copied into one array).
-    var found: [[SessionProbe]] = []
+    var found: [AnswerNumbering] = []
     var rejected: [(Int, SessionProbe)] = []
     var usage = ChildrenUsage.none
 }
@@ -779,6 +824,15 @@ func inHalves<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Range<Int>
     let middle = count / 2
     async let first = body(0..<middle)
     let second = body(middle..<count)
+    return [await first, second]
+}
+
+/// `body` over each of `items` (one or two: the parts `inHalves` made) at
+/// once; the results in order.
+func concurrently<T: Sendable, U: Sendable>(_ items: [T], _ body: @escaping @Sendable (T) -> U) async -> [U] {
+    guard items.count == 2 else { return items.map(body) }
+    async let first = body(items[0])
+    let second = body(items[1])
     return [await first, second]
 }
 
