@@ -36,6 +36,16 @@ func system_read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result
     valueOrErrno { read(fd, buffer.baseAddress, buffer.count) }
 }
 
+/// `pread(2)` into `buffer` from `offset`; returns the byte count, 0 at end of file.
+func system_pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Result<Int, Errno> {
+    valueOrErrno { pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+}
+
+/// `lseek(2)` to `offset` from the start.
+func system_seek(_ fd: Int32, to offset: Int) -> Result<Void, Errno> {
+    valueOrErrno { lseek(fd, off_t(offset), SEEK_SET) }.map { _ in () }
+}
+
 /// `fsync(2)`.
 func system_fsync(_ fd: Int32) -> Result<Void, Errno> {
     valueOrErrno { fsync(fd) }.map { _ in () }
