@@ -591,7 +591,11 @@ public struct Restorer: Sendable {
         var reasons = halves[0].reasons
         for half in halves.dropFirst() {
             let offset = UInt32(reasons.count)
-            entries.append(contentsOf: half.entries.lazy.map { RestoreLines.Entry(reason: $0.reason + offset, action: $0.action, probe: $0.probe) })
+            let joined = entries.count
+            entries += half.entries
+            if offset > 0 {
+                for k in joined..<entries.count { entries[k].reason += offset }
+            }
             reasons += half.reasons
         }
         return RestoreLines(records: store, names: answers.sessionNames, naming: options.naming, entries: entries, reasons: reasons)

@@ -40,6 +40,10 @@ extension SessionStore {
 ///   processor); `Int.max`: never.
 func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into sink: Sink,
                                       parallelFrom: Int = storeSplitThreshold) throws(StoreError) -> StoreScan<Sink> {
+    // Offsets of a record's members are held in 32 bits.
+    guard source.bytes.count <= Int(UInt32.max) else {
+        throw StoreError(.invalidData, path: path, message: "the store is 4 GiB or larger; this reader holds 32-bit offsets")
+    }
     let result = source.bytes.withUnsafeBufferPointer { buffer in
         Result { () throws(JSONSyntaxError) -> StoreScan<Sink> in
             var reader = StoreReader(scanner: JSONScanner(buffer), sink: sink)
@@ -127,18 +131,50 @@ struct ScannedRecord {
     /// The string value of `key`; nil when absent, null, or (for a
     /// leniently read key) not a string.
     func token(_ key: RecordKey) -> JSONStringToken? {
-        if case .string(let token) = fields[key] { return token }
+        if case .string(let token) = fields[key] { return token.token }
         return nil
     }
 }
 
-/// A known member's value as scanned.
+/// A known member's value as scanned (12 bytes: a record's eight are
+/// copied as the record is validated and handed on).
 fileprivate enum ScannedField {
     case absent
     /// A string, still in the source (decoded only when wanted).
-    case string(JSONStringToken)
-    /// Not a string: the word for the message ("a number", "null").
-    case other(StaticString)
+    case string(ScannedString)
+    /// Not a string.
+    case other(ValueKind)
+}
+
+/// A string token in 32-bit offsets (`readStore` refuses a document of
+/// 4 GiB or more).
+fileprivate struct ScannedString {
+    let start: UInt32
+    let end: UInt32
+    let hasEscapes: Bool
+
+    init(_ token: JSONStringToken) {
+        start = UInt32(truncatingIfNeeded: token.start)
+        end = UInt32(truncatingIfNeeded: token.end)
+        hasEscapes = token.hasEscapes
+    }
+
+    var token: JSONStringToken { JSONStringToken(start: Int(start), end: Int(end), hasEscapes: hasEscapes) }
+}
+
+/// What a value that is not a string is, in words for messages.
+fileprivate enum ValueKind: UInt8, CustomStringConvertible {
+    case object, array, boolean, null, number
+
+    var description: String {
+        switch self {
+        case .object: "an object"
+        case .array: "an array"
+        case .boolean: "a boolean"
+        case .null: "null"
+        case .number: "a number"
+        }
+    }
 }
 
 /// The known members of one record as scanned, one slot per `RecordKey`
@@ -400,7 +436,7 @@ private struct StoreReader<Sink: StoreRecordSink> {
                         duplicate = duplicate ?? known.name
                     }
                     if scanner.current == UInt8(ascii: "\"") && !scanner.atEnd {
-                        fields[known] = .string(try scanner.scanString())
+                        fields[known] = .string(ScannedString(try scanner.scanString()))
                     } else {
                         let kind = kindAtCursor()
                         try scanner.skipValue(depth: 3)
@@ -428,28 +464,33 @@ private struct StoreReader<Sink: StoreRecordSink> {
     }
 
     /// The kind of the value at the cursor, for messages.
-    func kindAtCursor() -> StaticString {
+    fileprivate func kindAtCursor() -> ValueKind {
         switch scanner.current {
-        case UInt8(ascii: "{"): "an object"
-        case UInt8(ascii: "["): "an array"
-        case UInt8(ascii: "t"), UInt8(ascii: "f"): "a boolean"
-        case UInt8(ascii: "n"): "null"
-        default: "a number"
+        case UInt8(ascii: "{"): .object
+        case UInt8(ascii: "["): .array
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): .boolean
+        case UInt8(ascii: "n"): .null
+        default: .number
         }
     }
 
-    /// The enum case whose raw value a string token spells, compared
-    /// byte for byte (no String is made unless the value is refused).
-    func enumValue<Value: CaseIterable & RawRepresentable & Equatable>(_ token: JSONStringToken, _: Value.Type) -> Value? where Value.RawValue == String {
-        if token.hasEscapes { return Value(rawValue: scanner.decode(token)) }
-        let length = token.end - token.start
-        for value in Value.allCases where value.rawValue.utf8.count == length {
-            let equal = value.rawValue.utf8.withContiguousStorageIfAvailable { utf8 in
-                memcmp(utf8.baseAddress!, scanner.bytes.baseAddress! + token.start, length) == 0
-            } ?? (Value(rawValue: scanner.decode(token)) == value)
-            if equal { return value }
-        }
-        return nil
+    /// The backend a string token spells, compared byte for byte with each
+    /// word (no String is made, no array of cases either: the reader's two
+    /// threads share no reference count); any other text is decoded and
+    /// tried as a raw value, so the answer is `BackendKind(rawValue:)`'s.
+    func backendValue(_ token: JSONStringToken) -> BackendKind? {
+        if scanner.token(token, equals: "tmux") { return .tmux }
+        if scanner.token(token, equals: "zellij") { return .zellij }
+        if scanner.token(token, equals: "herdr") { return .herdr }
+        if scanner.token(token, equals: "pty") { return .pty }
+        return BackendKind(rawValue: scanner.decode(token))
+    }
+
+    /// The status a string token spells, as `backendValue`.
+    func statusValue(_ token: JSONStringToken) -> RecordStatus? {
+        if scanner.token(token, equals: "active") { return .active }
+        if scanner.token(token, equals: "closed") { return .closed }
+        return RecordStatus(rawValue: scanner.decode(token))
     }
 
     /// Checks one record's known members (in a fixed order, so the first
@@ -457,7 +498,7 @@ private struct StoreReader<Sink: StoreRecordSink> {
     func validate(_ fields: ScannedFields, duplicate: String?, range: Range<Int>, killedAt: Bool,
                   points: PatchPoints) throws(RecordProblem) -> ScannedRecord {
         var idToken: JSONStringToken?
-        if case .string(let token) = fields[.id] { idToken = token }
+        if case .string(let token) = fields[.id] { idToken = token.token }
         func problem(_ message: String) -> RecordProblem { RecordProblem(id: idToken.map { scanner.decode($0) }, message: message) }
 
         if let duplicate { throw problem("duplicate key \"\(duplicate)\"") }
@@ -465,7 +506,7 @@ private struct StoreReader<Sink: StoreRecordSink> {
             switch fields[key] {
             case .absent: throw problem("missing \"\(key.name)\"")
             case .other(let kind): throw problem("\"\(key.name)\" is \(kind), expected a string")
-            case .string(let token): return token
+            case .string(let token): return token.token
             }
         }
         let id = try required(.id)
@@ -473,19 +514,25 @@ private struct StoreReader<Sink: StoreRecordSink> {
             throw RecordProblem(id: nil, message: "\"id\" is empty", at: locate(range.lowerBound))
         }
         let backendToken = try required(.backend)
-        guard let backend = enumValue(backendToken, BackendKind.self) else {
+        guard let backend = backendValue(backendToken) else {
             throw problem("\"backend\" is \"\(scanner.decode(backendToken))\", expected one of tmux, zellij, herdr, pty")
         }
         let statusToken = try required(.status)
-        guard let status = enumValue(statusToken, RecordStatus.self) else {
+        guard let status = statusValue(statusToken) else {
             throw problem("\"status\" is \"\(scanner.decode(statusToken))\", expected one of active, closed")
         }
         // Optional strings: absent or null; lenient keys also take any other kind.
-        for key in [RecordKey.backendSession, .socket, .cliId, .closedAt, .closeReason] {
-            if case .other(let kind) = fields[key], kind.description != "null", !key.isLenient {
+        // (One call per key: an array of the keys would be made per record.)
+        func optional(_ key: RecordKey) throws(RecordProblem) {
+            if case .other(let kind) = fields[key], kind != .null, !key.isLenient {
                 throw problem("\"\(key.name)\" is \(kind), expected a string")
             }
         }
+        try optional(.backendSession)
+        try optional(.socket)
+        try optional(.cliId)
+        try optional(.closedAt)
+        try optional(.closeReason)
         return ScannedRecord(range: range, backend: backend, status: status, fields: fields, points: points,
                              mayHoldKilledAt: killedAt)
     }
