@@ -17,6 +17,11 @@
 // does, so the output is byte for byte what a `SessionStore` with the same
 // edits would write.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VigilJSON
 
 /// Where a string value lies in the source: its bytes between the quotes.
@@ -368,17 +373,17 @@ package struct IndexedRecordView: Sendable {
     /// The record's status.
     package var status: RecordStatus { entry.status }
     /// `backendSession`, if a string.
-    package var backendSession: String? { source.string(entry.backendSession) }
+    package var backendSession: String? { entry.backendSession.isAbsent ? nil : source.string(entry.backendSession) }
     /// `socket`, if a string.
-    package var socket: String? { source.string(entry.socket) }
+    package var socket: String? { entry.socket.isAbsent ? nil : source.string(entry.socket) }
     /// `cliId`, if a string.
-    package var cliId: String? { source.string(entry.cliId) }
+    package var cliId: String? { entry.cliId.isAbsent ? nil : source.string(entry.cliId) }
     /// Calls `body` with the id's bytes when it holds no escape (nil
     /// otherwise). (Not generic: called from another module, a generic
     /// function would run unspecialised.)
     package func withPlainID(_ body: (UnsafeBufferPointer<UInt8>) -> String?) -> String? {
         guard !entry.id.hasEscapes else { return nil }
-        return source.bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[entry.id.range])) }
+        return source.withBytes { body(UnsafeBufferPointer(rebasing: $0[entry.id.range])) }
     }
 
     /// Whether `other` has the same `socket`: both absent, or the same
@@ -387,7 +392,7 @@ package struct IndexedRecordView: Sendable {
         let (a, b) = (entry.socket, other.entry.socket)
         if a.isAbsent || b.isAbsent { return a.isAbsent && b.isAbsent }
         if a.hasEscapes || b.hasEscapes { return (socket ?? "").utf8.elementsEqual((other.socket ?? "").utf8) }
-        return a.packed == b.packed && source.bytes.withUnsafeBufferPointer { buffer in buffer[a.range].elementsEqual(buffer[b.range]) }
+        return a.packed == b.packed && source.bytesEqual(a.range, b.range)
     }
 
     /// Whether `other` has the same `status`, `backend`, `cliId` bytes and
@@ -399,7 +404,7 @@ package struct IndexedRecordView: Sendable {
         let (a, b) = (entry.cliId, other.entry.cliId)
         if a.isAbsent || b.isAbsent { return a.isAbsent && b.isAbsent }
         if a.hasEscapes || b.hasEscapes { return false }
-        return a.packed == b.packed && source.bytes.withUnsafeBufferPointer { buffer in buffer[a.range].elementsEqual(buffer[b.range]) }
+        return a.packed == b.packed && source.bytesEqual(a.range, b.range)
     }
 
     /// The `killedAt` marker, if a string (the record is read again only
@@ -411,6 +416,21 @@ package struct IndexedRecordView: Sendable {
 }
 
 extension StoreSource {
+    /// Calls `body` with the bytes. (A method, so that a caller holding the
+    /// source unowned reads them without counting a reference to the array:
+    /// restore's two threads call this for every record.)
+    @inline(__always)
+    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        bytes.withUnsafeBufferPointer(body)
+    }
+
+    /// Whether the bytes at `a` and at `b` are the same.
+    func bytesEqual(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
+        a.count == b.count && withBytes { buffer in
+            a.isEmpty || memcmp(buffer.baseAddress! + a.lowerBound, buffer.baseAddress! + b.lowerBound, a.count) == 0
+        }
+    }
+
     /// The string at `value`, decoded; nil when absent.
     func string(_ value: SourceString) -> String? {
         guard !value.isAbsent else { return nil }
