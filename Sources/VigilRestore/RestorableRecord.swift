@@ -128,16 +128,16 @@ public struct RestoreAnswers: Sendable {
     }
 
     /// The number of records answered for (asked about or not).
-    package var count: Int { numbers.count }
+    public var count: Int { numbers.count }
 
     /// The answer for record `i`; nil if it was not asked about.
-    package func answer(at i: Int) -> SessionProbe? {
+    public func answer(at i: Int) -> SessionProbe? {
         let number = numbers[i]
         return number == 0 ? nil : distinct[Int(number) - 1]
     }
 
     /// The state of the answer for record `i`; nil if it was not asked about.
-    package func state(at i: Int) -> SessionState? {
+    public func state(at i: Int) -> SessionState? {
         let number = numbers[i]
         return number == 0 ? nil : states[Int(number) - 1]
     }
