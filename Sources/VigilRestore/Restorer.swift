@@ -620,9 +620,14 @@ public struct Restorer: Sendable {
         precondition(records.isEmpty || (records.startIndex >= 0 && records.endIndex <= answers.count),
                      "answers for another list of records")
         var memo: [DecisionInputs: Decided] = [:]
-        // The last record decided from its inputs, its answer's number, its
-        // inputs and its decision.
-        var last: (record: Records.Element, number: UInt32, inputs: DecisionInputs, decided: Decided)?
+        // The last record decided from its inputs: the record, its answer's
+        // number, its inputs and its decision. (Apart, so that the shortcut
+        // below copies no inputs: their answer's reason is one string for
+        // every record, and both halves would count references to it.)
+        var lastRecord: Records.Element?
+        var lastNumber: UInt32 = 0
+        var lastInputs: DecisionInputs?
+        var lastDecided: Decided?
         /// The decision for `inputs`, made once.
         func decision(_ inputs: DecisionInputs) -> Decided {
             if let known = memo[inputs] { return known }
@@ -652,8 +657,8 @@ public struct Restorer: Sendable {
             // Neighbours mostly share their inputs: the same answer (by
             // number) and the same fields need no inputs made.
             let number = answers.numbers[i]
-            if let last, last.number == number, record.hasSameDecisionFields(as: last.record) {
-                body(i, last.decided)
+            if number == lastNumber, let lastRecord, let lastDecided, record.hasSameDecisionFields(as: lastRecord) {
+                body(i, lastDecided)
                 continue
             }
             let answer = answers.answer(at: i)
@@ -661,13 +666,13 @@ public struct Restorer: Sendable {
                 status: record.status, backend: record.backend, cliId: record.cliId, probe: answer,
                 killedAt: answer?.state == .missing ? record.killedAt : nil)
             let decided: Decided
-            if let last, last.inputs == inputs {
+            if let lastDecided, lastInputs == inputs {
                 // Comparing strings that share storage costs no hashing.
-                decided = last.decided
+                decided = lastDecided
             } else {
                 decided = decision(inputs)
             }
-            last = (record, number, inputs, decided)
+            (lastRecord, lastNumber, lastInputs, lastDecided) = (record, number, inputs, decided)
             body(i, decided)
         }
     }
