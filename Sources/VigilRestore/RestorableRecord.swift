@@ -34,9 +34,10 @@ public protocol RestorableRecord: Sendable {
     /// record type can answer without making the sockets.)
     func hasSameServer(as other: Self) -> Bool
     /// Whether `other` has the same status, backend, `cliId` and
-    /// `killedAt`, so that one answer decides both alike. False when
-    /// unsure: the fields are then compared as values. (A default is
-    /// given; a record type can answer without making the strings.)
+    /// `killedAt`, so that one answer decides both alike. Never true when
+    /// they differ; false when unsure (the fields are then compared as
+    /// values). (A default is given; a record type can answer without
+    /// making the strings.)
     func hasSameDecisionFields(as other: Self) -> Bool
 }
 
