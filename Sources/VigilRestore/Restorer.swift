@@ -830,10 +830,7 @@ let halvesThreshold = 8_192
 /// more in two halves at once; the results in order.
 func inHalves<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Range<Int>) -> T) async -> [T] {
     guard count >= halvesThreshold else { return [body(0..<count)] }
-    let middle = count / 2
-    async let first = body(0..<middle)
-    let second = body(middle..<count)
-    return [await first, second]
+    return await concurrently([0..<(count / 2), (count / 2)..<count], body)
 }
 
 /// `body` over each of `items` (one or two: the parts `inHalves` made) at
