@@ -197,4 +197,6 @@ extension IndexedRecordView: RestorableRecord {
 /// A compact report reads its ids and backends back from the index.
 extension StoreIndex: ReportedRecords {
     package func backendName(at position: Int) -> String { backend(at: position).rawValue }
+    /// The name as restore asked about it (the same rule, from the bytes).
+    package func sessionName(at position: Int, naming: SessionNaming) -> String { views[position].sessionName(naming) }
 }

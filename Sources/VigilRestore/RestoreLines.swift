@@ -3,13 +3,13 @@
 // A report made from `SessionOutcome`s holds them as they are. A restore of a
 // store file holds each line in 8 bytes instead (the action, the probe's
 // answer and the index of a shared reason) and reads the id, the backend and
-// the session name from what the restore read (the store's bytes, the
-// session names), making a `SessionOutcome` only when a line is asked for:
+// the session name from the records the restore read (the store's bytes),
+// making a `SessionOutcome` only when a line is asked for:
 // at 100,000 records that is 0.8 MB of lines rather than 7 MB of outcomes
 // plus a heap string per id.
 
-import VigilCore
-import VigilBackends
+public import VigilCore
+package import VigilBackends
 
 /// What a compact report reads of the record behind each line.
 package protocol ReportedRecords: Sendable {
@@ -17,23 +17,22 @@ package protocol ReportedRecords: Sendable {
     func id(at position: Int) -> String
     /// The record's backend as the report prints it.
     func backendName(at position: Int) -> String
-    /// The record's own session name (`backendSession`), if it has one.
-    func backendSession(at position: Int) -> String?
+    /// The record's session name: its `backendSession`, or the name
+    /// `naming` derives from its id (as restore asked about it).
+    func sessionName(at position: Int, naming: SessionNaming) -> String
 }
 
 /// The report's lines, in store order; each element is a `SessionOutcome`
 /// (made when read, for a report of a store file).
 public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable {
     // Either `outcomes` (made from outcomes) or the compact lines: `entries`
-    // over `records`, with `names`, `reasons` and `workers`. (Stored side
+    // over `records`, with `reasons` and `workers`. (Stored side
     // by side rather than as an enum, so reading one line copies nothing.)
     private var outcomes: [SessionOutcome]
     /// `records != nil`, kept as a plain flag: the test runs for every line
     /// read, and a Bool needs no look at the existential.
     private let isCompact: Bool
     private let records: (any ReportedRecords)?
-    /// A line's session name; "" for one derived with `naming` when read.
-    private var names: [String] = []
     private let naming: SessionNaming
     private var entries: [Entry] = []
     private var reasons: [String] = []
@@ -54,20 +53,16 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
         self.naming = .standard
     }
 
-    /// Compact lines over `records`, with the session name of each.
+    /// Compact lines over `records` (each line's session name derived
+    /// with `naming` when the line is read).
     /// - Parameters:
-    ///   - names: the session name of each line; "" for a line (none at
-    ///     all: for every line) whose name is its record's `backendSession`
-    ///     or derived from its id by `naming` (made when the line is read).
     ///   - entries: one per record: the action, the answer, and the index
     ///     of the reason in `reasons`.
-    init(records: any ReportedRecords, names: [String], naming: SessionNaming, entries: [Entry], reasons: [String]) {
-        precondition(names.isEmpty || names.count == entries.count, "a session name per line, or none")
+    init(records: any ReportedRecords, naming: SessionNaming, entries: [Entry], reasons: [String]) {
         self.outcomes = []
         self.isCompact = true
         self.records = records
         self.naming = naming
-        self.names = names
         self.entries = entries
         self.reasons = reasons
     }
@@ -83,10 +78,8 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
             guard isCompact, let records else { return outcomes[position] }
             let entry = entries[position]
             let id = records.id(at: position)
-            var name = names.isEmpty ? "" : names[position]
-            if name.isEmpty { name = records.backendSession(at: position) ?? naming.name(forID: id) }
             return SessionOutcome(id: id, backend: records.backendName(at: position),
-                                  backendSession: name, probe: entry.probe, action: entry.action,
+                                  backendSession: records.sessionName(at: position, naming: naming), probe: entry.probe, action: entry.action,
                                   reason: reasons[Int(entry.reason)], workerPID: workers[position])
         }
         set {
@@ -112,6 +105,11 @@ public struct RestoreLines: RandomAccessCollection, MutableCollection, Sendable 
     /// The reason of the line at `position`, without making the line.
     public func reason(at position: Int) -> String {
         isCompact ? reasons[Int(entries[position].reason)] : outcomes[position].reason
+    }
+
+    /// The probe's answer of the line at `position`, without making the line.
+    public func probe(at position: Int) -> SessionState? {
+        isCompact ? entries[position].probe : outcomes[position].probe
     }
 
     /// The record id of the line at `position`, without making the line.

@@ -342,9 +342,9 @@ public struct Restorer: Sendable {
             let line = plan.lines[i]
             logger.warning(session: line.id, "closed \(line.backend) session \(line.backendSession): \(line.reason)")
         }
-        for i in plan.lines.indices where plan.lines.action(at: i) == .keep {
-            let line = plan.lines[i]
-            if line.probe == .unknown { logger.warning(session: line.id, "kept \(line.backend) session \(line.backendSession): \(line.reason)") }
+        for i in lines.indices where lines.action(at: i) == .keep && lines.probe(at: i) == .unknown {
+            let line = lines[i]
+            logger.warning(session: line.id, "kept \(line.backend) session \(line.backendSession): \(line.reason)")
         }
     }
 
@@ -598,7 +598,7 @@ public struct Restorer: Sendable {
             }
             reasons += half.reasons
         }
-        return RestoreLines(records: store, names: answers.sessionNames, naming: options.naming, entries: entries, reasons: reasons)
+        return RestoreLines(records: store, naming: options.naming, entries: entries, reasons: reasons)
     }
 
     /// One decision: the action, why, and its number among the distinct
