@@ -389,10 +389,8 @@ package struct IndexedRecordView: Sendable {
     /// Whether `other` has the same `socket`: both absent, or the same
     /// UTF-8 bytes once decoded (as tmux names its socket files).
     package func hasSameSocket(as other: IndexedRecordView) -> Bool {
-        let (a, b) = (entry.socket, other.entry.socket)
-        if a.isAbsent || b.isAbsent { return a.isAbsent && b.isAbsent }
-        if a.hasEscapes || b.hasEscapes { return (socket ?? "").utf8.elementsEqual((other.socket ?? "").utf8) }
-        return a.packed == b.packed && source.bytesEqual(a.range, b.range)
+        source.sameString(entry.socket, other.entry.socket)
+            ?? (socket ?? "").utf8.elementsEqual((other.socket ?? "").utf8)
     }
 
     /// Whether `other` has the same `status`, `backend`, `cliId` bytes and
@@ -401,10 +399,7 @@ package struct IndexedRecordView: Sendable {
     package func hasSameDecisionMembers(as other: IndexedRecordView) -> Bool {
         guard entry.status == other.entry.status, entry.backend == other.entry.backend,
               !entry.mayHoldKilledAt, !other.entry.mayHoldKilledAt else { return false }
-        let (a, b) = (entry.cliId, other.entry.cliId)
-        if a.isAbsent || b.isAbsent { return a.isAbsent && b.isAbsent }
-        if a.hasEscapes || b.hasEscapes { return false }
-        return a.packed == b.packed && source.bytesEqual(a.range, b.range)
+        return source.sameString(entry.cliId, other.entry.cliId) ?? false
     }
 
     /// The `killedAt` marker, if a string (the record is read again only
@@ -424,17 +419,22 @@ extension StoreSource {
         bytes.withUnsafeBufferPointer(body)
     }
 
-    /// Whether the bytes at `a` and at `b` are the same.
-    func bytesEqual(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
-        a.count == b.count && withBytes { buffer in
-            a.isEmpty || memcmp(buffer.baseAddress! + a.lowerBound, buffer.baseAddress! + b.lowerBound, a.count) == 0
+    /// Whether the strings at `a` and at `b` have the same UTF-8 bytes:
+    /// both absent, or the same bytes between the quotes; nil when either
+    /// holds an escape (then only the decoded strings can tell).
+    func sameString(_ a: SourceString, _ b: SourceString) -> Bool? {
+        if a.isAbsent || b.isAbsent { return a.isAbsent && b.isAbsent }
+        if a.hasEscapes || b.hasEscapes { return nil }
+        let (x, y) = (a.range, b.range)
+        return x.count == y.count && withBytes { buffer in
+            x.isEmpty || memcmp(buffer.baseAddress! + x.lowerBound, buffer.baseAddress! + y.lowerBound, x.count) == 0
         }
     }
 
     /// The string at `value`, decoded; nil when absent.
     func string(_ value: SourceString) -> String? {
         guard !value.isAbsent else { return nil }
-        return bytes.withUnsafeBufferPointer { buffer in
+        return withBytes { buffer in
             if value.hasEscapes { return JSONScanner(buffer).decode(value.token) }
             return String(decoding: UnsafeBufferPointer(rebasing: buffer[value.range]), as: UTF8.self)
         }
@@ -479,7 +479,7 @@ struct IndexSink: StoreRecordSink {
 
         /// The hash of an id token, as `withIDBytes` gives its bytes.
         static func hash(of token: JSONStringToken, in source: StoreSource) -> UInt32 {
-            source.bytes.withUnsafeBufferPointer { buffer in
+            source.withBytes { buffer in
                 if token.hasEscapes { return JSONScanner(buffer).decode(token).withUTF8Bytes { RecordIDIndex.hash($0) } }
                 return RecordIDIndex.hash(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[token.start..<token.end])))
             }
@@ -487,7 +487,7 @@ struct IndexSink: StoreRecordSink {
 
         func withIDBytes<R>(at position: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
             let id = records[position].id
-            return source.bytes.withUnsafeBufferPointer { buffer in
+            return source.withBytes { buffer in
                 if id.hasEscapes { return JSONScanner(buffer).decode(id.token).withUTF8Bytes(body) }
                 return body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[id.range])))
             }
