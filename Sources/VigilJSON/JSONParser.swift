@@ -87,21 +87,23 @@ public struct JSONSyntaxError: Error {
     }
 
     package func located(in bytes: [UInt8]) -> JSONParseError {
-        bytes.withUnsafeBufferPointer { buffer in
-            let end = min(offset, buffer.count)
-            var line = 1
-            var column = 1
-            for index in 0..<end {
-                let byte = buffer[index]
-                if byte == UInt8(ascii: "\n") {
-                    line += 1
-                    column = 1
-                } else if byte & 0xC0 != 0x80 {
-                    column += 1
-                }
+        bytes.withUnsafeBufferPointer { located(in: $0) }
+    }
+
+    package func located(in buffer: UnsafeBufferPointer<UInt8>) -> JSONParseError {
+        let end = min(offset, buffer.count)
+        var line = 1
+        var column = 1
+        for index in 0..<end {
+            let byte = buffer[index]
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
             }
-            return JSONParseError(line: line, column: column, offset: offset, message: message)
         }
+        return JSONParseError(line: line, column: column, offset: offset, message: message)
     }
 }
 

@@ -72,7 +72,7 @@ extension SessionRecord {
             return object[key]
         case .raw(let source, let range):
             if !rawMayHoldKilledAt && key == MarkerKey.killedAt.rawValue { return nil }
-            return source.bytes.withUnsafeBufferPointer { buffer in
+            return source.withBytes { buffer in
                 var found: JSONValue?
                 Self.forEachMember(of: buffer, in: range) { token, value, scanner in
                     guard scanner.token(token, equalsText: key) else { return true }
@@ -96,7 +96,7 @@ extension SessionRecord {
         case .object(let object):
             return object
         case .raw(let source, let range):
-            var object = source.bytes.withUnsafeBufferPointer { buffer in
+            var object = source.withBytes { buffer in
                 var scanner = JSONScanner(buffer, position: range.lowerBound)
                 do throws(JSONSyntaxError) {
                     return try scanner.parseObject(depth: 3)

@@ -30,7 +30,7 @@ extension SessionRecord {
     func write(into writer: inout JSONWriter) {
         switch body {
         case .raw(let source, let range) where !isModified:
-            source.bytes.withUnsafeBufferPointer { buffer in
+            source.withBytes { buffer in
                 writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[range]))
             }
         case .raw(let source, let range):
@@ -67,7 +67,7 @@ extension SessionRecord {
     /// to be removed, or the loader noted no patch points.
     private func writeSpliced(source: StoreSource, range: Range<Int>, into writer: inout JSONWriter) -> Bool {
         guard fieldEdits.isEmpty, changedKeys & ~Self.spliceableKeys == 0 else { return false }
-        return source.bytes.withUnsafeBufferPointer { buffer in
+        return source.withBytes { buffer in
             Self.splice(buffer, range: range, points: patchPoints, changed: changedKeys, values: typedValue, into: &writer)
         }
     }
@@ -145,7 +145,7 @@ extension SessionRecord {
     /// Writes a modified raw record: members in source order with the typed
     /// ones replaced, then the edits and typed ones the source lacked.
     private func writePatched(source: StoreSource, range: Range<Int>, into writer: inout JSONWriter) {
-        source.bytes.withUnsafeBufferPointer { buffer in
+        source.withBytes { buffer in
             var output = PatchOutput(edits: fieldEdits.count)
             writer.bytes.append(UInt8(ascii: "{"))
             Self.forEachMember(of: buffer, in: range) { key, value, scanner in

@@ -27,13 +27,6 @@ public enum RecordStatus: String, Sendable, Hashable, CaseIterable, CustomString
     public var description: String { rawValue }
 }
 
-/// The immutable bytes of a loaded (or just written) document, shared by every
-/// record that still points into it.
-final class StoreSource: Sendable {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-}
-
 /// One entry of the store's `sessions` array.
 ///
 /// Changing a typed property to a different value marks the record modified;

@@ -24,7 +24,11 @@ extension SessionStore {
     ///   - path: the name used in error messages.
     /// - Throws: `StoreError` with category `.invalidData`.
     public init(parsing bytes: [UInt8], path: String = "<memory>") throws(StoreError) {
-        let source = StoreSource(bytes)
+        try self.init(source: StoreSource(bytes), path: path)
+    }
+
+    /// `init(parsing:path:)` over bytes already in a source.
+    init(source: StoreSource, path: String) throws(StoreError) {
         let scan = try readStore(source, path: path, into: SessionRecordSink(source: source))
         self.init(records: scan.sink.records, otherFields: scan.otherFields)
         self.layout = DocumentLayout(
@@ -41,10 +45,10 @@ extension SessionStore {
 func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into sink: Sink,
                                       parallelFrom: Int = storeSplitThreshold) throws(StoreError) -> StoreScan<Sink> {
     // Offsets of a record's members are held in 32 bits.
-    guard source.bytes.count <= Int(UInt32.max) else {
+    guard source.count <= Int(UInt32.max) else {
         throw StoreError(.invalidData, path: path, message: "the store is 4 GiB or larger; this reader holds 32-bit offsets")
     }
-    let result = source.bytes.withUnsafeBufferPointer { buffer in
+    let result = source.withBytes { buffer in
         Result { () throws(JSONSyntaxError) -> StoreScan<Sink> in
             var reader = StoreReader(scanner: JSONScanner(buffer), sink: sink)
             if buffer.count >= parallelFrom && system_onlineProcessors() > 1 { reader.split = source }
@@ -55,7 +59,7 @@ func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into 
     switch result {
     case .success(let value): scan = value
     case .failure(let error):
-        throw StoreError(.invalidData, path: path, message: error.located(in: source.bytes).description)
+        throw StoreError(.invalidData, path: path, message: source.withBytes { error.located(in: $0) }.description)
     }
     if let problem = scan.problem {
         throw StoreError(.invalidData, path: path, message: problem)
@@ -542,7 +546,7 @@ extension SessionRecord {
     /// The record at `range` of `source`, read again: `range` must be a
     /// record this reader validated (a `StoreIndex` entry).
     static func reading(_ range: Range<Int>, of source: StoreSource) -> SessionRecord {
-        source.bytes.withUnsafeBufferPointer { buffer in
+        source.withBytes { buffer in
             var reader = StoreReader(scanner: JSONScanner(buffer, position: range.lowerBound), sink: SessionRecordSink(source: source))
             let record: ScannedRecord?
             do throws(JSONSyntaxError) { record = try reader.readRecord(index: 0) } catch {
@@ -591,10 +595,10 @@ final class StoreReaderSplit<Sink: StoreRecordSink>: @unchecked Sendable {
     /// Starts reading the second half of the `sessions` array whose first
     /// element is at `first`; nil when there is no likely start or no thread.
     static func start(in source: StoreSource, after first: Int, sink: Sink) -> StoreReaderSplit? {
-        guard let guess = guessSecondHalf(source.bytes, after: first) else { return nil }
+        guard let guess = source.withBytes({ guessSecondHalf($0, after: first) }) else { return nil }
         let split = StoreReaderSplit(start: guess, sink: sink)
         split.thread = JoinableThread.start { [split] in
-            source.bytes.withUnsafeBufferPointer { buffer in
+            source.withBytes { buffer in
                 var reader = StoreReader(scanner: JSONScanner(buffer, position: guess), sink: split.sink)
                 split.succeeded = reader.readSecondHalf { split.stopping.load(ordering: .relaxed) }
                 split.end = reader.scanner.position
@@ -624,7 +628,7 @@ final class StoreReaderSplit<Sink: StoreRecordSink>: @unchecked Sendable {
     /// `}` and a `,`, white space allowed between them, within 64 KiB of
     /// the middle (farther, the reader's own thread reads on alone: the
     /// search must not cost what it saves).
-    static func guessSecondHalf(_ bytes: [UInt8], after first: Int) -> Int? {
+    static func guessSecondHalf(_ bytes: UnsafeBufferPointer<UInt8>, after first: Int) -> Int? {
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
         var p = first + (bytes.count - first) / 2
         let last = min(bytes.count, p + (1 << 16))

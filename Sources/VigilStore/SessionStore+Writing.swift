@@ -60,14 +60,14 @@ extension SessionStore {
 
     /// The source bytes with each modified record's range replaced.
     private func spliced(_ layout: DocumentLayout) -> Written {
-        let source = layout.source.bytes
+        let source = layout.source
         var extra = 0
         for record in records where record.isModified { extra += record.estimatedSize - (record.sourceRange?.count ?? 0) }
         var writer = JSONWriter(reservingCapacity: source.count + extra)
         var ranges: [Range<Int>] = []
         ranges.reserveCapacity(records.count)
         var cursor = 0 // source bytes before this are in the output
-        source.withUnsafeBufferPointer { buffer in
+        source.withBytes { buffer in
             for (index, record) in records.enumerated() {
                 let range = layout.recordRanges[index]
                 if record.isModified {
@@ -83,7 +83,7 @@ extension SessionStore {
             }
         }
         let sessions = layout.sessions.lowerBound..<(layout.sessions.upperBound + writer.bytes.count - cursor)
-        source.withUnsafeBufferPointer { buffer in
+        source.withBytes { buffer in
             writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[cursor...]))
         }
         return Written(bytes: writer.bytes, ranges: ranges, sessions: sessions)
@@ -101,7 +101,7 @@ extension SessionStore {
         guard let layout, otherFields == layout.otherFields, recordsAreInPlace(layout) else {
             return serializedWithLayout().bytes.withUnsafeBytes { sink($0) }
         }
-        return layout.source.bytes.withUnsafeBufferPointer { buffer -> Bool in
+        return layout.source.withBytes { buffer -> Bool in
             var output = SplicedOutput(source: buffer)
             for index in records.indices where records[index].isModified {
                 let range = layout.recordRanges[index]
@@ -169,13 +169,13 @@ struct SplicedOutput {
 extension SessionStore {
     /// The source's bytes around the `sessions` array, the array laid out anew.
     private func withSessionsRewritten(_ layout: DocumentLayout) -> Written {
-        let source = layout.source.bytes
+        let source = layout.source
         var writer = JSONWriter(reservingCapacity: source.count + estimatedRecordBytes)
-        source.withUnsafeBufferPointer { buffer in
+        source.withBytes { buffer in
             writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<layout.sessions.lowerBound]))
         }
         let (ranges, sessions) = writeSessions(into: &writer)
-        source.withUnsafeBufferPointer { buffer in
+        source.withBytes { buffer in
             writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[layout.sessions.upperBound...]))
         }
         return Written(bytes: writer.bytes, ranges: ranges, sessions: sessions)

@@ -46,6 +46,9 @@ public protocol RecordDocument: Sendable {
     init(parsing bytes: [UInt8], path: String) throws(StoreError)
     /// The bytes the document was parsed from; empty for one built in memory.
     var sourceBytes: [UInt8] { get }
+    /// Calls `body` with the bytes of `sourceBytes`, lent without a copy
+    /// (the default lends the array). Edits do not change them.
+    func withSourceBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws(StoreError) -> R) throws(StoreError) -> R
     /// Where the record with `id` was in `sourceBytes` when parsed (edits
     /// made since do not move it), or nil if there is none.
     func sourceLocation(ofRecord id: String) -> RecordLocation?
@@ -76,6 +79,11 @@ extension RecordDocument {
     /// `serialized()` in one piece.
     public func serialized(into sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         serialized().withUnsafeBytes { sink($0) }
+    }
+
+    /// Lends `sourceBytes`.
+    public func withSourceBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws(StoreError) -> R) throws(StoreError) -> R {
+        try sourceBytes.withUnsafeBufferPointer { buffer throws(StoreError) -> R in try body(buffer) }
     }
 }
 
@@ -208,7 +216,6 @@ extension StoreFile {
         notice: (StoreNotice) -> Void,
         apply: (inout Document, _ change: Int, _ position: Int) -> Void
     ) async throws(StoreError) -> CommitReport {
-        let loaded = document.sourceBytes
         for index in positions.indices where writes[index] {
             apply(&document, index, positions[index])
         }
@@ -232,7 +239,9 @@ extension StoreFile {
         // From here on a throw releases the lock as `lock` goes out of scope.
         var keepOpen: Int32 = -1
         defer { if keepOpen >= 0 { _ = system_close(keepOpen) } }
-        let current = try readComparing(location.target, with: loaded, keepOpen: &keepOpen)
+        let current = try document.withSourceBytes { loaded throws(StoreError) in
+            try readComparing(location.target, with: loaded, keepOpen: &keepOpen)
+        }
         var verdicts: [RecordVerdict]
         var wrote = false
         if case .same(let identity) = current {
@@ -270,7 +279,9 @@ extension StoreFile {
     ) throws(StoreError) -> CommitReport {
         var descriptor: Int32 = -1
         defer { if descriptor >= 0 { _ = system_close(descriptor) } }
-        let current = try readComparing(location.target, with: document.sourceBytes, keepOpen: &descriptor)
+        let current = try document.withSourceBytes { loaded throws(StoreError) in
+            try readComparing(location.target, with: loaded, keepOpen: &descriptor)
+        }
         let verdicts = try verdictsAgainst(current, writes: writes, positions: positions, id: id, loaded: document,
                                            applyTo: nil, apply: apply)
         return CommitReport(verdicts: verdicts.verdicts, wrote: false, merged: current.differs, lockHeld: nil)
@@ -366,7 +377,7 @@ extension StoreFile {
     /// store in memory.
     /// - Parameter keepOpen: receives the open descriptor (-1 if none); the
     ///   caller closes it, so it decides when the replaced file is freed.
-    func readComparing(_ target: String, with loaded: [UInt8], keepOpen: inout Int32) throws(StoreError) -> CurrentVersion {
+    func readComparing(_ target: String, with loaded: UnsafeBufferPointer<UInt8>, keepOpen: inout Int32) throws(StoreError) -> CurrentVersion {
         let descriptor: Int32
         switch system_open(target, O_RDONLY | O_NOCTTY | O_NONBLOCK) {
         case .success(let fd): descriptor = fd
@@ -382,7 +393,7 @@ extension StoreFile {
         guard identity.isRegularFile else { throw StoreError(.cannotWrite, path: path, message: "not a regular file") }
         if identity.size != loaded.count {
             switch Self.readToEnd(descriptor, expectedSize: identity.size) {
-            case .success(let bytes): return bytes == loaded ? .same(identity) : .different(bytes, identity)
+            case .success(let bytes): return bytes.elementsEqual(loaded) ? .same(identity) : .different(bytes, identity)
             case .failure(let error): throw StoreError.fromErrno(error, path: path, doing: "cannot read")
             }
         }
@@ -398,9 +409,7 @@ extension StoreFile {
                 return offset == loaded.count ? .same(identity) : .different(Array(loaded[..<offset]), identity)
             }
             let equal = offset + read <= loaded.count && chunk.withUnsafeBytes { now in
-                loaded.withUnsafeBytes { was in
-                    memcmp(now.baseAddress!, was.baseAddress! + offset, read) == 0
-                }
+                memcmp(now.baseAddress!, loaded.baseAddress! + offset, read) == 0
             }
             if !equal {
                 // From here on it is another version: keep what matched, read the rest.
@@ -450,8 +459,9 @@ extension StoreFile {
                 guard let before = document.sourceLocation(ofRecord: recordID, near: positions[index])?.range else {
                     preconditionFailure("commit: record \(recordID) left the loaded document")
                 }
-                let loaded = document.sourceBytes
-                let unchanged = now.range.count == before.count && bytes[now.range].elementsEqual(loaded[before])
+                let unchanged = try document.withSourceBytes { loaded throws(StoreError) in
+                    now.range.count == before.count && bytes[now.range].elementsEqual(loaded[before])
+                }
                 guard unchanged else {
                     verdicts.append(.changed)
                     continue
@@ -468,7 +478,13 @@ extension StoreFile {
 
 extension SessionStore: RecordDocument {
     /// The bytes this document was read from (or last written to).
-    public var sourceBytes: [UInt8] { layout?.source.bytes ?? [] }
+    public var sourceBytes: [UInt8] { layout?.source.arrayCopy ?? [] }
+
+    /// Lends the bytes this document was read from (no copy).
+    public func withSourceBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws(StoreError) -> R) throws(StoreError) -> R {
+        guard let layout else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+        return try layout.source.withBytes(body)
+    }
 
     /// Where the record with `id` was in `sourceBytes`.
     public func sourceLocation(ofRecord id: String) -> RecordLocation? {

@@ -76,9 +76,9 @@ public struct StoreFile: Sendable {
         createIfMissing: Bool = false,
         notice: (StoreNotice) -> Void = { _ in }
     ) throws(StoreError) -> SessionStore {
-        switch readDocument() {
-        case .success(let (bytes, identity)):
-            var store = try SessionStore(parsing: bytes, path: path)
+        switch readSource() {
+        case .success(let (source, identity)):
+            var store = try SessionStore(source: source, path: path)
             store.origin = identity
             return store
         case .failure(let error) where error.category == .notFound && createIfMissing:
@@ -91,8 +91,8 @@ public struct StoreFile: Sendable {
     /// Reads and validates the store as a `StoreIndex`: the same checks
     /// and errors as `load()`, a fraction of its memory.
     package func loadIndex() throws(StoreError) -> StoreIndex {
-        switch readDocument() {
-        case .success(let (bytes, _)): return try StoreIndex(parsing: bytes, path: path)
+        switch readSource() {
+        case .success(let (source, _)): return try StoreIndex(source: source, path: path)
         case .failure(let error): throw error
         }
     }
@@ -110,6 +110,20 @@ public struct StoreFile: Sendable {
 
     /// The whole file in one buffer, with the identity it had when opened.
     func readDocument() -> Result<([UInt8], FileIdentity), StoreError> {
+        withOpenDocument { descriptor, identity in Self.readToEnd(descriptor, expectedSize: identity.size) }
+    }
+
+    /// The whole file as a `StoreSource`: in pages of its own when it is
+    /// large (see `StoreSource`), with the identity it had when opened.
+    func readSource() -> Result<(StoreSource, FileIdentity), StoreError> {
+        withOpenDocument { descriptor, identity in Self.readSource(descriptor, expectedSize: identity.size) }
+    }
+
+    /// Opens the file (a regular file, or an error saying what it is), and
+    /// reads it with `read`.
+    private func withOpenDocument<Bytes>(
+        _ read: (Int32, FileIdentity) -> Result<Bytes, Errno>
+    ) -> Result<(Bytes, FileIdentity), StoreError> {
         let descriptor: Int32
         // O_NONBLOCK: a FIFO at the store's path must not hang the open (it is
         // refused below as not a regular file); regular files ignore it.
@@ -131,7 +145,7 @@ public struct StoreFile: Sendable {
             return .failure(StoreError(.cannotWrite, path: path, message: "not a regular file"))
         }
 
-        switch Self.readToEnd(descriptor, expectedSize: identity.size) {
+        switch read(descriptor, identity) {
         case .success(let bytes): return .success((bytes, identity))
         case .failure(let error): return .failure(.fromErrno(error, path: path, doing: "cannot read"))
         }
@@ -146,35 +160,78 @@ public struct StoreFile: Sendable {
     /// byte detects a file that grew since fstat; then reading goes on in
     /// chunks (and the identity check at commit time notices the change).
     static func readToEnd(_ descriptor: Int32, expectedSize: Int) -> Result<[UInt8], Errno> {
-        var failure: Errno?
-        var reachedEnd = false
+        var filled = Filled(count: 0, failure: nil, reachedEnd: false)
         var bytes = [UInt8](unsafeUninitializedCapacity: expectedSize + 1) { buffer, count in
-            count = 0
-            if expectedSize >= twoPartReadThreshold && system_onlineProcessors() > 1 {
-                count = readInTwoParts(descriptor, into: UnsafeMutableBufferPointer(rebasing: buffer[..<expectedSize]))
-                // The file offset was not moved: reading goes on after what was read.
-                if case .failure(let error) = system_seek(descriptor, to: count) { failure = error; return }
-            }
-            while count < buffer.count {
-                let rest = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[count...]))
-                switch system_read(descriptor, rest) {
-                case .success(0): reachedEnd = true; return
-                case .success(let read): count += read
-                case .failure(let error): failure = error; return
-                }
+            filled = fill(buffer, from: descriptor, expectedSize: expectedSize)
+            count = filled.count
+        }
+        if let failure = filled.failure { return .failure(failure) }
+        if !filled.reachedEnd, let failure = readRest(descriptor, appendingTo: &bytes) { return .failure(failure) }
+        return .success(bytes)
+    }
+
+    /// `readToEnd` into a `StoreSource`: a file of `StoreSource.pagesFrom`
+    /// bytes or more goes into pages of its own (an array if they cannot
+    /// be mapped, or if the file grew past its fstat size meanwhile).
+    static func readSource(_ descriptor: Int32, expectedSize: Int) -> Result<StoreSource, Errno> {
+        guard expectedSize >= StoreSource.pagesFrom, let pages = StoreSource.Pages(capacity: expectedSize + 1) else {
+            return readToEnd(descriptor, expectedSize: expectedSize).map { StoreSource($0) }
+        }
+        let filled = fill(pages.buffer, from: descriptor, expectedSize: expectedSize)
+        if let failure = filled.failure {
+            pages.release()
+            return .failure(failure)
+        }
+        if filled.reachedEnd { return .success(StoreSource(pages, count: filled.count)) }
+        var bytes = Array(UnsafeBufferPointer(rebasing: pages.buffer[..<filled.count]))
+        pages.release()
+        if let failure = readRest(descriptor, appendingTo: &bytes) { return .failure(failure) }
+        return .success(StoreSource(bytes))
+    }
+
+    /// What `fill` read: how many bytes, and whether it met the end of the
+    /// file or an error before the buffer was full.
+    struct Filled {
+        var count: Int
+        var failure: Errno?
+        var reachedEnd: Bool
+    }
+
+    /// Reads from the start of the file into `buffer` (room for
+    /// `expectedSize` bytes and at least one more), the two halves at once
+    /// for a large file, until the buffer is full, the end or an error.
+    static func fill(_ buffer: UnsafeMutableBufferPointer<UInt8>, from descriptor: Int32, expectedSize: Int) -> Filled {
+        var count = 0
+        if expectedSize >= twoPartReadThreshold && system_onlineProcessors() > 1 {
+            count = readInTwoParts(descriptor, into: UnsafeMutableBufferPointer(rebasing: buffer[..<expectedSize]))
+            // The file offset was not moved: reading goes on after what was read.
+            if case .failure(let error) = system_seek(descriptor, to: count) {
+                return Filled(count: count, failure: error, reachedEnd: false)
             }
         }
+        while count < buffer.count {
+            let rest = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[count...]))
+            switch system_read(descriptor, rest) {
+            case .success(0): return Filled(count: count, failure: nil, reachedEnd: true)
+            case .success(let read): count += read
+            case .failure(let error): return Filled(count: count, failure: error, reachedEnd: false)
+            }
+        }
+        return Filled(count: count, failure: nil, reachedEnd: false)
+    }
+
+    /// Reads on to the end of the file in chunks, appending to `bytes`;
+    /// the error if a read fails.
+    static func readRest(_ descriptor: Int32, appendingTo bytes: inout [UInt8]) -> Errno? {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while failure == nil && !reachedEnd {
+        while true {
             let result = chunk.withUnsafeMutableBytes { system_read(descriptor, $0) }
             switch result {
-            case .success(0): reachedEnd = true
+            case .success(0): return nil
             case .success(let read): bytes.append(contentsOf: chunk[..<read])
-            case .failure(let error): failure = error
+            case .failure(let error): return error
             }
         }
-        if let failure { return .failure(failure) }
-        return .success(bytes)
     }
 
     /// Reads `buffer.count` bytes from the start of a regular file, the

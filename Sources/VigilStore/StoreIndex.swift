@@ -116,11 +116,16 @@ package struct StoreIndex: RecordDocument {
     /// - Throws: `StoreError` with category `.invalidData`; the message is
     ///   the one `SessionStore(parsing:)` gives.
     package init(parsing bytes: [UInt8], path: String = "<memory>") throws(StoreError) {
+        try self.init(source: StoreSource(bytes), path: path)
+    }
+
+    /// `init(parsing:path:)` over bytes already in a source.
+    init(source: StoreSource, path: String) throws(StoreError) {
         // Offsets are 32 bits, a string's length 31 (its top bit marks escapes).
-        guard bytes.count < Int(Int32.max) else {
+        guard source.count < Int(Int32.max) else {
             throw StoreError(.invalidData, path: path, message: "the store is 2 GiB or larger; this reader holds 31-bit offsets")
         }
-        source = StoreSource(bytes)
+        self.source = source
         let scan = try readStore(source, path: path, into: IndexSink(source: source))
         records = scan.sink.records
         idIndex = scan.idIndex
@@ -224,29 +229,33 @@ package struct StoreIndex: RecordDocument {
         guard span.isPresent else { return false }
         let start = Int(entry.start) + Int(span.start)
         let end = Int(entry.start) + Int(span.end)
-        let bytes = source.bytes
-        // null or another kind: read as nil, so it changes.
-        guard bytes[start] == UInt8(ascii: "\""), end - start >= 2 else { return false }
-        let inner = (start + 1)..<(end - 1)
-        let utf8 = value.utf8
-        let plainASCII = { (byte: UInt8) in byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") }
-        // The common case: both plain ASCII, where equal means the same bytes.
-        if utf8.allSatisfy(plainASCII) && bytes[inner].allSatisfy(plainASCII) {
-            return bytes[inner].elementsEqual(utf8)
+        return source.withBytes { bytes in
+            // null or another kind: read as nil, so it changes.
+            guard bytes[start] == UInt8(ascii: "\""), end - start >= 2 else { return false }
+            let inner = (start + 1)..<(end - 1)
+            let utf8 = value.utf8
+            let plainASCII = { (byte: UInt8) in byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") }
+            // The common case: both plain ASCII, where equal means the same bytes.
+            if utf8.allSatisfy(plainASCII) && bytes[inner].allSatisfy(plainASCII) {
+                return bytes[inner].elementsEqual(utf8)
+            }
+            // Escapes or other scalars: decoded and compared as Strings
+            // (canonical equivalence), as `SessionRecord.closeReason` does.
+            let hasEscapes = bytes[inner].contains(UInt8(ascii: "\\"))
+            let token = JSONStringToken(start: inner.lowerBound, end: inner.upperBound, hasEscapes: hasEscapes)
+            return JSONScanner(bytes).decode(token) == value
         }
-        // Escapes or other scalars: decoded and compared as Strings
-        // (canonical equivalence), as `SessionRecord.closeReason` does.
-        let hasEscapes = bytes[inner].contains(UInt8(ascii: "\\"))
-        let decoded = bytes.withUnsafeBufferPointer { buffer in
-            JSONScanner(buffer).decode(JSONStringToken(start: inner.lowerBound, end: inner.upperBound, hasEscapes: hasEscapes))
-        }
-        return decoded == value
     }
 
     // MARK: - RecordDocument
 
     /// The bytes the index was read from.
-    package var sourceBytes: [UInt8] { source.bytes }
+    package var sourceBytes: [UInt8] { source.arrayCopy }
+
+    /// Lends the bytes the index was read from (no copy).
+    package func withSourceBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws(StoreError) -> R) throws(StoreError) -> R {
+        try source.withBytes(body)
+    }
 
     /// Where the record with `id` is.
     package func sourceLocation(ofRecord id: String) -> RecordLocation? {
@@ -269,7 +278,7 @@ package struct StoreIndex: RecordDocument {
     /// The document with its edits, in one buffer.
     package func serialized() -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(source.bytes.count)
+        bytes.reserveCapacity(source.count)
         _ = serialized { piece in
             bytes.append(contentsOf: piece)
             return true
@@ -281,7 +290,7 @@ package struct StoreIndex: RecordDocument {
     /// stretches straight from the loaded bytes, edited records written into
     /// a reused chunk.
     package func serialized(into sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
-        source.bytes.withUnsafeBufferPointer { buffer -> Bool in
+        source.withBytes { buffer -> Bool in
             var output = SplicedOutput(source: buffer)
             for position in edits.indices where edits[position] != 0 {
                 let entry = records[position]
@@ -411,14 +420,6 @@ package struct IndexedRecordView: Sendable {
 }
 
 extension StoreSource {
-    /// Calls `body` with the bytes. (A method, so that a caller holding the
-    /// source unowned reads them without counting a reference to the array:
-    /// restore's two threads call this for every record.)
-    @inline(__always)
-    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        bytes.withUnsafeBufferPointer(body)
-    }
-
     /// Whether the strings at `a` and at `b` have the same UTF-8 bytes:
     /// both absent, or the same bytes between the quotes; nil when either
     /// holds an escape (then only the decoded strings can tell).

@@ -1,6 +1,7 @@
 // Reading the store file: a big file is read in two halves at once (the
-// second on another thread), and the bytes must be the file's, whether the
-// file is the size fstat said, grew since, or shrank since.
+// second on another thread), one of 2 MiB or more into pages of its own
+// (`StoreSource`), and the bytes must be the file's, whether the file is the
+// size fstat said, grew since, or shrank since.
 
 #if canImport(Glibc)
 import Glibc
@@ -61,5 +62,52 @@ import VigilTestSupport
             let same = try read(path, expectedSize: size) == bytes
             #expect(same, "size \(size)")
         }
+    }
+
+    /// The file at `path` read into a `StoreSource` with `expectedSize` as fstat's size.
+    func readSource(_ path: String, expectedSize: Int) throws -> StoreSource {
+        let descriptor = open(path, O_RDONLY)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        return try StoreFile.readSource(descriptor, expectedSize: expectedSize).get()
+    }
+
+    @Test("a file of 2 MiB or more is read into pages of its own, with its bytes, whatever its size")
+    func pages() throws {
+        let dir = try TemporaryDirectory("store-read-pages")
+        for (n, size) in [StoreSource.pagesFrom, StoreSource.pagesFrom + 1, StoreSource.pagesFrom + 4095,
+                          3 * StoreSource.pagesFrom + 12_345].enumerated() {
+            let bytes = randomBytes(size, seed: UInt64(100 + n))
+            let path = dir.file("p\(n)")
+            try writeFile(path, bytes)
+            let source = try readSource(path, expectedSize: size)
+            #expect(source.inPages, "size \(size)")
+            #expect(source.count == size)
+            let same = source.withBytes { $0.elementsEqual(bytes) }
+            #expect(same, "size \(size)")
+        }
+    }
+
+    @Test("a file that grew or shrank since fstat still reads as it is: pages when it ended in them, an array when it grew past them")
+    func pagesChangedSize() throws {
+        let dir = try TemporaryDirectory("store-read-pages-changed")
+        let size = StoreSource.pagesFrom + 1_000_003
+        let bytes = randomBytes(size, seed: 7)
+        let path = dir.file("big.json")
+        try writeFile(path, bytes)
+        // fstat said more than there is (shrunk since): read into pages.
+        // fstat said less (grew since), still at least 2 MiB: the pages are
+        // full before the end, and the rest is read on into an array.
+        for (expected, inPages) in [(size + 777, true), (size - 1_000_000, false), (StoreSource.pagesFrom, false)] {
+            let source = try readSource(path, expectedSize: expected)
+            #expect(source.inPages == inPages, "expected size \(expected)")
+            #expect(source.count == size, "expected size \(expected)")
+            let same = source.withBytes { $0.elementsEqual(bytes) }
+            #expect(same, "expected size \(expected)")
+        }
+        // Below the threshold: an array, as before.
+        let small = try readSource(path, expectedSize: StoreSource.pagesFrom - 1)
+        #expect(!small.inPages)
+        #expect(small.withBytes { $0.elementsEqual(bytes) })
     }
 }

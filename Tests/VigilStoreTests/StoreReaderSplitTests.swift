@@ -23,11 +23,11 @@ import VigilSystem
         let source = StoreSource(Array(text.utf8))
         do throws(StoreError) {
             let scan = try readStore(source, path: "/s.json", into: IndexSink(source: source), parallelFrom: parallelFrom)
-            let index = try StoreIndex(parsing: source.bytes, path: "/s.json")
+            let index = try StoreIndex(parsing: source.arrayCopy, path: "/s.json")
             #expect(index.count == scan.sink.records.count)
             // Each record's range, and the id table finds each record by its id.
             let text = scan.sink.records.map { record in
-                let id = String(decoding: source.bytes[record.id.range], as: UTF8.self)
+                let id = source.withBytes { String(decoding: UnsafeBufferPointer(rebasing: $0[record.id.range]), as: UTF8.self) }
                 return "\(record.range) \(id) \(index.sourceLocation(ofRecord: id)?.range == record.range)"
             }.joined(separator: "\n")
             return (text, scan.readInTwoHalves)
@@ -60,7 +60,7 @@ import VigilSystem
         // The split really happens: the guess is a record start.
         let bytes = Array(text.utf8)
         let first = bytes.firstIndex(of: UInt8(ascii: "["))! + 2
-        let guess = StoreReaderSplit<IndexSink>.guessSecondHalf(bytes, after: first)
+        let guess = bytes.withUnsafeBufferPointer { StoreReaderSplit<IndexSink>.guessSecondHalf($0, after: first) }
         #expect(guess.map { bytes[$0] } == UInt8(ascii: "{"))
         #expect(guess.map { String(decoding: bytes[$0..<($0 + 8)], as: UTF8.self) } == #"{"id": ""#)
         if system_onlineProcessors() > 1 {
@@ -90,7 +90,7 @@ import VigilSystem
         }
         let text = Self.store(records)
         let bytes = Array(text.utf8)
-        let guess = StoreReaderSplit<IndexSink>.guessSecondHalf(bytes, after: bytes.firstIndex(of: UInt8(ascii: "["))! + 2)
+        let guess = bytes.withUnsafeBufferPointer { StoreReaderSplit<IndexSink>.guessSecondHalf($0, after: bytes.firstIndex(of: UInt8(ascii: "["))! + 2) }
         #expect(guess.map { String(decoding: bytes[$0..<($0 + 14)], as: UTF8.self) } == #"{"id": "inner""#)
         expectSameAsOneThread(text)
         #expect(!readingAndSplit(text, parallelFrom: 0).split)
