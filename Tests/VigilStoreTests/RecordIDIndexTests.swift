@@ -1,0 +1,41 @@
+// The id table's hash is SipHash-1-3 under a per-process key: checked here
+// against published SipHash-1-3 vectors (key bytes 00..0f, message bytes
+// 0, 1, ..., n-1; the values of Rust's libcore `test_siphash_1_3`), and the
+// table against ids that share a slot.
+
+import Testing
+@testable import VigilStore
+
+@Suite struct RecordIDIndexTests {
+    @Test("SipHash13 gives the published SipHash-1-3 values")
+    func vectors() {
+        let key: (UInt64, UInt64) = (0x0706_0504_0302_0100, 0x0F0E_0D0C_0B0A_0908)
+        let bytes = (0..<64).map { UInt8($0) }
+        for (count, expected) in [(0, 0xABAC_0158_050F_C4DC as UInt64), (1, 0xC9F4_9BF3_7D57_CA93), (15, 0xD320_D86D_2A51_9956)] {
+            let hash = bytes.withUnsafeBytes { SipHash13.hash(UnsafeRawBufferPointer(rebasing: $0[..<count]), key: key) }
+            #expect(hash == expected, "\(count) bytes")
+        }
+    }
+
+    @Test("every id is found at its position, and a second record with an id is reported with the first's position")
+    func table() {
+        // Positions 4,000 on repeat the ids of 0 to 999.
+        let ids = (0..<5_000).map { "sess-\($0 % 4_000)-\(String(repeating: "x", count: $0 % 4_000 % 17))" }
+        var index = RecordIDIndex(capacity: ids.count)
+        var duplicates: [Int: Int] = [:]
+        for position in ids.indices {
+            if let first = index.insert(position, of: ids) { duplicates[position] = first }
+        }
+        var firstSeen: [String: Int] = [:]
+        var expected: [Int: Int] = [:]
+        for (position, id) in ids.enumerated() {
+            if let first = firstSeen[id] { expected[position] = first } else { firstSeen[id] = position }
+        }
+        #expect(expected.count == 1_000)
+        #expect(duplicates == expected)
+        for (id, position) in firstSeen {
+            #expect(index.position(of: id, in: ids) == position)
+        }
+        #expect(index.position(of: "sess-none", in: ids) == nil)
+    }
+}
