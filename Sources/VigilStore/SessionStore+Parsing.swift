@@ -357,10 +357,7 @@ private struct StoreReader<Sink: StoreRecordSink> {
     /// what follows it. Returns false after the closing `]`.
     mutating func readElement(index: Int) throws(JSONSyntaxError) -> Bool {
         if scanner.current == UInt8(ascii: "{") && !scanner.atEnd {
-            if let record = try readRecord(index: index) {
-                if index == 0 { reserveRecords(like: record) }
-                sink.append(record, scanner: scanner)
-            }
+            if try readRecord(index: index), index == 0 { reserveRecords(like: sink.range(at: 0)) }
         } else {
             let value = try scanner.parseValue(depth: 2)
             if recordProblem == nil {
@@ -393,8 +390,8 @@ private struct StoreReader<Sink: StoreRecordSink> {
     /// Room for as many records as the rest of the document would hold if
     /// they were the size of the first (at most one per 64 bytes), so a big
     /// store does not copy its records array as it grows.
-    mutating func reserveRecords(like first: ScannedRecord) {
-        let size = max(64, first.range.count + 2)
+    mutating func reserveRecords(like first: Range<Int>) {
+        let size = max(64, first.count + 2)
         sink.reserveCapacity((scanner.bytes.count - scanner.position) / size + 2)
     }
 
@@ -424,8 +421,11 @@ private struct StoreReader<Sink: StoreRecordSink> {
     func locate(_ offset: Int) -> String { lineAndColumn(of: offset, in: scanner.bytes) }
 
     /// Validates one record object (cursor on its `{`), picking out the known
-    /// members. Returns nil (and notes the problem) if the record is invalid.
-    mutating func readRecord(index: Int) throws(JSONSyntaxError) -> ScannedRecord? {
+    /// members, and appends it to the sink. Returns false (and notes the
+    /// problem) if the record is invalid. (The record goes to the sink from
+    /// here, not back to the caller: an optional 129-byte result was copied
+    /// three times per record.)
+    mutating func readRecord(index: Int) throws(JSONSyntaxError) -> Bool {
         let start = scanner.position
         var fields = ScannedFields()
         var points = PatchPoints.unavailable
@@ -455,15 +455,16 @@ private struct StoreReader<Sink: StoreRecordSink> {
                 points.membersEnd = UInt16(truncatingIfNeeded: scanner.position - start)
             } while try scanner.nextMember()
         }
-        guard recordProblem == nil else { return nil } // only the first bad record is reported
+        guard recordProblem == nil else { return false } // only the first bad record is reported
         let range = start..<scanner.position
         do {
             if range.count > PatchPoints.maximumRecordSize { points = .unavailable }
-            return try validate(fields, duplicate: duplicate, range: range, killedAt: killedAt, points: points)
+            sink.append(try validate(fields, duplicate: duplicate, range: range, killedAt: killedAt, points: points), scanner: scanner)
+            return true
         } catch {
             recordProblem = "sessions[\(index)]\(error.idSuffix): \(error.message)"
             recordProblemIndex = index
-            return nil
+            return false
         }
     }
 
@@ -548,12 +549,11 @@ extension SessionRecord {
     static func reading(_ range: Range<Int>, of source: StoreSource) -> SessionRecord {
         source.withBytes { buffer in
             var reader = StoreReader(scanner: JSONScanner(buffer, position: range.lowerBound), sink: SessionRecordSink(source: source))
-            let record: ScannedRecord?
-            do throws(JSONSyntaxError) { record = try reader.readRecord(index: 0) } catch {
+            let read: Bool
+            do throws(JSONSyntaxError) { read = try reader.readRecord(index: 0) } catch {
                 preconditionFailure("a validated record failed to scan again: \(error.message)")
             }
-            guard let record, record.range == range else { preconditionFailure("a validated record failed to read again") }
-            reader.sink.append(record, scanner: reader.scanner)
+            guard read, reader.sink.range(at: 0) == range else { preconditionFailure("a validated record failed to read again") }
             return reader.sink.records[0]
         }
     }
