@@ -10,6 +10,9 @@
 // into a private anonymous mapping that asks for huge pages. The hint is
 // given on that mapping only, which is unmapped when the source dies: no
 // advice is left on memory the host's allocator could hand out later.
+// (Where the kernel's THP `defrag` setting is `madvise`, a common default,
+// the first touch of such a page may compact memory to find one; it takes
+// small pages when it cannot.)
 
 #if canImport(Glibc)
 import Glibc
