@@ -239,9 +239,7 @@ extension StoreFile {
         // From here on a throw releases the lock as `lock` goes out of scope.
         var keepOpen: Int32 = -1
         defer { if keepOpen >= 0 { _ = system_close(keepOpen) } }
-        let current = try document.withSourceBytes { loaded throws(StoreError) in
-            try readComparing(location.target, with: loaded, keepOpen: &keepOpen)
-        }
+        let current = try readComparing(location.target, with: document, keepOpen: &keepOpen)
         var verdicts: [RecordVerdict]
         var wrote = false
         if case .same(let identity) = current {
@@ -279,9 +277,7 @@ extension StoreFile {
     ) throws(StoreError) -> CommitReport {
         var descriptor: Int32 = -1
         defer { if descriptor >= 0 { _ = system_close(descriptor) } }
-        let current = try document.withSourceBytes { loaded throws(StoreError) in
-            try readComparing(location.target, with: loaded, keepOpen: &descriptor)
-        }
+        let current = try readComparing(location.target, with: document, keepOpen: &descriptor)
         let verdicts = try verdictsAgainst(current, writes: writes, positions: positions, id: id, loaded: document,
                                            applyTo: nil, apply: apply)
         return CommitReport(verdicts: verdicts.verdicts, wrote: false, merged: current.differs, lockHeld: nil)
@@ -370,6 +366,12 @@ extension StoreFile {
             if case .same = self { return false }
             return true
         }
+    }
+
+    /// `readComparing(_:with:keepOpen:)` against the bytes `document` was read from.
+    func readComparing<Document: RecordDocument>(_ target: String, with document: Document,
+                                                  keepOpen: inout Int32) throws(StoreError) -> CurrentVersion {
+        try document.withSourceBytes { loaded throws(StoreError) in try readComparing(target, with: loaded, keepOpen: &keepOpen) }
     }
 
     /// Reads the file at `target` and compares it with `loaded` as it goes,
