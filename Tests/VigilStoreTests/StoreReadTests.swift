@@ -110,4 +110,14 @@ import VigilTestSupport
         #expect(!small.inPages)
         #expect(small.withBytes { $0.elementsEqual(bytes) })
     }
+
+    @Test("pages that cannot be mapped are no pages: the reader then reads into an array")
+    func pagesRefused() {
+        // More address space than any machine maps (2^60 bytes): mmap says ENOMEM.
+        #expect(StoreSource.Pages(capacity: 1 << 60) == nil)
+        // One that can be made, given back unused.
+        let pages = StoreSource.Pages(capacity: StoreSource.pagesFrom)
+        #expect(pages != nil)
+        pages?.release()
+    }
 }
