@@ -26,21 +26,34 @@ import VigilTestSupport
         }
     }
 
-    /// The file at `path` read with `expectedSize` as fstat's size.
-    func read(_ path: String, expectedSize: Int) throws -> [UInt8] {
+    /// A file of `size` random bytes (`randomBytes`) in a new temporary
+    /// folder, which lives as long as the returned value.
+    func randomFile(_ folder: String, size: Int, seed: UInt64) throws -> (dir: TemporaryDirectory, path: String, bytes: [UInt8]) {
+        let dir = try TemporaryDirectory(folder)
+        let bytes = randomBytes(size, seed: seed)
+        let path = dir.file("big.json")
+        try writeFile(path, bytes)
+        return (dir, path, bytes)
+    }
+
+    /// `reader` run on the file at `path`, opened for reading.
+    func reading<T, E: Error>(_ path: String, _ reader: (Int32) -> Result<T, E>) throws -> T {
         let descriptor = open(path, O_RDONLY)
         try #require(descriptor >= 0)
         defer { close(descriptor) }
-        return try StoreFile.readToEnd(descriptor, expectedSize: expectedSize).get()
+        return try reader(descriptor).get()
+    }
+
+    /// The file at `path` read with `expectedSize` as fstat's size.
+    func read(_ path: String, expectedSize: Int) throws -> [UInt8] {
+        try reading(path) { StoreFile.readToEnd($0, expectedSize: expectedSize) }
     }
 
     @Test("a big file read in two halves gives its bytes: as big as expected, grown since, shrunk since")
     func twoHalves() throws {
-        let dir = try TemporaryDirectory("store-read")
         let size = StoreFile.twoPartReadThreshold + 1_234_567
-        let bytes = randomBytes(size, seed: 41)
-        let path = dir.file("big.json")
-        try writeFile(path, bytes)
+        let (dir, path, bytes) = try randomFile("store-read", size: size, seed: 41)
+        defer { withExtendedLifetime(dir) {} }
         // As fstat said; grown by 1 MiB since; shrunk by 1 MiB since (the
         // second half comes up short); shrunk to under half (the first does).
         for expected in [size, size - (1 << 20), size + (1 << 20), 2 * size + 3] {
@@ -66,10 +79,7 @@ import VigilTestSupport
 
     /// The file at `path` read into a `StoreSource` with `expectedSize` as fstat's size.
     func readSource(_ path: String, expectedSize: Int) throws -> StoreSource {
-        let descriptor = open(path, O_RDONLY)
-        try #require(descriptor >= 0)
-        defer { close(descriptor) }
-        return try StoreFile.readSource(descriptor, expectedSize: expectedSize).get()
+        try reading(path) { StoreFile.readSource($0, expectedSize: expectedSize) }
     }
 
     @Test("a file of 2 MiB or more is read into pages of its own, with its bytes, whatever its size")
@@ -90,11 +100,9 @@ import VigilTestSupport
 
     @Test("a file that grew or shrank since fstat still reads as it is: pages when it ended in them, an array when it grew past them")
     func pagesChangedSize() throws {
-        let dir = try TemporaryDirectory("store-read-pages-changed")
         let size = StoreSource.pagesFrom + 1_000_003
-        let bytes = randomBytes(size, seed: 7)
-        let path = dir.file("big.json")
-        try writeFile(path, bytes)
+        let (dir, path, bytes) = try randomFile("store-read-pages-changed", size: size, seed: 7)
+        defer { withExtendedLifetime(dir) {} }
         // fstat said more than there is (shrunk since): read into pages.
         // fstat said less (grew since), still at least 2 MiB: the pages are
         // full before the end, and the rest is read on into an array.
