@@ -63,10 +63,11 @@ let package = Package(
         // Linked with the Swift runtime inside (Linux): the command starts in
         // about 2 ms less (no libswiftCore, Dispatch and Concurrency to load and
         // bind; figure 9), and the binary runs where no Swift toolchain is
-        // installed. A flag SwiftPM calls unsafe: it makes the `vigil` product
-        // (not the libraries) unusable from a versioned remote dependency,
-        // which nobody builds a command line through. Release builds only:
-        // the test bundle links this target too, with Foundation's XCTest.
+        // installed. A flag SwiftPM calls unsafe: before SwiftPM 6.2 it makes
+        // the `vigil` product (not the libraries) unusable from a versioned
+        // remote dependency, which nobody builds a command line through.
+        // Release builds only: the test bundle links this target too, with
+        // Foundation's XCTest.
         .executableTarget(name: "vigil", dependencies: ["VigilCommandLine", "VigilBotmux", "VigilRestore", "VigilStore", "VigilJSON", "VigilBackends", "VigilCore", "VigilSystem"], swiftSettings: swiftSettings,
                           linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]),
 

@@ -46,9 +46,6 @@ public protocol RecordDocument: Sendable {
     init(parsing bytes: [UInt8], path: String) throws(StoreError)
     /// The bytes the document was parsed from; empty for one built in memory.
     var sourceBytes: [UInt8] { get }
-    /// Calls `body` with the bytes of `sourceBytes`, lent without a copy
-    /// (the default lends the array). Edits do not change them.
-    func withSourceBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws(StoreError) -> R) throws(StoreError) -> R
     /// Where the record with `id` was in `sourceBytes` when parsed (edits
     /// made since do not move it), or nil if there is none.
     func sourceLocation(ofRecord id: String) -> RecordLocation?
@@ -80,10 +77,35 @@ extension RecordDocument {
     public func serialized(into sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         serialized().withUnsafeBytes { sink($0) }
     }
+}
 
-    /// Lends `sourceBytes`.
-    public func withSourceBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws(StoreError) -> R) throws(StoreError) -> R {
-        try sourceBytes.withUnsafeBufferPointer { buffer throws(StoreError) -> R in try body(buffer) }
+/// A document of this module that keeps the bytes it was loaded from in a
+/// `StoreSource` (`SessionStore`, `StoreIndex`): a commit holds that source
+/// rather than asking `sourceBytes` for a copy of them.
+protocol LoadedSourceHolder {
+    var loadedSource: StoreSource? { get }
+}
+
+/// The bytes a document was loaded from, taken by a commit before it
+/// applies any change (so that even an `apply` that broke its contract by
+/// replacing the document cannot change what the file is compared with).
+enum LoadedBytes {
+    case source(StoreSource)
+    case array([UInt8])
+
+    init<Document: RecordDocument>(of document: Document) {
+        if let source = (document as? any LoadedSourceHolder)?.loadedSource {
+            self = .source(source)
+        } else {
+            self = .array(document.sourceBytes)
+        }
+    }
+
+    func withBytes<R, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R {
+        switch self {
+        case .source(let source): try source.withBytes(body)
+        case .array(let bytes): try bytes.withUnsafeBufferPointer { buffer throws(E) -> R in try body(buffer) }
+        }
     }
 }
 
@@ -216,6 +238,7 @@ extension StoreFile {
         notice: (StoreNotice) -> Void,
         apply: (inout Document, _ change: Int, _ position: Int) -> Void
     ) async throws(StoreError) -> CommitReport {
+        let loaded = LoadedBytes(of: document)
         for index in positions.indices where writes[index] {
             apply(&document, index, positions[index])
         }
@@ -223,7 +246,7 @@ extension StoreFile {
         let location = try resolveTarget(notice: notice)
 
         guard writing else {
-            return try checkOnly(document, positions: positions, writes: writes, id: id, at: location, apply: apply)
+            return try checkOnly(document, loaded, positions: positions, writes: writes, id: id, at: location, apply: apply)
         }
 
         // Written (and synced) before the lock, streamed from the loaded
@@ -239,7 +262,7 @@ extension StoreFile {
         // From here on a throw releases the lock as `lock` goes out of scope.
         var keepOpen: Int32 = -1
         defer { if keepOpen >= 0 { _ = system_close(keepOpen) } }
-        let current = try readComparing(location.target, with: document, keepOpen: &keepOpen)
+        let current = try readComparing(location.target, with: loaded, keepOpen: &keepOpen)
         var verdicts: [RecordVerdict]
         var wrote = false
         if case .same(let identity) = current {
@@ -253,7 +276,7 @@ extension StoreFile {
                 _ = system_unlink(temporary.path)
                 pending = nil
             }
-            let merged = try verdictsAgainst(current, writes: writes, positions: positions, id: id, loaded: document,
+            let merged = try verdictsAgainst(current, writes: writes, positions: positions, id: id, loaded: document, bytes: loaded,
                                              applyTo: Document.self, apply: apply)
             verdicts = merged.verdicts
             if let newer = merged.document, newer.hasChanges, let identity = current.identity {
@@ -272,13 +295,13 @@ extension StoreFile {
     /// A commit whose changes only check: a consistent read is enough
     /// (writers replace the file by rename), and no lock file is made.
     private func checkOnly<Document: RecordDocument>(
-        _ document: Document, positions: [Int], writes: [Bool], id: (Int) -> String, at location: StoreLocation,
-        apply: (inout Document, Int, Int) -> Void
+        _ document: Document, _ loaded: LoadedBytes, positions: [Int], writes: [Bool], id: (Int) -> String,
+        at location: StoreLocation, apply: (inout Document, Int, Int) -> Void
     ) throws(StoreError) -> CommitReport {
         var descriptor: Int32 = -1
         defer { if descriptor >= 0 { _ = system_close(descriptor) } }
-        let current = try readComparing(location.target, with: document, keepOpen: &descriptor)
-        let verdicts = try verdictsAgainst(current, writes: writes, positions: positions, id: id, loaded: document,
+        let current = try readComparing(location.target, with: loaded, keepOpen: &descriptor)
+        let verdicts = try verdictsAgainst(current, writes: writes, positions: positions, id: id, loaded: document, bytes: loaded,
                                            applyTo: nil, apply: apply)
         return CommitReport(verdicts: verdicts.verdicts, wrote: false, merged: current.differs, lockHeld: nil)
     }
@@ -368,10 +391,9 @@ extension StoreFile {
         }
     }
 
-    /// `readComparing(_:with:keepOpen:)` against the bytes `document` was read from.
-    func readComparing<Document: RecordDocument>(_ target: String, with document: Document,
-                                                  keepOpen: inout Int32) throws(StoreError) -> CurrentVersion {
-        try document.withSourceBytes { loaded throws(StoreError) in try readComparing(target, with: loaded, keepOpen: &keepOpen) }
+    /// `readComparing(_:with:keepOpen:)` against the bytes a document was loaded from.
+    func readComparing(_ target: String, with loaded: LoadedBytes, keepOpen: inout Int32) throws(StoreError) -> CurrentVersion {
+        try loaded.withBytes { bytes throws(StoreError) in try readComparing(target, with: bytes, keepOpen: &keepOpen) }
     }
 
     /// Reads the file at `target` and compares it with `loaded` as it goes,
@@ -435,6 +457,7 @@ extension StoreFile {
         positions: [Int],
         id: (Int) -> String,
         loaded document: Document,
+        bytes loaded: LoadedBytes,
         applyTo: Document.Type?,
         apply: (inout Document, Int, Int) -> Void
     ) throws(StoreError) -> (verdicts: [RecordVerdict], document: Document?) {
@@ -461,8 +484,8 @@ extension StoreFile {
                 guard let before = document.sourceLocation(ofRecord: recordID, near: positions[index])?.range else {
                     preconditionFailure("commit: record \(recordID) left the loaded document")
                 }
-                let unchanged = try document.withSourceBytes { loaded throws(StoreError) in
-                    now.range.count == before.count && bytes[now.range].elementsEqual(loaded[before])
+                let unchanged = loaded.withBytes { was in
+                    now.range.count == before.count && bytes[now.range].elementsEqual(was[before])
                 }
                 guard unchanged else {
                     verdicts.append(.changed)
@@ -480,13 +503,9 @@ extension StoreFile {
 
 extension SessionStore: RecordDocument {
     /// The bytes this document was read from (or last written to).
+    /// A copy when the store was read into pages of its own (a file of 2 MiB
+    /// or more); the commit itself reads them without one.
     public var sourceBytes: [UInt8] { layout?.source.arrayCopy ?? [] }
-
-    /// Lends the bytes this document was read from (no copy).
-    public func withSourceBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws(StoreError) -> R) throws(StoreError) -> R {
-        guard let layout else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
-        return try layout.source.withBytes(body)
-    }
 
     /// Where the record with `id` was in `sourceBytes`.
     public func sourceLocation(ofRecord id: String) -> RecordLocation? {
@@ -519,4 +538,8 @@ extension SessionStore: RecordDocument {
         guard let layout else { return true }
         return otherFields != layout.otherFields || !recordsAreInPlace(layout) || records.contains { $0.isModified }
     }
+}
+
+extension SessionStore: LoadedSourceHolder {
+    var loadedSource: StoreSource? { layout?.source }
 }

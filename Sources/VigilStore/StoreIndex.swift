@@ -252,11 +252,6 @@ package struct StoreIndex: RecordDocument {
     /// The bytes the index was read from.
     package var sourceBytes: [UInt8] { source.arrayCopy }
 
-    /// Lends the bytes the index was read from (no copy).
-    package func withSourceBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws(StoreError) -> R) throws(StoreError) -> R {
-        try source.withBytes(body)
-    }
-
     /// Where the record with `id` is.
     package func sourceLocation(ofRecord id: String) -> RecordLocation? {
         guard let position = idIndex.position(of: id, in: IndexSink.IDs(records: records, source: source)) else { return nil }
@@ -494,4 +489,8 @@ struct IndexSink: StoreRecordSink {
             }
         }
     }
+}
+
+extension StoreIndex: LoadedSourceHolder {
+    var loadedSource: StoreSource? { source }
 }

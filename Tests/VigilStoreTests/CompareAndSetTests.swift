@@ -65,6 +65,25 @@ import VigilTestSupport
         #expect(lockProtocolFiles(in: dir.path) == (lockProtocol == .flock ? ["sessions.json.lock"] : []))
     }
 
+    @Test("the file is compared with the bytes loaded before any change is applied, even when apply replaces the document")
+    func comparedWithTheBytesAsLoaded() async throws {
+        let dir = try TemporaryDirectory()
+        let path = try dir.write("sessions.json", Self.document)
+        let file = StoreFile(path: path)
+        var store = try file.load()
+        // Against the contract ("it must change only that record"): apply
+        // closes the record and then re-reads the whole document from its
+        // own serialization, so its source bytes are no longer the file's.
+        let report = try await file.commit(&store, changes: [RecordChange(id: "b")]) { document, change, position in
+            close(&document, change, position)
+            document = try! SessionStore(parsing: document.serialized())
+        }
+        // The file is unchanged since the load, so it is the same version:
+        // no merge, and the change is not taken for another writer's.
+        #expect(report.verdicts == [.applied])
+        #expect(!report.merged)
+    }
+
     @Test func anotherWritersNewRecordAndTopLevelChangeSurvive() async throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("sessions.json", Self.document)
