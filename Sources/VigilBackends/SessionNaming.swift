@@ -39,9 +39,17 @@ public struct SessionNaming: Sendable, Hashable {
     public func name(forIDBytes id: UnsafeBufferPointer<UInt8>) -> String? {
         let cut = length < Int.max ? min(id.count, length + 1) : id.count
         guard UnsafeBufferPointer(rebasing: id[..<cut]).allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
-        var name = prefix
-        name.append(String(decoding: UnsafeBufferPointer(rebasing: id[..<min(id.count, length)]), as: UTF8.self))
-        return name
+        // Made in one go from the bytes (the prefix is valid UTF-8, the id's
+        // part printable ASCII), not as a String appended to another.
+        let kept = UnsafeBufferPointer(rebasing: id[..<min(id.count, length)])
+        var prefix = prefix
+        return prefix.withUTF8 { head in
+            String(unsafeUninitializedCapacity: head.count + kept.count) { buffer in
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[..<head.count]).initialize(from: head)
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[head.count...]).initialize(from: kept)
+                return head.count + kept.count
+            }
+        }
     }
 }
 

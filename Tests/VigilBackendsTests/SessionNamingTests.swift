@@ -148,7 +148,7 @@ struct SessionNamingCutTests {
     ])
     func theCutIsTheCharacterCut(_ id: String) {
         for naming in [SessionNaming(), SessionNaming(prefix: "x-", length: 1), SessionNaming(prefix: "", length: 12),
-                       SessionNaming(length: Int.max)] {
+                       SessionNaming(length: Int.max), SessionNaming(prefix: "é-日本-", length: 3)] {
             #expect(naming.name(forID: id) == naming.prefix + id.prefix(naming.length))
             // From the bytes (a store's index): the same name, or nil where the cut is not plain ASCII.
             let fromBytes = Array(id.utf8).withUnsafeBufferPointer { naming.name(forIDBytes: $0) }
