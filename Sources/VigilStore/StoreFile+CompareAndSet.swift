@@ -439,9 +439,8 @@ extension StoreFile {
                 // From here on it is another version: keep what matched, read the rest.
                 var bytes = Array(loaded[..<offset])
                 bytes.append(contentsOf: chunk[..<read])
-                switch Self.readToEnd(descriptor, expectedSize: 0) {
-                case .success(let rest): bytes.append(contentsOf: rest)
-                case .failure(let error): throw StoreError.fromErrno(error, path: path, doing: "cannot read")
+                if let error = Self.readRest(descriptor, appendingTo: &bytes) {
+                    throw StoreError.fromErrno(error, path: path, doing: "cannot read")
                 }
                 return .different(bytes, identity)
             }
