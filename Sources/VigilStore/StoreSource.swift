@@ -14,12 +14,6 @@
 // the first touch of such a page may compact memory to find one; it takes
 // small pages when it cannot.)
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The immutable bytes of a loaded (or just written) document.
 ///
 /// Immutable once made (the pages are written only while the file is read,
@@ -51,7 +45,7 @@ final class StoreSource: @unchecked Sendable {
     }
 
     deinit {
-        if let mapping { munmap(mapping.baseAddress, mapping.count) }
+        if let mapping { system_unmap(mapping) }
     }
 
     /// Calls `body` with the bytes. (A method, so that a caller holding the
@@ -69,9 +63,12 @@ final class StoreSource: @unchecked Sendable {
     /// A copy of the bytes as an array (none when they came as one).
     var arrayCopy: [UInt8] { start == nil ? array : withBytes { Array($0) } }
 
-    /// Files from this size are read into pages of their own (2 MiB: one
-    /// huge page; below it a malloc'd array costs no more).
-    static let pagesFrom = 2 << 20
+    /// The size of a huge page on x86-64 and arm64 Linux.
+    static let hugePage = 2 << 20
+
+    /// Files from this size are read into pages of their own (one huge
+    /// page; below it a malloc'd array costs no more).
+    static let pagesFrom = hugePage
 
     /// Writable pages for a file being read: a private anonymous mapping,
     /// its usable part aligned on 2 MiB and advised to use huge pages where
@@ -85,24 +82,20 @@ final class StoreSource: @unchecked Sendable {
         /// Maps room for `capacity` bytes; nil when the mapping fails (the
         /// caller reads into an array instead).
         init?(capacity: Int) {
-            let hugePage = 2 << 20
+            let hugePage = StoreSource.hugePage
             // One huge page more, so that an aligned start leaves `capacity`
             // bytes; the unused head and tail are address space only.
             let length = capacity + hugePage
-            guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-                  base != MAP_FAILED else { return nil }
+            guard let base = system_mapAnonymous(length) else { return nil }
             let skipped = Int((UInt(bitPattern: base) + UInt(hugePage - 1)) & ~UInt(hugePage - 1) - UInt(bitPattern: base))
             let aligned = base + skipped
-            #if os(Linux)
-            // Only a hint: without transparent huge pages the kernel says
-            // EINVAL and the pages are ordinary ones.
-            _ = madvise(aligned, length - skipped, MADV_HUGEPAGE)
-            #endif
+            // Without transparent huge pages the pages are ordinary ones.
+            system_adviseHugePages(aligned, length - skipped)
             mapping = UnsafeMutableRawBufferPointer(start: base, count: length)
             buffer = UnsafeMutableBufferPointer(start: aligned.bindMemory(to: UInt8.self, capacity: capacity), count: capacity)
         }
 
         /// Unmaps pages that no source took.
-        func release() { munmap(mapping.baseAddress, mapping.count) }
+        func release() { system_unmap(mapping) }
     }
 }

@@ -46,6 +46,29 @@ func system_seek(_ fd: Int32, to offset: Int) -> Result<Void, Errno> {
     valueOrErrno { lseek(fd, off_t(offset), SEEK_SET) }.map { _ in () }
 }
 
+/// `mmap(2)` of `length` bytes of private anonymous read-write memory;
+/// nil when it fails.
+func system_mapAnonymous(_ length: Int) -> UnsafeMutableRawPointer? {
+    guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
+        return nil
+    }
+    return base
+}
+
+/// `munmap(2)` of a mapping `system_mapAnonymous` made.
+func system_unmap(_ mapping: UnsafeMutableRawBufferPointer) {
+    _ = munmap(mapping.baseAddress, mapping.count)
+}
+
+/// `madvise(MADV_HUGEPAGE)`: a hint only (EINVAL where transparent huge
+/// pages are not built in), so its answer is not looked at; nothing on
+/// systems without it.
+func system_adviseHugePages(_ start: UnsafeMutableRawPointer, _ length: Int) {
+    #if os(Linux)
+    _ = madvise(start, length, MADV_HUGEPAGE)
+    #endif
+}
+
 /// `fsync(2)`.
 func system_fsync(_ fd: Int32) -> Result<Void, Errno> {
     valueOrErrno { fsync(fd) }.map { _ in () }
