@@ -377,11 +377,14 @@ package struct IndexedRecordView: Sendable {
     /// The record's status.
     package var status: RecordStatus { entry.status }
     /// `backendSession`, if a string.
-    package var backendSession: String? { entry.backendSession.isAbsent ? nil : source.string(entry.backendSession) }
+    package var backendSession: String? { string(entry.backendSession) }
     /// `socket`, if a string.
-    package var socket: String? { entry.socket.isAbsent ? nil : source.string(entry.socket) }
+    package var socket: String? { string(entry.socket) }
     /// `cliId`, if a string.
-    package var cliId: String? { entry.cliId.isAbsent ? nil : source.string(entry.cliId) }
+    package var cliId: String? { string(entry.cliId) }
+
+    /// The string at `value`; an absent one answered without reading the source.
+    private func string(_ value: SourceString) -> String? { value.isAbsent ? nil : source.string(value) }
     /// Calls `body` with the id's bytes when it holds no escape (nil
     /// otherwise). (Not generic: called from another module, a generic
     /// function would run unspecialised.)
