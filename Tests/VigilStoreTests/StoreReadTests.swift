@@ -128,4 +128,48 @@ import VigilTestSupport
         #expect(pages != nil)
         pages?.release()
     }
+
+    /// A store of `count` records, about 185 bytes each.
+    func storeDocument(records count: Int) -> String {
+        let records = (0..<count).map { i in
+            #"{"id": "sess-\#(i)", "backend": "tmux", "status": "\#(i % 3 == 0 ? "closed" : "active")", "socket": "s", "#
+                + #""cliId": "claude", "chatId": \#(100_000 + i), "daemon": {"cwd": "/home/agents/project-\#(i % 53)", "flags": [true, 1.5, null]}}"#
+        }
+        return #"{"version": 1, "sessions": [\#n"# + records.joined(separator: ",\n") + "\n]}\n"
+    }
+
+    @Test("a store read from pages loads, indexes, closes and commits exactly as one parsed from an array")
+    func storeFromPages() async throws {
+        let text = storeDocument(records: 12_000)
+        let bytes = Array(text.utf8)
+        try #require(bytes.count >= StoreSource.pagesFrom)
+        let dir = try TemporaryDirectory("store-read-pages-store")
+        let path = dir.file("sessions.json")
+        try writeFile(path, bytes)
+        let file = StoreFile(path: path)
+
+        // The index restore reads: from pages, the same records as from an array.
+        let index = try file.loadIndex()
+        #expect(index.source.inPages)
+        let fromArray = try StoreIndex(parsing: bytes)
+        #expect(index.count == fromArray.count)
+        for position in stride(from: 0, to: index.count, by: 997) {
+            #expect(index.id(at: position) == fromArray.id(at: position))
+            #expect(index.sourceLocation(ofRecord: "sess-\(position)") == fromArray.sourceLocation(ofRecord: "sess-\(position)"))
+        }
+
+        // A SessionStore from pages, one record closed and committed: the
+        // file is what the same close on an array-parsed store serializes.
+        var store = try file.load()
+        #expect(store.layout?.source.inPages == true)
+        var expected = try SessionStore(parsing: bytes)
+        expected.records[4_001].close(at: "2026-12-01T00:00:00Z", reason: "gone")
+        let report = try await file.commit(&store, changes: [RecordChange(id: "sess-4001")]) { document, _, position in
+            document.records[position].close(at: "2026-12-01T00:00:00Z", reason: "gone")
+        }
+        #expect(report.verdicts == [.applied] && report.wrote && !report.merged)
+        let written = try readFile(path)
+        let same = written == expected.serialized() // (not printed whole when it fails)
+        #expect(same)
+    }
 }
