@@ -73,6 +73,52 @@ struct IndexedRecord: Sendable {
     var range: Range<Int> { Int(start)..<Int(end) }
 }
 
+/// The records of an index, in the order of the document, as the reader
+/// left them: one array, or two when the second half of a big `sessions`
+/// array was read on another thread (its records are kept where that
+/// thread put them rather than copied after the first half's: at 100,000
+/// records that copy was 3 MB moved into fresh pages).
+struct IndexedRecords: RandomAccessCollection, Sendable {
+    private var head: [IndexedRecord] = []
+    private var tail: [IndexedRecord] = []
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { head.count + tail.count }
+    var count: Int { head.count + tail.count }
+
+    subscript(position: Int) -> IndexedRecord {
+        position < head.count ? head[position] : tail[position - head.count]
+    }
+
+    mutating func reserveCapacity(_ count: Int) {
+        if tail.isEmpty { head.reserveCapacity(count) } else { tail.reserveCapacity(count - head.count) }
+    }
+
+    mutating func append(_ record: IndexedRecord) {
+        if tail.isEmpty { head.append(record) } else { tail.append(record) }
+    }
+
+    /// Appends `other`'s records: as the second part when this has one
+    /// part and `other` one, without a copy.
+    mutating func append(contentsOf other: IndexedRecords) {
+        if tail.isEmpty && other.tail.isEmpty {
+            if head.isEmpty { head = other.head } else { tail = other.head }
+            return
+        }
+        for position in other.indices { append(other[position]) }
+    }
+
+    /// Drops the records from `position` on.
+    mutating func removeSubrange(from position: Int) {
+        if position <= head.count {
+            head.removeSubrange(position...)
+            tail = []
+        } else {
+            tail.removeSubrange((position - head.count)...)
+        }
+    }
+}
+
 /// A validated store document held as its bytes plus 64 bytes per record
 /// (see the file comment). Restore's document: it reads a record's members
 /// by position, closes records, edits a few otherwise, and commits through
@@ -80,7 +126,7 @@ struct IndexedRecord: Sendable {
 package struct StoreIndex: RecordDocument {
     let source: StoreSource
     /// The records as loaded; never changed (copies of the index share it).
-    let records: [IndexedRecord]
+    let records: IndexedRecords
     private let idIndex: RecordIDIndex
     /// Per record (once anything is edited): 0 unedited; `rewritten`: in
     /// `patched`; otherwise 1 + the index of its close in `closes`.
@@ -165,7 +211,7 @@ package struct StoreIndex: RecordDocument {
     /// The records of an index as `IndexedRecordView`s.
     package struct Views: RandomAccessCollection, Sendable {
         let source: StoreSource
-        let records: [IndexedRecord]
+        let records: IndexedRecords
 
         package var startIndex: Int { 0 }
         package var endIndex: Int { records.count }
@@ -443,7 +489,7 @@ extension StoreSource {
 /// The sink of `StoreIndex`: an `IndexedRecord` per record.
 struct IndexSink: StoreRecordSink {
     let source: StoreSource
-    var records: [IndexedRecord] = []
+    var records = IndexedRecords()
 
     var count: Int { records.count }
     mutating func reserveCapacity(_ count: Int) { records.reserveCapacity(count) }
@@ -457,7 +503,7 @@ struct IndexSink: StoreRecordSink {
             idHash: IDs.hash(of: record.token(.id)!, in: source)))
     }
 
-    mutating func removeSubrange(from position: Int) { records.removeSubrange(position...) }
+    mutating func removeSubrange(from position: Int) { records.removeSubrange(from: position) }
     func range(at position: Int) -> Range<Int> { records[position].range }
     func emptyCopy() -> IndexSink { IndexSink(source: source) }
     mutating func append(contentsOf other: IndexSink) { records.append(contentsOf: other.records) }
@@ -471,7 +517,7 @@ struct IndexSink: StoreRecordSink {
     /// The ids of indexed records, as the id table reads them: the source
     /// bytes of a plain id, the decoded bytes of one with escapes.
     struct IDs: RecordIDs {
-        let records: [IndexedRecord]
+        let records: IndexedRecords
         let source: StoreSource
 
         func idHash(at position: Int) -> UInt32 { records[position].idHash }

@@ -119,4 +119,44 @@ import VigilSystem
         expectSameAsOneThread(text)
         #expect(reading(text, parallelFrom: 0).hasPrefix("error: "))
     }
+
+    /// A record of `IndexedRecords` told apart by its start.
+    static func entry(_ start: Int) -> IndexedRecord {
+        IndexedRecord(start: UInt32(start), end: UInt32(start + 1), id: .absent, backendSession: .absent, socket: .absent,
+                      cliId: .absent, points: .unavailable, backend: .tmux, status: .active, mayHoldKilledAt: false, idHash: 0)
+    }
+
+    static func records(_ starts: Range<Int>) -> IndexedRecords {
+        var records = IndexedRecords()
+        for start in starts { records.append(entry(start)) }
+        return records
+    }
+
+    /// The second half's records are kept as a second part, not copied:
+    /// positions run on across the parts, and dropping records from a
+    /// position (a refused document) works in either part.
+    @Test func twoPartRecordsReadAndDropAsOne() {
+        var joined = Self.records(0..<5)
+        joined.append(contentsOf: Self.records(5..<9))
+        #expect(joined.count == 9)
+        #expect(joined.map { Int($0.start) } == Array(0..<9))
+        #expect(joined.indices == 0..<9)
+        // Appended after two parts: one record at a time, still in order.
+        joined.append(contentsOf: Self.records(9..<12))
+        joined.append(Self.entry(12))
+        #expect(joined.map { Int($0.start) } == Array(0..<13))
+
+        for cut in [0, 3, 5, 7, 13] {
+            var dropped = Self.records(0..<5)
+            dropped.append(contentsOf: Self.records(5..<13))
+            dropped.removeSubrange(from: cut)
+            #expect(dropped.map { Int($0.start) } == Array(0..<cut), "cut at \(cut)")
+            dropped.append(Self.entry(cut))
+            #expect(dropped.map { Int($0.start) } == Array(0...cut), "appended after the cut at \(cut)")
+        }
+        // Onto an empty first part: the other's records, as they are.
+        var empty = IndexedRecords()
+        empty.append(contentsOf: Self.records(0..<3))
+        #expect(empty.map { Int($0.start) } == [0, 1, 2])
+    }
 }
