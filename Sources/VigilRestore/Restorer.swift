@@ -390,15 +390,14 @@ public struct Restorer: Sendable {
     /// socket, the groups in parallel, then exact lookups. Records that are
     /// closed or not persistent are not asked about.
     public func probe<Record: RestorableRecord>(_ records: [Record]) async -> RestoreAnswers {
-        await probe(records[...])
+        await probe(records, allNames: true)
     }
 
-    /// `probe(_:)` for any collection of records indexed from 0.
+    /// `probe(_:)` for any records read by position from 0.
     /// - Parameter allNames: false: `sessionNames` is empty, the names are
     ///   derived from the records where needed (a compact report derives
     ///   them again when a line is read; a name array is 16 bytes a record).
-    func probe<Records: RandomAccessCollection & Sendable>(_ records: Records, allNames: Bool = true) async -> RestoreAnswers
-    where Records.Element: RestorableRecord, Records.Index == Int {
+    func probe<Records: RecordsByPosition>(_ records: Records, allNames: Bool) async -> RestoreAnswers {
         // 1. Names, and the active persistent records in runs by backend
         // and socket (a big list in two halves at once), then one group
         // per server.
@@ -409,7 +408,7 @@ public struct Restorer: Sendable {
         var names = halves[0].names
         for half in halves.dropFirst() { names.append(contentsOf: half.names) }
         let sessionNames = names
-        let name: @Sendable (Int) -> String = { i in allNames ? sessionNames[i] : records[i].sessionName(naming) }
+        let name: @Sendable (Int) -> String = { i in allNames ? sessionNames[i] : records.record(at: i).sessionName(naming) }
         var groups: [MultiplexerServer: [Int]] = [:]
         for half in halves {
             for (server, indices) in half.runs { groups[server, default: []].append(contentsOf: indices) }
@@ -455,15 +454,14 @@ public struct Restorer: Sendable {
     /// The session names of `records[range]` (all, or only those asked
     /// about) and the positions of the records asked about, in runs of one
     /// server each, in order.
-    static func namesAndRuns<Records: RandomAccessCollection>(
+    static func namesAndRuns<Records: RecordsByPosition>(
         _ records: Records, _ range: Range<Int>, naming: SessionNaming, allNames: Bool
-    ) -> (names: [String], runs: [(server: MultiplexerServer, indices: [Int])])
-    where Records.Element: RestorableRecord, Records.Index == Int {
+    ) -> (names: [String], runs: [(server: MultiplexerServer, indices: [Int])]) {
         var names = [String](repeating: "", count: allNames ? range.count : 0)
         var runs: [(server: MultiplexerServer, indices: [Int])] = []
-        var first: Records.Element? // the current run's first record
+        var first: Records.Record? // the current run's first record
         for i in range {
-            let record = records[i]
+            let record = records.record(at: i)
             let asked = record.status == .active && record.backend.isPersistent
             if allNames { names[i - range.lowerBound] = record.sessionName(naming) }
             guard asked else { continue }
@@ -563,7 +561,7 @@ public struct Restorer: Sendable {
                      "answers for another list of records")
         var lines: [SessionOutcome] = []
         lines.reserveCapacity(records.count)
-        forEachDecision(for: records, answers: answers, options: options) { i, decided in
+        forEachDecision(for: records, in: records.indices, answers: answers, options: options) { i, decided in
             lines.append(SessionOutcome(id: records[i].id, backend: records[i].backend, backendSession: answers.sessionNames[i],
                                         probe: answers.state(at: i), action: decided.action, reason: decided.reason))
         }
@@ -581,7 +579,7 @@ public struct Restorer: Sendable {
             var entries: [RestoreLines.Entry] = []
             entries.reserveCapacity(range.count)
             var reasons: [String] = []
-            forEachDecision(for: records[range], answers: answers, options: options) { i, decided in
+            forEachDecision(for: records, in: range, answers: answers, options: options) { i, decided in
                 if decided.number == reasons.count { reasons.append(decided.reason) }
                 entries.append(RestoreLines.Entry(reason: UInt32(decided.number), action: decided.action, probe: answers.state(at: i)))
             }
@@ -614,17 +612,17 @@ public struct Restorer: Sendable {
     /// Most records of a big store share one answer ("not listed by tmux
     /// list-sessions ..."), so decisions are memoised on their inputs: the
     /// lines then share a handful of reason strings rather than one each.
-    static func forEachDecision<Records: RandomAccessCollection>(
-        for records: Records, answers: RestoreAnswers, options: RestoreOptions, _ body: (Int, Decided) -> Void
-    ) where Records.Element: RestorableRecord, Records.Index == Int {
-        precondition(records.isEmpty || (records.startIndex >= 0 && records.endIndex <= answers.count),
+    static func forEachDecision<Records: RecordsByPosition>(
+        for records: Records, in range: Range<Int>, answers: RestoreAnswers, options: RestoreOptions, _ body: (Int, Decided) -> Void
+    ) {
+        precondition(range.isEmpty || (range.lowerBound >= 0 && range.upperBound <= min(answers.count, records.count)),
                      "answers for another list of records")
         var memo: [DecisionInputs: Decided] = [:]
         // The last record decided from its inputs: the record, its answer's
         // number, its inputs and its decision. (Apart, so that the shortcut
         // below copies no inputs: their answer's reason is one string for
         // every record, and both halves would count references to it.)
-        var lastRecord: Records.Element?
+        var lastRecord: Records.Record?
         var lastNumber: UInt32 = 0
         var lastInputs: DecisionInputs?
         var lastDecided: Decided?
@@ -642,8 +640,8 @@ public struct Restorer: Sendable {
         // an active non-persistent one (no member read, no inputs made).
         var skipClosed: Decided?
         var skipNonPersistent: Decided?
-        for i in records.indices {
-            let record = records[i]
+        for i in range {
+            let record = records.record(at: i)
             if record.status != .active {
                 if skipClosed == nil { skipClosed = decision(DecisionInputs(status: .closed, backend: .tmux)) }
                 body(i, skipClosed!)
