@@ -39,7 +39,13 @@ func runMain() async -> Int32 {
 _ = closedAtStart
 signal(SIGPIPE, SIG_IGN)
 let interrupts = Interrupts.install()
-let root = Task { await runMain() }
+let root = Task { () -> Int32 in
+    let status = await runMain()
+    // Not interrupted: the process ends here, on the task's thread, rather
+    // than after waking the main thread only to call exit (figure 9).
+    if interrupts.signal == nil { exit(status) }
+    return status
+}
 interrupts.onInterrupt { root.cancel() }
 let status = await root.value
 if let sig = interrupts.signal {
