@@ -230,6 +230,8 @@ private struct StoreReader<Sink: StoreRecordSink> {
     var recordProblem: String?
     /// The `sessions` index of the record `recordProblem` is about.
     var recordProblemIndex: Int?
+    /// The keys of the record read before.
+    var keyMemo = RecordKeyMemo()
 
     init(scanner: JSONScanner, sink: Sink) {
         self.scanner = scanner
@@ -432,10 +434,12 @@ private struct StoreReader<Sink: StoreRecordSink> {
         var duplicate: String?
         var killedAt = false
         if try scanner.enterObject(depth: 3) {
+            var member = 0
             repeat {
-                let key = try scanner.memberKey()
+                let key = try memberKey(at: member)
+                member += 1
                 let valueStart = scanner.position
-                if let known = RecordKey.match(key, in: scanner) {
+                if let known = key.known {
                     if case .absent = fields[known] {} else {
                         duplicate = duplicate ?? known.name
                     }
@@ -449,7 +453,7 @@ private struct StoreReader<Sink: StoreRecordSink> {
                     points.note(known, valueStart - start, scanner.position - start)
                 } else {
                     // Noted so that restore's question "was it killed?" needs no second scan.
-                    if scanner.token(key, equals: MarkerKey.killedAt.staticName) { killedAt = true }
+                    if key.isKilledAt { killedAt = true }
                     try scanner.skipValue(depth: 3)
                 }
                 points.membersEnd = UInt16(truncatingIfNeeded: scanner.position - start)
@@ -466,6 +470,22 @@ private struct StoreReader<Sink: StoreRecordSink> {
             recordProblemIndex = index
             return false
         }
+    }
+
+    /// The key of a record's member number `member` (from 0), the cursor
+    /// then on its value: from the memo when the record before had the same
+    /// bytes there, otherwise read (`JSONScanner.memberKey()`), matched and
+    /// remembered.
+    @inline(__always)
+    mutating func memberKey(at member: Int) throws(JSONSyntaxError) -> MemberKey {
+        if let remembered = keyMemo.key(at: member, in: &scanner) { return remembered }
+        let keyStart = scanner.position
+        let token = try scanner.memberKey()
+        let known = RecordKey.match(token, in: scanner)
+        let key = MemberKey(token: token, known: known,
+                            isKilledAt: known == nil && scanner.token(token, equals: MarkerKey.killedAt.staticName))
+        keyMemo.remember(key, at: member, from: keyStart, in: scanner)
+        return key
     }
 
     /// The kind of the value at the cursor, for messages.
