@@ -34,19 +34,21 @@ struct RecordKeyMemo {
     /// The longest remembered key with its quotes, colon and white space.
     static let longest = 24
 
-    private struct Slot {
-        /// The bytes, little-endian, three words; `masks` keep only `length` bytes.
-        var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        var masks: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        /// 0: nothing remembered.
-        var length = 0
-        /// The key's byte count (between its quotes).
-        var keyLength = 0
-        var known: RecordKey?
-        var isKilledAt = false
-    }
+    /// Per member position, `stride` words: the bytes (three words, little-
+    /// endian), the masks that keep only `length` of them (three words),
+    /// and the rest packed (`Packed`). Flat, so that a look reads only the
+    /// words it compares.
+    private static let stride = 7
+    private var words = [UInt64](repeating: 0, count: capacity * stride)
 
-    private var slots = [Slot](repeating: Slot(), count: capacity)
+    /// The seventh word of a position: `length` (0: nothing remembered),
+    /// the key's byte count, the known key's raw value + 1 (0: none) and
+    /// whether it is the kill marker, a byte each.
+    private enum Packed {
+        static func make(length: Int, keyLength: Int, known: RecordKey?, isKilledAt: Bool) -> UInt64 {
+            UInt64(length) | UInt64(keyLength) << 8 | UInt64(known.map { $0.rawValue + 1 } ?? 0) << 16 | (isKilledAt ? 1 << 24 : 0)
+        }
+    }
 
     /// The key of the member at `member` when the bytes at the cursor (white
     /// space skipped) are the ones remembered there: the cursor is then on
@@ -55,19 +57,25 @@ struct RecordKeyMemo {
     @inline(__always)
     func key(at member: Int, in scanner: inout JSONScanner) -> MemberKey? {
         scanner.skipWhitespace()
-        guard member < Self.capacity else { return nil }
-        let slot = slots[member]
         let start = scanner.position
-        guard slot.length != 0, start + Self.longest <= scanner.bytes.count, let base = scanner.bytes.baseAddress else { return nil }
-        let raw = UnsafeRawPointer(base + start)
-        func word(_ offset: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
-        let difference = ((word(0) ^ slot.words.0) & slot.masks.0) | ((word(8) ^ slot.words.1) & slot.masks.1)
-            | ((word(16) ^ slot.words.2) & slot.masks.2)
-        guard difference == 0 else { return nil }
-        scanner.position = start + slot.length
-        scanner.skipWhitespace()
-        return MemberKey(token: JSONStringToken(start: start + 1, end: start + 1 + slot.keyLength, hasEscapes: false),
-                         known: slot.known, isKilledAt: slot.isKilledAt)
+        guard member < Self.capacity, start + Self.longest <= scanner.bytes.count, let base = scanner.bytes.baseAddress else { return nil }
+        return words.withUnsafeBufferPointer { slot -> MemberKey? in
+            let at = member &* Self.stride
+            let packed = slot[at &+ 6]
+            let length = Int(packed & 0xFF)
+            guard length != 0 else { return nil }
+            let raw = UnsafeRawPointer(base + start)
+            func word(_ offset: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+            let difference = ((word(0) ^ slot[at]) & slot[at &+ 3]) | ((word(8) ^ slot[at &+ 1]) & slot[at &+ 4])
+                | ((word(16) ^ slot[at &+ 2]) & slot[at &+ 5])
+            guard difference == 0 else { return nil }
+            scanner.position = start &+ length
+            scanner.skipWhitespace()
+            let keyLength = Int(packed >> 8 & 0xFF)
+            let known = Int(packed >> 16 & 0xFF)
+            return MemberKey(token: JSONStringToken(start: start &+ 1, end: start &+ 1 &+ keyLength, hasEscapes: false),
+                             known: known == 0 ? nil : RecordKey(rawValue: known - 1), isKilledAt: packed >> 24 & 1 != 0)
+        }
     }
 
     /// Remembers the member at `member`: its key `key`, read from
@@ -76,19 +84,26 @@ struct RecordKeyMemo {
     /// is not remembered (the position is then read the ordinary way).
     mutating func remember(_ key: MemberKey, at member: Int, from keyStart: Int, in scanner: JSONScanner) {
         guard member < Self.capacity else { return }
+        let at = member * Self.stride
         let length = scanner.position - keyStart
         guard !key.token.hasEscapes, length <= Self.longest, let base = scanner.bytes.baseAddress else {
-            slots[member].length = 0
+            words[at + 6] = 0
             return
         }
         var bytes: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &bytes) { UnsafeMutableRawBufferPointer(rebasing: $0[..<length]).copyMemory(from: UnsafeRawBufferPointer(start: base + keyStart, count: length)) }
+        withUnsafeMutableBytes(of: &bytes) {
+            UnsafeMutableRawBufferPointer(rebasing: $0[..<length]).copyMemory(from: UnsafeRawBufferPointer(start: base + keyStart, count: length))
+        }
         func mask(_ word: Int) -> UInt64 {
             let kept = min(8, max(0, length - 8 * word))
             return kept == 8 ? .max : (UInt64(1) << (8 * kept)) - 1
         }
-        slots[member] = Slot(words: (UInt64(littleEndian: bytes.0), UInt64(littleEndian: bytes.1), UInt64(littleEndian: bytes.2)),
-                             masks: (mask(0), mask(1), mask(2)), length: length, keyLength: key.token.end - key.token.start,
-                             known: key.known, isKilledAt: key.isKilledAt)
+        words[at] = UInt64(littleEndian: bytes.0)
+        words[at + 1] = UInt64(littleEndian: bytes.1)
+        words[at + 2] = UInt64(littleEndian: bytes.2)
+        words[at + 3] = mask(0)
+        words[at + 4] = mask(1)
+        words[at + 5] = mask(2)
+        words[at + 6] = Packed.make(length: length, keyLength: key.token.end - key.token.start, known: key.known, isKilledAt: key.isKilledAt)
     }
 }

@@ -479,6 +479,12 @@ private struct StoreReader<Sink: StoreRecordSink> {
     @inline(__always)
     mutating func memberKey(at member: Int) throws(JSONSyntaxError) -> MemberKey {
         if let remembered = keyMemo.key(at: member, in: &scanner) { return remembered }
+        return try readMemberKey(at: member)
+    }
+
+    /// `memberKey(at:)` when the memo has not got it: read, matched, remembered.
+    @inline(never)
+    mutating func readMemberKey(at member: Int) throws(JSONSyntaxError) -> MemberKey {
         let keyStart = scanner.position
         let token = try scanner.memberKey()
         let known = RecordKey.match(token, in: scanner)
