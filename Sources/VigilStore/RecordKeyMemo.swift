@@ -4,13 +4,16 @@
 // built alike (botmux's JSON.stringify, Vigil's own writer), so record
 // after record names the same members in the same order. Each member's key
 // costs a string scan, three white space checks, the colon and a lookup
-// among the known keys: about a hundred instructions, eight times a record.
-// The memo keeps, for each member position of the record before, the raw
-// bytes from its key's opening quote to its value (`"backend": ` with the
-// white space as written, up to 24 bytes) and what the key turned out to
-// be. Where the next record has exactly those bytes at that position, the
-// key is taken from the memo; anything else is read the ordinary way and
-// remembered.
+// among the known keys: about a hundred instructions, eight times a record
+// and again for the members of an object inside it. The memo keeps, for the
+// k-th key of the record before (counted in document order, the keys of
+// objects in its members included), the raw bytes from its opening quote
+// to its value (`"backend": ` with the white space as written, up to 24
+// bytes) and what the key turned out to be. Where the k-th key of the next
+// record has exactly those bytes, it is taken from the memo; anything else
+// is read the ordinary way and remembered. (What a key is, known record key
+// or kill marker, depends on its bytes alone, so a key remembered at one
+// depth serves at another.)
 //
 // Exactly those bytes mean exactly the same reading: the bytes were a key
 // without escapes, white space, a colon and white space the last time, so
@@ -29,8 +32,10 @@ struct MemberKey {
 
 /// Up to `capacity` member positions of the record read before.
 struct RecordKeyMemo {
-    /// Member positions remembered; later members are read the ordinary way.
-    static let capacity = 16
+    /// Keys remembered per record (a record's members and the members of
+    /// objects in them, in document order); later ones are read the
+    /// ordinary way.
+    static let capacity = 32
     /// The longest remembered key with its quotes, colon and white space.
     static let longest = 24
 
@@ -40,6 +45,11 @@ struct RecordKeyMemo {
     /// words it compares.
     private static let stride = 7
     private var words = [UInt64](repeating: 0, count: capacity * stride)
+    /// False: nothing is remembered, every key is read the ordinary way (for
+    /// tests that compare the two readings).
+    private let remembering: Bool
+
+    init(remembering: Bool = true) { self.remembering = remembering }
 
     /// The seventh word of a position: `length` (0: nothing remembered),
     /// the key's byte count, the known key's raw value + 1 (0: none) and
@@ -83,7 +93,7 @@ struct RecordKeyMemo {
     /// with escapes, or longer than `longest` bytes with its white space,
     /// is not remembered (the position is then read the ordinary way).
     mutating func remember(_ key: MemberKey, at member: Int, from keyStart: Int, in scanner: JSONScanner) {
-        guard member < Self.capacity else { return }
+        guard remembering, member < Self.capacity else { return }
         let at = member * Self.stride
         let length = scanner.position - keyStart
         guard !key.token.hasEscapes, length <= Self.longest, let base = scanner.bytes.baseAddress else {

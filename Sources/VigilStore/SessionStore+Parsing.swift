@@ -39,11 +39,15 @@ extension SessionStore {
 
 /// Reads and validates the document in `source` into `sink`.
 /// - Throws: `StoreError` with category `.invalidData` naming `path`.
-/// - Parameter parallelFrom: the size from which the second half of the
-///   `sessions` array is read on a second thread (when there is a second
-///   processor); `Int.max`: never.
+/// - Parameters:
+///   - parallelFrom: the size from which the second half of the `sessions`
+///     array is read on a second thread (when there is a second processor);
+///     `Int.max`: never.
+///   - rememberingKeys: false: every key is read the ordinary way, none
+///     from `RecordKeyMemo` (tests compare the two readings).
 func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into sink: Sink,
-                                      parallelFrom: Int = storeSplitThreshold) throws(StoreError) -> StoreScan<Sink> {
+                                      parallelFrom: Int = storeSplitThreshold,
+                                      rememberingKeys: Bool = true) throws(StoreError) -> StoreScan<Sink> {
     // Offsets of a record's members are held in 32 bits.
     guard source.count <= Int(UInt32.max) else {
         throw StoreError(.invalidData, path: path, message: "the store is 4 GiB or larger; this reader holds 32-bit offsets")
@@ -51,6 +55,7 @@ func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into 
     let result = source.withBytes { buffer in
         Result { () throws(JSONSyntaxError) -> StoreScan<Sink> in
             var reader = StoreReader(scanner: JSONScanner(buffer), sink: sink)
+            reader.keyMemo = RecordKeyMemo(remembering: rememberingKeys)
             if buffer.count >= parallelFrom && system_onlineProcessors() > 1 { reader.split = source }
             return try reader.readDocument()
         }
@@ -447,14 +452,14 @@ private struct StoreReader<Sink: StoreRecordSink> {
                         fields[known] = .string(ScannedString(try scanner.scanString()))
                     } else {
                         let kind = kindAtCursor()
-                        try scanner.skipValue(depth: 3)
+                        try skipValue(depth: 3, keys: &member)
                         fields[known] = .other(kind)
                     }
                     points.note(known, valueStart - start, scanner.position - start)
                 } else {
                     // Noted so that restore's question "was it killed?" needs no second scan.
                     if key.isKilledAt { killedAt = true }
-                    try scanner.skipValue(depth: 3)
+                    try skipValue(depth: 3, keys: &member)
                 }
                 points.membersEnd = UInt16(truncatingIfNeeded: scanner.position - start)
             } while try scanner.nextMember()
@@ -480,6 +485,30 @@ private struct StoreReader<Sink: StoreRecordSink> {
     mutating func memberKey(at member: Int) throws(JSONSyntaxError) -> MemberKey {
         if let remembered = keyMemo.key(at: member, in: &scanner) { return remembered }
         return try readMemberKey(at: member)
+    }
+
+    /// `JSONScanner.skipValue(depth:)` for a member's value, with the keys of
+    /// an object value taken through the memo too (`keys` counts the keys
+    /// met in the record, nested ones included, in document order: records
+    /// of one shape meet the same key at the same count). Other values, and
+    /// anything inside an array, are skipped by the scanner.
+    @inline(__always)
+    mutating func skipValue(depth: Int, keys: inout Int) throws(JSONSyntaxError) {
+        if scanner.current == UInt8(ascii: "{") {
+            try skipObject(depth: depth, keys: &keys)
+        } else {
+            try scanner.skipValue(depth: depth)
+        }
+    }
+
+    /// `skipValue(depth:keys:)` for an object (cursor on its `{`).
+    mutating func skipObject(depth: Int, keys: inout Int) throws(JSONSyntaxError) {
+        guard try scanner.enterObject(depth: depth + 1) else { return }
+        repeat {
+            _ = try memberKey(at: keys)
+            keys += 1
+            try skipValue(depth: depth + 1, keys: &keys)
+        } while try scanner.nextMember()
     }
 
     /// `memberKey(at:)` when the memo has not got it: read, matched, remembered.

@@ -6,6 +6,7 @@
 import Testing
 @testable import VigilStore
 import VigilJSON
+import VigilTestSupport
 
 @Suite struct RecordKeyMemoTests {
     /// Member keys as written: plain, spaced, escaped, near misses of the
@@ -96,5 +97,60 @@ import VigilJSON
         }
         #expect(error?.message.contains("sessions[1]") == true)
         #expect(error?.message.contains("\"id\"") == true)
+    }
+
+    /// The reading of `text` as comparable text: every indexed record's
+    /// fields, or the error.
+    static func reading(_ text: String, rememberingKeys: Bool) -> String {
+        let source = StoreSource(Array(text.utf8))
+        do throws(StoreError) {
+            let scan = try readStore(source, path: "/s.json", into: IndexSink(source: source), parallelFrom: .max,
+                                     rememberingKeys: rememberingKeys)
+            return scan.sink.records.map { r in
+                let points = [r.points.status, r.points.closedAt, r.points.closeReason].map { "\($0.start)-\($0.end)" }
+                let strings = [r.id, r.backendSession, r.socket, r.cliId].map { "\($0.start)/\($0.packed)" }
+                return "\(r.range) \(strings) \(points) \(r.points.membersEnd) \(r.backend) \(r.status) \(r.mayHoldKilledAt)"
+            }.joined(separator: "\n")
+        } catch {
+            return "error: \(error)"
+        }
+    }
+
+    /// Random stores, valid and broken, read alike with and without the
+    /// memo: the same records with the same fields, or the same error.
+    @Test func randomStoresReadTheSameWithoutTheMemo() {
+        var random = SplitMix(seed: 0x5EED_0011)
+        let keys = [#""id": "#, #""backend": "#, #""status": "#, #""socket":"#, #""cliId" : "#, #""killedAt": "#,
+                    #""title": "#, #""st\u0061tus": "#, #""closedAt": "#, #""closeReason": "#, #""backendSession": "#]
+        let others = [#""title": "#, #""killedAt": "#, #""daemon": "#, #""n" : "#, "\"meta\":\n  "]
+        let values = [#""tmux""#, #""closed""#, #""active""#, "null", "12", "1.5e3", "true", #"{"user": "u", "cwd": "/x", "n": [1, {"k": 2}]}"#,
+                      #"{"user": "v", "cwd": "/y", "n": []}"#, "[]", #""a\"b""#, #""2026-11-25T10:00:00Z""#]
+        let breakers: [String] = ["\"", ":", ",", "}", "{", "x", "\\", " ", "", "]"]
+        var hits = 0
+        for round in 0..<300 {
+            var records: [String] = []
+            for r in 0..<random.below(12) + 1 {
+                var members = [#""id": "r\#(r)""#]
+                for _ in 0..<random.below(7) {
+                    // Mostly members restore does not check (any value is
+                    // valid); now and then a known key with any value.
+                    let key = random.below(40) == 0 ? keys[random.below(keys.count)] : others[random.below(others.count)]
+                    members.append(key + values[random.below(values.count)])
+                }
+                if random.below(60) != 0 { members.insert(#""status": "active""#, at: 1); members.insert(#""backend": "tmux""#, at: 1) }
+                records.append("{" + members.joined(separator: ", ") + "}")
+            }
+            var text = Array((#"{"version": 1, "sessions": ["# + records.joined(separator: ",\n") + "]}").utf8)
+            if round % 3 == 0 {
+                // One byte replaced (or dropped) somewhere.
+                let at = random.below(text.count)
+                text.replaceSubrange(at...at, with: Array(breakers[random.below(breakers.count)].utf8))
+            }
+            let document = String(decoding: text, as: UTF8.self)
+            let with = Self.reading(document, rememberingKeys: true)
+            #expect(with == Self.reading(document, rememberingKeys: false), "round \(round): \(document)")
+            if !with.hasPrefix("error") { hits += 1 }
+        }
+        #expect(hits > 100, "most rounds give valid stores")
     }
 }
