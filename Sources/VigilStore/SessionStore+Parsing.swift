@@ -237,6 +237,9 @@ private struct StoreReader<Sink: StoreRecordSink> {
     var recordProblemIndex: Int?
     /// The keys of the record read before.
     var keyMemo = RecordKeyMemo()
+    /// Where this reader's records likely end, when another thread reads
+    /// the rest (`reserveRecords` reserves for the records before it).
+    var readsUpTo: Int?
 
     init(scanner: JSONScanner, sink: Sink) {
         self.scanner = scanner
@@ -335,6 +338,7 @@ private struct StoreReader<Sink: StoreRecordSink> {
             return
         }
         var secondHalf = split.flatMap { StoreReaderSplit<Sink>.start(in: $0, after: scanner.position, sink: sink.emptyCopy()) }
+        readsUpTo = secondHalf?.start
         // Whatever happens here, the other thread is stopped and waited for.
         defer { secondHalf?.finish() }
         var index = 0
@@ -394,12 +398,16 @@ private struct StoreReader<Sink: StoreRecordSink> {
         }
     }
 
-    /// Room for as many records as the rest of the document would hold if
-    /// they were the size of the first (at most one per 64 bytes), so a big
-    /// store does not copy its records array as it grows.
+    /// Room for as many records as the rest of the document (or of this
+    /// thread's part of it) would hold if they were the size of the first
+    /// (at most one per 64 bytes), so a big store does not copy its records
+    /// as they grow.
     mutating func reserveRecords(like first: Range<Int>) {
         let size = max(64, first.count + 2)
-        sink.reserveCapacity((scanner.bytes.count - scanner.position) / size + 2)
+        let estimate = ((readsUpTo ?? scanner.bytes.count) - scanner.position) / size + 2
+        // An eighth more: later records a few bytes longer than the first
+        // must not make the records move (a copy, and the old room kept).
+        sink.reserveCapacity(estimate + estimate / 8)
     }
 
     /// The id table, built once the records are counted (sized up front, no

@@ -174,7 +174,10 @@ public struct StoreFile: Sendable {
     /// bytes or more goes into pages of its own (an array if they cannot
     /// be mapped, or if the file grew past its fstat size meanwhile).
     static func readSource(_ descriptor: Int32, expectedSize: Int) -> Result<StoreSource, Errno> {
-        guard expectedSize >= StoreSource.pagesFrom, let pages = StoreSource.Pages(capacity: expectedSize + 1) else {
+        // An arena as large again: room for the index (64 bytes a record,
+        // the records of each half reserved once) of records down to about
+        // 100 bytes each; only what is used is ever faulted in.
+        guard expectedSize >= StoreSource.pagesFrom, let pages = StoreSource.Pages(capacity: expectedSize + 1, arena: expectedSize) else {
             return readToEnd(descriptor, expectedSize: expectedSize).map { StoreSource($0) }
         }
         let filled = fill(pages.buffer, from: descriptor, expectedSize: expectedSize)

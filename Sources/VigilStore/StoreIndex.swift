@@ -74,49 +74,124 @@ struct IndexedRecord: Sendable {
 }
 
 /// The records of an index, in the order of the document, as the reader
-/// left them: one array, or two when the second half of a big `sessions`
+/// left them: one run, or two when the second half of a big `sessions`
 /// array was read on another thread (its records are kept where that
 /// thread put them rather than copied after the first half's: at 100,000
 /// records that copy was 3 MB moved into fresh pages).
 struct IndexedRecords: RandomAccessCollection, Sendable {
-    private var head: [IndexedRecord] = []
-    private var tail: [IndexedRecord] = []
+    private var head = RecordRun()
+    private var tail: RecordRun?
 
     var startIndex: Int { 0 }
-    var endIndex: Int { head.count + tail.count }
-    var count: Int { head.count + tail.count }
+    var endIndex: Int { head.count + (tail?.count ?? 0) }
+    var count: Int { endIndex }
 
     subscript(position: Int) -> IndexedRecord {
-        position < head.count ? head[position] : tail[position - head.count]
+        let inHead = head.count
+        if position < inHead { return head[position] }
+        return tail.unsafelyUnwrapped[position - inHead]
     }
 
-    mutating func reserveCapacity(_ count: Int) {
-        if tail.isEmpty { head.reserveCapacity(count) } else { tail.reserveCapacity(count - head.count) }
+    /// Room for `count` records in all, from `source`'s arena if it has it.
+    mutating func reserveCapacity(_ count: Int, source: StoreSource?) {
+        if tail == nil {
+            Self.unique(&head).reserve(count, source: source)
+        } else {
+            Self.unique(&tail!).reserve(count - head.count, source: source)
+        }
     }
 
-    mutating func append(_ record: IndexedRecord) {
-        if tail.isEmpty { head.append(record) } else { tail.append(record) }
+    mutating func append(_ record: IndexedRecord, source: StoreSource?) {
+        if tail == nil { Self.unique(&head).append(record, source: source) } else { Self.unique(&tail!).append(record, source: source) }
     }
 
-    /// Appends `other`'s records: as the second part when this has one
-    /// part and `other` one, without a copy.
+    /// Appends `other`'s records: as the second run when this has one run
+    /// and `other` one, without a copy.
     mutating func append(contentsOf other: IndexedRecords) {
-        if tail.isEmpty && other.tail.isEmpty {
-            if head.isEmpty { head = other.head } else { tail = other.head }
+        if tail == nil && other.tail == nil {
+            if head.count == 0 { head = other.head } else { tail = other.head }
             return
         }
-        for position in other.indices { append(other[position]) }
+        for position in other.indices { append(other[position], source: nil) }
     }
 
     /// Drops the records from `position` on.
     mutating func removeSubrange(from position: Int) {
+        precondition(position >= 0 && position <= count, "IndexedRecords: no position \(position)")
         if position <= head.count {
-            head.removeSubrange(position...)
-            tail = []
+            Self.unique(&head).truncate(to: position)
+            tail = nil
         } else {
-            tail.removeSubrange((position - head.count)...)
+            Self.unique(&tail!).truncate(to: position - head.count)
         }
     }
+
+    /// Whether every record is in `source`'s arena (tests).
+    func inArena(of source: StoreSource) -> Bool {
+        [head, tail].allSatisfy { run in run.map { $0.count == 0 || $0.inArena(of: source) } ?? true }
+    }
+
+    /// `run`, copied first if another `IndexedRecords` shares it. (Static:
+    /// a method would hold `self`, and with it a second reference to `run`.)
+    private static func unique(_ run: inout RecordRun) -> RecordRun {
+        if !isKnownUniquelyReferenced(&run) { run = run.copy() }
+        return run
+    }
+}
+
+/// Records in memory of their own, appended by one thread and then only
+/// read: in a source's arena (`StoreSource.allocate`) when it has room,
+/// faulted in with the store's huge pages; malloc'd otherwise.
+final class RecordRun: @unchecked Sendable {
+    private var base: UnsafeMutablePointer<IndexedRecord>?
+    private(set) var count = 0
+    private var capacity = 0
+    /// The source whose arena holds `base` (kept alive with it); nil when
+    /// `base` was allocated here.
+    private var arenaOwner: StoreSource?
+
+    init() {}
+
+    deinit {
+        if arenaOwner == nil { base?.deallocate() }
+    }
+
+    subscript(position: Int) -> IndexedRecord {
+        precondition(position >= 0 && position < count, "RecordRun: no position \(position)")
+        return base.unsafelyUnwrapped[position]
+    }
+
+    func append(_ record: IndexedRecord, source: StoreSource?) {
+        if count == capacity { reserve(max(16, capacity * 2), source: source) }
+        (base.unsafelyUnwrapped + count).initialize(to: record)
+        count += 1
+    }
+
+    /// Room for `wanted` records, moved to new memory if need be.
+    func reserve(_ wanted: Int, source: StoreSource?) {
+        guard wanted > capacity else { return }
+        let (memory, owner) = source?.allocate(IndexedRecord.self, count: wanted).map { ($0, source) }
+            ?? (UnsafeMutablePointer<IndexedRecord>.allocate(capacity: wanted), nil)
+        if let base {
+            memory.initialize(from: base, count: count)
+            if arenaOwner == nil { base.deallocate() }
+        }
+        (base, capacity, arenaOwner) = (memory, wanted, owner)
+    }
+
+    /// Drops the records from `position` on (trivial values: nothing to end).
+    func truncate(to position: Int) { count = min(count, position) }
+
+    /// The same records in malloc'd memory.
+    func copy() -> RecordRun {
+        let run = RecordRun()
+        run.reserve(count, source: nil)
+        if let base, count > 0 { run.base.unsafelyUnwrapped.initialize(from: base, count: count) }
+        run.count = count
+        return run
+    }
+
+    func inArena(of source: StoreSource) -> Bool { base.map { source.arenaHolds($0) } ?? false }
 }
 
 /// A validated store document held as its bytes plus 64 bytes per record
@@ -492,15 +567,16 @@ struct IndexSink: StoreRecordSink {
     var records = IndexedRecords()
 
     var count: Int { records.count }
-    mutating func reserveCapacity(_ count: Int) { records.reserveCapacity(count) }
+    mutating func reserveCapacity(_ count: Int) { records.reserveCapacity(count, source: source) }
 
     mutating func append(_ record: ScannedRecord, scanner: JSONScanner) {
-        records.append(IndexedRecord(
+        let entry = IndexedRecord(
             start: UInt32(record.range.lowerBound), end: UInt32(record.range.upperBound),
             id: SourceString(record.token(.id)), backendSession: SourceString(record.token(.backendSession)),
             socket: SourceString(record.token(.socket)), cliId: SourceString(record.token(.cliId)),
             points: record.points, backend: record.backend, status: record.status, mayHoldKilledAt: record.mayHoldKilledAt,
-            idHash: IDs.hash(of: record.token(.id)!, in: source)))
+            idHash: IDs.hash(of: record.token(.id)!, in: source))
+        records.append(entry, source: source)
     }
 
     mutating func removeSubrange(from position: Int) { records.removeSubrange(from: position) }

@@ -14,10 +14,13 @@
 // the first touch of such a page may compact memory to find one; it takes
 // small pages when it cannot.)
 
+import Synchronization
+
 /// The immutable bytes of a loaded (or just written) document.
 ///
 /// Immutable once made (the pages are written only while the file is read,
-/// before the source exists), hence `@unchecked Sendable`.
+/// before the source exists), hence `@unchecked Sendable`; the arena after
+/// the bytes is handed out with an atomic count.
 final class StoreSource: @unchecked Sendable {
     /// The bytes when they came as an array (empty for pages).
     private let array: [UInt8]
@@ -27,12 +30,18 @@ final class StoreSource: @unchecked Sendable {
     private let start: UnsafePointer<UInt8>?
     /// The number of bytes.
     let count: Int
+    /// The rest of the pages after the bytes: memory for the index built
+    /// from them (`allocate`), already faulted in with the pages it shares.
+    private let arena: UnsafeMutableRawBufferPointer
+    /// Bytes of `arena` handed out.
+    private let arenaUsed = Atomic<Int>(0)
 
     init(_ bytes: [UInt8]) {
         array = bytes
         mapping = nil
         start = nil
         count = bytes.count
+        arena = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     }
 
     /// The first `count` bytes of `pages`, which the source owns from now on.
@@ -42,6 +51,7 @@ final class StoreSource: @unchecked Sendable {
         mapping = pages.mapping
         start = UnsafePointer(pages.buffer.baseAddress!)
         self.count = count
+        arena = pages.arena
     }
 
     deinit {
@@ -55,6 +65,29 @@ final class StoreSource: @unchecked Sendable {
     func withBytes<R, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R {
         if let start { return try body(UnsafeBufferPointer(start: start, count: count)) }
         return try array.withUnsafeBufferPointer { buffer throws(E) -> R in try body(buffer) }
+    }
+
+    /// `count` values of `type` (a trivial type: nothing to end when the
+    /// source unmaps it) from the arena, for as long as the source lives;
+    /// nil when it has no room left (or no arena). Any thread may ask.
+    func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T>? {
+        precondition(_isPOD(T.self), "StoreSource.allocate: \(T.self) is not a trivial type")
+        let alignment = max(MemoryLayout<T>.alignment, 16)
+        let size = count * MemoryLayout<T>.stride
+        var used = arenaUsed.load(ordering: .relaxed)
+        while true {
+            let offset = (used + alignment - 1) & ~(alignment - 1)
+            guard size >= 0, offset + size <= arena.count, let base = arena.baseAddress else { return nil }
+            let (exchanged, original) = arenaUsed.compareExchange(expected: used, desired: offset + size, ordering: .relaxed)
+            if exchanged { return (base + offset).bindMemory(to: T.self, capacity: count) }
+            used = original
+        }
+    }
+
+    /// Whether `pointer` is in the arena.
+    func arenaHolds(_ pointer: UnsafeRawPointer) -> Bool {
+        guard let base = arena.baseAddress else { return false }
+        return pointer >= UnsafeRawPointer(base) && pointer < UnsafeRawPointer(base + arena.count)
     }
 
     /// Whether the bytes are in pages of their own.
@@ -78,21 +111,29 @@ final class StoreSource: @unchecked Sendable {
         let mapping: UnsafeMutableRawBufferPointer
         /// The usable part: at least the capacity asked for.
         let buffer: UnsafeMutableBufferPointer<UInt8>
+        /// The pages after `buffer`: at least the arena asked for.
+        let arena: UnsafeMutableRawBufferPointer
 
-        /// Maps room for `capacity` bytes; nil when the mapping fails (the
-        /// caller reads into an array instead).
-        init?(capacity: Int) {
+        /// Maps room for `capacity` bytes and an arena of `arena` bytes
+        /// after them; nil when the mapping fails (the caller reads into an
+        /// array instead).
+        init?(capacity: Int, arena: Int = 0) {
             let hugePage = StoreSource.hugePage
-            // One huge page more, so that an aligned start leaves `capacity`
-            // bytes; the unused head and tail are address space only.
-            let length = capacity + hugePage
-            guard let base = system_mapAnonymous(length) else { return nil }
+            let arenaStart = (capacity + 63) & ~63
+            // Whole huge pages: a last one cut short by the end of the
+            // mapping would be faulted in 4 KiB at a time. One huge page
+            // more, so that an aligned start leaves them all; the unused
+            // head and tail are address space only.
+            let pages = (arenaStart + arena + hugePage - 1) / hugePage * hugePage
+            let length = pages + hugePage
+            guard capacity >= 0, arena >= 0, let base = system_mapAnonymous(length) else { return nil }
             let skipped = Int((UInt(bitPattern: base) + UInt(hugePage - 1)) & ~UInt(hugePage - 1) - UInt(bitPattern: base))
             let aligned = base + skipped
             // Without transparent huge pages the pages are ordinary ones.
-            system_adviseHugePages(aligned, length - skipped)
+            system_adviseHugePages(aligned, pages)
             mapping = UnsafeMutableRawBufferPointer(start: base, count: length)
             buffer = UnsafeMutableBufferPointer(start: aligned.bindMemory(to: UInt8.self, capacity: capacity), count: capacity)
+            self.arena = UnsafeMutableRawBufferPointer(start: aligned + arenaStart, count: pages - arenaStart)
         }
 
         /// Unmaps pages that no source took.

@@ -151,9 +151,14 @@ import VigilTestSupport
         // The index restore reads: from pages, the same records as from an array.
         let index = try file.loadIndex()
         #expect(index.source.inPages)
+        // Its records in the pages' arena, beside the bytes; an array's have none.
+        #expect(index.records.inArena(of: index.source))
         let fromArray = try StoreIndex(parsing: bytes)
+        #expect(!fromArray.records.inArena(of: fromArray.source))
         #expect(index.count == fromArray.count)
         for position in stride(from: 0, to: index.count, by: 997) {
+            #expect(index.records[position].range == fromArray.records[position].range)
+            #expect(index.records[position].idHash == fromArray.records[position].idHash)
             #expect(index.id(at: position) == fromArray.id(at: position))
             #expect(index.sourceLocation(ofRecord: "sess-\(position)") == fromArray.sourceLocation(ofRecord: "sess-\(position)"))
         }
@@ -171,5 +176,47 @@ import VigilTestSupport
         let written = try readFile(path)
         let same = written == expected.serialized() // (not printed whole when it fails)
         #expect(same)
+    }
+
+    /// The arena after a source's bytes: aligned pieces that never overlap,
+    /// from any thread, until it is full; then nil (the index falls back to
+    /// memory of its own).
+    @Test func theArenaHandsOutDisjointPiecesUntilFull() async throws {
+        let pages = try #require(StoreSource.Pages(capacity: StoreSource.pagesFrom, arena: 1 << 20))
+        let source = StoreSource(pages, count: 10)
+        let pieces = await withTaskGroup(of: [UInt].self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    var got: [UInt] = []
+                    while let piece = source.allocate(UInt64.self, count: 100) {
+                        got.append(UInt(bitPattern: piece))
+                        piece.initialize(repeating: 7, count: 100)
+                    }
+                    return got
+                }
+            }
+            var all: [UInt] = []
+            for await got in group { all += got }
+            return all.sorted()
+        }
+        #expect(pieces.count >= (1 << 20) / 816)
+        #expect(pieces.allSatisfy { $0 % 16 == 0 && source.arenaHolds(UnsafeRawPointer(bitPattern: $0)!) })
+        #expect(zip(pieces, pieces.dropFirst()).allSatisfy { $1 - $0 >= 800 }, "no two pieces overlap")
+        #expect(source.allocate(UInt8.self, count: 1 << 21) == nil)
+        #expect(StoreSource([1, 2, 3]).allocate(UInt8.self, count: 1) == nil, "an array has no arena")
+    }
+
+    /// Records that outgrow the arena move to memory of their own and stay
+    /// the same records.
+    @Test func recordsOutgrowingTheArenaMoveOut() throws {
+        let pages = try #require(StoreSource.Pages(capacity: StoreSource.pagesFrom, arena: 0))
+        let source = StoreSource(pages, count: 10)
+        var records = IndexedRecords()
+        records.reserveCapacity(4, source: source)
+        let inArenaAtFirst = records.inArena(of: source)
+        for start in 0..<100_000 { records.append(StoreReaderSplitTests.entry(start), source: source) }
+        #expect(records.map { Int($0.start) } == Array(0..<100_000))
+        #expect(inArenaAtFirst, "a small reservation fits the slack of the last huge page")
+        #expect(!records.inArena(of: source), "6.4 MB do not")
     }
 }

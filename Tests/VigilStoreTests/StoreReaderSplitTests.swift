@@ -128,7 +128,7 @@ import VigilSystem
 
     static func records(_ starts: Range<Int>) -> IndexedRecords {
         var records = IndexedRecords()
-        for start in starts { records.append(entry(start)) }
+        for start in starts { records.append(entry(start), source: nil) }
         return records
     }
 
@@ -143,7 +143,7 @@ import VigilSystem
         #expect(joined.indices == 0..<9)
         // Appended after two parts: one record at a time, still in order.
         joined.append(contentsOf: Self.records(9..<12))
-        joined.append(Self.entry(12))
+        joined.append(Self.entry(12), source: nil)
         #expect(joined.map { Int($0.start) } == Array(0..<13))
 
         for cut in [0, 3, 5, 7, 13] {
@@ -151,7 +151,7 @@ import VigilSystem
             dropped.append(contentsOf: Self.records(5..<13))
             dropped.removeSubrange(from: cut)
             #expect(dropped.map { Int($0.start) } == Array(0..<cut), "cut at \(cut)")
-            dropped.append(Self.entry(cut))
+            dropped.append(Self.entry(cut), source: nil)
             #expect(dropped.map { Int($0.start) } == Array(0...cut), "appended after the cut at \(cut)")
         }
         // Onto an empty first part: the other's records, as they are.
