@@ -52,23 +52,29 @@ struct RecordIDIndex: Sendable {
     /// bits (0: empty). The hash spares most comparisons of ids that merely
     /// share a slot (each a read of another record's bytes).
     /// A power of two in size, at most half full.
-    private var slots: [UInt64] = []
+    private var slots: IDSlots
     /// Positions inserted so far.
     private(set) var count = 0
 
-    /// An index with room for `count` ids.
-    init(capacity count: Int) {
+    /// An index with room for `count` ids, its table in `arena`'s arena
+    /// when it has room (see `StoreSource`).
+    init(capacity count: Int, arena: StoreSource? = nil) {
         var size = 16
         while size < 2 * count { size *= 2 }
-        slots = [UInt64](repeating: 0, count: size)
+        slots = IDSlots(count: size, arena: arena)
     }
+
+    /// Whether the table is in `source`'s arena (tests).
+    func tableInArena(of source: StoreSource) -> Bool { slots.inArena(of: source) }
 
     /// Indexes the id at `position` of `ids` (positions are inserted in
     /// order, each once). Returns the position of an earlier record with the
     /// same id (the new one is then not indexed), or nil.
     mutating func insert<IDs: RecordIDs>(_ position: Int, of ids: IDs) -> Int? {
         precondition(2 * (count + 1) <= slots.count, "RecordIDIndex: sized for fewer ids")
-        let mask = slots.count - 1
+        if !isKnownUniquelyReferenced(&slots) { slots = slots.copy() }
+        let slots = self.slots.base
+        let mask = self.slots.count - 1
         let hash = ids.idHash(at: position)
         let tag = UInt64(hash) << 32
         var slot = Int(hash) & mask
@@ -87,8 +93,8 @@ struct RecordIDIndex: Sendable {
 
     /// The position of the first record with `id` among `ids`, if any.
     func position<IDs: RecordIDs>(of id: String, in ids: IDs) -> Int? {
-        guard !slots.isEmpty else { return nil }
-        let mask = slots.count - 1
+        let slots = self.slots.base
+        let mask = self.slots.count - 1
         return id.withUTF8Bytes { id -> Int? in
             let hash = Self.hash(id)
             let tag = UInt64(hash) << 32
@@ -121,6 +127,40 @@ struct RecordIDIndex: Sendable {
 /// The key of `RecordIDIndex.hash`: two words of the standard library's
 /// seeded hasher, so they change from process to process as its seed does
 /// (and stay fixed under SWIFT_DETERMINISTIC_HASHING, as `Hasher` does).
+/// The slots of a `RecordIDIndex`: in a source's arena (zero as mapped: its
+/// pages are fresh and no piece is handed out twice) or malloc'd and zeroed.
+/// Written while the table is built, then only read.
+final class IDSlots: @unchecked Sendable {
+    let base: UnsafeMutablePointer<UInt64>
+    let count: Int
+    /// The source whose arena holds `base` (kept alive with it).
+    private let arenaOwner: StoreSource?
+
+    init(count: Int, arena: StoreSource?) {
+        self.count = count
+        if let arena, let memory = arena.allocate(UInt64.self, count: count) {
+            (base, arenaOwner) = (memory, arena)
+        } else {
+            base = .allocate(capacity: count)
+            base.initialize(repeating: 0, count: count)
+            arenaOwner = nil
+        }
+    }
+
+    deinit {
+        if arenaOwner == nil { base.deallocate() }
+    }
+
+    /// The same slots in malloc'd memory.
+    func copy() -> IDSlots {
+        let slots = IDSlots(count: count, arena: nil)
+        slots.base.update(from: base, count: count)
+        return slots
+    }
+
+    func inArena(of source: StoreSource) -> Bool { source.arenaHolds(base) }
+}
+
 private let idHashKey: (UInt64, UInt64) = {
     var first = Hasher()
     first.combine(0x7669_6769_6C5F_6B30 as UInt64)

@@ -108,6 +108,9 @@ struct StoreScan<Sink: StoreRecordSink> {
 /// `SessionStore`, compact entries for a `StoreIndex`. Records arrive in
 /// document order; the position of a record is its index in `sessions`.
 protocol StoreRecordSink: RecordIDs {
+    /// The bytes the records are read from (their arena, if any, holds the
+    /// id table too).
+    var source: StoreSource { get }
     /// Records appended so far.
     var count: Int { get }
     /// Room for `count` records.
@@ -415,7 +418,7 @@ private struct StoreReader<Sink: StoreRecordSink> {
     /// one, so a record's position is its index in `sessions`; a duplicate
     /// id before the first bad record is the problem reported.
     mutating func indexIDs(into scan: inout StoreScan<Sink>) {
-        scan.idIndex = RecordIDIndex(capacity: sink.count)
+        scan.idIndex = RecordIDIndex(capacity: sink.count, arena: sink.source)
         for position in 0..<sink.count {
             guard let first = scan.idIndex.insert(position, of: sink) else { continue }
             // Two records for one session would mean two workers for it.

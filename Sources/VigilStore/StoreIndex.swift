@@ -202,7 +202,7 @@ package struct StoreIndex: RecordDocument {
     let source: StoreSource
     /// The records as loaded; never changed (copies of the index share it).
     let records: IndexedRecords
-    private let idIndex: RecordIDIndex
+    let idIndex: RecordIDIndex
     /// Per record (once anything is edited): 0 unedited; `rewritten`: in
     /// `patched`; otherwise 1 + the index of its close in `closes`.
     private var edits: [UInt32] = []

@@ -38,4 +38,17 @@ import Testing
         }
         #expect(index.position(of: "sess-none", in: ids) == nil)
     }
+
+    @Test("a copy of a table is a value: inserting into it leaves the original as it was")
+    func copiesAreValues() {
+        let ids = (0..<40).map { "id-\($0)" }
+        var original = RecordIDIndex(capacity: ids.count)
+        for position in 0..<20 { #expect(original.insert(position, of: ids) == nil) }
+        var copy = original
+        for position in 20..<40 { #expect(copy.insert(position, of: ids) == nil) }
+        #expect(original.count == 20 && copy.count == 40)
+        #expect(original.position(of: "id-30", in: ids) == nil)
+        #expect(copy.position(of: "id-30", in: ids) == 30)
+        #expect(original.position(of: "id-10", in: ids) == 10 && copy.position(of: "id-10", in: ids) == 10)
+    }
 }

@@ -153,8 +153,10 @@ import VigilTestSupport
         #expect(index.source.inPages)
         // Its records in the pages' arena, beside the bytes; an array's have none.
         #expect(index.records.inArena(of: index.source))
+        #expect(index.idIndex.tableInArena(of: index.source))
         let fromArray = try StoreIndex(parsing: bytes)
         #expect(!fromArray.records.inArena(of: fromArray.source))
+        #expect(!fromArray.idIndex.tableInArena(of: fromArray.source))
         #expect(index.count == fromArray.count)
         for position in stride(from: 0, to: index.count, by: 997) {
             #expect(index.records[position].range == fromArray.records[position].range)
