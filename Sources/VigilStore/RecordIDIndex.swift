@@ -71,11 +71,65 @@ struct RecordIDIndex: Sendable {
     /// order, each once). Returns the position of an earlier record with the
     /// same id (the new one is then not indexed), or nil.
     mutating func insert<IDs: RecordIDs>(_ position: Int, of ids: IDs) -> Int? {
+        insert(position, hash: ids.idHash(at: position), of: ids)
+    }
+
+    /// Indexes the ids at positions `0..<count` of `ids`, as `insert` one by
+    /// one would. Returns the first position (in that order) whose id an
+    /// earlier record has, with that earlier record's position, or nil; the
+    /// table is then incomplete.
+    ///
+    /// A big table is filled in the order of its slots rather than of the
+    /// positions (a stable counting sort on the top bits of each id's home
+    /// slot), so that its writes stay within a few kilobytes at a time
+    /// instead of missing the cache once per id: at 100,000 ids (a 2 MB
+    /// table) 7.5 ms in position order. Records with one id share a home
+    /// slot, so they still go in position order, and the earliest of them
+    /// is the one kept.
+    mutating func insertAll<IDs: RecordIDs>(_ count: Int, of ids: IDs) -> (position: Int, first: Int)? {
+        guard count >= Self.bucketedFrom else {
+            for position in 0..<count {
+                if let first = insert(position, of: ids) { return (position, first) }
+            }
+            return nil
+        }
+        let mask = slots.count - 1
+        let shift = max(0, (mask + 1).trailingZeroBitCount - Self.bucketBits)
+        var hashes = [UInt32](repeating: 0, count: count)
+        var starts = [Int](repeating: 0, count: (1 << Self.bucketBits) + 1)
+        for position in 0..<count {
+            let hash = ids.idHash(at: position)
+            hashes[position] = hash
+            starts[(Int(hash) & mask) >> shift + 1] += 1
+        }
+        for bucket in 1..<starts.count { starts[bucket] += starts[bucket - 1] }
+        var order = [UInt32](repeating: 0, count: count)
+        for position in 0..<count {
+            let bucket = (Int(hashes[position]) & mask) >> shift
+            order[starts[bucket]] = UInt32(truncatingIfNeeded: position)
+            starts[bucket] += 1
+        }
+        var duplicate: (position: Int, first: Int)?
+        for next in order {
+            let position = Int(next)
+            if let first = insert(position, hash: hashes[position], of: ids), position < (duplicate?.position ?? Int.max) {
+                duplicate = (position, first)
+            }
+        }
+        return duplicate
+    }
+
+    /// Tables of this many ids or more are filled in slot order.
+    static let bucketedFrom = 32_768
+    /// Buckets of that order: 2^bucketBits ranges of slots.
+    private static let bucketBits = 10
+
+    /// `insert` with the id's hash at hand.
+    private mutating func insert<IDs: RecordIDs>(_ position: Int, hash: UInt32, of ids: IDs) -> Int? {
         precondition(2 * (count + 1) <= slots.count, "RecordIDIndex: sized for fewer ids")
         if !isKnownUniquelyReferenced(&slots) { slots = slots.copy() }
         let slots = self.slots.base
         let mask = self.slots.count - 1
-        let hash = ids.idHash(at: position)
         let tag = UInt64(hash) << 32
         var slot = Int(hash) & mask
         while slots[slot] != 0 {

@@ -419,20 +419,17 @@ private struct StoreReader<Sink: StoreRecordSink> {
     /// id before the first bad record is the problem reported.
     mutating func indexIDs(into scan: inout StoreScan<Sink>) {
         scan.idIndex = RecordIDIndex(capacity: sink.count, arena: sink.source)
-        for position in 0..<sink.count {
-            guard let first = scan.idIndex.insert(position, of: sink) else { continue }
-            // Two records for one session would mean two workers for it.
-            if position < (recordProblemIndex ?? Int.max) {
-                let id = String(decoding: sink.withIDBytes(at: position) { Array($0) }, as: UTF8.self)
-                recordProblem = "duplicate id \(JSONValue.string(id).jsonText()): "
-                    + "sessions[\(first)] (\(locate(sink.range(at: first).lowerBound))) and "
-                    + "sessions[\(position)] (\(locate(sink.range(at: position).lowerBound)))"
-                recordProblemIndex = position
-            }
-            // The document is refused: the rest needs no table.
-            sink.removeSubrange(from: position)
-            return
+        guard let (position, first) = scan.idIndex.insertAll(sink.count, of: sink) else { return }
+        // Two records for one session would mean two workers for it.
+        if position < (recordProblemIndex ?? Int.max) {
+            let id = String(decoding: sink.withIDBytes(at: position) { Array($0) }, as: UTF8.self)
+            recordProblem = "duplicate id \(JSONValue.string(id).jsonText()): "
+                + "sessions[\(first)] (\(locate(sink.range(at: first).lowerBound))) and "
+                + "sessions[\(position)] (\(locate(sink.range(at: position).lowerBound)))"
+            recordProblemIndex = position
         }
+        // The document is refused: the rest needs no table.
+        sink.removeSubrange(from: position)
     }
 
     /// `line L, column C` of a byte offset.

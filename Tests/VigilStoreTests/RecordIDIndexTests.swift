@@ -51,4 +51,29 @@ import Testing
         #expect(copy.position(of: "id-30", in: ids) == 30)
         #expect(original.position(of: "id-10", in: ids) == 10 && copy.position(of: "id-10", in: ids) == 10)
     }
+
+    @Test("filled all at once (in slot order for a big table), a table finds what one filled id by id finds, and the same first duplicate",
+          arguments: [100, RecordIDIndex.bucketedFrom + 5_000])
+    func insertAll(count: Int) {
+        let unique = (0..<count).map { "session-\($0)" }
+        var index = RecordIDIndex(capacity: count)
+        #expect(index.insertAll(count, of: unique) == nil)
+        #expect(index.count == count)
+        for position in stride(from: 0, to: count, by: 7) { #expect(index.position(of: unique[position], in: unique) == position) }
+        #expect(index.position(of: "session-none", in: unique) == nil)
+
+        // Duplicates late and early: the first in position order is the one
+        // reported, with the earliest record that has its id.
+        var repeated = unique
+        for (position, copied) in [(count - 3, 5), (count / 2, count / 3), (count / 2 + 9, 11)] { repeated[position] = unique[copied] }
+        var oneByOne = RecordIDIndex(capacity: count)
+        var expected: (position: Int, first: Int)?
+        for position in 0..<count {
+            if let first = oneByOne.insert(position, of: repeated) { expected = (position, first); break }
+        }
+        var atOnce = RecordIDIndex(capacity: count)
+        let found = atOnce.insertAll(count, of: repeated)
+        #expect(found.map { [$0.position, $0.first] } == expected.map { [$0.position, $0.first] })
+        #expect(expected.map { [$0.position, $0.first] } == [count / 2, count / 3])
+    }
 }
