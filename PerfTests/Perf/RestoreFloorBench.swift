@@ -177,7 +177,7 @@ struct RestoreFloorBench: Benchmark {
         }
         progressDone()
         result.notes.append(RestoreChild.vigilBeside != nil
-            ? "The floor pays no program start (a forked C function); Vigil pays its own (about 4 to 5 ms to start and end a Swift program here, the runtime linked in), which weighs most at 1,000 and 10,000 records."
+            ? "The floor pays no program start (a forked C function); Vigil pays its own (about 2 ms to start and end the command here, the Swift and C++ runtimes linked in), which weighs most at 1,000 and 10,000 records."
             : "Both children are this Swift binary, so both pay the Swift runtime's start; the floor's work itself is C.")
         result.notes.append("'nothing changes' writes nothing (every record is already closed: nothing to probe); its floor still rewrites the store, "
             + "so the ratio says whether validating the document costs more than rewriting it.")
