@@ -89,7 +89,8 @@ struct IndexedRecords: RandomAccessCollection, Sendable {
     subscript(position: Int) -> IndexedRecord {
         let inHead = head.count
         if position < inHead { return head[position] }
-        return tail.unsafelyUnwrapped[position - inHead]
+        guard let tail else { preconditionFailure("IndexedRecords: no position \(position)") }
+        return tail[position - inHead]
     }
 
     /// Room for `count` records in all, from `source`'s arena if it has it.

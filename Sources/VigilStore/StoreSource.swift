@@ -118,6 +118,7 @@ final class StoreSource: @unchecked Sendable {
         /// after them; nil when the mapping fails (the caller reads into an
         /// array instead).
         init?(capacity: Int, arena: Int = 0) {
+            guard capacity >= 0, arena >= 0 else { return nil }
             let hugePage = StoreSource.hugePage
             let arenaStart = (capacity + 63) & ~63
             // Whole huge pages: a last one cut short by the end of the
@@ -126,7 +127,7 @@ final class StoreSource: @unchecked Sendable {
             // head and tail are address space only.
             let pages = (arenaStart + arena + hugePage - 1) / hugePage * hugePage
             let length = pages + hugePage
-            guard capacity >= 0, arena >= 0, let base = system_mapAnonymous(length) else { return nil }
+            guard let base = system_mapAnonymous(length) else { return nil }
             let skipped = Int((UInt(bitPattern: base) + UInt(hugePage - 1)) & ~UInt(hugePage - 1) - UInt(bitPattern: base))
             let aligned = base + skipped
             // Without transparent huge pages the pages are ordinary ones.
