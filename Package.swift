@@ -20,9 +20,14 @@ let swiftSettings: [SwiftSetting] = [
 /// script of that name that takes `libstdc++.a` instead. Without the
 /// archive (a system without its static C++ package) the command links as
 /// before.
+///
+/// `VIGIL_SHARED_CXX=1` in the environment keeps libstdc++.so: for a
+/// cross-compilation to a system without the archive (this check looks at
+/// the building machine), or an archive removed after `.build` was made
+/// (SwiftPM caches this manifest's answer; remove `.build` too).
 let commandLinkFlags: [String] = {
     var flags = ["-static-stdlib"]
-    if hasStaticCxxRuntime() {
+    if Context.environment["VIGIL_SHARED_CXX"] == nil, hasStaticCxxRuntime() {
         flags += ["-L\(Context.packageDirectory)/Sources/vigil/StaticCxx"]
     }
     return flags

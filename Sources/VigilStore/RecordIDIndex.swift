@@ -76,8 +76,9 @@ struct RecordIDIndex: Sendable {
 
     /// Indexes the ids at positions `0..<count` of `ids`, as `insert` one by
     /// one would. Returns the first position (in that order) whose id an
-    /// earlier record has, with that earlier record's position, or nil; the
-    /// table is then incomplete.
+    /// earlier record has, with that earlier record's position, or nil. After
+    /// a duplicate the table is not to be used: filled in slot order, it may
+    /// hold positions after the duplicate and lack earlier ones.
     ///
     /// A big table is filled in the order of its slots rather than of the
     /// positions (a stable counting sort on the top bits of each id's home

@@ -44,7 +44,8 @@ extension SessionStore {
 ///     array is read on a second thread (when there is a second processor);
 ///     `Int.max`: never.
 ///   - rememberingKeys: false: every key is read the ordinary way, none
-///     from `RecordKeyMemo` (tests compare the two readings).
+///     from `RecordKeyMemo` (tests compare the two readings; the second
+///     half's thread, if any, still remembers).
 func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into sink: Sink,
                                       parallelFrom: Int = storeSplitThreshold,
                                       rememberingKeys: Bool = true) throws(StoreError) -> StoreScan<Sink> {
@@ -428,8 +429,10 @@ private struct StoreReader<Sink: StoreRecordSink> {
                 + "sessions[\(position)] (\(locate(sink.range(at: position).lowerBound)))"
             recordProblemIndex = position
         }
-        // The document is refused: the rest needs no table.
+        // The document is refused: the rest needs no table (and a table
+        // filled in slot order may hold positions past the cut).
         sink.removeSubrange(from: position)
+        scan.idIndex = RecordIDIndex(capacity: 0)
     }
 
     /// `line L, column C` of a byte offset.

@@ -211,14 +211,17 @@ import VigilTestSupport
     /// Records that outgrow the arena move to memory of their own and stay
     /// the same records.
     @Test func recordsOutgrowingTheArenaMoveOut() throws {
-        let pages = try #require(StoreSource.Pages(capacity: StoreSource.pagesFrom, arena: 0))
+        // A 10-byte file: the rest of its huge page (2 MiB less 64 bytes) is the arena.
+        let pages = try #require(StoreSource.Pages(capacity: 10, arena: 0))
         let source = StoreSource(pages, count: 10)
         var records = IndexedRecords()
         records.reserveCapacity(4, source: source)
+        records.append(StoreReaderSplitTests.entry(0), source: source)
         let inArenaAtFirst = records.inArena(of: source)
+        records.removeSubrange(from: 0)
         for start in 0..<100_000 { records.append(StoreReaderSplitTests.entry(start), source: source) }
         #expect(records.map { Int($0.start) } == Array(0..<100_000))
-        #expect(inArenaAtFirst, "a small reservation fits the slack of the last huge page")
+        #expect(inArenaAtFirst, "a small reservation fits the rest of the huge page")
         #expect(!records.inArena(of: source), "6.4 MB do not")
     }
 }
