@@ -186,25 +186,17 @@ struct RecordIDIndex: Sendable {
 /// pages are fresh and no piece is handed out twice) or malloc'd and zeroed.
 /// Written while the table is built, then only read.
 final class IDSlots: @unchecked Sendable {
-    let base: UnsafeMutablePointer<UInt64>
+    private let memory: IndexMemory<UInt64>
+    var base: UnsafeMutablePointer<UInt64> { memory.base }
     let count: Int
-    /// The source whose arena holds `base` (kept alive with it).
-    private let arenaOwner: StoreSource?
 
     init(count: Int, arena: StoreSource?) {
         self.count = count
-        if let arena, let memory = arena.allocate(UInt64.self, count: count) {
-            (base, arenaOwner) = (memory, arena)
-        } else {
-            base = .allocate(capacity: count)
-            base.initialize(repeating: 0, count: count)
-            arenaOwner = nil
-        }
+        memory = IndexMemory(count: count, preferring: arena)
+        if memory.arena == nil { memory.base.initialize(repeating: 0, count: count) }
     }
 
-    deinit {
-        if arenaOwner == nil { base.deallocate() }
-    }
+    deinit { memory.release() }
 
     /// The same slots in malloc'd memory.
     func copy() -> IDSlots {

@@ -144,40 +144,35 @@ struct IndexedRecords: RandomAccessCollection, Sendable {
 /// read: in a source's arena (`StoreSource.allocate`) when it has room,
 /// faulted in with the store's huge pages; malloc'd otherwise.
 final class RecordRun: @unchecked Sendable {
-    private var base: UnsafeMutablePointer<IndexedRecord>?
+    /// Room for `capacity` records, the first `count` of them set.
+    private var memory: IndexMemory<IndexedRecord>?
     private(set) var count = 0
     private var capacity = 0
-    /// The source whose arena holds `base` (kept alive with it); nil when
-    /// `base` was allocated here.
-    private var arenaOwner: StoreSource?
 
     init() {}
 
-    deinit {
-        if arenaOwner == nil { base?.deallocate() }
-    }
+    deinit { memory?.release() }
 
     subscript(position: Int) -> IndexedRecord {
         precondition(position >= 0 && position < count, "RecordRun: no position \(position)")
-        return base.unsafelyUnwrapped[position]
+        return memory.unsafelyUnwrapped.base[position]
     }
 
     func append(_ record: IndexedRecord, source: StoreSource?) {
         if count == capacity { reserve(max(16, capacity * 2), source: source) }
-        (base.unsafelyUnwrapped + count).initialize(to: record)
+        (memory.unsafelyUnwrapped.base + count).initialize(to: record)
         count += 1
     }
 
     /// Room for `wanted` records, moved to new memory if need be.
     func reserve(_ wanted: Int, source: StoreSource?) {
         guard wanted > capacity else { return }
-        let (memory, owner) = source?.allocate(IndexedRecord.self, count: wanted).map { ($0, source) }
-            ?? (UnsafeMutablePointer<IndexedRecord>.allocate(capacity: wanted), nil)
-        if let base {
-            memory.initialize(from: base, count: count)
-            if arenaOwner == nil { base.deallocate() }
+        let moved = IndexMemory<IndexedRecord>(count: wanted, preferring: source)
+        if let memory {
+            moved.base.initialize(from: memory.base, count: count)
+            memory.release()
         }
-        (base, capacity, arenaOwner) = (memory, wanted, owner)
+        (memory, capacity) = (moved, wanted)
     }
 
     /// Drops the records from `position` on (trivial values: nothing to end).
@@ -187,12 +182,12 @@ final class RecordRun: @unchecked Sendable {
     func copy() -> RecordRun {
         let run = RecordRun()
         run.reserve(count, source: nil)
-        if let base, count > 0 { run.base.unsafelyUnwrapped.initialize(from: base, count: count) }
+        if let memory, count > 0 { run.memory.unsafelyUnwrapped.base.initialize(from: memory.base, count: count) }
         run.count = count
         return run
     }
 
-    func inArena(of source: StoreSource) -> Bool { base.map { source.arenaHolds($0) } ?? false }
+    func inArena(of source: StoreSource) -> Bool { memory.map { source.arenaHolds($0.base) } ?? false }
 }
 
 /// A validated store document held as its bytes plus 64 bytes per record

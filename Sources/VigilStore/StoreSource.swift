@@ -141,3 +141,26 @@ final class StoreSource: @unchecked Sendable {
         func release() { system_unmap(mapping) }
     }
 }
+
+/// Memory for `count` values of a trivial type for an index built from a
+/// source: in the source's arena when it has one with room, malloc'd
+/// otherwise. Arena memory is zero when handed out (fresh pages, never
+/// handed out twice) and lives as long as `arena`, held here.
+struct IndexMemory<T> {
+    let base: UnsafeMutablePointer<T>
+    /// The source whose arena holds `base`; nil when `base` is malloc'd.
+    let arena: StoreSource?
+
+    init(count: Int, preferring source: StoreSource?) {
+        if let source, let memory = source.allocate(T.self, count: count) {
+            (base, arena) = (memory, source)
+        } else {
+            (base, arena) = (.allocate(capacity: count), nil)
+        }
+    }
+
+    /// Frees malloc'd memory (arena memory goes with its source).
+    func release() {
+        if arena == nil { base.deallocate() }
+    }
+}
