@@ -201,7 +201,8 @@ import VigilTestSupport
             for await got in group { all += got }
             return all.sorted()
         }
-        #expect(pieces.count >= (1 << 20) / 816)
+        // 800-byte pieces, 16-aligned, fill it exactly: as many as fit.
+        #expect(pieces.count == pages.arena.count / 800)
         #expect(pieces.allSatisfy { $0 % 16 == 0 && source.arenaHolds(UnsafeRawPointer(bitPattern: $0)!) })
         #expect(zip(pieces, pieces.dropFirst()).allSatisfy { $1 - $0 >= 800 }, "no two pieces overlap")
         #expect(source.allocate(UInt8.self, count: 1 << 21) == nil)
