@@ -212,6 +212,17 @@ protocol RecordsByPosition: Sendable {
     associatedtype Record: RestorableRecord
     var count: Int { get }
     func record(at position: Int) -> Record
+    /// The status and backend of the record at `position`, without the
+    /// rest of it: the passes look at these first, and skip most records
+    /// of a big store (every closed one) on them alone.
+    func statusAndBackend(at position: Int) -> (status: RecordStatus, backend: BackendKind)
+}
+
+extension RecordsByPosition {
+    func statusAndBackend(at position: Int) -> (status: RecordStatus, backend: BackendKind) {
+        let record = record(at: position)
+        return (record.status, record.backend)
+    }
 }
 
 extension Array: RecordsByPosition where Element: RestorableRecord {
@@ -220,4 +231,6 @@ extension Array: RecordsByPosition where Element: RestorableRecord {
 
 extension StoreIndex.Views: RecordsByPosition {
     func record(at position: Int) -> IndexedRecordView { self[position] }
+    // Two bytes of the record's entry: a view copies all 64 of them.
+    func statusAndBackend(at position: Int) -> (status: RecordStatus, backend: BackendKind) { entryStatusAndBackend(at: position) }
 }

@@ -461,8 +461,11 @@ public struct Restorer: Sendable {
         var runs: [(server: MultiplexerServer, indices: [Int])] = []
         var first: Records.Record? // the current run's first record
         for i in range {
+            let (status, backend) = records.statusAndBackend(at: i)
+            let asked = status == .active && backend.isPersistent
+            // Without names, a record not asked about is passed on its status and backend.
+            guard asked || allNames else { continue }
             let record = records.record(at: i)
-            let asked = record.status == .active && record.backend.isPersistent
             if allNames { names[i - range.lowerBound] = record.sessionName(naming) }
             guard asked else { continue }
             if let first, record.hasSameServer(as: first) {
@@ -641,17 +644,18 @@ public struct Restorer: Sendable {
         var skipClosed: Decided?
         var skipNonPersistent: Decided?
         for i in range {
-            let record = records.record(at: i)
-            if record.status != .active {
+            let (status, backend) = records.statusAndBackend(at: i)
+            if status != .active {
                 if skipClosed == nil { skipClosed = decision(DecisionInputs(status: .closed, backend: .tmux)) }
                 body(i, skipClosed!)
                 continue
             }
-            if !record.backend.isPersistent {
+            if !backend.isPersistent {
                 if skipNonPersistent == nil { skipNonPersistent = decision(DecisionInputs(status: .active, backend: .pty)) }
                 body(i, skipNonPersistent!)
                 continue
             }
+            let record = records.record(at: i)
             // Neighbours mostly share their inputs: the same answer (by
             // number) and the same fields need no inputs made.
             let number = answers.numbers[i]

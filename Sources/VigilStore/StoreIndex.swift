@@ -93,6 +93,14 @@ struct IndexedRecords: RandomAccessCollection, Sendable {
         return tail[position - inHead]
     }
 
+    /// `self[position].status` and `.backend`, without copying the rest.
+    func statusAndBackend(at position: Int) -> (status: RecordStatus, backend: BackendKind) {
+        let inHead = head.count
+        if position < inHead { return head.statusAndBackend(at: position) }
+        guard let tail else { preconditionFailure("IndexedRecords: no position \(position)") }
+        return tail.statusAndBackend(at: position - inHead)
+    }
+
     /// Room for `count` records in all, from `source`'s arena if it has it.
     mutating func reserveCapacity(_ count: Int, source: StoreSource?) {
         if tail == nil {
@@ -156,6 +164,12 @@ final class RecordRun: @unchecked Sendable {
     subscript(position: Int) -> IndexedRecord {
         precondition(position >= 0 && position < count, "RecordRun: no position \(position)")
         return memory.unsafelyUnwrapped.base[position]
+    }
+
+    func statusAndBackend(at position: Int) -> (status: RecordStatus, backend: BackendKind) {
+        precondition(position >= 0 && position < count, "RecordRun: no position \(position)")
+        let entry = memory.unsafelyUnwrapped.base + position
+        return (entry.pointee.status, entry.pointee.backend)
     }
 
     func append(_ record: IndexedRecord, source: StoreSource?) {
@@ -288,6 +302,12 @@ package struct StoreIndex: RecordDocument {
         package var endIndex: Int { records.count }
         package subscript(position: Int) -> IndexedRecordView {
             IndexedRecordView(source: source, entry: records[position])
+        }
+
+        /// The status and backend of the record at `position`, read
+        /// without making its view.
+        package func entryStatusAndBackend(at position: Int) -> (status: RecordStatus, backend: BackendKind) {
+            records.statusAndBackend(at: position)
         }
     }
 
