@@ -240,13 +240,21 @@ enum SipHash13 {
             v0 ^= word
             offset += 8
         }
-        // The last 0 to 7 bytes, and the length's low byte on top.
+        // The last 0 to 7 bytes, and the length's low byte on top. After a
+        // whole word they are the top of the word that ends the buffer, read
+        // in one load (an id of 36 bytes: one load instead of four bytes).
         var last = UInt64(truncatingIfNeeded: count) << 56
-        var shift: UInt64 = 0
-        while offset < count {
-            last |= UInt64(bytes[offset]) << shift
-            shift += 8
-            offset += 1
+        let rest = count - offset
+        if rest > 0 && count >= 8 {
+            let ending = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+            last |= ending &>> UInt64(64 - 8 * rest)
+        } else {
+            var shift: UInt64 = 0
+            while offset < count {
+                last |= UInt64(bytes[offset]) << shift
+                shift += 8
+                offset += 1
+            }
         }
         v3 ^= last
         round()

@@ -17,6 +17,43 @@ import Testing
         }
     }
 
+    @Test("SipHash13 agrees with a byte-at-a-time SipHash-1-3 at every length from 0 to 80 bytes")
+    func everyLength() {
+        let key: (UInt64, UInt64) = (0x0123_4567_89AB_CDEF, 0xFEDC_BA98_7654_3210)
+        let bytes = (0..<80).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        for count in 0...80 {
+            let message = Array(bytes[..<count])
+            let hash = message.withUnsafeBytes { SipHash13.hash($0, key: key) }
+            #expect(hash == Self.referenceSipHash13(message, key: key), "\(count) bytes")
+        }
+    }
+
+    /// SipHash-1-3 as the paper states it: the message in little-endian
+    /// words taken byte by byte, the last one padded with the length.
+    static func referenceSipHash13(_ message: [UInt8], key: (UInt64, UInt64)) -> UInt64 {
+        var v = [key.0 ^ 0x736F_6D65_7073_6575, key.1 ^ 0x646F_7261_6E64_6F6D,
+                 key.0 ^ 0x6C79_6765_6E65_7261, key.1 ^ 0x7465_6462_7974_6573]
+        func rotl(_ x: UInt64, _ b: UInt64) -> UInt64 { (x << b) | (x >> (64 - b)) }
+        func round() {
+            v[0] &+= v[1]; v[1] = rotl(v[1], 13); v[1] ^= v[0]; v[0] = rotl(v[0], 32)
+            v[2] &+= v[3]; v[3] = rotl(v[3], 16); v[3] ^= v[2]
+            v[0] &+= v[3]; v[3] = rotl(v[3], 21); v[3] ^= v[0]
+            v[2] &+= v[1]; v[1] = rotl(v[1], 17); v[1] ^= v[2]; v[2] = rotl(v[2], 32)
+        }
+        var padded = message
+        while padded.count % 8 != 7 { padded.append(0) }
+        padded.append(UInt8(truncatingIfNeeded: message.count))
+        for start in stride(from: 0, to: padded.count, by: 8) {
+            let word = (0..<8).reduce(UInt64(0)) { $0 | UInt64(padded[start + $1]) << (8 * UInt64($1)) }
+            v[3] ^= word
+            round()
+            v[0] ^= word
+        }
+        v[2] ^= 0xFF
+        round(); round(); round()
+        return v[0] ^ v[1] ^ v[2] ^ v[3]
+    }
+
     @Test("every id is found at its position, and a second record with an id is reported with the first's position")
     func table() {
         // Positions 4,000 on repeat the ids of 0 to 999.
