@@ -39,20 +39,18 @@ func runMain() async -> Int32 {
 _ = closedAtStart
 signal(SIGPIPE, SIG_IGN)
 let interrupts = Interrupts.install()
-// Detached: a task made here would inherit the main actor (top-level code
-// is main-actor code), and the command, which is not, would begin with a
-// hop from it to the pool: about 0.25 ms of a 10,000-record restore.
-let root = Task.detached { () -> Int32 in
+// The command runs as one root task on the main thread (and the threads
+// `CommandExecutor` adds when its tasks want them), and ends the process
+// itself. Detached: a task made here would inherit the main actor (top-level
+// code is main-actor code) and begin with a hop off it.
+let executor = CommandExecutor()
+let root = Task.detached(executorPreference: executor) {
     let status = await runMain()
-    // Not interrupted: the process ends here, on the task's thread, rather
-    // than after waking the main thread only to call exit (figure 9).
-    if interrupts.signal == nil { exit(status) }
-    return status
+    if let sig = interrupts.signal {
+        printError("interrupted by \(Interrupts.name(sig)): the multiplexer calls in flight were ended")
+        exit(128 + sig)
+    }
+    exit(status)
 }
 interrupts.onInterrupt { root.cancel() }
-let status = await root.value
-if let sig = interrupts.signal {
-    printError("interrupted by \(Interrupts.name(sig)): the multiplexer calls in flight were ended")
-    exit(128 + sig)
-}
-exit(status)
+executor.runJobs()
