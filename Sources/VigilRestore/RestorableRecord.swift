@@ -223,6 +223,20 @@ extension RecordsByPosition {
         let record = record(at: position)
         return (record.status, record.backend)
     }
+
+    /// What restore's passes over these records cost, in records: each
+    /// record asked about (active, of a persistent backend) counts whole,
+    /// any other a quarter (it is passed on its status and backend alone).
+    /// 10,000 closed records are 2,500: one thread does them sooner than
+    /// two (0.25 ms less in interleaved runs of the command).
+    func passWork() -> Int {
+        var asked = 0
+        for position in 0..<count {
+            let (status, backend) = statusAndBackend(at: position)
+            if status == .active && backend.isPersistent { asked += 1 }
+        }
+        return asked + (count - asked) / 4
+    }
 }
 
 extension Array: RecordsByPosition where Element: RestorableRecord {
