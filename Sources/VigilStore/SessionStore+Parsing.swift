@@ -61,6 +61,9 @@ func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into 
             return try reader.readDocument()
         }
     }
+    // A thread the source started for a second half this document did not
+    // have (or this reading did not split) ends here.
+    source.takeHelper()?.join()
     let scan: StoreScan<Sink>
     switch result {
     case .success(let value): scan = value
@@ -647,7 +650,7 @@ final class StoreReaderSplit<Sink: StoreRecordSink>: @unchecked Sendable {
     /// Where the second thread began: the guessed start of an element.
     let start: Int
     private let stopping = Atomic<Bool>(false)
-    private var thread: JoinableThread?
+    private var thread: ParkedThread?
     // Written by the second thread before it ends; read after `join`.
     private var sink: Sink
     private var end = 0
@@ -663,7 +666,9 @@ final class StoreReaderSplit<Sink: StoreRecordSink>: @unchecked Sendable {
     static func start(in source: StoreSource, after first: Int, sink: Sink) -> StoreReaderSplit? {
         guard let guess = source.withBytes({ guessSecondHalf($0, after: first) }) else { return nil }
         let split = StoreReaderSplit(start: guess, sink: sink)
-        split.thread = JoinableThread.start { [split] in
+        // The thread the source started while the file was read, if any.
+        split.thread = source.takeHelper() ?? ParkedThread.start()
+        split.thread?.begin { [split] in
             source.withBytes { buffer in
                 var reader = StoreReader(scanner: JSONScanner(buffer, position: guess), sink: split.sink)
                 split.succeeded = reader.readSecondHalf { split.stopping.load(ordering: .relaxed) }

@@ -185,12 +185,15 @@ public struct StoreFile: Sendable {
         guard expectedSize >= StoreSource.pagesFrom, let pages = StoreSource.Pages(capacity: expectedSize + 1, arena: expectedSize) else {
             return readToEnd(descriptor, expectedSize: expectedSize).map { StoreSource($0) }
         }
+        // The thread that will read the document's second half starts now,
+        // while this one reads the file (see `StoreSource.takeHelper`).
+        let helper = expectedSize >= storeSplitThreshold && system_onlineProcessors() > 1 ? ParkedThread.start() : nil
         let filled = fill(pages.buffer, from: descriptor, expectedSize: expectedSize)
         if let failure = filled.failure {
             pages.release()
             return .failure(failure)
         }
-        if filled.reachedEnd { return .success(StoreSource(pages, count: filled.count)) }
+        if filled.reachedEnd { return .success(StoreSource(pages, count: filled.count, helper: helper)) }
         var bytes = Array(UnsafeBufferPointer(rebasing: pages.buffer[..<filled.count]))
         pages.release()
         if let failure = readRest(descriptor, appendingTo: &bytes) { return .failure(failure) }

@@ -15,6 +15,7 @@
 // small pages when it cannot.)
 
 import Synchronization
+import VigilSystem
 
 /// The immutable bytes of a loaded (or just written) document.
 ///
@@ -35,6 +36,9 @@ final class StoreSource: @unchecked Sendable {
     private let arena: UnsafeMutableRawBufferPointer
     /// Bytes of `arena` handed out.
     private let arenaUsed = Atomic<Int>(0)
+    /// A thread started while the bytes were read, for the reader of the
+    /// document to take (`takeHelper`).
+    private let helper: Mutex<ParkedThread?>
 
     init(_ bytes: [UInt8]) {
         array = bytes
@@ -42,16 +46,30 @@ final class StoreSource: @unchecked Sendable {
         start = nil
         count = bytes.count
         arena = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        helper = Mutex(nil)
     }
 
-    /// The first `count` bytes of `pages`, which the source owns from now on.
-    init(_ pages: Pages, count: Int) {
+    /// The first `count` bytes of `pages`, which the source owns from now
+    /// on, with the thread `helper` started for the reader of the document.
+    init(_ pages: Pages, count: Int, helper: ParkedThread? = nil) {
         precondition(count <= pages.buffer.count)
         array = []
         mapping = pages.mapping
         start = UnsafePointer(pages.buffer.baseAddress!)
         self.count = count
         arena = pages.arena
+        self.helper = Mutex(helper)
+    }
+
+    /// The thread started for the document's reader while the bytes were
+    /// read, once (nil afterwards, or when there is none). The reader gives
+    /// it the second half of a big `sessions` array, or ends it. (One not
+    /// taken ends with the source.)
+    func takeHelper() -> ParkedThread? {
+        helper.withLock { helper in
+            defer { helper = nil }
+            return helper
+        }
     }
 
     deinit {
