@@ -684,7 +684,7 @@ final class StoreReaderSplit<Sink: StoreRecordSink>: @unchecked Sendable {
     /// cleanly; nil otherwise. Waits for the second thread.
     func take(at position: Int) -> (sink: Sink, end: Int)? {
         if position != start { stopping.store(true, ordering: .relaxed) }
-        thread?.join()
+        thread?.waitForBody()
         guard position == start, succeeded else { return nil }
         return (sink, end)
     }
@@ -692,7 +692,7 @@ final class StoreReaderSplit<Sink: StoreRecordSink>: @unchecked Sendable {
     /// Stops the second thread (if still reading) and waits for it.
     func finish() {
         stopping.store(true, ordering: .relaxed)
-        thread?.join()
+        thread?.waitForBody()
     }
 
     /// The first `{` after the middle of `bytes[first...]` that follows a

@@ -9,6 +9,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Runs `body` until it returns something other than -1 with `EINTR` (when
 /// `retryOnInterrupt`); -1 with any other errno becomes `.failure`.
@@ -143,6 +144,14 @@ package final class JoinableThread: @unchecked Sendable {
         pthread_join(thread, nil)
     }
 
+    /// Lets the thread end on its own, unwaited (for one whose work is
+    /// known to be done: it has only to return).
+    package func detach() {
+        guard !joined else { return }
+        joined = true
+        pthread_detach(thread)
+    }
+
     deinit { join() }
 }
 
@@ -173,14 +182,32 @@ package final class ParkedThread: Sendable {
     /// Gives the thread its body, which it runs at once.
     package func begin(_ body: @escaping @Sendable () -> Void) { slot.hand(body) }
 
+    /// Waits until the body given has returned (what it wrote is then
+    /// visible here), not for the thread to end; without a body, ends the
+    /// thread. Waits by spinning for up to `spinLimit` first: a thread
+    /// woken from a sleep takes a tenth of a millisecond to run again on
+    /// the machine of figure 9, and the other half of a split is mostly a
+    /// moment away.
+    package func waitForBody() {
+        slot.hand(nil)
+        slot.waitUntilFinished(spinning: Self.spinLimit)
+    }
+
+    /// How long `waitForBody` spins before it sleeps.
+    package static let spinLimit: Duration = .milliseconds(1)
+
     /// Waits until the body given has run and the thread has ended; without
-    /// a body, ends the thread. (Also when the handle dies.)
+    /// a body, ends the thread. (Also when the handle dies, unless the body
+    /// has returned: the thread then ends unwaited.)
     package func join() {
         slot.hand(nil)
         thread.join()
     }
 
-    deinit { join() }
+    deinit {
+        slot.hand(nil)
+        if slot.isFinished { thread.detach() } else { thread.join() }
+    }
 
     /// What the thread waits on: its body, or word that none will come.
     private final class Slot: @unchecked Sendable {
@@ -189,6 +216,9 @@ package final class ParkedThread: Sendable {
         // Under `mutex`.
         private var body: (@Sendable () -> Void)?
         private var decided = false
+        private var finished = false
+        /// `finished`, for a spinning waiter.
+        private let done = Atomic<Bool>(false)
 
         init() {
             pthread_mutex_init(mutex, nil)
@@ -220,6 +250,26 @@ package final class ParkedThread: Sendable {
             body = nil
             pthread_mutex_unlock(mutex)
             work?()
+            pthread_mutex_lock(mutex)
+            finished = true
+            done.store(true, ordering: .releasing)
+            pthread_cond_broadcast(given)
+            pthread_mutex_unlock(mutex)
+        }
+
+        var isFinished: Bool { done.load(ordering: .acquiring) }
+
+        /// Returns once the body (or none) has run: spinning for up to
+        /// `limit`, then asleep.
+        func waitUntilFinished(spinning limit: Duration) {
+            let clock = ContinuousClock()
+            let until = clock.now + limit
+            while !done.load(ordering: .acquiring) {
+                if clock.now >= until { break }
+            }
+            pthread_mutex_lock(mutex)
+            while !finished { pthread_cond_wait(given, mutex) }
+            pthread_mutex_unlock(mutex)
         }
     }
 }

@@ -44,6 +44,28 @@ import VigilTestSupport
         #expect(count == 0)
     }
 
+    @Test("waitForBody returns once the body has returned, whether it took less or more than the spin, and without a body at once",
+          arguments: [0, 30])
+    func waitsForTheBody(sleepMilliseconds: Int) throws {
+        #expect(ParkedThread.spinLimit < .milliseconds(30))
+        let runs = Atomic<Int>(0)
+        let thread = try #require(ParkedThread.start())
+        thread.begin {
+            usleep(UInt32(sleepMilliseconds * 1000))
+            runs.add(1, ordering: .relaxed)
+        }
+        thread.waitForBody()
+        let count = runs.load(ordering: .relaxed)
+        #expect(count == 1)
+
+        let idle = try #require(ParkedThread.start())
+        idle.waitForBody()
+        idle.begin { runs.add(1, ordering: .relaxed) }
+        idle.join()
+        let after = runs.load(ordering: .relaxed)
+        #expect(after == 1)
+    }
+
     @Test("a big store's source starts a helper thread, and reading the document takes it: its second half read there, or the thread ended")
     func theReaderTakesTheHelper() throws {
         let directory = try TemporaryDirectory()
