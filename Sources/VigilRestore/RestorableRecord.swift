@@ -243,8 +243,22 @@ extension Array: RecordsByPosition where Element: RestorableRecord {
     func record(at position: Int) -> Element { self[position] }
 }
 
-extension StoreIndex.Views: RecordsByPosition {
-    func record(at position: Int) -> IndexedRecordView { self[position] }
-    // Two bytes of the record's entry: a view copies all 64 of them.
-    func statusAndBackend(at position: Int) -> (status: RecordStatus, backend: BackendKind) { entryStatusAndBackend(at: position) }
+/// A store index's records for restore's passes: their views, with every
+/// record's status and backend read out once beforehand (a pass reads two
+/// array elements per record, not a 72-byte view or a call into the index).
+package struct IndexedRecordViews: RecordsByPosition {
+    let views: StoreIndex.Views
+    private let statuses: [RecordStatus]
+    private let backends: [BackendKind]
+
+    package init(_ views: StoreIndex.Views) {
+        self.views = views
+        (statuses, backends) = views.statusesAndBackends()
+    }
+
+    var count: Int { statuses.count }
+    func record(at position: Int) -> IndexedRecordView { views[position] }
+    func statusAndBackend(at position: Int) -> (status: RecordStatus, backend: BackendKind) {
+        (statuses[position], backends[position])
+    }
 }

@@ -360,7 +360,7 @@ public struct Restorer: Sendable {
     }
 
     func plan(_ store: StoreIndex) async -> Plan {
-        let records = store.views
+        let records = IndexedRecordViews(store.views)
         let work = records.passWork()
         let answers = await probe(records, allNames: false, work: work)
         var plan = Plan(lines: await Self.compactDecisions(for: records, answers: answers, options: options, reportedFrom: store,
@@ -579,7 +579,7 @@ public struct Restorer: Sendable {
     /// `decisions(for:answers:options:)` as compact lines: each line an
     /// action, an answer and the number of its decision, the id, backend
     /// and name read back from `store` and the answers when asked for.
-    package static func compactDecisions(for records: StoreIndex.Views, answers: RestoreAnswers, options: RestoreOptions,
+    package static func compactDecisions(for records: IndexedRecordViews, answers: RestoreAnswers, options: RestoreOptions,
                                  reportedFrom store: StoreIndex, work: Int? = nil) async -> RestoreLines {
         // A big store in two halves at once, each numbering its own
         // reasons; the second half's numbers then follow the first's.

@@ -93,12 +93,19 @@ struct IndexedRecords: RandomAccessCollection, Sendable {
         return tail[position - inHead]
     }
 
-    /// `self[position].status` and `.backend`, without copying the rest.
-    func statusAndBackend(at position: Int) -> (status: RecordStatus, backend: BackendKind) {
-        let inHead = head.count
-        if position < inHead { return head.statusAndBackend(at: position) }
-        guard let tail else { preconditionFailure("IndexedRecords: no position \(position)") }
-        return tail.statusAndBackend(at: position - inHead)
+    /// Every record's status and backend, in order.
+    func statusesAndBackends() -> (statuses: [RecordStatus], backends: [BackendKind]) {
+        var statuses: [RecordStatus] = []
+        var backends: [BackendKind] = []
+        statuses.reserveCapacity(count)
+        backends.reserveCapacity(count)
+        for run in [head, tail] {
+            run?.forEach { entry in
+                statuses.append(entry.status)
+                backends.append(entry.backend)
+            }
+        }
+        return (statuses, backends)
     }
 
     /// Room for `count` records in all, from `source`'s arena if it has it.
@@ -166,10 +173,10 @@ final class RecordRun: @unchecked Sendable {
         return memory.unsafelyUnwrapped.base[position]
     }
 
-    func statusAndBackend(at position: Int) -> (status: RecordStatus, backend: BackendKind) {
-        precondition(position >= 0 && position < count, "RecordRun: no position \(position)")
-        let entry = memory.unsafelyUnwrapped.base + position
-        return (entry.pointee.status, entry.pointee.backend)
+    /// Calls `body` with each record, in order.
+    func forEach(_ body: (borrowing IndexedRecord) -> Void) {
+        guard let memory else { return }
+        for position in 0..<count { body(memory.base[position]) }
     }
 
     func append(_ record: IndexedRecord, source: StoreSource?) {
@@ -304,10 +311,11 @@ package struct StoreIndex: RecordDocument {
             IndexedRecordView(source: source, entry: records[position])
         }
 
-        /// The status and backend of the record at `position`, read
-        /// without making its view.
-        package func entryStatusAndBackend(at position: Int) -> (status: RecordStatus, backend: BackendKind) {
-            records.statusAndBackend(at: position)
+        /// The status and backend of every record, in order, read out in
+        /// one pass (restore's passes look at these first, for every
+        /// record, and skip most records of a big store on them alone).
+        package func statusesAndBackends() -> (statuses: [RecordStatus], backends: [BackendKind]) {
+            records.statusesAndBackends()
         }
     }
 

@@ -65,7 +65,7 @@ struct DecisionNeighbourTests {
         let answers = RestoreAnswers(probes: probes, sessionNames: memory.map { "bmx-\($0.id)" })
         for options in [RestoreOptions(expectedCLI: "claude"), RestoreOptions(expectedCLI: "claude", lazy: true), RestoreOptions()] {
             let fromMemory = Restorer.decisions(for: memory, answers: answers, options: options)
-            let fromBytes = await Restorer.compactDecisions(for: index.views, answers: answers, options: options, reportedFrom: index)
+            let fromBytes = await Restorer.compactDecisions(for: IndexedRecordViews(index.views), answers: answers, options: options, reportedFrom: index)
             try #require(fromMemory.count == memory.count && fromBytes.count == memory.count)
             for (i, record) in memory.enumerated() {
                 let expected = Restorer.decide(status: record.status, backend: record.backend, cliId: record.cliId, probe: probes[i],
