@@ -94,9 +94,9 @@ struct OutputStream {
 
     /// Flushes; on failure prints one `Error:` line saying what was lost and
     /// `afterwards` (what had already happened), and returns exit 74.
-    mutating func finish(_ what: String, afterwards: String) -> Int32? {
+    mutating func finish(_ what: String, afterwards: @autoclosure () -> String) -> Int32? {
         guard !flush(), let failure else { return nil }
-        printError("cannot write \(what) to stdout: \(failure); \(afterwards)")
+        printError("cannot write \(what) to stdout: \(failure); \(afterwards())")
         return ExitCode.ioError
     }
 }

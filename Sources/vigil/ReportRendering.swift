@@ -154,7 +154,8 @@ enum ReportRendering {
         var lines = [totalsLine(figures)]
         var shown: [RestoreAction: [SessionOutcome]] = [:]
         var wanted = figures.totals.values.reduce(0) { $0 + min($1, summaryRows) }
-        for index in sessions.indices where wanted > 0 {
+        for index in sessions.indices {
+            if wanted == 0 { break }
             let action = sessions.action(at: index)
             guard shown[action, default: []].count < summaryRows else { continue }
             shown[action, default: []].append(sessions[index])
