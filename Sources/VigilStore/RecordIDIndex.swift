@@ -120,8 +120,11 @@ struct RecordIDIndex: Sendable {
         return duplicate
     }
 
-    /// Tables of this many ids or more are filled in slot order.
-    static let bucketedFrom = 32_768
+    /// Tables of this many ids or more are filled in slot order. (From
+    /// 32,768 before: at 10,000 ids, a 256 KB table written in position
+    /// order still missed the cache, 0.1 to 0.25 ms of a 10,000-record
+    /// restore in interleaved runs.)
+    static let bucketedFrom = 4_096
     /// Buckets of that order: 2^bucketBits ranges of slots.
     private static let bucketBits = 10
 
