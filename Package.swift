@@ -33,8 +33,14 @@ let swiftSettings: [SwiftSetting] = [
 /// Its own image is then not placed at a random address (the libraries,
 /// heap, stacks and mappings still are). `VIGIL_PIE=1` in the environment
 /// links a PIE as before. The library products are not affected.
+///
+/// GCC's own runtime (the unwinder the C++ runtime calls) is linked in as
+/// well (`-static-libgcc`): libgcc_s.so is one library less to map and bind
+/// at start, and its constructor's CPUID calls, each a trap to the
+/// hypervisor on a virtual machine (about 0.2 ms of a 10,000-record
+/// restore). Every C++ frame is the command's own, so one unwinder serves.
 let commandLinkFlags: [String] = {
-    var flags = ["-static-stdlib"]
+    var flags = ["-static-stdlib", "-Xclang-linker", "-static-libgcc"]
     if Context.environment["VIGIL_PIE"] == nil { flags += ["-Xclang-linker", "-no-pie"] }
     if Context.environment["VIGIL_SHARED_CXX"] == nil, hasStaticCxxRuntime() {
         flags += ["-L\(Context.packageDirectory)/Sources/vigil/StaticCxx"]
