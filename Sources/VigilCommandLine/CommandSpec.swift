@@ -160,8 +160,6 @@ public struct CommandSpec: Sendable {
     ///   positional argument where none is accepted.
     public func parse(_ args: [String]) throws(UsageError) -> ParsedArguments {
         var result = ParsedArguments()
-        var byName: [String: OptionSpec] = [:]
-        for option in options { byName[option.name] = option }
         var i = 0
         var optionsEnded = false
         while i < args.count {
@@ -176,7 +174,8 @@ public struct CommandSpec: Sendable {
             if arg == "-h" || arg == "--help" { result.flags.insert("help"); continue }
             guard arg.hasPrefix("--") else { throw UsageError("unknown option '\(arg)'") }
             let (name, inline) = Self.nameAndInlineValue(arg)
-            guard let option = byName[name] else { throw UsageError("unknown option '--\(name)'") }
+            // A few dozen options: looked up in order (a table would cost more to make).
+            guard let option = options.first(where: { $0.name == name }) else { throw UsageError("unknown option '--\(name)'") }
             try take(option, inline: inline, from: args, at: &i, into: &result)
         }
         try checkExclusive(result)
