@@ -25,10 +25,18 @@ protocol RecordIDs {
     /// `RecordIDIndex.hash` of the id at `position` (a document may have
     /// it at hand: the store index hashes each id as it reads it).
     func idHash(at position: Int) -> UInt32
+    /// Calls `body` with `idHash` of the ids at positions 0 to `count - 1`,
+    /// in order (one walk over records held in runs, rather than a look-up
+    /// per position).
+    func forEachIDHash(upTo count: Int, _ body: (UInt32) -> Void)
 }
 
 extension RecordIDs {
     func idHash(at position: Int) -> UInt32 { withIDBytes(at: position) { RecordIDIndex.hash($0) } }
+
+    func forEachIDHash(upTo count: Int, _ body: (UInt32) -> Void) {
+        for position in 0..<count { body(idHash(at: position)) }
+    }
 }
 
 extension Array: RecordIDs where Element == String {
@@ -98,10 +106,11 @@ struct RecordIDIndex: Sendable {
         let shift = max(0, (mask + 1).trailingZeroBitCount - Self.bucketBits)
         var hashes = [UInt32](repeating: 0, count: count)
         var starts = [Int](repeating: 0, count: (1 << Self.bucketBits) + 1)
-        for position in 0..<count {
-            let hash = ids.idHash(at: position)
+        var position = 0
+        ids.forEachIDHash(upTo: count) { hash in
             hashes[position] = hash
             starts[(Int(hash) & mask) >> shift + 1] += 1
+            position += 1
         }
         for bucket in 1..<starts.count { starts[bucket] += starts[bucket - 1] }
         var order = [UInt32](repeating: 0, count: count)

@@ -40,14 +40,15 @@ extension SessionStore {
 /// Reads and validates the document in `source` into `sink`.
 /// - Throws: `StoreError` with category `.invalidData` naming `path`.
 /// - Parameters:
-///   - parallelFrom: the size from which the second half of the `sessions`
-///     array is read on a second thread (when there is a second processor);
-///     `Int.max`: never.
+///   - parallelFrom: the size from which the `sessions` array is read in
+///     parts on two threads (when there is a second processor); `Int.max`:
+///     never.
+///   - partSize: the least size of such a part (tests make it small).
 ///   - rememberingKeys: false: every key is read the ordinary way, none
 ///     from `RecordKeyMemo` (tests compare the two readings; the second
 ///     half's thread, if any, still remembers).
 func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into sink: Sink,
-                                      parallelFrom: Int = storeSplitThreshold,
+                                      parallelFrom: Int = storeSplitThreshold, partSize: Int = storePartSize,
                                       rememberingKeys: Bool = true) throws(StoreError) -> StoreScan<Sink> {
     // Offsets of a record's members are held in 32 bits.
     guard source.count <= Int(UInt32.max) else {
@@ -58,10 +59,11 @@ func readStore<Sink: StoreRecordSink>(_ source: StoreSource, path: String, into 
             var reader = StoreReader(scanner: JSONScanner(buffer), sink: sink)
             reader.keyMemo = RecordKeyMemo(remembering: rememberingKeys)
             if buffer.count >= parallelFrom && system_onlineProcessors() > 1 { reader.split = source }
+            reader.partSize = partSize
             return try reader.readDocument()
         }
     }
-    // A thread the source started for a second half this document did not
+    // A thread the source started for parts this document did not
     // have (or this reading did not split) ends here.
     source.takeHelper()?.join()
     let scan: StoreScan<Sink>
@@ -102,8 +104,8 @@ struct StoreScan<Sink: StoreRecordSink> {
     var sessionsRange: Range<Int> = 0..<0
     /// Record ids to their position (the first record with each id).
     var idIndex = RecordIDIndex(capacity: 0)
-    /// Whether the second half of `sessions` was read on a second thread.
-    var readInTwoHalves = false
+    /// Whether any part of `sessions` read apart (on either thread) was used.
+    var readInParts = false
 
     init(sink: Sink) { self.sink = sink }
 }
@@ -111,7 +113,7 @@ struct StoreScan<Sink: StoreRecordSink> {
 /// Where the reader puts each record it validated: `SessionRecord`s for a
 /// `SessionStore`, compact entries for a `StoreIndex`. Records arrive in
 /// document order; the position of a record is its index in `sessions`.
-protocol StoreRecordSink: RecordIDs {
+protocol StoreRecordSink: RecordIDs, SendableMetatype {
     /// The bytes the records are read from (their arena, if any, holds the
     /// id table too).
     var source: StoreSource { get }
@@ -125,10 +127,10 @@ protocol StoreRecordSink: RecordIDs {
     mutating func removeSubrange(from position: Int)
     /// The bytes of the record at `position`.
     func range(at position: Int) -> Range<Int>
-    /// An empty sink over the same source, for the records of the second
-    /// half of a big `sessions` array read on another thread.
+    /// An empty sink over the same source, for the records of one part of
+    /// a big `sessions` array read on two threads.
     func emptyCopy() -> Self
-    /// Appends the records of `other` (that second half), in order.
+    /// Appends the records of `other` (one part), in order.
     mutating func append(contentsOf other: Self)
 }
 
@@ -232,9 +234,11 @@ fileprivate struct ScannedFields {
 private struct StoreReader<Sink: StoreRecordSink> {
     var scanner: JSONScanner
     var sink: Sink
-    /// Set when the second half of `sessions` may be read on another thread
-    /// (the source it then reads; see `StoreReaderSplit`).
+    /// Set when `sessions` may be read in parts on two threads (the source
+    /// the other thread then reads; see `StoreReaderParts`).
     var split: StoreSource?
+    /// The least size of a part, when read in parts.
+    var partSize = storePartSize
 
     /// Semantic problems by priority; the first non-nil one is reported.
     var versionProblem: String?
@@ -244,8 +248,8 @@ private struct StoreReader<Sink: StoreRecordSink> {
     var recordProblemIndex: Int?
     /// The keys of the record read before.
     var keyMemo = RecordKeyMemo()
-    /// Where this reader's records likely end, when another thread reads
-    /// the rest (`reserveRecords` reserves for the records before it).
+    /// Where this reader's records likely end, when it reads one part of
+    /// several (`reserveRecords` reserves for the records before it).
     var readsUpTo: Int?
 
     init(scanner: JSONScanner, sink: Sink) {
@@ -344,23 +348,35 @@ private struct StoreReader<Sink: StoreRecordSink> {
             scanner.position += 1
             return
         }
-        var secondHalf = split.flatMap { StoreReaderSplit<Sink>.start(in: $0, after: scanner.position, sink: sink.emptyCopy()) }
-        readsUpTo = secondHalf?.start
+        var parts = split.flatMap { StoreReaderParts<Sink>.start(in: $0, after: scanner.position, partSize: partSize, sink: sink.emptyCopy()) }
+        readsUpTo = parts?.start(of: 1)
         // Whatever happens here, the other thread is stopped and waited for.
-        defer { secondHalf?.finish() }
+        defer { parts?.finish() }
         var index = 0
+        var part = 1
         while true {
             scanner.skipWhitespace()
-            if let half = secondHalf, scanner.position >= half.start {
-                secondHalf = nil
-                if let taken = half.take(at: scanner.position) {
-                    // This thread stands exactly where the other began:
-                    // the other's reading is the one this would make.
-                    sink.append(contentsOf: taken.sink)
-                    scanner.position = taken.end
-                    scan.readInTwoHalves = true
-                    indexIDs(into: &scan)
-                    return
+            if let split = parts {
+                // The parts this thread has passed without standing at their start.
+                while part < split.count && split.start(of: part) < scanner.position { part += 1 }
+                if part < split.count && split.start(of: part) == scanner.position {
+                    split.arrive()
+                    if let taken = split.take(part) {
+                        // This thread stands exactly where that part began:
+                        // its reading is the one this thread would make.
+                        index += taken.sink.count
+                        sink.append(contentsOf: taken.sink)
+                        scanner.position = taken.end
+                        scan.readInParts = true
+                        part += 1
+                        if taken.ending == .afterArray {
+                            parts = nil
+                            split.finish()
+                            indexIDs(into: &scan)
+                            return
+                        }
+                        continue
+                    }
                 }
             }
             guard try readElement(index: index) else {
@@ -387,21 +403,23 @@ private struct StoreReader<Sink: StoreRecordSink> {
         return try !scanner.endOfList(close: UInt8(ascii: "]"), "',' or ']' after an array element")
     }
 
-    /// The second half's reading, on the other thread: elements from the
-    /// cursor to the closing `]`. False as soon as anything is wrong or
-    /// `stop` says so (the first half's thread then reads it all itself,
-    /// with its exact messages).
-    mutating func readSecondHalf(stop: () -> Bool) -> Bool {
+    /// One part's reading, on whichever thread claimed it: elements from
+    /// the cursor to the first element at or past `bound` (the next part's
+    /// guessed start), or to the closing `]`. Nil as soon as anything is
+    /// wrong or `stop` says so (the reader's own thread then reads that
+    /// part itself, with its exact messages); otherwise where it stopped.
+    mutating func readPart(upTo bound: Int, stop: () -> Bool) -> PartEnding? {
         var index = 0
         do throws(JSONSyntaxError) {
             while true {
                 scanner.skipWhitespace()
-                guard try readElement(index: index) else { return recordProblem == nil }
-                guard recordProblem == nil, !stop() else { return false }
+                if scanner.position >= bound { return .atElement }
+                guard try readElement(index: index) else { return recordProblem == nil ? .afterArray : nil }
+                guard recordProblem == nil, !stop() else { return nil }
                 index += 1
             }
         } catch {
-            return false
+            return nil
         }
     }
 
@@ -628,80 +646,166 @@ extension SessionRecord {
     }
 }
 
-/// Documents from this size have the second half of `sessions` read on a
-/// second thread (1 MiB: about 4,000 records, some 4 ms of reading; a
-/// thread costs a fraction of a millisecond).
+/// Documents from this size have their `sessions` array read in parts on
+/// two threads (1 MiB: about 4,000 records, some 4 ms of reading; a thread
+/// costs a fraction of a millisecond).
 let storeSplitThreshold = 1 << 20
 
-/// The second half of a big `sessions` array, read on a second thread while
-/// the reader's own thread reads the first.
-///
-/// Where the second half starts is a guess: the first `{` after the middle
-/// of the document that follows a `}` and a `,` (white space between them
-/// allowed), which is where a record starts unless those bytes stand inside
-/// a string or a nested value. The guess is used only if the first thread's
-/// reading, record by record, arrives at exactly that byte as the start of
-/// an element: then the second thread read from the very state the first
-/// would have read from, and its records are the ones the first would have
-/// found. Otherwise (a wrong guess, or anything the second thread found
-/// wrong) its work is dropped and the first thread reads on, so every
-/// message and every record is the one a single thread gives.
-final class StoreReaderSplit<Sink: StoreRecordSink>: @unchecked Sendable {
-    /// Where the second thread began: the guessed start of an element.
-    let start: Int
-    private let stopping = Atomic<Bool>(false)
-    private var thread: ParkedThread?
-    // Written by the second thread before it ends; read after `join`.
-    private var sink: Sink
-    private var end = 0
-    private var succeeded = false
+/// The least size of a part (some 0.2 ms of reading on the machine of
+/// figure 9): a 10,000-record store of 2.6 MB reads in 20 parts.
+let storePartSize = 128 << 10
 
-    private init(start: Int, sink: Sink) {
-        self.start = start
-        self.sink = sink
+/// At most this many parts: a million records read in parts of 4 MB.
+let storeMostParts = 64
+
+/// Where a part's reading stopped.
+enum PartEnding {
+    /// At the first element at or past the next part's guessed start.
+    case atElement
+    /// After the `]` of the array.
+    case afterArray
+}
+
+/// A big `sessions` array read in parts, claimed in turn by the reader's
+/// own thread and a second one, so that neither waits long for the other
+/// whichever of them the machine runs more slowly (two halves, one per
+/// thread, finished up to several milliseconds apart at 100,000 records on
+/// two shared processors, with equal work).
+///
+/// Where each part starts is a guess: the first `{` after an even share of
+/// the bytes that follows a `}` and a `,` (white space between them
+/// allowed), which is where a record starts unless those bytes stand inside
+/// a string or a nested value. A part's reading is used only if the reader's
+/// own thread, record by record or part by part, arrives at exactly that
+/// byte as the start of an element: then its records are the ones that
+/// thread would have found from there, up to where the part stopped (at an
+/// element, or after the `]`). Otherwise (a wrong guess, or anything the
+/// part found wrong) its work is dropped and the reader's own thread reads
+/// on itself, so every message and every record is the one a single thread
+/// gives.
+final class StoreReaderParts<Sink: StoreRecordSink>: @unchecked Sendable {
+    /// Where each part starts; part 0 is the reader's own (from the first
+    /// element), and is never claimed.
+    private let starts: [Int]
+    private let source: StoreSource
+    private let template: Sink
+    /// The next part to claim.
+    private let next = Atomic<Int>(1)
+    private let stopping = Atomic<Bool>(false)
+    /// Each part's result, written by the thread that claimed it, read by
+    /// the reader's thread after the other thread's body returned.
+    private let results: UnsafeMutablePointer<PartResult>
+    private var thread: ParkedThread?
+    /// Set by the reader's thread once it reached the end of part 0.
+    private var arrived = false
+
+    private struct PartResult {
+        var sink: Sink?
+        var end = 0
+        /// Nil: not read, or not cleanly.
+        var ending: PartEnding?
     }
 
-    /// Starts reading the second half of the `sessions` array whose first
-    /// element is at `first`; nil when there is no likely start or no thread.
-    static func start(in source: StoreSource, after first: Int, sink: Sink) -> StoreReaderSplit? {
-        guard let guess = source.withBytes({ guessSecondHalf($0, after: first) }) else { return nil }
-        let split = StoreReaderSplit(start: guess, sink: sink)
+    private init(starts: [Int], source: StoreSource, template: Sink) {
+        self.starts = starts
+        self.source = source
+        self.template = template
+        results = .allocate(capacity: starts.count)
+        results.initialize(repeating: PartResult(), count: starts.count)
+    }
+
+    deinit {
+        results.deinitialize(count: starts.count)
+        results.deallocate()
+    }
+
+    /// The number of parts, part 0 included.
+    var count: Int { starts.count }
+
+    /// Where part `part` starts.
+    func start(of part: Int) -> Int { starts[part] }
+
+    /// Starts the second thread on the parts of the `sessions` array whose
+    /// first element is at `first`; nil when there are no two likely parts
+    /// or no thread.
+    static func start(in source: StoreSource, after first: Int, partSize: Int, sink: Sink) -> StoreReaderParts? {
+        let starts = source.withBytes { partStarts($0, after: first, partSize: partSize) }
+        guard starts.count > 1 else { return nil }
+        let parts = StoreReaderParts(starts: starts, source: source, template: sink)
         // The thread the source started while the file was read, if any.
-        split.thread = source.takeHelper() ?? ParkedThread.start()
-        split.thread?.begin { [split] in
+        parts.thread = source.takeHelper() ?? ParkedThread.start()
+        parts.thread?.begin { [parts] in parts.readClaimedParts() }
+        return parts.thread == nil ? nil : parts
+    }
+
+    /// Reads parts, claiming each in turn, until none is left or the
+    /// reading is stopped.
+    private func readClaimedParts() {
+        while !stopping.load(ordering: .relaxed) {
+            let part = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard part < starts.count else { return }
+            let bound = part + 1 < starts.count ? starts[part + 1] : Int.max
             source.withBytes { buffer in
-                var reader = StoreReader(scanner: JSONScanner(buffer, position: guess), sink: split.sink)
-                split.succeeded = reader.readSecondHalf { split.stopping.load(ordering: .relaxed) }
-                split.end = reader.scanner.position
-                split.sink = reader.sink
+                var reader = StoreReader(scanner: JSONScanner(buffer, position: starts[part]), sink: template.emptyCopy())
+                reader.readsUpTo = min(bound, buffer.count)
+                let ending = reader.readPart(upTo: bound) { stopping.load(ordering: .relaxed) }
+                results[part] = PartResult(sink: reader.sink, end: reader.scanner.position, ending: ending)
             }
         }
-        return split.thread == nil ? nil : split
     }
 
-    /// The second half's records and where its `]` ended, when the first
-    /// thread's element starts at `position` and the second half read
-    /// cleanly; nil otherwise. Waits for the second thread.
-    func take(at position: Int) -> (sink: Sink, end: Int)? {
-        if position != start { stopping.store(true, ordering: .relaxed) }
+    /// The reader's thread stands at the start of a part for the first
+    /// time (at an element: it read there record by record). It claims
+    /// parts too, then waits for the other thread's last one.
+    func arrive() {
+        guard !arrived else { return }
+        arrived = true
+        readClaimedParts()
         thread?.waitForBody()
-        guard position == start, succeeded else { return nil }
-        return (sink, end)
     }
 
-    /// Stops the second thread (if still reading) and waits for it.
+    /// Part `part`'s records, where it stopped and how, when it read
+    /// cleanly; nil otherwise. For a caller that stands exactly at the
+    /// part's start: a part read from an element's start is read right up
+    /// to wherever it stopped, at an element past the next part's guessed
+    /// start (right or wrong) or after the `]`. Call `arrive` first. The
+    /// records are handed over: a second call gives nil.
+    func take(_ part: Int) -> (sink: Sink, end: Int, ending: PartEnding)? {
+        precondition(arrived, "StoreReaderParts.take before arrive")
+        guard let ending = results[part].ending, let sink = results[part].sink else { return nil }
+        results[part].sink = nil
+        return (sink, results[part].end, ending)
+    }
+
+    /// Stops the other thread (if still reading) and waits for it.
     func finish() {
         stopping.store(true, ordering: .relaxed)
+        arrived = true
         thread?.waitForBody()
     }
 
-    /// The first `{` after the middle of `bytes[first...]` that follows a
-    /// `}` and a `,`, white space allowed between them, within 64 KiB of
-    /// the middle (farther, the reader's own thread reads on alone: the
-    /// search must not cost what it saves).
-    static func guessSecondHalf(_ bytes: UnsafeBufferPointer<UInt8>, after first: Int) -> Int? {
+    /// Where the parts of a `sessions` array whose first element is at
+    /// `first` likely start: `first`, then one guess per share of
+    /// `partSize` bytes or more (at most `storeMostParts` shares), each the
+    /// first `{` after its share's start that follows a `}` and a `,`, white
+    /// space allowed between them, within 64 KiB (farther, that part is
+    /// left to the one before: the search must not cost what it saves).
+    static func partStarts(_ bytes: UnsafeBufferPointer<UInt8>, after first: Int, partSize: Int) -> [Int] {
+        let length = bytes.count - first
+        let parts = min(storeMostParts, max(2, length / max(1, partSize)))
+        var starts = [first]
+        for share in 1..<parts {
+            let target = first + length / parts * share
+            if let guess = guessStart(bytes, from: max(target, starts.last! + 1), after: first) { starts.append(guess) }
+        }
+        return starts
+    }
+
+    /// The first `{` from `from` on that follows a `}` and a `,` (white
+    /// space allowed between them), within 64 KiB.
+    static func guessStart(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, after first: Int) -> Int? {
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
-        var p = first + (bytes.count - first) / 2
+        var p = from
         let last = min(bytes.count, p + (1 << 16))
         while p < last {
             if bytes[p] == UInt8(ascii: "{") {

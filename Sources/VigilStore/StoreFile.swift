@@ -185,7 +185,7 @@ public struct StoreFile: Sendable {
         guard expectedSize >= StoreSource.pagesFrom, let pages = StoreSource.Pages(capacity: expectedSize + 1, arena: expectedSize) else {
             return readToEnd(descriptor, expectedSize: expectedSize).map { StoreSource($0) }
         }
-        // The thread that will read the document's second half starts now,
+        // The thread that will read parts of the document starts now,
         // while this one reads the file (see `StoreSource.takeHelper`).
         let helper = expectedSize >= storeSplitThreshold && system_onlineProcessors() > 1 ? ParkedThread.start() : nil
         let filled = fill(pages.buffer, from: descriptor, expectedSize: expectedSize)

@@ -74,23 +74,70 @@ struct IndexedRecord: Sendable {
 }
 
 /// The records of an index, in the order of the document, as the reader
-/// left them: one run, or two when the second half of a big `sessions`
-/// array was read on another thread (its records are kept where that
-/// thread put them rather than copied after the first half's: at 100,000
-/// records that copy was 3 MB moved into fresh pages).
+/// left them: one run, or one per part when a big `sessions` array was read
+/// in parts on two threads (each part's records are kept where its thread
+/// put them rather than copied after the ones before: at 100,000 records
+/// that copy was megabytes moved into fresh pages).
 struct IndexedRecords: RandomAccessCollection, Sendable {
-    private var head = RecordRun()
-    private var tail: RecordRun?
+    /// Never empty; only the first run may hold no records.
+    private var runs: [RecordRun] = [RecordRun()]
+    /// The position of each run's first record.
+    private var firsts: [Int] = [0]
+    /// Once there are two runs: the run holding the first position of each
+    /// block of `1 << blockShift` positions. A position's run is that one
+    /// or one of the next few (a part holds hundreds of records), found
+    /// without a search.
+    private var blockRuns: [UInt32] = []
+    private static let blockShift = 8
+    /// Once there are two runs: the address of each run's records, read
+    /// without touching the runs themselves (no reference counting on the
+    /// way: restore's passes look records up by position several times
+    /// each).
+    private var bases: [UInt] = []
+    private(set) var count = 0
 
     var startIndex: Int { 0 }
-    var endIndex: Int { head.count + (tail?.count ?? 0) }
-    var count: Int { endIndex }
+    var endIndex: Int { count }
 
     subscript(position: Int) -> IndexedRecord {
-        let inHead = head.count
-        if position < inHead { return head[position] }
-        guard let tail else { preconditionFailure("IndexedRecords: no position \(position)") }
-        return tail[position - inHead]
+        if runs.count == 1 { return runs[0][position] }
+        precondition(position >= 0 && position < count, "IndexedRecords: no position \(position)")
+        let run = run(holding: position)
+        return UnsafePointer<IndexedRecord>(bitPattern: bases[run]).unsafelyUnwrapped[position - firsts[run]]
+    }
+
+    /// The last run whose first position is at most `position` (with two
+    /// runs or more, `position` below `count`).
+    private func run(holding position: Int) -> Int {
+        var run = Int(blockRuns[position >> Self.blockShift])
+        while run + 1 < firsts.count && firsts[run + 1] <= position { run += 1 }
+        return run
+    }
+
+    /// `blockRuns` and `bases` brought up to date after the runs changed:
+    /// a run added or dropped, records added, the last run grown into new
+    /// memory.
+    private mutating func noteRuns() {
+        guard runs.count > 1 else {
+            if !bases.isEmpty { (bases, blockRuns) = ([], []) }
+            return
+        }
+        if bases.count != runs.count { bases = runs.map { UInt(bitPattern: $0.base) } }
+        let last = runs.count - 1
+        let base = UInt(bitPattern: runs[last].base)
+        if bases[last] != base { bases[last] = base }
+        var run = Int(blockRuns.last ?? 0)
+        var block = blockRuns.count
+        while block << Self.blockShift < count {
+            while run + 1 < firsts.count && firsts[run + 1] <= block << Self.blockShift { run += 1 }
+            blockRuns.append(UInt32(run))
+            block += 1
+        }
+    }
+
+    /// Calls `body` with each record, in order.
+    func forEach(_ body: (borrowing IndexedRecord) -> Void) {
+        for run in runs { run.forEach(body) }
     }
 
     /// Every record's status and backend, in order.
@@ -99,53 +146,63 @@ struct IndexedRecords: RandomAccessCollection, Sendable {
         var backends: [BackendKind] = []
         statuses.reserveCapacity(count)
         backends.reserveCapacity(count)
-        for run in [head, tail] {
-            run?.forEach { entry in
-                statuses.append(entry.status)
-                backends.append(entry.backend)
-            }
+        forEach { entry in
+            statuses.append(entry.status)
+            backends.append(entry.backend)
         }
         return (statuses, backends)
     }
 
     /// Room for `count` records in all, from `source`'s arena if it has it.
     mutating func reserveCapacity(_ count: Int, source: StoreSource?) {
-        if tail == nil {
-            Self.unique(&head).reserve(count, source: source)
-        } else {
-            Self.unique(&tail!).reserve(count - head.count, source: source)
-        }
+        let last = runs.count - 1
+        Self.unique(&runs[last]).reserve(count - firsts[last], source: source)
+        noteRuns()
     }
 
     mutating func append(_ record: IndexedRecord, source: StoreSource?) {
-        if tail == nil { Self.unique(&head).append(record, source: source) } else { Self.unique(&tail!).append(record, source: source) }
+        Self.unique(&runs[runs.count - 1]).append(record, source: source)
+        count += 1
+        if runs.count > 1 { noteRuns() }
     }
 
-    /// Appends `other`'s records: as the second run when this has one run
-    /// and `other` one, without a copy.
+    /// Appends `other`'s records as runs of their own, without a copy.
     mutating func append(contentsOf other: IndexedRecords) {
-        if tail == nil && other.tail == nil {
-            if head.count == 0 { head = other.head } else { tail = other.head }
-            return
+        for run in other.runs where run.count > 0 {
+            if count == 0 {
+                runs = [run]
+                firsts = [0]
+            } else {
+                runs.append(run)
+                firsts.append(count)
+            }
+            count += run.count
         }
-        for position in other.indices { append(other[position], source: nil) }
+        noteRuns()
     }
 
     /// Drops the records from `position` on.
     mutating func removeSubrange(from position: Int) {
         precondition(position >= 0 && position <= count, "IndexedRecords: no position \(position)")
-        if position <= head.count {
-            Self.unique(&head).truncate(to: position)
-            tail = nil
-        } else {
-            Self.unique(&tail!).truncate(to: position - head.count)
-        }
+        // The run holding `position` keeps the records before it (a cut at a
+        // run's first record leaves it empty only if it is the first run).
+        var last = runs.count == 1 ? 0 : position == count ? runs.count - 1 : run(holding: position)
+        if last > 0 && firsts[last] == position { last -= 1 }
+        runs.removeSubrange((last + 1)...)
+        firsts.removeSubrange((last + 1)...)
+        Self.unique(&runs[last]).truncate(to: position - firsts[last])
+        count = position
+        blockRuns.removeSubrange(Swift.min(blockRuns.count, (count + (1 << Self.blockShift) - 1) >> Self.blockShift)...)
+        noteRuns()
     }
 
     /// Whether every record is in `source`'s arena (tests).
     func inArena(of source: StoreSource) -> Bool {
-        [head, tail].allSatisfy { run in run.map { $0.count == 0 || $0.inArena(of: source) } ?? true }
+        runs.allSatisfy { $0.count == 0 || $0.inArena(of: source) }
     }
+
+    /// How many runs hold the records (tests).
+    var runCount: Int { runs.count }
 
     /// `run`, copied first if another `IndexedRecords` shares it. (Static:
     /// a method would hold `self`, and with it a second reference to `run`.)
@@ -168,20 +225,24 @@ final class RecordRun: @unchecked Sendable {
 
     deinit { memory?.release() }
 
+    /// `memory`'s base, kept apart (reading it through `memory` retains
+    /// the arena's source).
+    private(set) var base: UnsafeMutablePointer<IndexedRecord>?
+
     subscript(position: Int) -> IndexedRecord {
         precondition(position >= 0 && position < count, "RecordRun: no position \(position)")
-        return memory.unsafelyUnwrapped.base[position]
+        return base.unsafelyUnwrapped[position]
     }
 
     /// Calls `body` with each record, in order.
     func forEach(_ body: (borrowing IndexedRecord) -> Void) {
-        guard let memory else { return }
-        for position in 0..<count { body(memory.base[position]) }
+        guard let base else { return }
+        for position in 0..<count { body(base[position]) }
     }
 
     func append(_ record: IndexedRecord, source: StoreSource?) {
         if count == capacity { reserve(max(16, capacity * 2), source: source) }
-        (memory.unsafelyUnwrapped.base + count).initialize(to: record)
+        (base.unsafelyUnwrapped + count).initialize(to: record)
         count += 1
     }
 
@@ -193,7 +254,7 @@ final class RecordRun: @unchecked Sendable {
             moved.base.initialize(from: memory.base, count: count)
             memory.release()
         }
-        (memory, capacity) = (moved, wanted)
+        (memory, capacity, base) = (moved, wanted, moved.base)
     }
 
     /// Drops the records from `position` on (trivial values: nothing to end).
@@ -203,7 +264,7 @@ final class RecordRun: @unchecked Sendable {
     func copy() -> RecordRun {
         let run = RecordRun()
         run.reserve(count, source: nil)
-        if let memory, count > 0 { run.memory.unsafelyUnwrapped.base.initialize(from: memory.base, count: count) }
+        if let base, count > 0 { run.base.unsafelyUnwrapped.initialize(from: base, count: count) }
         run.count = count
         return run
     }
@@ -613,6 +674,11 @@ struct IndexSink: StoreRecordSink {
     }
 
     func idHash(at position: Int) -> UInt32 { records[position].idHash }
+
+    func forEachIDHash(upTo count: Int, _ body: (UInt32) -> Void) {
+        precondition(count == records.count, "IndexSink: ids up to \(count) of \(records.count)")
+        records.forEach { body($0.idHash) }
+    }
 
     /// The ids of indexed records, as the id table reads them: the source
     /// bytes of a plain id, the decoded bytes of one with escapes.

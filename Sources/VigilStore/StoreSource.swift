@@ -63,7 +63,7 @@ final class StoreSource: @unchecked Sendable {
 
     /// The thread started for the document's reader while the bytes were
     /// read, once (nil afterwards, or when there is none). The reader gives
-    /// it the second half of a big `sessions` array, or ends it. (One not
+    /// it parts of a big `sessions` array to read, or ends it. (One not
     /// taken ends with the source.)
     func takeHelper() -> ParkedThread? {
         helper.withLock { helper in

@@ -120,7 +120,7 @@ private func createThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? 
 }
 
 /// A thread that runs a body once and is waited for: for work split across
-/// cores for a moment (the store reader's second half), never left running.
+/// cores for a moment (the store file's second half), never left running.
 package final class JoinableThread: @unchecked Sendable {
     // Set once by `start`, read only by `join` (one caller).
     private var thread = pthread_t()
@@ -159,7 +159,7 @@ package final class JoinableThread: @unchecked Sendable {
 /// hands it its body (once), `join` waits until the body has run and the
 /// thread has ended, or, when no body was given, ends it without one. For
 /// a second thread that should be running by the time the work comes (the
-/// store reader's second half, whose thread starts while the file is read:
+/// store reader's parts, whose thread starts while the file is read:
 /// starting a thread costs a tenth of a millisecond on the machine of
 /// figure 9, a 10,000-record restore's reading 3 ms).
 package final class ParkedThread: Sendable {

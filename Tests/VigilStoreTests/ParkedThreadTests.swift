@@ -66,7 +66,7 @@ import VigilTestSupport
         #expect(after == 1)
     }
 
-    @Test("a big store's source starts a helper thread, and reading the document takes it: its second half read there, or the thread ended")
+    @Test("a big store's source starts a helper thread, and reading the document takes it: its parts read there too, or the thread ended")
     func theReaderTakesTheHelper() throws {
         let directory = try TemporaryDirectory()
         // Over 2 MiB: read into pages of its own (`StoreSource.pagesFrom`), and split.
@@ -80,7 +80,7 @@ import VigilTestSupport
             let scan = try readStore(source, path: path, into: IndexSink(source: source), parallelFrom: parallelFrom)
             #expect(scan.sink.records.count == records.count)
             // Split (with two processors) only where asked; either way the helper is gone.
-            #expect(scan.readInTwoHalves == (twoProcessors && parallelFrom != Int.max))
+            #expect(scan.readInParts == (twoProcessors && parallelFrom != Int.max))
             #expect(source.takeHelper() == nil)
         }
         // A helper no reader took ends with its source.

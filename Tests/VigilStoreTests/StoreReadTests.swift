@@ -217,10 +217,10 @@ import VigilTestSupport
         let source = StoreSource(pages, count: 10)
         var records = IndexedRecords()
         records.reserveCapacity(4, source: source)
-        records.append(StoreReaderSplitTests.entry(0), source: source)
+        records.append(StoreReaderPartsTests.entry(0), source: source)
         let inArenaAtFirst = records.inArena(of: source)
         records.removeSubrange(from: 0)
-        for start in 0..<100_000 { records.append(StoreReaderSplitTests.entry(start), source: source) }
+        for start in 0..<100_000 { records.append(StoreReaderPartsTests.entry(start), source: source) }
         #expect(records.map { Int($0.start) } == Array(0..<100_000))
         #expect(inArenaAtFirst, "a small reservation fits the rest of the huge page")
         #expect(!records.inArena(of: source), "6.4 MB do not")
