@@ -28,8 +28,10 @@ final class CommandExecutor: TaskExecutor, @unchecked Sendable {
     /// Jobs waiting to run, oldest at `next`.
     private var jobs: [UnownedJob] = []
     private var next = 0
-    /// Threads waiting for a job.
-    private var idle = 0
+    /// Threads not running a job: waiting for one, just started, or (the
+    /// main thread, before `runJobs`) about to. A thread starts only when
+    /// more jobs wait than these threads can take.
+    private var idle = 1
     /// Threads running jobs or waiting for them, the main thread included.
     private var threads = 1
     private let maximumThreads: Int
@@ -45,17 +47,18 @@ final class CommandExecutor: TaskExecutor, @unchecked Sendable {
         pthread_mutex_lock(mutex)
         jobs.append(job)
         var startThread = false
-        if idle > 0 {
-            pthread_cond_signal(wake)
-        } else if threads < maximumThreads {
+        if jobs.count - next > idle && threads < maximumThreads {
             threads += 1
+            idle += 1
             startThread = true
         }
+        pthread_cond_signal(wake)
         pthread_mutex_unlock(mutex)
         if startThread && !system_startThread({ [self] in runJobs() }) {
             // No thread: the threads there are take the job.
             pthread_mutex_lock(mutex)
             threads -= 1
+            idle -= 1
             pthread_mutex_unlock(mutex)
         }
     }
@@ -64,13 +67,9 @@ final class CommandExecutor: TaskExecutor, @unchecked Sendable {
     /// process with `exit`). The main thread calls it once its root task
     /// is made.
     func runJobs() -> Never {
+        pthread_mutex_lock(mutex)
         while true {
-            pthread_mutex_lock(mutex)
-            while next == jobs.count {
-                idle += 1
-                pthread_cond_wait(wake, mutex)
-                idle -= 1
-            }
+            while next == jobs.count { pthread_cond_wait(wake, mutex) }
             let job = jobs[next]
             next += 1
             if next == jobs.count {
@@ -78,8 +77,11 @@ final class CommandExecutor: TaskExecutor, @unchecked Sendable {
                 jobs.removeAll(keepingCapacity: true)
                 next = 0
             }
+            idle -= 1
             pthread_mutex_unlock(mutex)
             job.runSynchronously(on: asUnownedTaskExecutor())
+            pthread_mutex_lock(mutex)
+            idle += 1
         }
     }
 }
