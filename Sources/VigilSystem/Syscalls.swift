@@ -122,9 +122,11 @@ private func createThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? 
 /// A thread that runs a body once and is waited for: for work split across
 /// cores for a moment (the store file's second half), never left running.
 package final class JoinableThread: @unchecked Sendable {
-    // Set once by `start`, read only by `join` (one caller).
+    // Set once by `start`, before the handle is shared.
     private var thread = pthread_t()
-    private var joined = false
+    /// Whether the thread was joined or detached: the first of `join`,
+    /// `detach` (from any thread) does it, the others return at once.
+    private let joined = Atomic<Bool>(false)
 
     private init() {}
 
@@ -137,18 +139,17 @@ package final class JoinableThread: @unchecked Sendable {
         return handle
     }
 
-    /// Waits until the body has returned (once; later calls return at once).
+    /// Waits until the body has returned (the first call; later ones, and
+    /// any made while the first waits, return at once).
     package func join() {
-        guard !joined else { return }
-        joined = true
+        guard !joined.exchange(true, ordering: .acquiringAndReleasing) else { return }
         pthread_join(thread, nil)
     }
 
     /// Lets the thread end on its own, unwaited (for one whose work is
     /// known to be done: it has only to return).
     package func detach() {
-        guard !joined else { return }
-        joined = true
+        guard !joined.exchange(true, ordering: .acquiringAndReleasing) else { return }
         pthread_detach(thread)
     }
 
