@@ -89,21 +89,31 @@ struct IndexedRecords: RandomAccessCollection, Sendable {
     /// without a search.
     private var blockRuns: [UInt32] = []
     private static let blockShift = 8
-    /// Once there are two runs: the address of each run's records, read
-    /// without touching the runs themselves (no reference counting on the
-    /// way: restore's passes look records up by position several times
+    /// Once there are two runs: each run's first position and the address
+    /// of its records, then an entry whose first position is `Int.max`.
+    /// Read without touching the runs themselves (no reference counting on
+    /// the way: restore's passes look records up by position several times
     /// each).
-    private var bases: [UInt] = []
+    private var directory: [RunEntry] = []
+    private struct RunEntry {
+        var first: Int
+        var base: UInt
+    }
     private(set) var count = 0
 
     var startIndex: Int { 0 }
     var endIndex: Int { count }
 
+    @inline(__always)
     subscript(position: Int) -> IndexedRecord {
         if runs.count == 1 { return runs[0][position] }
         precondition(position >= 0 && position < count, "IndexedRecords: no position \(position)")
-        let run = run(holding: position)
-        return UnsafePointer<IndexedRecord>(bitPattern: bases[run]).unsafelyUnwrapped[position - firsts[run]]
+        return directory.withUnsafeBufferPointer { directory in
+            var run = Int(blockRuns[position >> Self.blockShift])
+            while directory[run + 1].first <= position { run += 1 }
+            let entry = directory[run]
+            return UnsafePointer<IndexedRecord>(bitPattern: entry.base).unsafelyUnwrapped[position - entry.first]
+        }
     }
 
     /// The last run whose first position is at most `position` (with two
@@ -114,18 +124,21 @@ struct IndexedRecords: RandomAccessCollection, Sendable {
         return run
     }
 
-    /// `blockRuns` and `bases` brought up to date after the runs changed:
-    /// a run added or dropped, records added, the last run grown into new
-    /// memory.
+    /// `blockRuns` and `directory` brought up to date after the runs
+    /// changed: a run added or dropped, records added, the last run grown
+    /// into new memory.
     private mutating func noteRuns() {
         guard runs.count > 1 else {
-            if !bases.isEmpty { (bases, blockRuns) = ([], []) }
+            if !directory.isEmpty { (directory, blockRuns) = ([], []) }
             return
         }
-        if bases.count != runs.count { bases = runs.map { UInt(bitPattern: $0.base) } }
+        if directory.count != runs.count + 1 {
+            directory = zip(runs, firsts).map { RunEntry(first: $1, base: UInt(bitPattern: $0.base)) }
+            directory.append(RunEntry(first: .max, base: 0))
+        }
         let last = runs.count - 1
         let base = UInt(bitPattern: runs[last].base)
-        if bases[last] != base { bases[last] = base }
+        if directory[last].base != base { directory[last].base = base }
         var run = Int(blockRuns.last ?? 0)
         var block = blockRuns.count
         while block << Self.blockShift < count {
