@@ -365,7 +365,9 @@ private struct StoreReader<Sink: StoreRecordSink> {
                         // This thread stands exactly where that part began:
                         // its reading is the one this thread would make.
                         index += taken.sink.count
-                        sink.append(contentsOf: taken.sink)
+                        // Records are kept only up to the first bad one
+                        // (a record's position is its index in `sessions`).
+                        if recordProblem == nil { sink.append(contentsOf: taken.sink) }
                         scanner.position = taken.end
                         scan.readInParts = true
                         part += 1

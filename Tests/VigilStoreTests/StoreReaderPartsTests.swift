@@ -195,7 +195,7 @@ import VigilSystem
     /// Runs that span many blocks of positions, and runs inside one: every
     /// position reads its record, after cuts and appends too.
     @Test func manyRunsFindEveryPosition() {
-        var generator = SeededGenerator(seed: 11)
+        var generator = SplitMix(seed: 11)
         for _ in 0..<20 {
             var records = Self.records(0..<Int.random(in: 0..<600, using: &generator))
             var expected = records.map { Int($0.start) }
@@ -265,15 +265,3 @@ import VigilSystem
     }
 }
 
-/// SplitMix64: the same runs every time.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

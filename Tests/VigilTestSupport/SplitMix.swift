@@ -1,6 +1,6 @@
 /// A small deterministic generator (SplitMix64), so that a failing random
 /// sample can be made again from its seed.
-public struct SplitMix {
+public struct SplitMix: RandomNumberGenerator {
     public var state: UInt64
 
     public init(seed: UInt64) { state = seed }
