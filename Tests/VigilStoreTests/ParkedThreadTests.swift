@@ -1,5 +1,5 @@
 // The thread a big store's source starts while the file is read, for the
-// reader's second half: it runs the body it is given on a thread of its own,
+// reader's parts: it runs the body it is given on a thread of its own,
 // ends without one when joined first, and a reading of the document always
 // takes it (uses it or ends it), so no thread is left waiting.
 
