@@ -195,6 +195,17 @@ import VigilSystem
     /// Runs that span many blocks of positions, and runs inside one: every
     /// position reads its record, after cuts and appends too.
     @Test func manyRunsFindEveryPosition() {
+        // Many runs inside one block of positions, then across blocks.
+        var small = Self.records(0..<3)
+        var next = 3
+        for size in (0..<120).map({ 1 + $0 % 3 }) {
+            small.append(contentsOf: Self.records(next..<(next + size)))
+            next += size
+        }
+        #expect(small.runCount == 121)
+        #expect((0..<next).allSatisfy { Int(small[$0].start) == $0 })
+        #expect((0..<next).reversed().allSatisfy { Int(small[$0].start) == $0 })
+
         var generator = SplitMix(seed: 11)
         for _ in 0..<20 {
             var records = Self.records(0..<Int.random(in: 0..<600, using: &generator))
