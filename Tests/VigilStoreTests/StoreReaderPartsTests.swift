@@ -59,17 +59,25 @@ import VigilSystem
         #"{"version": 1, "sessions": ["# + "\n" + records.joined(separator: separator) + "\n], \"after\": 1}\n"
     }
 
+    /// The guessed part starts of `text`'s `sessions` array (its first
+    /// element on the line after the `[`), and what stands at each guess
+    /// after part 0's: its first `length` bytes.
+    static func guesses(_ text: String, partSize: Int, length: Int) -> (starts: [Int], first: Int, texts: [String]) {
+        let bytes = Array(text.utf8)
+        let first = bytes.firstIndex(of: UInt8(ascii: "["))! + 2
+        let starts = bytes.withUnsafeBufferPointer { StoreReaderParts<IndexSink>.partStarts($0, after: first, partSize: partSize) }
+        return (starts, first, starts.dropFirst().map { String(decoding: bytes[$0..<($0 + length)], as: UTF8.self) })
+    }
+
     @Test func aCleanStoreReadsTheSame() {
         let text = Self.store((0..<200).map { Self.record($0) })
         expectSameAsOneThread(text)
         // The split really happens: every guess is a record start.
-        let bytes = Array(text.utf8)
-        let first = bytes.firstIndex(of: UInt8(ascii: "["))! + 2
-        let halves = bytes.withUnsafeBufferPointer { StoreReaderParts<IndexSink>.partStarts($0, after: first, partSize: .max) }
-        #expect(halves.count == 2 && halves[0] == first)
-        let starts = bytes.withUnsafeBufferPointer { StoreReaderParts<IndexSink>.partStarts($0, after: first, partSize: 1024) }
-        #expect(starts.count == bytes.count / 1024, "one part per KiB")
-        #expect(starts.dropFirst().allSatisfy { String(decoding: bytes[$0..<($0 + 8)], as: UTF8.self) == #"{"id": ""# })
+        let halves = Self.guesses(text, partSize: .max, length: 8)
+        #expect(halves.starts.count == 2 && halves.starts[0] == halves.first)
+        let (starts, _, atGuesses) = Self.guesses(text, partSize: 1024, length: 8)
+        #expect(starts.count == text.utf8.count / 1024, "one part per KiB")
+        #expect(atGuesses.allSatisfy { $0 == #"{"id": ""# })
         #expect(zip(starts, starts.dropFirst()).allSatisfy { $0 < $1 })
         if system_onlineProcessors() > 1 {
             #expect(readingAndSplit(text, parallelFrom: 0).split, "read in two parts")
@@ -99,14 +107,12 @@ import VigilSystem
                 + #""nested": [{"x": 1}, {"id": "inner", "backend": "tmux", "status": "active"}]}"#
         }
         let text = Self.store(records)
-        let bytes = Array(text.utf8)
-        let first = bytes.firstIndex(of: UInt8(ascii: "["))! + 2
-        let halves = bytes.withUnsafeBufferPointer { StoreReaderParts<IndexSink>.partStarts($0, after: first, partSize: .max) }
-        #expect(halves.count == 2 && String(decoding: bytes[halves[1]..<(halves[1] + 14)], as: UTF8.self) == #"{"id": "inner""#)
+        let halves = Self.guesses(text, partSize: .max, length: 14)
+        #expect(halves.starts.count == 2 && halves.texts == [#"{"id": "inner""#])
         // In many parts, most guesses land on it too (the others on records).
-        let starts = bytes.withUnsafeBufferPointer { StoreReaderParts<IndexSink>.partStarts($0, after: first, partSize: 1024) }
-        let inner = starts.dropFirst().filter { String(decoding: bytes[$0..<($0 + 14)], as: UTF8.self) == #"{"id": "inner""# }
-        #expect(starts.count > 10 && inner.count > starts.count / 2)
+        let many = Self.guesses(text, partSize: 1024, length: 14)
+        let inner = many.texts.filter { $0 == #"{"id": "inner""# }
+        #expect(many.starts.count > 10 && inner.count > many.starts.count / 2)
         expectSameAsOneThread(text)
         #expect(!readingAndSplit(text, parallelFrom: 0).split)
     }
@@ -236,10 +242,8 @@ import VigilSystem
         let records = (0..<400).map { Self.record($0, title: $0 % 7 == 3 ? String(repeating: "}, {", count: 120) : "t") }
         let text = Self.store(records)
         expectSameAsOneThread(text)
-        let bytes = Array(text.utf8)
-        let first = bytes.firstIndex(of: UInt8(ascii: "["))! + 2
-        let starts = bytes.withUnsafeBufferPointer { StoreReaderParts<IndexSink>.partStarts($0, after: first, partSize: 1024) }
-        let atRecords = starts.dropFirst().filter { String(decoding: bytes[$0..<($0 + 8)], as: UTF8.self) == #"{"id": ""# }
+        let (starts, _, atGuesses) = Self.guesses(text, partSize: 1024, length: 8)
+        let atRecords = atGuesses.filter { $0 == #"{"id": ""# }
         #expect(atRecords.count > 0 && atRecords.count < starts.count - 1, "some guesses right, some wrong")
         if system_onlineProcessors() > 1 {
             #expect(readingAndSplit(text, parallelFrom: 0, partSize: 1024).split, "the right ones used")
