@@ -108,20 +108,20 @@ struct IndexedRecords: RandomAccessCollection, Sendable {
     subscript(position: Int) -> IndexedRecord {
         if runs.count == 1 { return runs[0][position] }
         precondition(position >= 0 && position < count, "IndexedRecords: no position \(position)")
-        return directory.withUnsafeBufferPointer { directory in
-            var run = Int(blockRuns[position >> Self.blockShift])
-            while directory[run + 1].first <= position { run += 1 }
-            let entry = directory[run]
-            return UnsafePointer<IndexedRecord>(bitPattern: entry.base).unsafelyUnwrapped[position - entry.first]
-        }
+        let entry = directory[run(holding: position)]
+        return UnsafePointer<IndexedRecord>(bitPattern: entry.base).unsafelyUnwrapped[position - entry.first]
     }
 
     /// The last run whose first position is at most `position` (with two
-    /// runs or more, `position` below `count`).
+    /// runs or more, `position` below `count`): the block's first run or
+    /// one of the next few (the directory's last entry stops the walk).
+    @inline(__always)
     private func run(holding position: Int) -> Int {
-        var run = Int(blockRuns[position >> Self.blockShift])
-        while run + 1 < firsts.count && firsts[run + 1] <= position { run += 1 }
-        return run
+        directory.withUnsafeBufferPointer { directory in
+            var run = Int(blockRuns[position >> Self.blockShift])
+            while directory[run + 1].first <= position { run += 1 }
+            return run
+        }
     }
 
     /// `blockRuns` and `directory` brought up to date after the runs
