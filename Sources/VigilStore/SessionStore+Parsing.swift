@@ -698,7 +698,8 @@ final class StoreReaderParts<Sink: StoreRecordSink>: @unchecked Sendable {
     /// the reader's thread after the other thread's body returned.
     private let results: UnsafeMutablePointer<PartResult>
     private var thread: ParkedThread?
-    /// Set by the reader's thread once it reached the end of part 0.
+    /// Set by the reader's thread when it first stands at a part's start
+    /// (`arrive`) or stops the parts (`finish`).
     private var arrived = false
 
     private struct PartResult {
